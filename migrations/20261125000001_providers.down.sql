@@ -1,0 +1,2 @@
+-- Reverses 20261125000001_providers.up.sql.
+DROP TABLE providers;

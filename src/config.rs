@@ -1,0 +1,159 @@
+//! Typed configuration from flags and `GATELOG_*` environment variables.
+//! clap reads both; this module turns the raw strings into domain values and,
+//! when one is wrong, says which flag or variable to fix.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use nix::unistd::Uid;
+
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::db::{DatabaseConfig, parse_database_url};
+
+/// A setting that could not be used, naming where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value did not parse.
+    #[error("invalid {setting} value {value:?}: {reason}")]
+    Invalid {
+        /// The variable and flag that carry it, e.g. `GATELOG_ADDR (--addr)`.
+        setting: &'static str,
+        /// What was given (never a secret: URLs are shown without password).
+        value: String,
+        /// What is wrong and what would be right.
+        reason: String,
+    },
+    /// No data directory given and none can be derived.
+    #[error(
+        "no data directory: set GATELOG_DATA_DIR or pass --data-dir (HOME is not set, so the default ~/.local/share/gatelog is unknown)"
+    )]
+    NoDataDir,
+}
+
+/// Everything `gatelog serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address the HTTP server listens on.
+    pub addr: SocketAddr,
+    /// Where the database is.
+    pub database: DatabaseConfig,
+    /// Whether to load the demo data set at start-up.
+    pub demo: bool,
+    /// Directory served under `/static`.
+    pub static_dir: PathBuf,
+}
+
+impl ServeConfig {
+    /// Builds the serve configuration from parsed flags and environment.
+    pub fn from_args(global: &GlobalArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
+        let addr = serve.addr.parse().map_err(|_| ConfigError::Invalid {
+            setting: "GATELOG_ADDR (--addr)",
+            value: serve.addr.clone(),
+            reason: "expected an IP address and port such as 127.0.0.1:8080 or [::1]:8080".into(),
+        })?;
+        Ok(Self {
+            addr,
+            database: database_config(global)?,
+            demo: serve.demo,
+            static_dir: serve
+                .static_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))),
+        })
+    }
+}
+
+/// Where the database is: `DATABASE_URL` if given, else the embedded cluster.
+pub fn database_config(global: &GlobalArgs) -> Result<DatabaseConfig, ConfigError> {
+    if let Some(url) = global.database_url.as_deref().filter(|url| !url.is_empty()) {
+        let invalid = |reason: String| ConfigError::Invalid {
+            setting: "DATABASE_URL (--database-url)",
+            value: redact_password(url),
+            reason: format!("{reason}; expected postgres://user:password@host:port/database"),
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid("not a PostgreSQL URL".into()));
+        }
+        let options = parse_database_url(url).map_err(|error| invalid(error.to_string()))?;
+        return Ok(DatabaseConfig::External(Box::new(options)));
+    }
+    Ok(DatabaseConfig::Embedded { data_dir: data_dir(global)?, pg_bindir: global.pg_bindir.clone() })
+}
+
+/// The data directory: the flag/variable, else `$XDG_DATA_HOME/gatelog` or
+/// `~/.local/share/gatelog`; as root `/var/lib/gatelog`, since the cluster then
+/// runs as the `postgres` user, which cannot enter root's home.
+pub fn data_dir(global: &GlobalArgs) -> Result<PathBuf, ConfigError> {
+    if let Some(dir) = &global.data_dir {
+        return Ok(dir.clone());
+    }
+    if Uid::effective().is_root() {
+        return Ok(PathBuf::from("/var/lib/gatelog"));
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("gatelog"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| PathBuf::from(home).join(".local/share/gatelog"))
+        .ok_or(ConfigError::NoDataDir)
+}
+
+/// Replaces the password in a URL with `***` so it can be shown in errors.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global() -> GlobalArgs {
+        GlobalArgs { database_url: None, data_dir: Some("/tmp/x".into()), pg_bindir: None, log: "info".into() }
+    }
+
+    fn serve(addr: &str) -> ServeArgs {
+        ServeArgs { addr: addr.into(), demo: false, static_dir: None }
+    }
+
+    #[test]
+    fn a_bad_address_names_the_variable_and_flag() {
+        let error = ServeConfig::from_args(&global(), &serve("localhost")).expect_err("not a socket address");
+        let message = error.to_string();
+        assert!(message.contains("GATELOG_ADDR") && message.contains("--addr"), "{message}");
+        assert!(message.contains("127.0.0.1:8080"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_database_url_names_the_variable_and_hides_the_password() {
+        let args = GlobalArgs { database_url: Some("mysql://me:secret@db/x".into()), ..global() };
+        let message = database_config(&args).expect_err("wrong scheme").to_string();
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn no_url_means_the_embedded_cluster_in_the_data_dir() {
+        match database_config(&global()).expect("valid") {
+            DatabaseConfig::Embedded { data_dir, .. } => {
+                assert_eq!(data_dir, PathBuf::from("/tmp/x"))
+            }
+            other => panic!("expected embedded, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_user_and_host() {
+        assert_eq!(redact_password("postgres://u:p@h:5432/d"), "postgres://u:***@h:5432/d");
+        assert_eq!(redact_password("postgres://h/d"), "postgres://h/d");
+    }
+}

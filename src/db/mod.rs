@@ -1,0 +1,167 @@
+//! PostgreSQL: where the connection comes from (an external server or the
+//! embedded cluster), migrations, and the query functions, one module per table.
+
+pub mod embedded;
+pub mod providers;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+use embedded::{EmbeddedCluster, EmbeddedError};
+
+/// Every migration under `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Name of the database Gatelog creates inside its embedded cluster.
+const EMBEDDED_DATABASE: &str = "gatelog";
+/// How long to wait for a connection before reporting the server unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the database lives.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// An existing server, from `DATABASE_URL` / `--database-url`.
+    External(Box<PgConnectOptions>),
+    /// The private cluster under the data directory.
+    Embedded {
+        /// Gatelog's data directory; the cluster lives in `<data_dir>/pg`.
+        data_dir: PathBuf,
+        /// Where initdb/pg_ctl/postgres are, if not discovered.
+        pg_bindir: Option<PathBuf>,
+    },
+}
+
+/// Failures opening or preparing the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The embedded cluster could not be started.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    /// The configured server could not be reached or refused us.
+    #[error(
+        "cannot connect to the database {target}: {source}; check DATABASE_URL (or --database-url) and that the server is running"
+    )]
+    Connect {
+        /// The server, described without its password.
+        target: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("applying migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database error during setup.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// An open database: the pool, and the embedded cluster when we run one.
+#[derive(Debug)]
+pub struct Database {
+    /// The connection pool handed to the web layer.
+    pub pool: PgPool,
+    cluster: Option<EmbeddedCluster>,
+}
+
+impl Database {
+    /// Connects to the configured database, starting the embedded cluster if needed.
+    pub async fn open(config: DatabaseConfig) -> Result<Self, DbError> {
+        match config {
+            DatabaseConfig::External(options) => {
+                let pool = connect_pool(*options).await?;
+                Ok(Self { pool, cluster: None })
+            }
+            DatabaseConfig::Embedded { data_dir, pg_bindir } => {
+                let cluster =
+                    tokio::task::spawn_blocking(move || EmbeddedCluster::start(&data_dir, pg_bindir.as_deref()))
+                        .await
+                        .map_err(|join| {
+                            DbError::Query(sqlx::Error::Protocol(format!("embedded start-up task failed: {join}")))
+                        })??;
+                tracing::info!(socket = %cluster.socket_dir().display(), "embedded PostgreSQL is running");
+                // If anything below fails, dropping `cluster` stops the server.
+                create_database_if_missing(&cluster.connect_options("postgres"), EMBEDDED_DATABASE).await?;
+                let pool = connect_pool(cluster.connect_options(EMBEDDED_DATABASE)).await?;
+                Ok(Self { pool, cluster: Some(cluster) })
+            }
+        }
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, then stops the embedded cluster (fast shutdown) if we run one.
+    pub async fn close(self) -> Result<(), DbError> {
+        self.pool.close().await;
+        if let Some(cluster) = self.cluster {
+            tokio::task::spawn_blocking(move || cluster.stop()).await.map_err(|join| {
+                DbError::Query(sqlx::Error::Protocol(format!("embedded shutdown task failed: {join}")))
+            })??;
+            tracing::info!("embedded PostgreSQL stopped");
+        }
+        Ok(())
+    }
+}
+
+/// Parses a `postgres://` URL, for config errors that name the variable.
+pub fn parse_database_url(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    PgConnectOptions::from_str(url)
+}
+
+/// Opens a pool, turning failure into an error that names the server (never the password).
+pub async fn connect_pool(options: PgConnectOptions) -> Result<PgPool, DbError> {
+    let target = describe(&options);
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| DbError::Connect { target, source })
+}
+
+/// Creates `name` on the server behind `admin` unless it exists.
+pub async fn create_database_if_missing(admin: &PgConnectOptions, name: &str) -> Result<(), DbError> {
+    let target = describe(admin);
+    let mut conn = PgConnection::connect_with(admin).await.map_err(|source| DbError::Connect { target, source })?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        // Identifiers cannot be bound as parameters; `quote_ident` keeps this safe.
+        let quoted: String = sqlx::query_scalar("SELECT quote_ident($1)").bind(name).fetch_one(&mut conn).await?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// How many embedded migrations the database has applied, and how many the binary has.
+pub async fn migration_status(pool: &PgPool) -> Result<(i64, usize), sqlx::Error> {
+    let expected = MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count();
+    let table_exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await?;
+    if !table_exists {
+        return Ok((0, expected));
+    }
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?;
+    Ok((applied, expected))
+}
+
+/// A human description of a server: `user@host:port/db` or the socket path.
+pub fn describe(options: &PgConnectOptions) -> String {
+    let database = options.get_database().unwrap_or("(default database)");
+    match options.get_socket() {
+        Some(socket) => format!("{}@{}/{database}", options.get_username(), socket.display()),
+        None => format!("{}@{}:{}/{database}", options.get_username(), options.get_host(), options.get_port()),
+    }
+}

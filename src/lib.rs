@@ -1,0 +1,37 @@
+//! Gatelog: a public, verifiable ledger of who gets access to compute, and on what terms.
+//!
+//! Data flows one way: input is parsed once at the edge into domain types
+//! ([`records`]), stored once ([`db`]), and everything published ([`web`]) is
+//! derived from what is stored.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod providers;
+pub mod records;
+pub mod routes;
+pub mod server;
+pub mod web;
+
+#[cfg(test)]
+pub mod testing;
+
+use sqlx::PgPool;
+
+pub use routes::app;
+
+/// Shared state handed to every handler; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub pool: PgPool,
+}
+
+impl AppState {
+    /// State over an open pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}

@@ -1,0 +1,78 @@
+//! Every URL and the function that answers it, in one place, and the tower
+//! middleware stack in one function.
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::handler::HandlerWithoutStateExt;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+use crate::web::{errors, health, home};
+
+/// Longest a request may take before the client gets a 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request body accepted on any route (the ingest API documents its own, smaller, limits).
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Content Security Policy for every response: nothing inline, nothing from elsewhere.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The whole application: routes, static files, fallback, middleware.
+pub fn app(state: AppState, static_dir: &Path) -> Router {
+    let static_files = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        ))
+        .service(ServeDir::new(static_dir).fallback(errors::not_found.into_service()));
+
+    let router = Router::new()
+        .route("/", get(home::show))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest_service("/static", static_files)
+        .fallback(errors::not_found)
+        .with_state(state);
+    with_middleware(router)
+}
+
+/// Wraps the router in the middleware stack. `ServiceBuilder` applies layers
+/// top to bottom as outermost to innermost, so:
+/// 1. tracing sees every request, including ones that panic or time out;
+/// 2. a panic becomes our 500 page, and still gets the security headers below;
+/// 3. security headers go on every response, errors included;
+/// 4. compression applies to whatever the inner layers produce;
+/// 5. the body limit and timeout bound the work a single request can cause.
+fn with_middleware(router: Router) -> Router {
+    let security_header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    router.layer(
+        ServiceBuilder::new()
+            .layer(TraceLayer::new_for_http())
+            .layer(CatchPanicLayer::custom(errors::panic_response))
+            .layer(security_header(header::CONTENT_SECURITY_POLICY, CSP))
+            .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+            .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(security_header(
+                HeaderName::from_static("permissions-policy"),
+                "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+            ))
+            .layer(CompressionLayer::new())
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)),
+    )
+}

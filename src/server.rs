@@ -1,0 +1,101 @@
+//! `gatelog serve`: bind, open the database, migrate, serve until SIGINT/SIGTERM,
+//! then drain requests and stop the embedded cluster.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+use crate::db::{Database, DbError};
+use crate::{AppState, demo, routes};
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {reason}; choose another address with --addr or GATELOG_ADDR")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why not.
+        reason: String,
+    },
+    /// The database could not be opened, migrated or seeded.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The HTTP server stopped with an error.
+    #[error("the HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// Runs the server until a shutdown signal, then shuts everything down cleanly.
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    // Bind first: a busy port should fail in milliseconds, before any initdb.
+    let listener = TcpListener::bind(config.addr).await.map_err(|error| ServeError::Bind {
+        addr: config.addr,
+        reason: match error.kind() {
+            std::io::ErrorKind::AddrInUse => "the address is already in use by another program".into(),
+            std::io::ErrorKind::PermissionDenied => "permission denied (ports below 1024 need privileges)".into(),
+            _ => error.to_string(),
+        },
+    })?;
+    let local = listener.local_addr().map_err(ServeError::Http)?;
+
+    let database = Database::open(config.database.clone()).await?;
+    let result = serve_with(&database, &config, listener, local).await;
+    // Whatever happened, stop the embedded cluster before returning.
+    let closed = database.close().await;
+    result?;
+    closed?;
+    Ok(())
+}
+
+async fn serve_with(
+    database: &Database,
+    config: &ServeConfig,
+    listener: TcpListener,
+    local: SocketAddr,
+) -> Result<(), ServeError> {
+    database.migrate().await?;
+    let pool = database.pool.clone();
+    if config.demo {
+        let summary = demo::load(&pool).await.map_err(DbError::Query)?;
+        tracing::info!(new_providers = summary.new_providers, "demo data loaded");
+    }
+    let app = routes::app(AppState::new(pool), &config.static_dir);
+
+    // The URL goes to stdout (tests and scripts read it); logs go to stderr.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "Gatelog is serving on http://{local}/ (press Ctrl-C to stop)");
+    let _ = stdout.flush();
+
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServeError::Http)?;
+    tracing::info!("HTTP server stopped; shutting down");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

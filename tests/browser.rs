@@ -1,0 +1,41 @@
+//! Browser tests: the real server, Debian's headless chromium (driven by
+//! playwright-core from tests/browser/), and axe-core. A page passes when it
+//! renders with the expected title at phone and desktop widths, logs no
+//! console error, loads every resource, and has no accessibility violation.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{Server, data_dir};
+
+/// Pages to check, as `path=title fragment`.
+const PAGES: &[&str] = &["/=Gatelog — who gets access to compute", "/no-such-page=404 Not Found"];
+
+#[test]
+fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists() && browser_dir.join("node_modules/axe-core").exists(),
+        "browser test dependencies missing: run `npm ci --prefix tests/browser`"
+    );
+    let chromium = std::env::var("GATELOG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} not found: install Debian's chromium (`apt-get install chromium`) or set GATELOG_CHROMIUM"
+    );
+
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &["--demo"]);
+    let output = Command::new("node")
+        .arg(browser_dir.join("check-pages.mjs"))
+        .arg(&server.url)
+        .args(PAGES)
+        .env("GATELOG_CHROMIUM", &chromium)
+        .output()
+        .expect("run node (install nodejs)");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    println!("{report}");
+    assert!(output.status.success(), "browser check failed:\n{report}");
+}

@@ -1,0 +1,167 @@
+//! The binary as an operator meets it: every start-up fault gives one clear
+//! line and a non-zero exit; the embedded cluster starts, survives crashes and
+//! is always stopped.
+
+mod support;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use support::{Server, alive, data_dir, gatelog, postmaster_pid, run, wait_gone};
+
+/// The last line of stderr, which is the one `main` prints for any failure.
+fn error_line(stderr: &str) -> &str {
+    stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("")
+}
+
+#[test]
+fn help_lists_the_commands_and_the_settings() {
+    let (status, stdout, _) = run(gatelog().arg("--help"));
+    assert!(status.success());
+    for expected in ["serve", "migrate", "DATABASE_URL", "GATELOG_DATA_DIR", "--data-dir"] {
+        assert!(stdout.contains(expected), "--help lacks {expected}:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_port_in_use_is_reported_before_touching_the_database() {
+    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let dir = data_dir();
+    let (status, _, stderr) = run(gatelog().args(["serve", "--addr", &addr, "--data-dir"]).arg(dir.path()));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains(&addr) && line.contains("already in use") && line.contains("--addr"), "{line}");
+    assert!(!dir.path().join("pg").exists(), "no cluster should be created for a server that cannot listen");
+}
+
+#[test]
+fn a_bad_address_variable_is_named() {
+    let (status, _, stderr) = run(gatelog().arg("serve").env("GATELOG_ADDR", "everywhere"));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains("GATELOG_ADDR") && line.contains("everywhere"), "{line}");
+}
+
+#[test]
+fn an_unwritable_data_dir_is_reported() {
+    let parent = data_dir();
+    let file = parent.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write");
+    let (status, _, stderr) = run(gatelog().arg("migrate").arg("--data-dir").arg(file.join("sub")));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains("not writable") && line.contains("--data-dir"), "{line}");
+}
+
+#[test]
+fn an_unreachable_database_url_is_reported() {
+    let (status, _, stderr) =
+        run(gatelog().arg("migrate").env("DATABASE_URL", "postgres://gatelog:hunter2@127.0.0.1:1/gatelog"));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains("cannot connect to the database") && line.contains("DATABASE_URL"), "{line}");
+    assert!(!line.contains("hunter2"), "the password must not be printed: {line}");
+}
+
+#[test]
+fn a_malformed_database_url_is_reported() {
+    let (status, _, stderr) = run(gatelog().arg("migrate").env("DATABASE_URL", "mysql://root@localhost/x"));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains("invalid DATABASE_URL"), "{line}");
+}
+
+#[test]
+fn missing_postgresql_says_what_to_install() {
+    let dir = data_dir();
+    let (status, _, stderr) =
+        run(gatelog().arg("migrate").arg("--data-dir").arg(dir.path()).env("GATELOG_PG_BINDIR", "/nonexistent/bin"));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains("apt-get install postgresql") && line.contains("DATABASE_URL"), "{line}");
+}
+
+#[test]
+fn migrate_runs_on_the_embedded_cluster_and_stops_it() {
+    let dir = data_dir();
+    let (status, stdout, stderr) = run(gatelog().arg("migrate").arg("--data-dir").arg(dir.path()));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("database is up to date"), "{stdout}");
+    assert_eq!(postmaster_pid(dir.path()), None, "the cluster must be stopped after migrate");
+}
+
+#[test]
+fn serve_answers_and_ctrl_c_leaves_no_postgres_behind() {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[]);
+    let (status, body) = server.get("/");
+    assert_eq!(status, 200);
+    assert!(body.contains("No disclosures yet"), "{body}");
+    assert_eq!(server.get("/readyz").0, 200);
+    let postmaster = server.postmaster_pid().expect("embedded postmaster running");
+    assert!(alive(postmaster));
+
+    let (exit, stderr) = server.interrupt();
+    assert!(exit.success(), "gatelog exited with {exit:?}: {stderr}");
+    assert!(wait_gone(postmaster, Duration::from_secs(5)), "postgres {postmaster} still running after Ctrl-C");
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let dir = data_dir();
+    let first = Server::start(dir.path(), &[]);
+    let (status, _, stderr) = run(gatelog().args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(dir.path()));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains("already running") && line.contains(&first.pid().to_string()), "{line}");
+    // The first one is unharmed.
+    assert_eq!(first.get("/").0, 200);
+}
+
+#[test]
+fn a_killed_server_restarts_on_the_same_data_dir() {
+    let dir = data_dir();
+    let crashed = Server::start(dir.path(), &["--demo"]);
+    let orphan = crashed.postmaster_pid().expect("postmaster");
+    crashed.kill();
+    assert!(alive(orphan), "PostgreSQL outlives a SIGKILLed gatelog; the restart must deal with it");
+
+    let restarted = Server::start(dir.path(), &[]);
+    assert!(!alive(orphan) || restarted.postmaster_pid() == Some(orphan));
+    let (status, body) = restarted.get("/");
+    assert_eq!(status, 200);
+    assert!(body.contains("Nordic HPC Centre (demo)"), "data written before the crash survives");
+    let postmaster = restarted.postmaster_pid().expect("postmaster");
+    let (exit, stderr) = restarted.interrupt();
+    assert!(exit.success(), "{stderr}");
+    assert!(wait_gone(postmaster, Duration::from_secs(5)));
+}
+
+#[test]
+fn a_server_and_postgres_both_killed_restart_cleanly() {
+    let dir = data_dir();
+    let crashed = Server::start(dir.path(), &[]);
+    let postmaster = crashed.postmaster_pid().expect("postmaster");
+    crashed.kill();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(postmaster), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill postgres");
+    assert!(wait_gone(postmaster, Duration::from_secs(10)));
+    assert!(postmaster_pid(dir.path()).is_some(), "a stale postmaster.pid is left behind");
+
+    let restarted = Server::start(dir.path(), &[]);
+    assert_eq!(restarted.get("/readyz").0, 200);
+}
+
+#[test]
+fn an_external_server_is_used_when_database_url_is_set() {
+    // The embedded cluster of one gatelog serves as "some other PostgreSQL server"
+    // for a second gatelog that is given only a URL.
+    let dir = data_dir();
+    let host = Server::start(dir.path(), &[]);
+    let url = format!("postgres://postgres@localhost/gatelog?host={}", dir.path().join("pg/socket").display());
+    let (status, stdout, stderr) = run(gatelog().arg("migrate").env("DATABASE_URL", &url));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("database is up to date"), "{stdout}");
+    assert_eq!(host.get("/readyz").0, 200);
+}
