@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, ConfigError, ServeConfig};
 use crate::db::{Database, DbError};
+use crate::ledger::keys::{self, KeyFileError};
+use crate::ledger::note::{NoteError, NoteVerifier};
+use crate::ledger::verify::{self, RemoteError};
 use crate::server::{self, ServeError};
 
 /// Gatelog: a public, verifiable ledger of who gets access to compute, and on what terms.
@@ -41,18 +44,52 @@ pub struct GlobalArgs {
     #[arg(long, env = "GATELOG_PG_BINDIR", global = true, value_name = "DIR")]
     pub pg_bindir: Option<PathBuf>,
 
+    /// The log's signing key file (created on first `serve` if this is left at its default)
+    /// [default: <data-dir>/signing.key]
+    #[arg(long, env = "GATELOG_SIGNING_KEY", global = true, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+
+    /// The log's origin line (the signing key's name), used when a key is created
+    #[arg(long, env = "GATELOG_ORIGIN", global = true, default_value = "localhost/gatelog", value_name = "ORIGIN")]
+    pub origin: String,
+
     /// Log filter, e.g. `info` or `gatelog=debug,tower_http=debug`
     #[arg(long, env = "GATELOG_LOG", global = true, default_value = "info", value_name = "FILTER")]
     pub log: String,
 }
 
-/// The subcommands. Later issues add `provider`, `token`, `keygen`, `verify`, `export` and `collect` here.
+/// The subcommands. Later issues add `provider`, `token`, `export` and `collect` here.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the public site and the API (applies pending migrations first)
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit
     Migrate,
+    /// Write a new Ed25519 checkpoint signing key (mode 0600) and print its verifier key
+    Keygen(KeygenArgs),
+    /// Recompute every hash from the entries and check every checkpoint; exit 0 only if all holds
+    Verify(VerifyArgs),
+}
+
+/// Flags of `gatelog keygen`.
+#[derive(Debug, Clone, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key (never overwritten)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Flags of `gatelog verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Verify a remote Gatelog from its public checkpoint and tiles alone, like an outside monitor
+    #[arg(long, value_name = "URL")]
+    pub from_url: Option<String>,
+
+    /// Trusted verifier key(s) for checkpoints (C2SP vkey: name+id+key); repeatable
+    /// [default: the local signing key's; with --from-url, the key the log serves, with a warning]
+    #[arg(long = "vkey", value_name = "VKEY")]
+    pub vkeys: Vec<String>,
 }
 
 /// Flags of `gatelog serve`.
@@ -83,6 +120,18 @@ pub enum CliError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// The signing key could not be read or written.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// A `--vkey` is malformed.
+    #[error("invalid --vkey: {0}")]
+    Vkey(NoteError),
+    /// A remote log could not be fetched.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// Verification found differences (already printed).
+    #[error("verification failed: {0} differences (listed above)")]
+    VerifyFailed(u64),
 }
 
 /// Runs the chosen subcommand.
@@ -100,6 +149,55 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let applied = crate::db::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count();
             println!("database is up to date ({applied} migrations)");
         }
+        Command::Keygen(args) => {
+            let origin = config::origin(&cli.global)?;
+            let signer = keys::create(&args.out, &origin)?;
+            println!("wrote {} (mode 0600)", args.out.display());
+            println!("vkey: {}", signer.verifier());
+        }
+        Command::Verify(args) => verify_command(&cli.global, &args).await?,
     }
     Ok(())
+}
+
+async fn verify_command(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CliError> {
+    let mut trusted: Vec<NoteVerifier> =
+        args.vkeys.iter().map(|v| NoteVerifier::parse(v)).collect::<Result<_, _>>().map_err(CliError::Vkey)?;
+    let report = if let Some(url) = args.from_url.clone() {
+        if trusted.is_empty() {
+            trusted.push(served_vkey(&url).await?);
+        }
+        tokio::task::spawn_blocking(move || verify::verify_remote(&url, &trusted))
+            .await
+            .map_err(|join| RemoteError::Fetch { url: String::new(), reason: join.to_string() })??
+    } else {
+        if trusted.is_empty() {
+            trusted.push(keys::load(&config::signing_key_path(global)?)?.verifier());
+        }
+        let database = Database::open(config::database_config(global)?).await?;
+        let result = match database.pool.acquire().await {
+            Ok(mut conn) => verify::verify_database(&mut conn, &trusted).await,
+            Err(error) => Err(error),
+        };
+        database.close().await?;
+        result.map_err(DbError::Query)?
+    };
+    println!("{report}");
+    if report.ok() { Ok(()) } else { Err(CliError::VerifyFailed(report.findings.len() as u64 + report.more_findings)) }
+}
+
+/// The key a remote log says it signs with: trusted only for lack of a better one.
+async fn served_vkey(url: &str) -> Result<NoteVerifier, CliError> {
+    let endpoint = format!("{}/api/v1/ledger/checkpoint", url.trim_end_matches('/'));
+    let fetched = tokio::task::spawn_blocking(move || -> Result<String, RemoteError> {
+        let fail = |reason: String| RemoteError::Fetch { url: endpoint.clone(), reason };
+        let mut response = ureq::get(&endpoint).call().map_err(|e| fail(e.to_string()))?;
+        let text = response.body_mut().read_to_string().map_err(|e| fail(e.to_string()))?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        json["vkey"].as_str().map(str::to_owned).ok_or_else(|| fail("no vkey in the response".into()))
+    })
+    .await
+    .map_err(|join| RemoteError::Fetch { url: url.to_owned(), reason: join.to_string() })??;
+    eprintln!("warning: no --vkey given; trusting the key the log itself serves ({fetched})");
+    NoteVerifier::parse(&fetched).map_err(CliError::Vkey)
 }

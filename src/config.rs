@@ -41,6 +41,18 @@ pub struct ServeConfig {
     pub demo: bool,
     /// Directory served under `/static`.
     pub static_dir: PathBuf,
+    /// Where the signing key is, and whether to create it if absent.
+    pub signing_key: SigningKeyConfig,
+}
+
+/// Where the log's signing key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyConfig {
+    /// The key file.
+    pub path: PathBuf,
+    /// Origin for a key created at the default path; `None` when the path was given explicitly
+    /// (a missing explicit key is an error, never silently replaced).
+    pub create_with_origin: Option<String>,
 }
 
 impl ServeConfig {
@@ -59,6 +71,10 @@ impl ServeConfig {
                 .static_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))),
+            signing_key: SigningKeyConfig {
+                path: signing_key_path(global)?,
+                create_with_origin: if global.signing_key.is_some() { None } else { Some(origin(global)?) },
+            },
         })
     }
 }
@@ -99,6 +115,27 @@ pub fn data_dir(global: &GlobalArgs) -> Result<PathBuf, ConfigError> {
         .ok_or(ConfigError::NoDataDir)
 }
 
+/// The signing key file: the flag/variable, else `<data-dir>/signing.key`.
+pub fn signing_key_path(global: &GlobalArgs) -> Result<PathBuf, ConfigError> {
+    match &global.signing_key {
+        Some(path) => Ok(path.clone()),
+        None => Ok(data_dir(global)?.join("signing.key")),
+    }
+}
+
+/// The log's origin line: a key name (no spaces, no `+`), conventionally a schemaless URL.
+pub fn origin(global: &GlobalArgs) -> Result<String, ConfigError> {
+    let origin = global.origin.trim();
+    if origin.is_empty() || origin.contains('+') || origin.chars().any(char::is_whitespace) {
+        return Err(ConfigError::Invalid {
+            setting: "GATELOG_ORIGIN (--origin)",
+            value: global.origin.clone(),
+            reason: "must be non-empty, without spaces or '+', e.g. transparency.example.org/gatelog".into(),
+        });
+    }
+    Ok(origin.to_owned())
+}
+
 /// Replaces the password in a URL with `***` so it can be shown in errors.
 fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -118,7 +155,14 @@ mod tests {
     use super::*;
 
     fn global() -> GlobalArgs {
-        GlobalArgs { database_url: None, data_dir: Some("/tmp/x".into()), pg_bindir: None, log: "info".into() }
+        GlobalArgs {
+            database_url: None,
+            data_dir: Some("/tmp/x".into()),
+            pg_bindir: None,
+            signing_key: None,
+            origin: "localhost/gatelog".into(),
+            log: "info".into(),
+        }
     }
 
     fn serve(addr: &str) -> ServeArgs {

@@ -13,6 +13,9 @@ pub enum AppError {
     /// The URL names nothing.
     #[error("not found")]
     NotFound,
+    /// The thing asked for does not exist, and we can say why.
+    #[error("{0}")]
+    Missing(String),
     /// The request itself is wrong; the details say where.
     #[error("{message}")]
     BadRequest {
@@ -49,7 +52,7 @@ impl AppError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::Missing(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -59,7 +62,7 @@ impl AppError {
     /// A stable, machine-readable code for the API envelope.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::Missing(_) => "not_found",
             Self::BadRequest { .. } => "bad_request",
             Self::Unavailable(_) => "unavailable",
             Self::Database(_) | Self::Render(_) => "internal",
@@ -93,7 +96,7 @@ impl AppError {
             }
             Self::Render(source) => tracing::error!(error = %source, "template rendering failed"),
             Self::Unavailable(reason) => tracing::warn!(%reason, "service unavailable"),
-            Self::NotFound | Self::BadRequest { .. } => {}
+            Self::NotFound | Self::Missing(_) | Self::BadRequest { .. } => {}
         }
     }
 }

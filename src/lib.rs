@@ -4,11 +4,13 @@
 //! ([`records`]), stored once ([`db`]), and everything published ([`web`]) is
 //! derived from what is stored.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod ledger;
 pub mod providers;
 pub mod records;
 pub mod routes;
@@ -17,6 +19,8 @@ pub mod web;
 
 #[cfg(test)]
 pub mod testing;
+
+use std::sync::Arc;
 
 use sqlx::PgPool;
 
@@ -27,11 +31,13 @@ pub use routes::app;
 pub struct AppState {
     /// The database pool.
     pub pool: PgPool,
+    /// The log: its origin and signing key.
+    pub ledger: Arc<ledger::Ledger>,
 }
 
 impl AppState {
-    /// State over an open pool.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// State over an open pool and the log's key.
+    pub fn new(pool: PgPool, ledger: ledger::Ledger) -> Self {
+        Self { pool, ledger: Arc::new(ledger) }
     }
 }

@@ -18,6 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
+use crate::api::ledger as ledger_api;
 use crate::web::{errors, health, home};
 
 /// Longest a request may take before the client gets a 503.
@@ -42,6 +43,12 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/", get(home::show))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // C2SP tlog-tiles read API, at the site root as the spec lays it out.
+        .route("/checkpoint", get(ledger_api::checkpoint))
+        .route("/tile/{*path}", get(ledger_api::tile))
+        .route("/api/v1/ledger/checkpoint", get(ledger_api::checkpoint_json_handler))
+        .route("/api/v1/ledger/entries/{index}", get(ledger_api::entry))
+        .route("/api/v1/ledger/proof/consistency", get(ledger_api::consistency))
         .nest_service("/static", static_files)
         .fallback(errors::not_found)
         .with_state(state);

@@ -6,8 +6,11 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, SigningKeyConfig};
 use crate::db::{Database, DbError};
+use crate::ledger::keys::{self, KeyFileError};
+use crate::ledger::note::NoteSigner;
+use crate::ledger::{Ledger, LedgerError};
 use crate::{AppState, demo, routes};
 
 /// Why serving failed.
@@ -24,6 +27,12 @@ pub enum ServeError {
     /// The database could not be opened, migrated or seeded.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The signing key is missing, unreadable or too widely readable.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The ledger refused to start (for example, stored hashes disagree with the head).
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
     /// The HTTP server stopped with an error.
     #[error("the HTTP server failed: {0}")]
     Http(std::io::Error),
@@ -41,9 +50,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         },
     })?;
     let local = listener.local_addr().map_err(ServeError::Http)?;
+    // Check the key before starting a database, so a bad key costs nothing.
+    let ledger = Ledger::new(load_signer(&config.signing_key)?);
 
     let database = Database::open(config.database.clone()).await?;
-    let result = serve_with(&database, &config, listener, local).await;
+    let result = serve_with(&database, &config, ledger, listener, local).await;
     // Whatever happened, stop the embedded cluster before returning.
     let closed = database.close().await;
     result?;
@@ -54,16 +65,19 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 async fn serve_with(
     database: &Database,
     config: &ServeConfig,
+    ledger: Ledger,
     listener: TcpListener,
     local: SocketAddr,
 ) -> Result<(), ServeError> {
     database.migrate().await?;
     let pool = database.pool.clone();
+    let checkpoint = ledger.ensure_checkpoint(&pool).await?;
+    tracing::info!(origin = ledger.origin(), size = checkpoint.checkpoint.size, vkey = %ledger.verifier(), "ledger ready");
     if config.demo {
         let summary = demo::load(&pool).await.map_err(DbError::Query)?;
         tracing::info!(new_providers = summary.new_providers, "demo data loaded");
     }
-    let app = routes::app(AppState::new(pool), &config.static_dir);
+    let app = routes::app(AppState::new(pool, ledger), &config.static_dir);
 
     // The URL goes to stdout (tests and scripts read it); logs go to stderr.
     let mut stdout = std::io::stdout();
@@ -73,6 +87,18 @@ async fn serve_with(
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServeError::Http)?;
     tracing::info!("HTTP server stopped; shutting down");
     Ok(())
+}
+
+/// Loads the signing key, creating it at the default path on first start.
+fn load_signer(config: &SigningKeyConfig) -> Result<NoteSigner, KeyFileError> {
+    match (keys::load(&config.path), &config.create_with_origin) {
+        (Err(KeyFileError::Missing { .. }), Some(origin)) => {
+            let signer = keys::create(&config.path, origin)?;
+            tracing::warn!(path = %config.path.display(), vkey = %signer.verifier(), "created a new checkpoint signing key; back it up");
+            Ok(signer)
+        }
+        (result, _) => result,
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -149,6 +149,11 @@ impl TestDb {
     }
 }
 
+/// A log with a fresh key, origin `test.gatelog.invalid/log`.
+pub fn test_ledger() -> crate::ledger::Ledger {
+    crate::ledger::Ledger::new(crate::ledger::note::NoteSigner::generate("test.gatelog.invalid/log").expect("key"))
+}
+
 /// The real router over a fresh database.
 pub struct TestApp {
     /// The application under test.
@@ -161,8 +166,12 @@ impl TestApp {
     /// Builds the app over a fresh database.
     pub async fn new() -> Self {
         let db = TestDb::new().await;
-        let router =
-            crate::app(crate::AppState::new(db.pool.clone()), &Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+        let ledger = test_ledger();
+        ledger.ensure_checkpoint(&db.pool).await.expect("initial checkpoint");
+        let router = crate::app(
+            crate::AppState::new(db.pool.clone(), ledger),
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("static"),
+        );
         Self { router, db }
     }
 

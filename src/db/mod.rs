@@ -2,6 +2,7 @@
 //! embedded cluster), migrations, and the query functions, one module per table.
 
 pub mod embedded;
+pub mod ledger;
 pub mod providers;
 
 use std::path::PathBuf;

@@ -15,7 +15,7 @@ use crate::providers::Provider;
 pub struct HomePage {
     /// Registered providers, by name.
     pub providers: Vec<Provider>,
-    /// Disclosures in the ledger (none until the ledger lands).
+    /// Entries in the ledger.
     pub disclosures: i64,
 }
 
@@ -23,7 +23,8 @@ pub struct HomePage {
 pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> {
     let mut conn = state.pool.acquire().await?;
     let providers = db::providers::list(&mut conn).await?;
-    Ok(super::render(&HomePage { providers, disclosures: 0 }))
+    let head = db::ledger::head(&mut conn).await?;
+    Ok(super::render(&HomePage { providers, disclosures: head.size as i64 }))
 }
 
 #[cfg(test)]

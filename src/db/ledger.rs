@@ -1,0 +1,291 @@
+//! Queries on the ledger tables (`ledger_entries`, `ledger_nodes`,
+//! `ledger_checkpoints`, `ledger_head`). Only inserts and the head's
+//! compare-and-swap write anything; the schema's triggers refuse the rest.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use sqlx::{PgConnection, Row};
+
+use crate::ledger::merkle::{Hash, NodeId};
+
+/// The current head, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Entries in the log.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The latest signed checkpoint, once one exists.
+    pub checkpoint_id: Option<i64>,
+}
+
+/// A signed checkpoint, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Row id, increasing.
+    pub id: i64,
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed note text.
+    pub note: String,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+}
+
+/// An entry row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    /// Index.
+    pub index: u64,
+    /// Stored leaf hash.
+    pub leaf_hash: Hash,
+    /// Canonical entry bytes.
+    pub bytes: Vec<u8>,
+    /// Provider slug.
+    pub provider: String,
+    /// Record kind.
+    pub kind: String,
+    /// Natural key.
+    pub natural_key: String,
+    /// Acceptance time.
+    pub received_at: DateTime<Utc>,
+    /// Amended entry, if any.
+    pub supersedes: Option<u64>,
+}
+
+fn hash_from(bytes: Vec<u8>, column: &str) -> Result<Hash, sqlx::Error> {
+    bytes
+        .try_into()
+        .map_err(|_| sqlx::Error::ColumnDecode { index: column.into(), source: "hash is not 32 bytes".into() })
+}
+
+fn to_u64(value: i64, column: &str) -> Result<u64, sqlx::Error> {
+    u64::try_from(value).map_err(|_| sqlx::Error::ColumnDecode { index: column.into(), source: "negative".into() })
+}
+
+fn to_i64(value: u64) -> i64 {
+    // Indexes are bounded by the number of rows PostgreSQL can hold, far below 2^63.
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn head_from_row(row: &sqlx::postgres::PgRow) -> Result<Head, sqlx::Error> {
+    Ok(Head {
+        size: to_u64(row.try_get("tree_size")?, "tree_size")?,
+        root: hash_from(row.try_get("root_hash")?, "root_hash")?,
+        checkpoint_id: row.try_get("checkpoint_id")?,
+    })
+}
+
+/// Reads the head without locking it.
+pub async fn head(conn: &mut PgConnection) -> Result<Head, sqlx::Error> {
+    let row = sqlx::query("SELECT tree_size, root_hash, checkpoint_id FROM ledger_head").fetch_one(conn).await?;
+    head_from_row(&row)
+}
+
+/// Locks the head row until the transaction ends: this is the log's sequencer,
+/// so appends happen one batch at a time, in order.
+pub async fn lock_head(conn: &mut PgConnection) -> Result<Head, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT tree_size, root_hash, checkpoint_id FROM ledger_head FOR UPDATE").fetch_one(conn).await?;
+    head_from_row(&row)
+}
+
+/// Moves the head forward from `old_size` (compare-and-swap); false if it had moved.
+pub async fn advance_head(conn: &mut PgConnection, old_size: u64, new: &Head) -> Result<bool, sqlx::Error> {
+    let result =
+        sqlx::query("UPDATE ledger_head SET tree_size = $2, root_hash = $3, checkpoint_id = $4 WHERE tree_size = $1")
+            .bind(to_i64(old_size))
+            .bind(to_i64(new.size))
+            .bind(new.root.as_slice())
+            .bind(new.checkpoint_id)
+            .execute(conn)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Reads stored subtree hashes; nodes that are not stored are absent from the map.
+pub async fn read_nodes(conn: &mut PgConnection, nodes: &[NodeId]) -> Result<HashMap<NodeId, Hash>, sqlx::Error> {
+    if nodes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let levels: Vec<i16> = nodes.iter().map(|n| i16::from(n.level)).collect();
+    let indexes: Vec<i64> = nodes.iter().map(|n| to_i64(n.index)).collect();
+    let rows = sqlx::query(
+        "SELECT n.level, n.idx, n.hash FROM ledger_nodes n
+         JOIN UNNEST($1::int2[], $2::int8[]) AS wanted(level, idx) USING (level, idx)",
+    )
+    .bind(&levels)
+    .bind(&indexes)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let level: i16 = row.try_get("level")?;
+            let index: i64 = row.try_get("idx")?;
+            let id = NodeId::new(level as u8, to_u64(index, "idx")?);
+            Ok((id, hash_from(row.try_get("hash")?, "hash")?))
+        })
+        .collect()
+}
+
+/// Hashes of `count` consecutive nodes of one level, from `start`; stops early at the first gap.
+pub async fn node_range(conn: &mut PgConnection, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, sqlx::Error> {
+    let rows = sqlx::query("SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
+        .bind(i16::from(level))
+        .bind(to_i64(start))
+        .bind(to_i64(start.saturating_add(count)))
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(|row| hash_from(row.try_get("hash")?, "hash")).collect()
+}
+
+/// Inserts entry rows in one statement.
+pub async fn insert_entries(conn: &mut PgConnection, rows: &[EntryRow]) -> Result<(), sqlx::Error> {
+    let indexes: Vec<i64> = rows.iter().map(|r| to_i64(r.index)).collect();
+    let leaves: Vec<Vec<u8>> = rows.iter().map(|r| r.leaf_hash.to_vec()).collect();
+    let bytes: Vec<&[u8]> = rows.iter().map(|r| r.bytes.as_slice()).collect();
+    let providers: Vec<&str> = rows.iter().map(|r| r.provider.as_str()).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    let keys: Vec<&str> = rows.iter().map(|r| r.natural_key.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.received_at).collect();
+    let supersedes: Vec<Option<i64>> = rows.iter().map(|r| r.supersedes.map(to_i64)).collect();
+    sqlx::query(
+        "INSERT INTO ledger_entries (idx, leaf_hash, entry, provider, kind, natural_key, received_at, supersedes)
+         SELECT * FROM UNNEST($1::int8[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::int8[])",
+    )
+    .bind(&indexes)
+    .bind(&leaves)
+    .bind(&bytes)
+    .bind(&providers)
+    .bind(&kinds)
+    .bind(&keys)
+    .bind(&times)
+    .bind(&supersedes)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts subtree hashes in one statement.
+pub async fn insert_nodes(conn: &mut PgConnection, nodes: &[(NodeId, Hash)]) -> Result<(), sqlx::Error> {
+    let levels: Vec<i16> = nodes.iter().map(|(id, _)| i16::from(id.level)).collect();
+    let indexes: Vec<i64> = nodes.iter().map(|(id, _)| to_i64(id.index)).collect();
+    let hashes: Vec<Vec<u8>> = nodes.iter().map(|(_, hash)| hash.to_vec()).collect();
+    sqlx::query(
+        "INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM UNNEST($1::int2[], $2::int8[], $3::bytea[])",
+    )
+    .bind(&levels)
+    .bind(&indexes)
+    .bind(&hashes)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores a signed checkpoint; returns its id.
+pub async fn insert_checkpoint(
+    conn: &mut PgConnection,
+    size: u64,
+    root: &Hash,
+    note: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO ledger_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3) RETURNING id")
+        .bind(to_i64(size))
+        .bind(root.as_slice())
+        .bind(note)
+        .fetch_one(conn)
+        .await
+}
+
+fn checkpoint_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredCheckpoint, sqlx::Error> {
+    Ok(StoredCheckpoint {
+        id: row.try_get("id")?,
+        size: to_u64(row.try_get("tree_size")?, "tree_size")?,
+        root: hash_from(row.try_get("root_hash")?, "root_hash")?,
+        note: row.try_get("note")?,
+        signed_at: row.try_get("signed_at")?,
+    })
+}
+
+/// The checkpoint the head points at.
+pub async fn latest_checkpoint(conn: &mut PgConnection) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT c.id, c.tree_size, c.root_hash, c.note, c.signed_at
+         FROM ledger_head h JOIN ledger_checkpoints c ON c.id = h.checkpoint_id",
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(checkpoint_from_row).transpose()
+}
+
+/// Every checkpoint ever signed, oldest first.
+pub async fn all_checkpoints(conn: &mut PgConnection) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, tree_size, root_hash, note, signed_at FROM ledger_checkpoints ORDER BY id")
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(checkpoint_from_row).collect()
+}
+
+fn entry_from_row(row: &sqlx::postgres::PgRow) -> Result<EntryRow, sqlx::Error> {
+    Ok(EntryRow {
+        index: to_u64(row.try_get("idx")?, "idx")?,
+        leaf_hash: hash_from(row.try_get("leaf_hash")?, "leaf_hash")?,
+        bytes: row.try_get("entry")?,
+        provider: row.try_get("provider")?,
+        kind: row.try_get("kind")?,
+        natural_key: row.try_get("natural_key")?,
+        received_at: row.try_get("received_at")?,
+        supersedes: row.try_get::<Option<i64>, _>("supersedes")?.map(|s| to_u64(s, "supersedes")).transpose()?,
+    })
+}
+
+const ENTRY_COLUMNS: &str = "idx, leaf_hash, entry, provider, kind, natural_key, received_at, supersedes";
+
+/// One entry by index.
+pub async fn entry(conn: &mut PgConnection, index: u64) -> Result<Option<EntryRow>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idx = $1")))
+        .bind(to_i64(index))
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(entry_from_row).transpose()
+}
+
+/// Entry bytes for `count` consecutive indexes from `start`.
+pub async fn entry_bytes_range(conn: &mut PgConnection, start: u64, count: u64) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT entry FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+        .bind(to_i64(start))
+        .bind(to_i64(start.saturating_add(count)))
+        .fetch_all(conn)
+        .await
+}
+
+/// Streams every entry row in index order to `visit`, with flat memory.
+pub async fn for_each_entry<F>(conn: &mut PgConnection, mut visit: F) -> Result<(), sqlx::Error>
+where
+    F: FnMut(EntryRow),
+{
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY idx")))
+        .fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        visit(entry_from_row(&row)?);
+    }
+    Ok(())
+}
+
+/// Streams every stored node, by level then index.
+pub async fn for_each_node<F>(conn: &mut PgConnection, mut visit: F) -> Result<(), sqlx::Error>
+where
+    F: FnMut(NodeId, Hash),
+{
+    let mut rows = sqlx::query("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx").fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        let level: i16 = row.try_get("level")?;
+        let index: i64 = row.try_get("idx")?;
+        visit(NodeId::new(level as u8, to_u64(index, "idx")?), hash_from(row.try_get("hash")?, "hash")?);
+    }
+    Ok(())
+}

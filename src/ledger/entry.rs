@@ -1,0 +1,158 @@
+//! Ledger entries: the canonical JSON (RFC 8785) of
+//! `{v, index, provider, kind, received_at, record, supersedes}`.
+//! These bytes are what is hashed, stored and served, byte for byte.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::records::Slug;
+
+/// Version of the entry format written into every entry as `v`.
+pub const ENTRY_FORMAT_VERSION: u32 = 1;
+/// Largest entry: C2SP entry bundles carry a 16-bit length.
+pub const MAX_ENTRY_BYTES: usize = 65_535;
+
+/// An entry as it is hashed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Entry format version.
+    pub v: u32,
+    /// Position in the log, from 0.
+    pub index: u64,
+    /// The provider that submitted it (never another's).
+    pub provider: Slug,
+    /// Record kind, e.g. `queue_time`.
+    pub kind: String,
+    /// When the log accepted it: RFC 3339, UTC, microseconds.
+    pub received_at: String,
+    /// The record itself, as validated at the edge.
+    pub record: serde_json::Value,
+    /// The entry this one amends, if any.
+    pub supersedes: Option<u64>,
+}
+
+/// A record on its way into the log, already validated by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEntry {
+    /// Submitting provider.
+    pub provider: Slug,
+    /// Record kind.
+    pub kind: String,
+    /// Natural key within (provider, kind): what the record is about.
+    pub natural_key: String,
+    /// The record.
+    pub record: serde_json::Value,
+    /// The entry it amends, if any.
+    pub supersedes: Option<u64>,
+}
+
+/// Why an entry cannot be written or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Canonical form exceeds [`MAX_ENTRY_BYTES`].
+    #[error("entry {index} is {bytes} bytes in canonical form; the limit is {MAX_ENTRY_BYTES}")]
+    TooLarge {
+        /// Entry index.
+        index: u64,
+        /// Its size.
+        bytes: usize,
+    },
+    /// Not valid entry JSON.
+    #[error("entry is not valid: {0}")]
+    Malformed(String),
+    /// Valid JSON, but not in RFC 8785 canonical form.
+    #[error("entry bytes are not in canonical (RFC 8785) form")]
+    NotCanonical,
+}
+
+/// Formats a timestamp the one way entries spell it.
+pub fn format_received_at(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl Entry {
+    /// Builds the entry for a pending record at a given index and time.
+    pub fn new(pending: &PendingEntry, index: u64, received_at: DateTime<Utc>) -> Self {
+        Self {
+            v: ENTRY_FORMAT_VERSION,
+            index,
+            provider: pending.provider.clone(),
+            kind: pending.kind.clone(),
+            received_at: format_received_at(received_at),
+            record: pending.record.clone(),
+            supersedes: pending.supersedes,
+        }
+    }
+
+    /// The canonical bytes, refusing entries over the size limit.
+    pub fn to_canonical_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        let bytes = serde_json_canonicalizer::to_vec(self).map_err(|e| EntryError::Malformed(e.to_string()))?;
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLarge { index: self.index, bytes: bytes.len() });
+        }
+        Ok(bytes)
+    }
+
+    /// Parses entry bytes and checks they are exactly the canonical form.
+    pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Self, EntryError> {
+        let entry: Self = serde_json::from_slice(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
+        if entry.to_canonical_bytes()? != bytes {
+            return Err(EntryError::NotCanonical);
+        }
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn pending(record: serde_json::Value) -> PendingEntry {
+        PendingEntry {
+            provider: Slug::parse("nordic-hpc").expect("slug"),
+            kind: "capacity".into(),
+            natural_key: "2026-11-01|nvidia-h100|eu-fi".into(),
+            record,
+            supersedes: None,
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_sort_keys_and_drop_whitespace() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00.5Z").expect("time").with_timezone(&Utc);
+        let entry = Entry::new(&pending(json!({"total": 512, "as_of": "2026-11-01"})), 3, at);
+        let bytes = entry.to_canonical_bytes().expect("fits");
+        assert_eq!(
+            String::from_utf8(bytes.clone()).expect("utf8"),
+            r#"{"index":3,"kind":"capacity","provider":"nordic-hpc","received_at":"2026-11-25T10:00:00.500000Z","record":{"as_of":"2026-11-01","total":512},"supersedes":null,"v":1}"#
+        );
+        assert_eq!(Entry::from_canonical_bytes(&bytes), Ok(entry));
+    }
+
+    #[test]
+    fn non_canonical_bytes_are_refused() {
+        let spaced = br#"{"v": 1,"index":0,"provider":"a","kind":"k","received_at":"x","record":{},"supersedes":null}"#;
+        assert_eq!(Entry::from_canonical_bytes(spaced), Err(EntryError::NotCanonical));
+        let unknown =
+            br#"{"extra":1,"index":0,"kind":"k","provider":"a","received_at":"x","record":{},"supersedes":null,"v":1}"#;
+        assert!(matches!(Entry::from_canonical_bytes(unknown), Err(EntryError::Malformed(_))));
+    }
+
+    #[test]
+    fn oversized_entries_are_refused() {
+        let entry = Entry::new(&pending(json!({"notes": "x".repeat(70_000)})), 9, Utc::now());
+        assert!(matches!(entry.to_canonical_bytes(), Err(EntryError::TooLarge { index: 9, .. })));
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_form_is_stable(text in "\\PC{0,50}", number in any::<i32>(), index in 0u64..(1 << 53)) {
+            let entry = Entry::new(&pending(json!({"text": text, "n": number, "nested": {"b": [1, 2], "a": null}})), index, Utc::now());
+            let bytes = entry.to_canonical_bytes().expect("small");
+            prop_assert_eq!(Entry::from_canonical_bytes(&bytes), Ok(entry));
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! `gatelog verify`: recompute everything from the entry bytes and compare it
+//! with what is stored or served. The [`Audit`] is pure; [`verify_database`]
+//! and [`verify_remote`] feed it from PostgreSQL or from a log's public tiles.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use sqlx::PgConnection;
+
+use super::checkpoint::Checkpoint;
+use super::entry::Entry;
+use super::merkle::{self, Frontier, Hash, NodeId};
+use super::note::NoteVerifier;
+use super::tiles::{self, TILE_HEIGHT, TILE_WIDTH, TileKind, TilePath};
+use crate::db::ledger as store;
+
+/// Most differences reported one by one; the rest are counted.
+const MAX_FINDINGS: usize = 1000;
+
+/// The outcome of a verification.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Entries re-hashed.
+    pub entries: u64,
+    /// Stored or served subtree hashes compared.
+    pub nodes: u64,
+    /// Checkpoints checked.
+    pub checkpoints: u64,
+    /// Every difference found, in the order found.
+    pub findings: Vec<String>,
+    /// Differences beyond [`MAX_FINDINGS`].
+    pub more_findings: u64,
+}
+
+impl Report {
+    /// True when nothing differs.
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    fn find(&mut self, finding: String) {
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(finding);
+        } else {
+            self.more_findings += 1;
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for finding in &self.findings {
+            writeln!(f, "MISMATCH {finding}")?;
+        }
+        if self.more_findings > 0 {
+            writeln!(f, "... and {} more", self.more_findings)?;
+        }
+        let verdict = if self.ok() {
+            "OK".to_owned()
+        } else {
+            format!("FAILED ({} differences)", self.findings.len() as u64 + self.more_findings)
+        };
+        write!(
+            f,
+            "verified {} entries, {} stored hashes, {} checkpoints: {verdict}",
+            self.entries, self.nodes, self.checkpoints
+        )
+    }
+}
+
+/// Recomputes the tree from entry bytes, one entry at a time, in order.
+#[derive(Debug)]
+pub struct Audit {
+    frontier: Frontier,
+    leaves: Vec<Hash>,
+    wanted_roots: BTreeSet<u64>,
+    roots: HashMap<u64, Hash>,
+    /// Levels computed so far for node checks: `levels[l]` holds level l.
+    levels: Vec<Vec<Hash>>,
+    next_node: Option<NodeId>,
+    /// What has been found.
+    pub report: Report,
+}
+
+impl Audit {
+    /// An audit that will remember the root at each of `sizes` (the checkpoints to check).
+    pub fn new(sizes: impl IntoIterator<Item = u64>) -> Self {
+        let wanted_roots: BTreeSet<u64> = sizes.into_iter().collect();
+        let mut roots = HashMap::new();
+        if wanted_roots.contains(&0) {
+            roots.insert(0, merkle::empty_root());
+        }
+        Self {
+            frontier: Frontier::empty(),
+            leaves: Vec::new(),
+            wanted_roots,
+            roots,
+            levels: Vec::new(),
+            next_node: None,
+            report: Report::default(),
+        }
+    }
+
+    /// Entries seen so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Feeds the next entry: its index as stored, its bytes, and the leaf hash stored beside it.
+    pub fn entry(&mut self, index: u64, bytes: &[u8], stored_leaf: Option<&Hash>) {
+        let expected = self.frontier.size();
+        if index != expected {
+            self.report.find(format!(
+                "entry {expected}: expected next, found index {index} (entries missing or out of order)"
+            ));
+        }
+        match Entry::from_canonical_bytes(bytes) {
+            Ok(entry) if entry.index != index => {
+                self.report.find(format!("entry {index}: its bytes say index {}", entry.index));
+            }
+            Ok(_) => {}
+            Err(error) => self.report.find(format!("entry {index}: {error}")),
+        }
+        let leaf = merkle::leaf_hash(bytes);
+        if let Some(stored) = stored_leaf
+            && stored != &leaf
+        {
+            self.report.find(format!(
+                "entry {index}: stored leaf hash {} but the bytes hash to {}",
+                hex::encode(stored),
+                hex::encode(leaf)
+            ));
+        }
+        self.frontier.push(leaf);
+        self.leaves.push(leaf);
+        self.report.entries += 1;
+        let size = self.frontier.size();
+        if self.wanted_roots.contains(&size) {
+            self.roots.insert(size, self.frontier.root());
+        }
+    }
+
+    /// The recomputed root at `size`, if it was asked for (or is the current size).
+    pub fn root_at(&self, size: u64) -> Option<Hash> {
+        if size == self.frontier.size() { Some(self.frontier.root()) } else { self.roots.get(&size).copied() }
+    }
+
+    /// Checks a checkpoint note: signature by one of `keys`, origin, and root against the recomputed tree.
+    pub fn checkpoint(
+        &mut self,
+        label: &str,
+        note: &str,
+        keys: &[NoteVerifier],
+        origin: Option<&str>,
+    ) -> Option<Checkpoint> {
+        self.report.checkpoints += 1;
+        let Some(body) = keys.iter().find_map(|key| key.open(note).ok()) else {
+            self.report.find(format!(
+                "{label}: not signed by any trusted key ({})",
+                keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ));
+            return None;
+        };
+        let checkpoint = match Checkpoint::parse(body) {
+            Ok(checkpoint) => checkpoint,
+            Err(error) => {
+                self.report.find(format!("{label}: {error}"));
+                return None;
+            }
+        };
+        if let Some(origin) = origin
+            && checkpoint.origin != origin
+        {
+            self.report.find(format!("{label}: origin {:?}, expected {origin:?}", checkpoint.origin));
+        }
+        self.compare_root(label, checkpoint.size, &checkpoint.root);
+        Some(checkpoint)
+    }
+
+    /// Compares a claimed root at `size` with the recomputed one.
+    pub fn compare_root(&mut self, label: &str, size: u64, root: &Hash) {
+        match self.root_at(size) {
+            None if size > self.size() => {
+                self.report.find(format!("{label}: claims size {size}, but only {} entries exist", self.size()))
+            }
+            None => self.report.find(format!("{label}: size {size} was not recomputed")),
+            Some(recomputed) if &recomputed != root => self.report.find(format!(
+                "{label}: size {size} has root {}, but the entries give {}",
+                hex::encode(root),
+                hex::encode(recomputed)
+            )),
+            Some(_) => {}
+        }
+    }
+
+    fn level(&mut self, level: u8) -> &[Hash] {
+        if self.levels.is_empty() {
+            self.levels.push(std::mem::take(&mut self.leaves));
+        }
+        while self.levels.len() <= usize::from(level) {
+            let below = self.levels.last().map(Vec::as_slice).unwrap_or_default();
+            let above: Vec<Hash> = below.chunks_exact(2).map(|pair| merkle::node_hash(&pair[0], &pair[1])).collect();
+            self.levels.push(above);
+        }
+        &self.levels[usize::from(level)]
+    }
+
+    /// Compares one stored subtree hash; call in (level, index) order after every entry.
+    pub fn node(&mut self, id: NodeId, stored: &Hash) {
+        self.report.nodes += 1;
+        self.expect_node(id);
+        let recomputed = self.level(id.level).get(id.index as usize).copied();
+        match recomputed {
+            Some(hash) if &hash == stored => {}
+            Some(hash) => self.report.find(format!(
+                "stored hash of subtree (level {}, index {}): {} but the entries give {}",
+                id.level,
+                id.index,
+                hex::encode(stored),
+                hex::encode(hash)
+            )),
+            None => self
+                .report
+                .find(format!("stored hash of subtree (level {}, index {}) is beyond the tree", id.level, id.index)),
+        }
+    }
+
+    /// Reports every complete subtree that should be stored but was not seen before `id`.
+    fn expect_node(&mut self, id: NodeId) {
+        let size = self.size();
+        let mut next = self.next_node.unwrap_or(NodeId::new(0, 0));
+        while next < id {
+            let count = if next.level < 64 { size >> next.level } else { 0 };
+            if next.index < count {
+                self.report
+                    .find(format!("stored hash of subtree (level {}, index {}) is missing", next.level, next.index));
+                next.index += 1;
+            } else {
+                next = NodeId::new(next.level + 1, 0);
+                if next.level >= 64 {
+                    break;
+                }
+            }
+        }
+        self.next_node = Some(NodeId::new(id.level, id.index + 1));
+    }
+
+    /// Call after the last stored node: reports any still missing.
+    pub fn end_of_nodes(&mut self) {
+        let top = 64 - self.size().leading_zeros() as u8;
+        self.expect_node(NodeId::new(top, 0));
+    }
+
+    /// Every hash of tree level `level` from `start`, for comparing served tiles.
+    pub fn level_slice(&mut self, level: u8, start: u64, count: u64) -> Vec<Hash> {
+        self.level(level).iter().skip(start as usize).take(count as usize).copied().collect()
+    }
+}
+
+/// Verifies the ledger in the database: every entry, every stored hash, every checkpoint and the head.
+pub async fn verify_database(conn: &mut PgConnection, keys: &[NoteVerifier]) -> Result<Report, sqlx::Error> {
+    let checkpoints = store::all_checkpoints(conn).await?;
+    let head = store::head(conn).await?;
+    let mut audit = Audit::new(checkpoints.iter().map(|c| c.size).chain([head.size]));
+    store::for_each_entry(conn, |row| audit.entry(row.index, &row.bytes, Some(&row.leaf_hash))).await?;
+    store::for_each_node(conn, |id, hash| audit.node(id, &hash)).await?;
+    audit.end_of_nodes();
+    for stored in &checkpoints {
+        let label = format!("checkpoint #{} (size {})", stored.id, stored.size);
+        if let Some(checkpoint) = audit.checkpoint(&label, &stored.note, keys, None)
+            && (checkpoint.size != stored.size || checkpoint.root != stored.root)
+        {
+            audit.report.find(format!(
+                "{label}: the signed note says size {} root {}, the row says size {} root {}",
+                checkpoint.size,
+                hex::encode(checkpoint.root),
+                stored.size,
+                hex::encode(stored.root)
+            ));
+        }
+    }
+    if head.size != audit.size() {
+        audit.report.find(format!("head: says {} entries, but {} exist", head.size, audit.size()));
+    }
+    audit.compare_root("head", head.size, &head.root);
+    Ok(audit.report)
+}
+
+/// Why a remote log could not be read (as opposed to read and found wrong).
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// HTTP failure.
+    #[error("fetching {url}: {reason}")]
+    Fetch {
+        /// What was fetched.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
+fn fetch(base: &str, path: &str) -> Result<Vec<u8>, RemoteError> {
+    let url = format!("{}/{path}", base.trim_end_matches('/'));
+    let mut response =
+        ureq::get(&url).call().map_err(|e| RemoteError::Fetch { url: url.clone(), reason: e.to_string() })?;
+    response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(|e| RemoteError::Fetch { url, reason: e.to_string() })
+}
+
+/// Verifies a remote Gatelog from its public endpoints alone, as an outside
+/// monitor would: the signed checkpoint, every entry bundle, every hash tile.
+pub fn verify_remote(base: &str, keys: &[NoteVerifier]) -> Result<Report, RemoteError> {
+    let note = String::from_utf8_lossy(&fetch(base, "checkpoint")?).into_owned();
+    // Learn the claimed size first (unverified), then recompute and check the signature and root.
+    let size = tiles_size_hint(&note);
+    let mut audit = Audit::new([size]);
+    let mut index = 0u64;
+    while index < size {
+        let tile = TilePath {
+            kind: TileKind::Entries,
+            index: index / TILE_WIDTH,
+            partial: partial_width(size, index / TILE_WIDTH),
+        };
+        let bundle = fetch(base, &tile.to_string())?;
+        let Some(entries) = tiles::split_bundle(&bundle) else {
+            audit.report.find(format!("{tile}: truncated entry bundle"));
+            break;
+        };
+        if entries.len() as u64 != tile.width() {
+            audit.report.find(format!("{tile}: {} entries, expected {}", entries.len(), tile.width()));
+        }
+        for bytes in entries {
+            audit.entry(index, bytes, None);
+            index += 1;
+        }
+        if index < size && !index.is_multiple_of(TILE_WIDTH) {
+            break;
+        }
+    }
+    audit.checkpoint("checkpoint", &note, keys, None);
+    // Every hash tile, at every tile level, against the recomputed tree.
+    for level in 0..=tiles::MAX_TILE_LEVEL {
+        let tree_level = level * TILE_HEIGHT;
+        let count = size >> tree_level;
+        if count == 0 {
+            break;
+        }
+        for tile_index in 0..count.div_ceil(TILE_WIDTH) {
+            let start = tile_index * TILE_WIDTH;
+            let width = (count - start).min(TILE_WIDTH);
+            let tile = TilePath {
+                kind: TileKind::Hashes { level },
+                index: tile_index,
+                partial: (width < TILE_WIDTH).then_some(width as u16),
+            };
+            let data = fetch(base, &tile.to_string())?;
+            let expected: Vec<u8> = audit.level_slice(tree_level, start, width).concat();
+            audit.report.nodes += width;
+            if data != expected {
+                audit.report.find(format!("{tile}: served hashes differ from the ones the entries give"));
+            }
+        }
+    }
+    Ok(audit.report)
+}
+
+fn partial_width(size: u64, tile_index: u64) -> Option<u16> {
+    let width = (size - tile_index * TILE_WIDTH).min(TILE_WIDTH);
+    (width < TILE_WIDTH).then_some(width as u16)
+}
+
+/// The size a checkpoint note claims, read before its signature is checked
+/// (the signature is checked once the entries are recomputed).
+fn tiles_size_hint(note: &str) -> u64 {
+    note.lines().nth(1).and_then(|line| line.parse().ok()).unwrap_or(0)
+}
