@@ -160,6 +160,8 @@ pub struct TestApp {
     pub router: Router,
     /// Its database, for arranging data and checking effects.
     pub db: TestDb,
+    /// The state the router was built with.
+    pub state: crate::AppState,
 }
 
 impl TestApp {
@@ -168,11 +170,14 @@ impl TestApp {
         let db = TestDb::new().await;
         let ledger = test_ledger();
         ledger.ensure_checkpoint(&db.pool).await.expect("initial checkpoint");
-        let router = crate::app(
-            crate::AppState::new(db.pool.clone(), ledger),
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("static"),
-        );
-        Self { router, db }
+        let state = crate::AppState::new(db.pool.clone(), ledger);
+        let router = crate::app(state.clone(), &Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+        Self { router, db, state }
+    }
+
+    /// The app's ledger.
+    pub fn ledger(&self) -> crate::ledger::Ledger {
+        self.state.ledger.as_ref().clone()
     }
 
     /// Sends a GET.
@@ -261,4 +266,21 @@ impl Page {
 
 fn normalise<'a>(parts: impl Iterator<Item = &'a str>) -> String {
     parts.collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A plausible pending record for ledger tests: the `i`-th capacity disclosure of a demo provider.
+pub fn sample_pending(i: u64) -> crate::ledger::entry::PendingEntry {
+    let providers = ["nimbus-gpu", "rhine-ai-factory", "nordic-hpc"];
+    crate::ledger::entry::PendingEntry {
+        provider: crate::records::Slug::parse(providers[(i % 3) as usize]).expect("slug"),
+        kind: "capacity".into(),
+        natural_key: format!("2026-{:02}-01|nvidia-h100-80gb|eu-de", 1 + i % 12),
+        record: serde_json::json!({"as_of": "2026-11-01", "resource": "nvidia-h100-80gb", "region": "eu-de", "total": 100 + i}),
+        supersedes: None,
+    }
+}
+
+/// `count` sample records starting at `start`.
+pub fn sample_batch(start: u64, count: u64) -> Vec<crate::ledger::entry::PendingEntry> {
+    (start..start + count).map(sample_pending).collect()
 }

@@ -165,3 +165,73 @@ fn an_external_server_is_used_when_database_url_is_set() {
     assert!(stdout.contains("database is up to date"), "{stdout}");
     assert_eq!(host.get("/readyz").0, 200);
 }
+
+#[test]
+fn keygen_writes_a_private_key_and_prints_its_vkey() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = data_dir();
+    let key = dir.path().join("log.key");
+    let (status, stdout, stderr) =
+        run(gatelog().args(["keygen", "--origin", "transparency.example/log", "--out"]).arg(&key));
+    assert!(status.success(), "{stderr}");
+    assert_eq!(std::fs::metadata(&key).expect("key file").permissions().mode() & 0o777, 0o600);
+    let vkey = stdout.lines().find_map(|line| line.strip_prefix("vkey: ")).expect("vkey line");
+    assert!(vkey.starts_with("transparency.example/log+"), "{vkey}");
+    assert!(std::fs::read_to_string(&key).expect("read").starts_with("PRIVATE+KEY+transparency.example/log+"));
+
+    let (status, _, stderr) = run(gatelog().args(["keygen", "--out"]).arg(&key));
+    assert!(!status.success());
+    assert!(error_line(&stderr).contains("refusing to overwrite"), "{stderr}");
+}
+
+#[test]
+fn a_signing_key_readable_by_others_stops_serve() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = data_dir();
+    let key = dir.path().join("log.key");
+    assert!(run(gatelog().args(["keygen", "--out"]).arg(&key)).0.success());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (status, _, stderr) = run(gatelog()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .arg("--signing-key")
+        .arg(&key));
+    assert!(!status.success());
+    let line = error_line(&stderr);
+    assert!(line.contains("readable by others") && line.contains("chmod 600"), "{line}");
+    assert!(!dir.path().join("pg").exists(), "a bad key is caught before any database work");
+}
+
+#[test]
+fn a_malformed_or_missing_explicit_key_is_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = data_dir();
+    let key = dir.path().join("log.key");
+    let (status, _, stderr) = run(gatelog().args(["serve", "--addr", "127.0.0.1:0", "--signing-key"]).arg(&key));
+    assert!(!status.success());
+    assert!(error_line(&stderr).contains("gatelog keygen"), "{stderr}");
+    std::fs::write(&key, "not a key\n").expect("write");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (status, _, stderr) = run(gatelog().args(["serve", "--addr", "127.0.0.1:0", "--signing-key"]).arg(&key));
+    assert!(!status.success());
+    assert!(error_line(&stderr).contains("is not a valid key"), "{stderr}");
+}
+
+#[test]
+fn verify_passes_locally_and_from_the_public_url() {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.get("/checkpoint").0, 200);
+    let (status, stdout, stderr) = run(gatelog().args(["verify", "--from-url", &server.url]));
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains(": OK"), "{stdout}");
+    assert!(stderr.contains("trusting the key the log itself serves"), "{stderr}");
+    drop(server);
+
+    let (status, stdout, stderr) = run(gatelog().arg("verify").arg("--data-dir").arg(dir.path()));
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("verified 0 entries") && stdout.contains(": OK"), "{stdout}");
+    let (status, _, stderr) = run(gatelog().args(["verify", "--vkey", "bogus"]).arg("--data-dir").arg(dir.path()));
+    assert!(!status.success());
+    assert!(error_line(&stderr).contains("invalid --vkey"), "{stderr}");
+}

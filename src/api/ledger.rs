@@ -204,3 +204,223 @@ pub async fn consistency(
     let policy = if query.to == latest.size { SHORT } else { IMMUTABLE };
     Ok(with_cache((StatusCode::OK, Json(body)).into_response(), policy))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+
+    use crate::ledger::checkpoint::Checkpoint;
+    use crate::ledger::merkle::{self, Hash};
+    use crate::ledger::note::NoteVerifier;
+    use crate::ledger::tiles;
+    use crate::testing::{TestApp, sample_batch};
+
+    /// An app whose ledger holds `count` entries, appended in uneven batches.
+    async fn app_with_entries(count: u64) -> TestApp {
+        let app = TestApp::new().await;
+        let ledger = app.ledger();
+        let mut next = 0;
+        while next < count {
+            let batch = (count - next).min(97 + next % 300);
+            ledger.append(&app.db.pool, &sample_batch(next, batch)).await.expect("append");
+            next += batch;
+        }
+        app
+    }
+
+    fn hex32(text: &str) -> Hash {
+        hex::decode(text).expect("hex").try_into().expect("32 bytes")
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_is_a_signed_note_of_the_current_tree() {
+        let app = app_with_entries(300).await;
+        let response = app.get("/checkpoint").await;
+        response.assert_status(StatusCode::OK);
+        assert_eq!(response.header("content-type"), "text/plain; charset=utf-8");
+        assert_eq!(response.header("cache-control"), "public, max-age=5");
+        let json = app.get("/api/v1/ledger/checkpoint").await.json();
+        let verifier = NoteVerifier::parse(json["vkey"].as_str().expect("vkey")).expect("vkey parses");
+        let note = response.text();
+        let body = verifier.open(&note).expect("signature verifies");
+        let checkpoint = Checkpoint::parse(body).expect("checkpoint body");
+        assert_eq!(checkpoint.size, 300);
+        assert_eq!(checkpoint.origin, "test.gatelog.invalid/log");
+        assert_eq!(hex::encode(checkpoint.root), json["root_hash"]);
+    }
+
+    #[tokio::test]
+    async fn an_entry_comes_with_a_proof_that_verifies() {
+        let app = app_with_entries(300).await;
+        for index in [0u64, 17, 256, 299] {
+            let json = app.get(&format!("/api/v1/ledger/entries/{index}")).await.json();
+            let bytes = BASE64.decode(json["entry_base64"].as_str().expect("bytes")).expect("base64");
+            let leaf = merkle::leaf_hash(&bytes);
+            assert_eq!(hex::encode(leaf), json["leaf_hash"]);
+            assert_eq!(json["entry"]["index"], index);
+            let proof: Vec<Hash> = json["inclusion_proof"]
+                .as_array()
+                .expect("proof")
+                .iter()
+                .map(|h| hex32(h.as_str().expect("hex")))
+                .collect();
+            let root = hex32(json["checkpoint"]["root_hash"].as_str().expect("root"));
+            merkle::verify_inclusion(index, 300, &leaf, &proof, &root).expect("inclusion proof verifies");
+        }
+    }
+
+    #[tokio::test]
+    async fn tiles_are_served_per_c2sp_with_the_right_caching() {
+        let app = app_with_entries(300).await;
+        let full = app.get("/tile/0/000").await;
+        full.assert_status(StatusCode::OK);
+        assert_eq!(full.body.len(), 256 * 32);
+        assert_eq!(full.header("cache-control"), "public, max-age=31536000, immutable");
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let leaf_5 = crate::db::ledger::entry(&mut conn, 5).await.expect("query").expect("entry").leaf_hash;
+        assert_eq!(&full.body[5 * 32..6 * 32], leaf_5.as_slice());
+
+        let partial = app.get("/tile/0/001.p/44").await;
+        partial.assert_status(StatusCode::OK);
+        assert_eq!(partial.body.len(), 44 * 32);
+        assert_eq!(partial.header("cache-control"), "public, max-age=5");
+
+        let bundle = app.get("/tile/entries/001.p/44").await;
+        bundle.assert_status(StatusCode::OK);
+        let entries = tiles::split_bundle(&bundle.body).expect("well-formed bundle");
+        assert_eq!(entries.len(), 44);
+        let first: serde_json::Value = serde_json::from_slice(entries[0]).expect("json");
+        assert_eq!(first["index"], 256);
+        // Level-1 tile: hashes of level-8 subtrees; only one complete subtree of 256 exists.
+        assert_eq!(app.get("/tile/1/000.p/1").await.body.len(), 32);
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_the_json_envelope() {
+        let app = app_with_entries(10).await;
+        for (uri, status) in [
+            ("/tile/0/abc", StatusCode::BAD_REQUEST),
+            ("/tile/9/000", StatusCode::BAD_REQUEST),
+            ("/tile/0/000.p/0", StatusCode::BAD_REQUEST),
+            ("/tile/0/000", StatusCode::NOT_FOUND),
+            ("/tile/0/000.p/11", StatusCode::NOT_FOUND),
+            ("/tile/entries/x999/x999/x999/x999/x999/x999/x999/999", StatusCode::BAD_REQUEST),
+            ("/tile/entries/x018/x446/x744/x073/x709/x551/615", StatusCode::NOT_FOUND),
+            ("/api/v1/ledger/entries/10", StatusCode::NOT_FOUND),
+            ("/api/v1/ledger/entries/minus-one", StatusCode::BAD_REQUEST),
+            ("/api/v1/ledger/proof/consistency?from=5&to=3", StatusCode::BAD_REQUEST),
+            ("/api/v1/ledger/proof/consistency?from=3&to=11", StatusCode::NOT_FOUND),
+            ("/api/v1/ledger/proof/consistency?from=x&to=3", StatusCode::BAD_REQUEST),
+        ] {
+            let response = app.get(uri).await;
+            response.assert_status(status);
+            let json = response.json();
+            assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{uri}: {json}");
+        }
+        assert!(
+            app.get("/api/v1/ledger/entries/10").await.json()["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains("past the tree size")
+        );
+    }
+
+    #[tokio::test]
+    async fn consistency_proofs_link_old_and_new_checkpoints() {
+        let app = app_with_entries(50).await;
+        let old = hex32(app.get("/api/v1/ledger/checkpoint").await.json()["root_hash"].as_str().expect("root"));
+        app.ledger().append(&app.db.pool, &sample_batch(50, 23)).await.expect("append");
+        let new = hex32(app.get("/api/v1/ledger/checkpoint").await.json()["root_hash"].as_str().expect("root"));
+        let json = app.get("/api/v1/ledger/proof/consistency?from=50&to=73").await.json();
+        let proof: Vec<Hash> =
+            json["proof"].as_array().expect("proof").iter().map(|h| hex32(h.as_str().expect("hex"))).collect();
+        merkle::verify_consistency(50, 73, &old, &new, &proof).expect("consistent");
+    }
+
+    /// An outside implementation (tlog_tiles, a port of Go's sumdb/tlog) authenticates
+    /// our served tiles against the signed checkpoint and proves an entry with them,
+    /// and `gatelog verify --from-url` passes, then catches a tampered tile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn outside_tools_verify_from_the_public_endpoints_alone() {
+        let app = app_with_entries(700).await;
+        let verifier = app.ledger().verifier();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = app.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let (url, keys) = (base.clone(), vec![verifier.clone()]);
+        tokio::task::spawn_blocking(move || {
+            struct HttpTiles(String);
+            impl tlog_tiles::TileReader for HttpTiles {
+                fn height(&self) -> u8 {
+                    8
+                }
+                fn read_tiles(&self, tiles: &[tlog_tiles::Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+                    tiles
+                        .iter()
+                        .map(|tile| {
+                            let path = tile.path().replacen("tile/8/", "tile/", 1);
+                            let mut response = ureq::get(format!("{}/{path}", self.0))
+                                .call()
+                                .map_err(|e| tlog_tiles::Error::InvalidInput(e.to_string()))?;
+                            response
+                                .body_mut()
+                                .read_to_vec()
+                                .map_err(|e| tlog_tiles::Error::InvalidInput(e.to_string()))
+                        })
+                        .collect()
+                }
+                fn save_tiles(&self, _: &[tlog_tiles::Tile], _: &[Vec<u8>]) {}
+            }
+            let note = ureq::get(format!("{url}/checkpoint"))
+                .call()
+                .expect("checkpoint")
+                .body_mut()
+                .read_to_string()
+                .expect("text");
+            let checkpoint = Checkpoint::parse(keys[0].open(&note).expect("signed")).expect("parse");
+            let tiles = HttpTiles(url.clone());
+            let reader = tlog_tiles::TileHashReader::new(checkpoint.size, tlog_tiles::Hash(checkpoint.root), &tiles);
+            let bundle = ureq::get(format!("{url}/tile/entries/001"))
+                .call()
+                .expect("bundle")
+                .body_mut()
+                .read_to_vec()
+                .expect("bytes");
+            let entry_300 = crate::ledger::tiles::split_bundle(&bundle).expect("bundle")[300 - 256].to_vec();
+            let proof = tlog_tiles::prove_record(checkpoint.size, 300, &reader).expect("proof from served tiles");
+            tlog_tiles::check_record(
+                &proof,
+                checkpoint.size,
+                tlog_tiles::Hash(checkpoint.root),
+                300,
+                tlog_tiles::record_hash(&entry_300),
+            )
+            .expect("an outside implementation verifies entry 300");
+
+            let report = crate::ledger::verify::verify_remote(&url, &keys).expect("fetch");
+            assert!(report.ok(), "{report}");
+            assert_eq!(report.entries, 700);
+        })
+        .await
+        .expect("outside checks");
+
+        sqlx::query("ALTER TABLE ledger_nodes DISABLE TRIGGER ledger_nodes_append_only")
+            .execute(&app.db.pool)
+            .await
+            .expect("disable");
+        sqlx::query("UPDATE ledger_nodes SET hash = sha256('forged'::bytea) WHERE level = 0 AND idx = 600")
+            .execute(&app.db.pool)
+            .await
+            .expect("tamper");
+        let keys = vec![verifier];
+        let report =
+            tokio::task::spawn_blocking(move || crate::ledger::verify::verify_remote(&base, &keys).expect("fetch"))
+                .await
+                .expect("join");
+        assert!(report.to_string().contains("tile/0/002.p/188: served hashes differ"), "{report}");
+    }
+}

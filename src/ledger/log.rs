@@ -215,3 +215,195 @@ pub async fn inclusion_proof(conn: &mut PgConnection, index: u64, size: u64) -> 
 pub async fn consistency_proof(conn: &mut PgConnection, old: u64, new: u64) -> Result<Vec<Hash>, LedgerError> {
     prove(conn, &merkle::consistency_proof_plan(old, new)?).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::merkle::{verify_consistency, verify_inclusion};
+    use crate::ledger::verify::verify_database;
+    use crate::testing::{TestDb, sample_batch, sample_pending, test_ledger};
+
+    async fn size(pool: &PgPool) -> u64 {
+        store::head(&mut pool.acquire().await.expect("conn")).await.expect("head").size
+    }
+
+    #[tokio::test]
+    async fn thousands_of_entries_append_prove_and_verify() {
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        let mut checkpoints = vec![ledger.ensure_checkpoint(&db.pool).await.expect("empty checkpoint")];
+        let mut next = 0u64;
+        for batch in [1u64, 1, 7, 256, 1000, 255, 2, 1500] {
+            let appended = ledger.append(&db.pool, &sample_batch(next, batch)).await.expect("append");
+            assert_eq!(appended.entries.first().map(|e| e.index), Some(next));
+            assert_eq!(appended.entries.len() as u64, batch);
+            next += batch;
+            assert_eq!(appended.checkpoint.checkpoint.size, next);
+            ledger.verifier().open(&appended.checkpoint.note).expect("signed by the log");
+            checkpoints.push(appended.checkpoint);
+        }
+        let mut conn = db.pool.acquire().await.expect("conn");
+        let latest = checkpoints.last().expect("some").checkpoint.clone();
+        for index in [0, 1, 2, 255, 256, 1264, 2000, next - 1] {
+            let row = store::entry(&mut conn, index).await.expect("query").expect("entry");
+            let proof = inclusion_proof(&mut conn, index, latest.size).await.expect("proof");
+            verify_inclusion(index, latest.size, &merkle::leaf_hash(&row.bytes), &proof, &latest.root)
+                .expect("inclusion verifies");
+        }
+        for pair in checkpoints.windows(2) {
+            let (old, new) = (&pair[0].checkpoint, &pair[1].checkpoint);
+            let proof = consistency_proof(&mut conn, old.size, new.size).await.expect("proof");
+            verify_consistency(old.size, new.size, &old.root, &new.root, &proof).expect("consistent");
+        }
+        let report = verify_database(&mut conn, &[ledger.verifier()]).await.expect("verify");
+        assert!(report.ok(), "{report}");
+        assert_eq!(report.entries, next);
+        assert_eq!(report.checkpoints, checkpoints.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn direct_sql_cannot_change_the_ledger() {
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        ledger.append(&db.pool, &sample_batch(0, 5)).await.expect("append");
+        for statement in [
+            "UPDATE ledger_entries SET kind = 'price' WHERE idx = 1",
+            "DELETE FROM ledger_entries WHERE idx = 4",
+            "TRUNCATE ledger_entries CASCADE",
+            "UPDATE ledger_nodes SET hash = sha256('x'::bytea) WHERE level = 0 AND idx = 0",
+            "DELETE FROM ledger_nodes",
+            "DELETE FROM ledger_checkpoints",
+            "UPDATE ledger_checkpoints SET note = 'forged'",
+            "DELETE FROM ledger_head",
+            "UPDATE ledger_head SET tree_size = 2",
+            "UPDATE ledger_head SET root_hash = sha256('x'::bytea)",
+        ] {
+            let error = sqlx::query(statement).execute(&db.pool).await.expect_err(statement).to_string();
+            assert!(error.contains("append-only") || error.contains("only moves forward"), "{statement}: {error}");
+        }
+        assert_eq!(size(&db.pool).await, 5);
+        let mut conn = db.pool.acquire().await.expect("conn");
+        assert!(verify_database(&mut conn, &[ledger.verifier()]).await.expect("verify").ok());
+    }
+
+    /// Corruption behind the triggers' back (as a superuser could) is found and located.
+    #[tokio::test]
+    async fn verify_names_what_was_corrupted() {
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        ledger.append(&db.pool, &sample_batch(0, 40)).await.expect("append");
+        let mut conn = db.pool.acquire().await.expect("conn");
+        sqlx::query("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
+            .execute(&mut *conn)
+            .await
+            .expect("disable");
+        sqlx::query("ALTER TABLE ledger_nodes DISABLE TRIGGER ledger_nodes_append_only")
+            .execute(&mut *conn)
+            .await
+            .expect("disable");
+        sqlx::query("UPDATE ledger_entries SET entry = convert_to(replace(convert_from(entry, 'UTF8'), '\"total\":117', '\"total\":999'), 'UTF8') WHERE idx = 17")
+            .execute(&mut *conn)
+            .await
+            .expect("tamper entry 17");
+        sqlx::query("UPDATE ledger_nodes SET hash = sha256('forged'::bytea) WHERE level = 2 AND idx = 3")
+            .execute(&mut *conn)
+            .await
+            .expect("tamper node");
+        let report = verify_database(&mut conn, &[ledger.verifier()]).await.expect("verify");
+        assert!(!report.ok());
+        let text = report.to_string();
+        assert!(text.contains("entry 17: stored leaf hash"), "{text}");
+        assert!(text.contains("subtree (level 2, index 3)"), "{text}");
+        assert!(text.contains("(size 40): size 40 has root"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_stored_hash_is_reported() {
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        ledger.append(&db.pool, &sample_batch(0, 9)).await.expect("append");
+        let mut conn = db.pool.acquire().await.expect("conn");
+        sqlx::query("ALTER TABLE ledger_nodes DISABLE TRIGGER ledger_nodes_append_only")
+            .execute(&mut *conn)
+            .await
+            .expect("disable");
+        sqlx::query("DELETE FROM ledger_nodes WHERE level = 1 AND idx = 2").execute(&mut *conn).await.expect("delete");
+        let report = verify_database(&mut conn, &[ledger.verifier()]).await.expect("verify");
+        assert!(report.to_string().contains("subtree (level 1, index 2) is missing"), "{report}");
+    }
+
+    #[tokio::test]
+    async fn appends_fail_closed_on_inconsistent_stored_hashes() {
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        ledger.append(&db.pool, &sample_batch(0, 6)).await.expect("append");
+        sqlx::query("ALTER TABLE ledger_nodes DISABLE TRIGGER ledger_nodes_append_only")
+            .execute(&db.pool)
+            .await
+            .expect("disable");
+        // Size 6 = subtrees (2,0) and (1,2): corrupt the second.
+        sqlx::query("UPDATE ledger_nodes SET hash = sha256('forged'::bytea) WHERE level = 1 AND idx = 2")
+            .execute(&db.pool)
+            .await
+            .expect("tamper");
+        let error = ledger.append(&db.pool, &sample_batch(6, 3)).await.expect_err("must refuse");
+        assert!(matches!(error, LedgerError::Inconsistent(_)), "{error}");
+        assert_eq!(size(&db.pool).await, 6, "nothing was appended");
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_written_whole_or_not_at_all() {
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        let mut batch = sample_batch(0, 10);
+        batch[6].record = serde_json::json!({"notes": "x".repeat(70_000)});
+        let error = ledger.append(&db.pool, &batch).await.expect_err("oversized entry");
+        assert!(matches!(error, LedgerError::Entry(EntryError::TooLarge { index: 6, .. })), "{error}");
+        assert_eq!(size(&db.pool).await, 0);
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM ledger_entries").fetch_one(&db.pool).await.expect("count");
+        assert_eq!(count, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_are_serialised() {
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        let mut tasks = Vec::new();
+        for writer in 0..4u64 {
+            let (pool, ledger) = (db.pool.clone(), ledger.clone());
+            tasks.push(tokio::spawn(async move {
+                for round in 0..10u64 {
+                    ledger
+                        .append(
+                            &pool,
+                            &[sample_pending(writer * 100 + round), sample_pending(writer * 100 + round + 50)],
+                        )
+                        .await
+                        .expect("append");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("writer");
+        }
+        assert_eq!(size(&db.pool).await, 80);
+        let mut conn = db.pool.acquire().await.expect("conn");
+        let report = verify_database(&mut conn, &[ledger.verifier()]).await.expect("verify");
+        assert!(report.ok(), "{report}");
+    }
+
+    #[tokio::test]
+    async fn a_new_key_re_signs_the_head_and_verify_needs_both_keys() {
+        let db = TestDb::new().await;
+        let (old, new) = (test_ledger(), test_ledger());
+        old.append(&db.pool, &sample_batch(0, 3)).await.expect("append");
+        let resigned = new.ensure_checkpoint(&db.pool).await.expect("re-sign");
+        assert_eq!(resigned.checkpoint.size, 3);
+        new.verifier().open(&resigned.note).expect("signed by the new key");
+        let mut conn = db.pool.acquire().await.expect("conn");
+        assert!(verify_database(&mut conn, &[old.verifier(), new.verifier()]).await.expect("verify").ok());
+        let only_new = verify_database(&mut conn, &[new.verifier()]).await.expect("verify");
+        assert!(only_new.to_string().contains("not signed by any trusted key"), "{only_new}");
+    }
+}

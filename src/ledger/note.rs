@@ -69,7 +69,8 @@ impl NoteSigner {
     pub fn generate(name: &str) -> Result<Self, NoteError> {
         check_name(name)?;
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| NoteError::MalformedKey(format!("no OS randomness for a new key: {e}")))?;
+        getrandom::fill(&mut seed)
+            .map_err(|e| NoteError::MalformedKey(format!("no OS randomness for a new key: {e}")))?;
         Ok(Self { name: name.to_owned(), key: ed25519_dalek::SigningKey::from_bytes(&seed) })
     }
 
@@ -262,7 +263,6 @@ fn decode_typed_key(key: &str) -> Result<Vec<u8>, NoteError> {
         _ => Err(NoteError::MalformedKey("only Ed25519 keys (type 0x01) are supported".into())),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
