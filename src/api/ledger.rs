@@ -423,4 +423,37 @@ mod tests {
                 .expect("join");
         assert!(report.to_string().contains("tile/0/002.p/188: served hashes differ"), "{report}");
     }
+
+    /// The worked example in docs/LEDGER.md, run for real: docs/verify-entry.sh checks a
+    /// served entry with curl, jq, xxd, sha256sum and openssl, and rejects a wrong key.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_documented_shell_verification_works() {
+        let app = app_with_entries(1000).await;
+        let vkey = app.ledger().verifier().to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = app.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/verify-entry.sh");
+        for index in ["0", "613", "999"] {
+            let output = tokio::process::Command::new("bash")
+                .arg(&script)
+                .args([&base, index, &vkey])
+                .output()
+                .await
+                .expect("run script");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+            assert!(stdout.contains("inclusion proof: OK"), "{stdout}");
+            println!("{stdout}");
+        }
+        let other = crate::testing::test_ledger().verifier().to_string();
+        let output = tokio::process::Command::new("bash")
+            .arg(&script)
+            .args([&base, "5", &other])
+            .output()
+            .await
+            .expect("run script");
+        assert!(!output.status.success(), "a checkpoint must not verify under another key");
+    }
 }
