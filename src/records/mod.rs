@@ -1,6 +1,12 @@
-//! What providers report, parsed once at the edge into domain types.
-//! (The record kinds themselves arrive with the ingest issue; identifiers live here now.)
+//! What providers report, parsed once at the edge into domain types: slugs,
+//! the five record kinds of v1 with their rules and natural keys, and the
+//! field reader that names every problem.
 
+pub mod currency;
+pub mod fields;
+pub mod kinds;
 pub mod slug;
 
+pub use fields::FieldError;
+pub use kinds::{Record, RecordKind};
 pub use slug::Slug;
