@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin::{self, AdminError, ProviderCommand, TokenCommand};
 use crate::config::{self, ConfigError, ServeConfig};
 use crate::db::{Database, DbError};
 use crate::ledger::keys::{self, KeyFileError};
@@ -58,13 +59,19 @@ pub struct GlobalArgs {
     pub log: String,
 }
 
-/// The subcommands. Later issues add `provider`, `token`, `export` and `collect` here.
+/// The subcommands. Later issues add `export` and `collect` here.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the public site and the API (applies pending migrations first)
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit
     Migrate,
+    /// Register and inspect providers
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Issue, list and revoke providers' API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Write a new Ed25519 checkpoint signing key (mode 0600) and print its verifier key
     Keygen(KeygenArgs),
     /// Recompute every hash from the entries and check every checkpoint; exit 0 only if all holds
@@ -123,6 +130,9 @@ pub enum CliError {
     /// The signing key could not be read or written.
     #[error(transparent)]
     Key(#[from] KeyFileError),
+    /// An operator command failed.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     /// A `--vkey` is malformed.
     #[error("invalid --vkey: {0}")]
     Vkey(NoteError),
@@ -156,8 +166,29 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("vkey: {}", signer.verifier());
         }
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
+        Command::Provider(command) => {
+            with_database(&cli.global, |pool| async move { admin::provider(&pool, &command).await }).await?
+        }
+        Command::Token(command) => {
+            with_database(&cli.global, |pool| async move { admin::token(&pool, &command).await }).await?
+        }
     }
     Ok(())
+}
+
+/// Opens and migrates the database, runs `job`, and closes it (stopping an embedded cluster) whatever happens.
+async fn with_database<F, Fut>(global: &GlobalArgs, job: F) -> Result<(), CliError>
+where
+    F: FnOnce(sqlx::PgPool) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AdminError>>,
+{
+    let database = Database::open(config::database_config(global)?).await?;
+    let result = match database.migrate().await {
+        Ok(()) => job(database.pool.clone()).await.map_err(CliError::from),
+        Err(error) => Err(error.into()),
+    };
+    database.close().await?;
+    result
 }
 
 async fn verify_command(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CliError> {

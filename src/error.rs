@@ -24,6 +24,29 @@ pub enum AppError {
         /// Where exactly (record index, field, reason).
         details: Vec<ErrorDetail>,
     },
+    /// No or bad credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is larger than a documented limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body's content type is not one we take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Well-formed, but the records (or the request) are not acceptable; details say where.
+    #[error("{message}")]
+    Unprocessable {
+        /// Summary for people.
+        message: String,
+        /// Where exactly.
+        details: Vec<ErrorDetail>,
+    },
+    /// Too many requests for this token; retry after this many seconds.
+    #[error("rate limit exceeded for this token; retry after {0} s")]
+    RateLimited(u64),
     /// The database is down or unready.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -54,6 +77,12 @@ impl AppError {
         match self {
             Self::NotFound | Self::Missing(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -64,6 +93,12 @@ impl AppError {
         match self {
             Self::NotFound | Self::Missing(_) => "not_found",
             Self::BadRequest { .. } => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::TooLarge(_) => "too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unprocessable { .. } => "invalid_records",
+            Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Database(_) | Self::Render(_) => "internal",
         }
@@ -83,7 +118,7 @@ impl AppError {
 
     fn details(&self) -> &[ErrorDetail] {
         match self {
-            Self::BadRequest { details, .. } => details,
+            Self::BadRequest { details, .. } | Self::Unprocessable { details, .. } => details,
             _ => &[],
         }
     }
@@ -96,7 +131,7 @@ impl AppError {
             }
             Self::Render(source) => tracing::error!(error = %source, "template rendering failed"),
             Self::Unavailable(reason) => tracing::warn!(%reason, "service unavailable"),
-            Self::NotFound | Self::Missing(_) | Self::BadRequest { .. } => {}
+            _ => {}
         }
     }
 }
@@ -147,7 +182,21 @@ impl IntoResponse for ApiError {
         let body = Envelope {
             error: EnvelopeBody { code: self.0.code(), message: self.0.public_message(), details: self.0.details() },
         };
-        (self.0.status(), Json(body)).into_response()
+        let mut response = (self.0.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self.0 {
+            AppError::RateLimited(seconds) => {
+                headers.insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*seconds));
+            }
+            AppError::Unauthorized(_) => {
+                headers.insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer realm=\"gatelog\""),
+                );
+            }
+            _ => {}
+        }
+        response
     }
 }
 

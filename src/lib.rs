@@ -4,17 +4,20 @@
 //! ([`records`]), stored once ([`db`]), and everything published ([`web`]) is
 //! derived from what is stored.
 
+pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod ingest;
 pub mod ledger;
 pub mod providers;
 pub mod records;
 pub mod routes;
 pub mod server;
+pub mod tokens;
 pub mod web;
 
 #[cfg(test)]
@@ -33,11 +36,18 @@ pub struct AppState {
     pub pool: PgPool,
     /// The log: its origin and signing key.
     pub ledger: Arc<ledger::Ledger>,
+    /// Per-token rate limit of the write API.
+    pub ingest_limiter: api::auth::TokenRateLimiter,
 }
 
 impl AppState {
-    /// State over an open pool and the log's key.
+    /// State over an open pool and the log's key, with the default ingest rate.
     pub fn new(pool: PgPool, ledger: ledger::Ledger) -> Self {
-        Self { pool, ledger: Arc::new(ledger) }
+        Self::with_ingest_rate(pool, ledger, api::auth::IngestRate::default())
+    }
+
+    /// State with a chosen per-token ingest rate.
+    pub fn with_ingest_rate(pool: PgPool, ledger: ledger::Ledger, rate: api::auth::IngestRate) -> Self {
+        Self { pool, ledger: Arc::new(ledger), ingest_limiter: api::auth::TokenRateLimiter::new(rate) }
     }
 }

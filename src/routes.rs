@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::api::ledger as ledger_api;
+use crate::api::records as records_api;
 use crate::web::{errors, health, home};
 
 /// Longest a request may take before the client gets a 503.
@@ -49,6 +50,8 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/api/v1/ledger/checkpoint", get(ledger_api::checkpoint_json_handler))
         .route("/api/v1/ledger/entries/{index}", get(ledger_api::entry))
         .route("/api/v1/ledger/proof/consistency", get(ledger_api::consistency))
+        .route("/api/v1/records", axum::routing::post(records_api::post))
+        .route("/api/v1/receipts/{index}", get(records_api::receipt))
         .nest_service("/static", static_files)
         .fallback(errors::not_found)
         .with_state(state);

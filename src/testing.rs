@@ -180,6 +180,47 @@ impl TestApp {
         self.state.ledger.as_ref().clone()
     }
 
+    /// Registers a provider (if new) and issues it a token.
+    pub async fn provider_token(&self, slug: &str) -> String {
+        let mut conn = self.db.pool.acquire().await.expect("conn");
+        let slug = crate::records::Slug::parse(slug).expect("slug");
+        let provider = crate::providers::NewProvider {
+            slug: slug.clone(),
+            display_name: format!("{slug} (test)"),
+            kind: crate::providers::ProviderKind::GpuCloud,
+            country: None,
+            website: None,
+        };
+        crate::db::providers::insert_if_missing(&mut conn, &provider).await.expect("provider");
+        let issued = crate::tokens::issue().expect("token");
+        assert!(crate::db::tokens::insert(&mut conn, &slug, &issued, "test").await.expect("insert"));
+        issued.token
+    }
+
+    /// POSTs a body with a content type and optional bearer token and extra headers.
+    pub async fn post(
+        &self,
+        uri: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut request = Request::post(uri).header("content-type", content_type);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(body.into()).expect("request")).await
+    }
+
+    /// Entries in the ledger now.
+    pub async fn tree_size(&self) -> u64 {
+        crate::db::ledger::head(&mut self.db.pool.acquire().await.expect("conn")).await.expect("head").size
+    }
+
     /// Sends a GET.
     pub async fn get(&self, uri: &str) -> TestResponse {
         self.send(Request::get(uri).body(Body::empty()).expect("request")).await

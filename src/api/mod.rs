@@ -1,5 +1,7 @@
 //! Machine-readable endpoints: the C2SP read API of the ledger and its JSON
 //! conveniences (the ingest API joins them later). Errors use the JSON envelope.
 
+pub mod auth;
 pub mod extract;
 pub mod ledger;
+pub mod records;

@@ -289,3 +289,14 @@ where
     }
     Ok(())
 }
+
+/// Entry rows for the given indexes (any order; missing ones are absent).
+pub async fn entries_by_index(conn: &mut PgConnection, indexes: &[u64]) -> Result<Vec<EntryRow>, sqlx::Error> {
+    let wanted: Vec<i64> = indexes.iter().map(|i| to_i64(*i)).collect();
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idx = ANY($1)")))
+            .bind(&wanted)
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(entry_from_row).collect()
+}

@@ -55,3 +55,14 @@ fn provider_from_row(row: &sqlx::postgres::PgRow) -> Result<Provider, sqlx::Erro
         created_at: row.try_get("created_at")?,
     })
 }
+
+/// One provider by slug.
+pub async fn get(conn: &mut PgConnection, slug: &Slug) -> Result<Option<Provider>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, slug, display_name, provider_kind, country, website, created_at FROM providers WHERE slug = $1",
+    )
+    .bind(slug.as_str())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(provider_from_row).transpose()
+}

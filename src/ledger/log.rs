@@ -211,6 +211,28 @@ pub async fn inclusion_proof(conn: &mut PgConnection, index: u64, size: u64) -> 
     prove(conn, &merkle::inclusion_proof_plan(index, size)?).await
 }
 
+/// Inclusion proofs for many entries in one tree, from one fetch of stored hashes.
+pub async fn inclusion_proofs(
+    conn: &mut PgConnection,
+    indexes: &[u64],
+    size: u64,
+) -> Result<Vec<Vec<Hash>>, LedgerError> {
+    let plans: Vec<merkle::ProofPlan> =
+        indexes.iter().map(|index| merkle::inclusion_proof_plan(*index, size)).collect::<Result<_, _>>()?;
+    let all: Vec<NodeId> = plans.iter().flat_map(|plan| plan.iter().flatten().copied()).collect();
+    let mut unique = all;
+    unique.sort_unstable();
+    unique.dedup();
+    let stored = store::read_nodes(conn, &unique).await?;
+    plans
+        .iter()
+        .map(|plan| {
+            merkle::assemble(plan, &stored)
+                .map_err(|missing| LedgerError::Inconsistent(format!("stored node {missing:?} is missing")))
+        })
+        .collect()
+}
+
 /// Consistency proof between two tree sizes.
 pub async fn consistency_proof(conn: &mut PgConnection, old: u64, new: u64) -> Result<Vec<Hash>, LedgerError> {
     prove(conn, &merkle::consistency_proof_plan(old, new)?).await

@@ -1,0 +1,209 @@
+//! Operator commands: `gatelog provider add|list|show` and `gatelog token issue|list|revoke`.
+//! They print for people; tokens are printed once, at issue, and never again.
+
+use clap::{Args, Subcommand};
+use sqlx::PgPool;
+
+use crate::db;
+use crate::providers::{NewProvider, ProviderKind};
+use crate::records::Slug;
+use crate::tokens;
+
+/// `gatelog provider ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ProviderCommand {
+    /// Register a provider
+    Add(ProviderAddArgs),
+    /// List registered providers
+    List,
+    /// Show one provider and its tokens
+    Show {
+        /// The provider's slug
+        slug: String,
+    },
+}
+
+/// Flags of `gatelog provider add`.
+#[derive(Debug, Clone, Args)]
+pub struct ProviderAddArgs {
+    /// Stable public identifier, e.g. `nordic-hpc` (lower case, digits, hyphens)
+    #[arg(long)]
+    pub slug: String,
+    /// Name shown on the site
+    #[arg(long)]
+    pub name: String,
+    /// What sort of provider
+    #[arg(long, value_enum)]
+    pub kind: ProviderKind,
+    /// ISO 3166-1 alpha-2 country code, e.g. DE
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Public website (http:// or https://)
+    #[arg(long)]
+    pub website: Option<String>,
+}
+
+/// `gatelog token ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a new API token for a provider (shown once)
+    Issue {
+        /// The provider's slug
+        #[arg(long)]
+        provider: String,
+        /// A note for operators, e.g. where the token is used
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List tokens (never their secrets)
+    List {
+        /// Only this provider's tokens
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// Revoke a token at once, by its public id (gl_...)
+    Revoke {
+        /// The token's public id or the whole token
+        id: String,
+    },
+}
+
+/// A bad operator request.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Invalid flag value.
+    #[error("invalid {flag}: {reason}")]
+    Invalid {
+        /// The flag.
+        flag: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// No such provider or token.
+    #[error("{0}")]
+    NotFound(String),
+    /// Database failure.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// No randomness for a token.
+    #[error("cannot generate a token: {0}")]
+    Random(String),
+}
+
+fn slug(flag: &'static str, text: &str) -> Result<Slug, AdminError> {
+    Slug::parse(text).map_err(|e| AdminError::Invalid { flag, reason: format!("{text:?} {e}") })
+}
+
+/// Runs a provider command.
+pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), AdminError> {
+    let mut conn = pool.acquire().await?;
+    match command {
+        ProviderCommand::Add(args) => {
+            let country = args.country.as_deref().map(str::trim).map(str::to_owned);
+            if let Some(code) = &country
+                && !(code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                return Err(AdminError::Invalid {
+                    flag: "--country",
+                    reason: format!("{code:?} is not an ISO 3166-1 alpha-2 code such as DE"),
+                });
+            }
+            if let Some(site) = &args.website
+                && !(site.starts_with("https://") || site.starts_with("http://"))
+            {
+                return Err(AdminError::Invalid {
+                    flag: "--website",
+                    reason: format!("{site:?} must start with https:// or http://"),
+                });
+            }
+            let name = args.name.trim();
+            if name.is_empty() || name.chars().count() > 200 {
+                return Err(AdminError::Invalid { flag: "--name", reason: "must be 1 to 200 characters".into() });
+            }
+            let new = NewProvider {
+                slug: slug("--slug", &args.slug)?,
+                display_name: name.to_owned(),
+                kind: args.kind,
+                country,
+                website: args.website.clone(),
+            };
+            if db::providers::insert_if_missing(&mut conn, &new).await? {
+                println!("registered provider {} ({})", new.slug, new.display_name);
+            } else {
+                return Err(AdminError::Invalid {
+                    flag: "--slug",
+                    reason: format!("provider {} already exists", new.slug),
+                });
+            }
+        }
+        ProviderCommand::List => {
+            let providers = db::providers::list(&mut conn).await?;
+            println!("{:<28} {:<12} {:<7} NAME", "SLUG", "KIND", "COUNTRY");
+            for p in providers {
+                println!(
+                    "{:<28} {:<12} {:<7} {}",
+                    p.slug,
+                    p.kind.as_str(),
+                    p.country.as_deref().unwrap_or("-"),
+                    p.display_name
+                );
+            }
+        }
+        ProviderCommand::Show { slug: text } => {
+            let slug = slug("slug", text)?;
+            let provider = db::providers::get(&mut conn, &slug)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("no provider {slug}")))?;
+            println!("slug:     {}", provider.slug);
+            println!("name:     {}", provider.display_name);
+            println!("kind:     {}", provider.kind.label());
+            println!("country:  {}", provider.country.as_deref().unwrap_or("-"));
+            println!("website:  {}", provider.website.as_deref().unwrap_or("-"));
+            println!("since:    {}", provider.created_at.format("%Y-%m-%d"));
+            for token in db::tokens::list(&mut conn, Some(&slug)).await? {
+                let state = token
+                    .revoked_at
+                    .map_or("active".to_owned(), |at| format!("revoked {}", at.format("%Y-%m-%d %H:%M")));
+                println!("token:    {} ({state}) {}", token.public_id, token.label);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a token command.
+pub async fn token(pool: &PgPool, command: &TokenCommand) -> Result<(), AdminError> {
+    let mut conn = pool.acquire().await?;
+    match command {
+        TokenCommand::Issue { provider, label } => {
+            let provider = slug("--provider", provider)?;
+            let issued = tokens::issue().map_err(|e| AdminError::Random(e.to_string()))?;
+            if !db::tokens::insert(&mut conn, &provider, &issued, label).await? {
+                return Err(AdminError::NotFound(format!(
+                    "no provider {provider}; register it with `gatelog provider add`"
+                )));
+            }
+            eprintln!("issued token {} for {provider}; it is shown once, store it now:", issued.public_id);
+            println!("{}", issued.token);
+        }
+        TokenCommand::List { provider } => {
+            let provider = provider.as_deref().map(|p| slug("--provider", p)).transpose()?;
+            println!("{:<18} {:<24} {:<26} LABEL", "ID", "PROVIDER", "STATE");
+            for token in db::tokens::list(&mut conn, provider.as_ref()).await? {
+                let state = token
+                    .revoked_at
+                    .map_or("active".to_owned(), |at| format!("revoked {}", at.format("%Y-%m-%d %H:%M")));
+                println!("{:<18} {:<24} {:<26} {}", token.public_id, token.provider, state, token.label);
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            // Accept the whole token too, but never echo its secret.
+            let public = tokens::public_id(id).unwrap_or(id.as_str());
+            if !db::tokens::revoke(&mut conn, public).await? {
+                return Err(AdminError::NotFound(format!("no active token {public}")));
+            }
+            println!("revoked {public}; it is refused from now on");
+        }
+    }
+    Ok(())
+}

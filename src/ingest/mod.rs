@@ -1,0 +1,244 @@
+//! Ingest: a provider's batch of validated records, deduplicated and amended
+//! against the ledger, appended in one transaction under the sequencer lock,
+//! and answered with a receipt per record.
+//!
+//! Outcomes, per record, in order:
+//! - `created`: no earlier entry has its natural key; appended.
+//! - `amended`: the latest entry with its natural key differs; appended with `supersedes`.
+//! - `duplicate`: the latest entry with its natural key is identical; nothing appended,
+//!   the existing entry's receipt is returned. This makes retrying a batch always safe.
+
+pub mod formats;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::db::ledger as store;
+use crate::ledger::entry::PendingEntry;
+use crate::ledger::merkle::Hash;
+use crate::ledger::{Ledger, LedgerError, log};
+use crate::records::{Record, Slug};
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// New natural key: appended.
+    Created,
+    /// Changed content for a known natural key: appended, superseding the latest.
+    Amended,
+    /// Same content as the latest entry for its natural key: nothing appended.
+    Duplicate,
+}
+
+/// One record's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordResult {
+    /// What happened.
+    pub outcome: Outcome,
+    /// The entry that holds it (new, or the existing one for a duplicate); for a dry run,
+    /// the index it would get.
+    pub entry_index: u64,
+    /// The entry it supersedes, for an amendment.
+    pub supersedes: Option<u64>,
+}
+
+/// A batch's result.
+#[derive(Debug, Clone)]
+pub struct BatchResult {
+    /// Per record, in submission order.
+    pub records: Vec<RecordResult>,
+    /// Tree size after the batch (for a dry run, the size now).
+    pub tree_size: u64,
+}
+
+/// The latest entry for one natural key.
+struct Latest {
+    index: u64,
+    record: Value,
+}
+
+/// Looks up the latest entry of each (kind, natural key) of a provider.
+async fn latest_entries(
+    conn: &mut PgConnection,
+    provider: &Slug,
+    keys: &[(String, String)],
+) -> Result<HashMap<(String, String), Latest>, sqlx::Error> {
+    let kinds: Vec<&str> = keys.iter().map(|(kind, _)| kind.as_str()).collect();
+    let natural: Vec<&str> = keys.iter().map(|(_, key)| key.as_str()).collect();
+    let rows = sqlx::query(
+        "SELECT DISTINCT ON (e.kind, e.natural_key) e.kind, e.natural_key, e.idx, e.entry
+         FROM ledger_entries e
+         JOIN UNNEST($2::text[], $3::text[]) AS wanted(kind, natural_key) USING (kind, natural_key)
+         WHERE e.provider = $1
+         ORDER BY e.kind, e.natural_key, e.idx DESC",
+    )
+    .bind(provider.as_str())
+    .bind(&kinds)
+    .bind(&natural)
+    .fetch_all(conn)
+    .await?;
+    let mut latest = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let bytes: Vec<u8> = row.try_get("entry")?;
+        let entry: Value = serde_json::from_slice(&bytes).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        let index: i64 = row.try_get("idx")?;
+        latest.insert(
+            (row.try_get("kind")?, row.try_get("natural_key")?),
+            Latest { index: index as u64, record: entry["record"].clone() },
+        );
+    }
+    Ok(latest)
+}
+
+/// Classifies and (unless `dry_run`) appends a provider's batch, all or nothing.
+pub async fn submit(
+    pool: &PgPool,
+    ledger: &Ledger,
+    provider: &Slug,
+    records: &[Record],
+    dry_run: bool,
+) -> Result<BatchResult, LedgerError> {
+    let mut tx = pool.begin().await?;
+    // The head lock serialises batches, so two concurrent identical batches cannot both append.
+    let head = if dry_run { store::head(&mut tx).await? } else { store::lock_head(&mut tx).await? };
+    let keys: Vec<(String, String)> = records.iter().map(|r| (r.kind().as_str().to_owned(), r.natural_key())).collect();
+    let mut latest = latest_entries(&mut tx, provider, &keys).await?;
+
+    let mut results = Vec::with_capacity(records.len());
+    let mut pending = Vec::new();
+    for (record, key) in records.iter().zip(keys) {
+        let json = record.to_json();
+        let next_index = head.size + pending.len() as u64;
+        let result = match latest.get(&key) {
+            Some(existing) if existing.record == json => {
+                RecordResult { outcome: Outcome::Duplicate, entry_index: existing.index, supersedes: None }
+            }
+            Some(existing) => {
+                RecordResult { outcome: Outcome::Amended, entry_index: next_index, supersedes: Some(existing.index) }
+            }
+            None => RecordResult { outcome: Outcome::Created, entry_index: next_index, supersedes: None },
+        };
+        if result.outcome != Outcome::Duplicate {
+            pending.push(PendingEntry {
+                provider: provider.clone(),
+                kind: key.0.clone(),
+                natural_key: key.1.clone(),
+                record: json.clone(),
+                supersedes: result.supersedes,
+            });
+            // A later record in the same batch with this key compares against this one.
+            latest.insert(key, Latest { index: next_index, record: json });
+        }
+        results.push(result);
+    }
+
+    if dry_run {
+        tx.rollback().await?;
+        return Ok(BatchResult { records: results, tree_size: head.size });
+    }
+    let appended = if pending.is_empty() { None } else { Some(ledger.append_locked(&mut tx, &head, &pending).await?) };
+    tx.commit().await?;
+    let tree_size = appended.map_or(head.size, |a| a.checkpoint.checkpoint.size);
+    Ok(BatchResult { records: results, tree_size })
+}
+
+/// A receipt: everything needed to prove offline that an entry is in the log.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Receipt {
+    /// The entry's index.
+    pub entry_index: u64,
+    /// SHA-256(0x00 ‖ entry bytes), hex.
+    pub leaf_hash: String,
+    /// The exact entry bytes, base64.
+    pub entry_base64: String,
+    /// The signed checkpoint note the proof leads to.
+    pub checkpoint: String,
+    /// Inclusion proof, leaf upwards, hex.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// Receipts for `indexes` against the latest checkpoint, fetching every stored hash in one query.
+pub async fn receipts(
+    conn: &mut PgConnection,
+    indexes: &[u64],
+) -> Result<(store::StoredCheckpoint, Vec<Receipt>), LedgerError> {
+    let checkpoint =
+        store::latest_checkpoint(conn).await?.ok_or_else(|| LedgerError::Inconsistent("no checkpoint".into()))?;
+    let proofs: Vec<Vec<Hash>> = log::inclusion_proofs(conn, indexes, checkpoint.size).await?;
+    let rows = store::entries_by_index(conn, indexes).await?;
+    let by_index: HashMap<u64, store::EntryRow> = rows.into_iter().map(|row| (row.index, row)).collect();
+    let mut receipts = Vec::with_capacity(indexes.len());
+    for (index, proof) in indexes.iter().zip(proofs) {
+        let row = by_index.get(index).ok_or_else(|| LedgerError::Inconsistent(format!("entry {index} is missing")))?;
+        receipts.push(Receipt {
+            entry_index: *index,
+            leaf_hash: hex::encode(row.leaf_hash),
+            entry_base64: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &row.bytes),
+            checkpoint: checkpoint.note.clone(),
+            inclusion_proof: proof.iter().map(hex::encode).collect(),
+        });
+    }
+    Ok((checkpoint, receipts))
+}
+
+/// What a verified receipt proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedReceipt {
+    /// The entry's index.
+    pub entry_index: u64,
+    /// Who filed it.
+    pub provider: String,
+    /// Its kind.
+    pub kind: String,
+    /// When the log received it.
+    pub received_at: String,
+    /// The log's origin.
+    pub origin: String,
+    /// The checkpoint size it is proven against.
+    pub tree_size: u64,
+}
+
+/// Checks a receipt offline: the checkpoint's signature by one of `keys`, the
+/// leaf hash of the entry bytes, and the inclusion proof up to the signed root.
+pub fn verify_receipt(
+    receipt: &Receipt,
+    keys: &[crate::ledger::note::NoteVerifier],
+) -> Result<VerifiedReceipt, String> {
+    use crate::ledger::{checkpoint::Checkpoint, entry::Entry, merkle};
+    use base64::Engine;
+    let body = keys
+        .iter()
+        .find_map(|key| key.open(&receipt.checkpoint).ok())
+        .ok_or("the checkpoint is not signed by the given key")?;
+    let checkpoint = Checkpoint::parse(body).map_err(|e| e.to_string())?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&receipt.entry_base64)
+        .map_err(|_| "entry_base64 is not base64")?;
+    let entry = Entry::from_canonical_bytes(&bytes).map_err(|e| e.to_string())?;
+    if entry.index != receipt.entry_index {
+        return Err(format!("the entry bytes say index {}, the receipt {}", entry.index, receipt.entry_index));
+    }
+    let leaf = merkle::leaf_hash(&bytes);
+    if hex::encode(leaf) != receipt.leaf_hash {
+        return Err("the leaf hash does not match the entry bytes".into());
+    }
+    let proof: Vec<Hash> = receipt
+        .inclusion_proof
+        .iter()
+        .map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()).ok_or("a proof hash is not 32 bytes of hex"))
+        .collect::<Result<_, _>>()?;
+    merkle::verify_inclusion(receipt.entry_index, checkpoint.size, &leaf, &proof, &checkpoint.root)
+        .map_err(|e| format!("inclusion proof: {e}"))?;
+    Ok(VerifiedReceipt {
+        entry_index: entry.index,
+        provider: entry.provider.to_string(),
+        kind: entry.kind,
+        received_at: entry.received_at,
+        origin: checkpoint.origin,
+        tree_size: checkpoint.size,
+    })
+}
