@@ -72,10 +72,36 @@ pub enum Command {
     /// Issue, list and revoke providers' API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Load the synthetic demo world through the ingest path (idempotent)
+    #[command(subcommand)]
+    Demo(DemoCommand),
+    /// Check a receipt offline: signature, leaf hash and inclusion proof
+    VerifyReceipt(VerifyReceiptArgs),
     /// Write a new Ed25519 checkpoint signing key (mode 0600) and print its verifier key
     Keygen(KeygenArgs),
     /// Recompute every hash from the entries and check every checkpoint; exit 0 only if all holds
     Verify(VerifyArgs),
+}
+
+/// `gatelog demo ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum DemoCommand {
+    /// Register the demo providers and submit two years of their disclosures
+    Load {
+        /// Seed of the generator (same seed, same world)
+        #[arg(long, default_value_t = crate::demo::DEFAULT_SEED)]
+        seed: u64,
+    },
+}
+
+/// Flags of `gatelog verify-receipt`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyReceiptArgs {
+    /// The receipt JSON (as served at /api/v1/receipts/{index})
+    pub file: PathBuf,
+    /// The log's verifier key (C2SP vkey), obtained out of band; repeatable
+    #[arg(long = "vkey", value_name = "VKEY", required = true)]
+    pub vkeys: Vec<String>,
 }
 
 /// Flags of `gatelog keygen`.
@@ -139,6 +165,17 @@ pub enum CliError {
     /// A remote log could not be fetched.
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    /// The demo could not be loaded.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    /// A receipt did not verify or could not be read.
+    #[error("receipt {path}: {reason}")]
+    Receipt {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// Verification found differences (already printed).
     #[error("verification failed: {0} differences (listed above)")]
     VerifyFailed(u64),
@@ -166,6 +203,49 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("vkey: {}", signer.verifier());
         }
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
+        Command::Demo(DemoCommand::Load { seed }) => {
+            let key = ServeConfig::from_args(
+                &cli.global,
+                &ServeArgs { addr: "127.0.0.1:0".into(), demo: true, static_dir: None },
+            )?
+            .signing_key;
+            let ledger = crate::ledger::Ledger::new(server::load_signer(&key)?);
+            let database = Database::open(config::database_config(&cli.global)?).await?;
+            let result = async {
+                database.migrate().await?;
+                ledger.ensure_checkpoint(&database.pool).await.map_err(ServeError::from)?;
+                Ok::<_, CliError>(crate::demo::load(&database.pool, &ledger, seed).await?)
+            }
+            .await;
+            database.close().await?;
+            let summary = result?;
+            if summary.already_loaded {
+                println!("the demo data is already loaded; nothing changed");
+            } else {
+                println!(
+                    "loaded the demo: {} providers, {} records, {} entries appended",
+                    summary.new_providers, summary.records, summary.appended
+                );
+            }
+        }
+        Command::VerifyReceipt(args) => {
+            let fail = |reason: String| CliError::Receipt { path: args.file.display().to_string(), reason };
+            let keys: Vec<NoteVerifier> =
+                args.vkeys.iter().map(|v| NoteVerifier::parse(v)).collect::<Result<_, _>>().map_err(CliError::Vkey)?;
+            let text = std::fs::read_to_string(&args.file).map_err(|e| fail(e.to_string()))?;
+            let receipt: crate::ingest::Receipt =
+                serde_json::from_str(&text).map_err(|e| fail(format!("not a receipt: {e}")))?;
+            let verified = crate::ingest::verify_receipt(&receipt, &keys).map_err(fail)?;
+            println!(
+                "receipt OK: entry {} ({} {} received {}) is in {} at tree size {}",
+                verified.entry_index,
+                verified.provider,
+                verified.kind,
+                verified.received_at,
+                verified.origin,
+                verified.tree_size
+            );
+        }
         Command::Provider(command) => {
             with_database(&cli.global, |pool| async move { admin::provider(&pool, &command).await }).await?
         }

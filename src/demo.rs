@@ -1,63 +1,658 @@
-//! The demo data set behind `gatelog serve --demo`: a handful of fictitious
-//! providers of each kind. Loading it twice changes nothing.
-//! (Demo disclosures join it with the ingest issue.)
+//! The demo data set behind `gatelog serve --demo` and `gatelog demo load`: a
+//! synthetic but plausible world of twelve providers (hyperscalers, neoclouds,
+//! public AI factories, HPC centres, campus nodes) with two years of monthly
+//! disclosures of every kind, a few amendments, some missing filings, and
+//! lock-ups that take large shares of some providers' capacity.
+//!
+//! Everything is generated from a seed (same seed, same world) and loaded through
+//! the real ingest path ([`crate::ingest::submit`]), so the demo exercises the
+//! same validation, deduplication and ledger code as a provider's push. Names are
+//! invented and marked "(demo)".
 
+use chrono::{Datelike, Months, NaiveDate};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::db;
+use crate::ingest;
+use crate::ledger::{Ledger, LedgerError};
 use crate::providers::{NewProvider, ProviderKind};
-use crate::records::Slug;
+use crate::records::{Record, Slug};
 
-/// What loading the demo data did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The default seed.
+pub const DEFAULT_SEED: u64 = 2026;
+/// First reported month.
+const FIRST_MONTH: (i32, u32) = (2024, 11);
+/// Months of history.
+const MONTHS: u32 = 24;
+
+/// What loading the demo did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DemoSummary {
     /// Providers that were not there before.
     pub new_providers: usize,
+    /// Records submitted.
+    pub records: usize,
+    /// Entries appended (created or amended).
+    pub appended: usize,
+    /// True if the demo disclosures were already in the ledger (nothing submitted).
+    pub already_loaded: bool,
 }
 
-/// The demo providers: invented names, clearly marked as examples.
-pub fn providers() -> Vec<NewProvider> {
-    let provider = |slug: &str, name: &str, kind, country: &str| NewProvider {
-        slug: Slug::parse(slug).expect("demo slugs are valid"),
-        display_name: name.to_owned(),
-        kind,
-        country: Some(country.to_owned()),
-        website: Some(format!("https://{slug}.example")),
-    };
+/// Why the demo could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Database failure.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The ledger refused a batch.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The generator produced an invalid record (a bug).
+    #[error("demo generator produced an invalid {kind} record: {reason}")]
+    Invalid {
+        /// Record kind.
+        kind: String,
+        /// First problem.
+        reason: String,
+    },
+}
+
+/// SplitMix64: small, fast, and the same on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [low, high].
+    fn between(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * self.unit()
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+}
+
+/// How a demo provider behaves.
+struct Profile {
+    slug: &'static str,
+    name: &'static str,
+    kind: ProviderKind,
+    country: &'static str,
+    currency: &'static str,
+    resources: &'static [&'static str],
+    regions: &'static [&'static str],
+    tiers: &'static [&'static str],
+    tracks: &'static [&'static str],
+    categories: &'static [&'static str],
+    models: &'static [&'static str],
+    /// Accelerators per resource and region at the start.
+    capacity: u64,
+    /// Share of capacity set aside for newcomers.
+    set_aside: f64,
+    /// Median wait in seconds for the fastest tier.
+    base_wait: f64,
+    /// How much longer newcomers wait than the fastest tier.
+    newcomer_penalty: f64,
+    /// Acceptance rate of the friendliest category.
+    openness: f64,
+    /// On-demand price per accelerator-hour at the start.
+    price: f64,
+    /// Whether the cost basis is disclosed.
+    discloses_cost: bool,
+    /// Chance of skipping a month's acceptance filing.
+    skip: f64,
+    /// Exclusive deals: (counterparty, share of capacity, exclusivity, months after start).
+    lockups: &'static [(&'static str, f64, &'static str, u32)],
+}
+
+const CLOUD_TRACKS: &[&str] = &["general", "startup"];
+const PUBLIC_TRACKS: &[&str] = &["general", "newcomer_set_aside", "research"];
+const CLOUD_CATEGORIES: &[&str] = &["startup", "enterprise", "first_time_founder", "academic"];
+const PUBLIC_CATEGORIES: &[&str] = &["academic", "student", "civic", "first_time_founder", "startup"];
+
+fn profiles() -> Vec<Profile> {
     vec![
-        provider("nimbus-gpu", "Nimbus GPU Cloud (demo)", ProviderKind::GpuCloud, "US"),
-        provider("rhine-ai-factory", "Rhine AI Factory (demo)", ProviderKind::AiFactory, "DE"),
-        provider("nordic-hpc", "Nordic HPC Centre (demo)", ProviderKind::HpcCentre, "FI"),
-        provider("lakeside-campus", "Lakeside University Campus Node (demo)", ProviderKind::CampusNode, "CA"),
+        Profile {
+            slug: "stratus-compute",
+            name: "Stratus Compute (demo)",
+            kind: ProviderKind::Hyperscaler,
+            country: "US",
+            currency: "USD",
+            resources: &["nvidia-h100-80gb", "nvidia-b200"],
+            regions: &["us-east", "eu-west"],
+            tiers: &["on_demand", "spot", "reserved"],
+            tracks: CLOUD_TRACKS,
+            categories: CLOUD_CATEGORIES,
+            models: &["on_demand", "spot", "reserved_1y", "reserved_3y"],
+            capacity: 24_000,
+            set_aside: 0.0,
+            base_wait: 240.0,
+            newcomer_penalty: 1.0,
+            openness: 0.85,
+            price: 4.10,
+            discloses_cost: false,
+            skip: 0.05,
+            lockups: &[("Apex Frontier Labs", 0.35, "priority", 3)],
+        },
+        Profile {
+            slug: "meridian-cloud",
+            name: "Meridian Cloud (demo)",
+            kind: ProviderKind::Hyperscaler,
+            country: "US",
+            currency: "USD",
+            resources: &["nvidia-h100-80gb", "amd-mi300x"],
+            regions: &["us-west"],
+            tiers: &["on_demand", "spot", "reserved"],
+            tracks: CLOUD_TRACKS,
+            categories: CLOUD_CATEGORIES,
+            models: &["on_demand", "spot", "reserved_1y"],
+            capacity: 18_000,
+            set_aside: 0.0,
+            base_wait: 420.0,
+            newcomer_penalty: 1.0,
+            openness: 0.8,
+            price: 3.90,
+            discloses_cost: false,
+            skip: 0.0,
+            lockups: &[("Helix Intelligence", 0.22, "exclusive", 8)],
+        },
+        Profile {
+            slug: "corvid-gpu",
+            name: "Corvid GPU (demo)",
+            kind: ProviderKind::Neocloud,
+            country: "US",
+            currency: "USD",
+            resources: &["nvidia-h100-80gb", "nvidia-b200"],
+            regions: &["us-central"],
+            tiers: &["on_demand", "reserved", "newcomer"],
+            tracks: &["general"],
+            categories: CLOUD_CATEGORIES,
+            models: &["on_demand", "reserved_1y"],
+            capacity: 9_000,
+            set_aside: 0.0,
+            base_wait: 900.0,
+            newcomer_penalty: 9.0,
+            openness: 0.35,
+            price: 2.95,
+            discloses_cost: false,
+            skip: 0.25,
+            lockups: &[
+                ("Apex Frontier Labs", 0.62, "exclusive", 1),
+                ("Helix Intelligence", 0.2, "right_of_first_refusal", 14),
+            ],
+        },
+        Profile {
+            slug: "lumen-stack",
+            name: "Lumen Stack (demo)",
+            kind: ProviderKind::Neocloud,
+            country: "DE",
+            currency: "EUR",
+            resources: &["nvidia-h100-80gb"],
+            regions: &["eu-de"],
+            tiers: &["on_demand", "spot", "newcomer"],
+            tracks: &["general", "startup"],
+            categories: CLOUD_CATEGORIES,
+            models: &["on_demand", "spot", "newcomer"],
+            capacity: 2_400,
+            set_aside: 0.08,
+            base_wait: 600.0,
+            newcomer_penalty: 1.6,
+            openness: 0.7,
+            price: 2.40,
+            discloses_cost: true,
+            skip: 0.0,
+            lockups: &[],
+        },
+        Profile {
+            slug: "halcyon-ai-cloud",
+            name: "Halcyon AI Cloud (demo)",
+            kind: ProviderKind::Neocloud,
+            country: "GB",
+            currency: "GBP",
+            resources: &["nvidia-h100-80gb", "nvidia-h200"],
+            regions: &["uk-south"],
+            tiers: &["on_demand", "reserved", "newcomer"],
+            tracks: &["general"],
+            categories: CLOUD_CATEGORIES,
+            models: &["on_demand", "reserved_1y", "reserved_3y"],
+            capacity: 5_000,
+            set_aside: 0.0,
+            base_wait: 1_200.0,
+            newcomer_penalty: 5.0,
+            openness: 0.45,
+            price: 2.30,
+            discloses_cost: false,
+            skip: 0.15,
+            lockups: &[("Quanta Models Ltd", 0.48, "exclusive", 6)],
+        },
+        Profile {
+            slug: "rhine-ai-factory",
+            name: "Rhine AI Factory (demo)",
+            kind: ProviderKind::AiFactory,
+            country: "DE",
+            currency: "EUR",
+            resources: &["nvidia-h100-80gb"],
+            regions: &["eu-de"],
+            tiers: &["allocation", "newcomer"],
+            tracks: PUBLIC_TRACKS,
+            categories: PUBLIC_CATEGORIES,
+            models: &["on_demand", "newcomer"],
+            capacity: 3_000,
+            set_aside: 0.2,
+            base_wait: 3_600.0,
+            newcomer_penalty: 0.8,
+            openness: 0.75,
+            price: 1.60,
+            discloses_cost: true,
+            skip: 0.0,
+            lockups: &[],
+        },
+        Profile {
+            slug: "aurora-ai-factory",
+            name: "Aurora AI Factory (demo)",
+            kind: ProviderKind::AiFactory,
+            country: "FI",
+            currency: "EUR",
+            resources: &["amd-mi250x", "nvidia-gh200"],
+            regions: &["eu-fi"],
+            tiers: &["allocation", "newcomer"],
+            tracks: PUBLIC_TRACKS,
+            categories: PUBLIC_CATEGORIES,
+            models: &["on_demand", "newcomer"],
+            capacity: 4_000,
+            set_aside: 0.15,
+            base_wait: 5_400.0,
+            newcomer_penalty: 1.1,
+            openness: 0.6,
+            price: 1.30,
+            discloses_cost: true,
+            skip: 0.05,
+            lockups: &[("Nordic Language Model Consortium", 0.12, "priority", 10)],
+        },
+        Profile {
+            slug: "nordic-hpc",
+            name: "Nordic HPC Centre (demo)",
+            kind: ProviderKind::HpcCentre,
+            country: "FI",
+            currency: "EUR",
+            resources: &["nvidia-a100-40gb"],
+            regions: &["eu-fi"],
+            tiers: &["allocation"],
+            tracks: &["general", "research"],
+            categories: &["academic", "student", "civic"],
+            models: &["on_demand"],
+            capacity: 1_024,
+            set_aside: 0.1,
+            base_wait: 7_200.0,
+            newcomer_penalty: 1.0,
+            openness: 0.7,
+            price: 1.05,
+            discloses_cost: true,
+            skip: 0.0,
+            lockups: &[],
+        },
+        Profile {
+            slug: "alpine-supercomputing",
+            name: "Alpine Supercomputing Centre (demo)",
+            kind: ProviderKind::HpcCentre,
+            country: "CH",
+            currency: "CHF",
+            resources: &["nvidia-gh200"],
+            regions: &["eu-ch"],
+            tiers: &["allocation", "newcomer"],
+            tracks: &["general", "research"],
+            categories: &["academic", "student", "startup"],
+            models: &["on_demand"],
+            capacity: 2_048,
+            set_aside: 0.05,
+            base_wait: 10_800.0,
+            newcomer_penalty: 2.5,
+            openness: 0.5,
+            price: 1.40,
+            discloses_cost: false,
+            skip: 0.1,
+            lockups: &[("Climate Simulation Programme", 0.3, "priority", 2)],
+        },
+        Profile {
+            slug: "iberia-compute",
+            name: "Iberia Compute Centre (demo)",
+            kind: ProviderKind::HpcCentre,
+            country: "ES",
+            currency: "EUR",
+            resources: &["nvidia-h100-80gb"],
+            regions: &["eu-es"],
+            tiers: &["allocation", "newcomer"],
+            tracks: PUBLIC_TRACKS,
+            categories: PUBLIC_CATEGORIES,
+            models: &["on_demand", "newcomer"],
+            capacity: 1_600,
+            set_aside: 0.12,
+            base_wait: 8_000.0,
+            newcomer_penalty: 1.2,
+            openness: 0.65,
+            price: 1.20,
+            discloses_cost: true,
+            skip: 0.0,
+            lockups: &[],
+        },
+        Profile {
+            slug: "lakeside-campus",
+            name: "Lakeside University Campus Node (demo)",
+            kind: ProviderKind::CampusNode,
+            country: "CA",
+            currency: "CAD",
+            resources: &["nvidia-a100-40gb"],
+            regions: &["ca-on"],
+            tiers: &["allocation"],
+            tracks: &["general"],
+            categories: &["student", "academic"],
+            models: &["on_demand"],
+            capacity: 128,
+            set_aside: 0.25,
+            base_wait: 1_800.0,
+            newcomer_penalty: 1.0,
+            openness: 0.9,
+            price: 0.90,
+            discloses_cost: true,
+            skip: 0.1,
+            lockups: &[],
+        },
+        Profile {
+            slug: "riverside-cluster",
+            name: "Riverside College Cluster (demo)",
+            kind: ProviderKind::CampusNode,
+            country: "US",
+            currency: "USD",
+            resources: &["nvidia-l40s"],
+            regions: &["us-east"],
+            tiers: &["allocation"],
+            tracks: &["general"],
+            categories: &["student", "academic"],
+            models: &["on_demand"],
+            capacity: 64,
+            set_aside: 0.3,
+            base_wait: 900.0,
+            newcomer_penalty: 1.0,
+            openness: 0.95,
+            price: 0.75,
+            discloses_cost: true,
+            skip: 0.2,
+            lockups: &[],
+        },
     ]
 }
 
-/// Loads the demo data set in one transaction.
-pub async fn load(pool: &PgPool) -> Result<DemoSummary, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut new_providers = 0;
-    for provider in providers() {
-        if db::providers::insert_if_missing(&mut tx, &provider).await? {
-            new_providers += 1;
+/// The demo providers, for registration.
+pub fn providers() -> Vec<NewProvider> {
+    profiles()
+        .into_iter()
+        .map(|p| NewProvider {
+            slug: Slug::parse(p.slug).expect("demo slugs are valid"),
+            display_name: p.name.to_owned(),
+            kind: p.kind,
+            country: Some(p.country.to_owned()),
+            website: Some(format!("https://{}.example", p.slug)),
+        })
+        .collect()
+}
+
+fn month_start(offset: u32) -> NaiveDate {
+    let first = NaiveDate::from_ymd_opt(FIRST_MONTH.0, FIRST_MONTH.1, 1).expect("valid date");
+    first + Months::new(offset)
+}
+
+/// One provider-month (or a later correction) of records, as submitted together.
+pub struct DemoBatch {
+    /// Who files it.
+    pub provider: Slug,
+    /// The records, as JSON a provider would send.
+    pub records: Vec<Value>,
+}
+
+/// Generates the whole world from a seed: one batch per provider and month, then corrections.
+pub fn world(seed: u64) -> Vec<DemoBatch> {
+    let mut rng = Rng(seed);
+    let mut batches = Vec::new();
+    let profiles = profiles();
+    for month in 0..MONTHS {
+        let (start, end) = (month_start(month), month_start(month + 1));
+        for p in &profiles {
+            let mut records = Vec::new();
+            // Capacity grows a little most months.
+            let growth = 1.0 + 0.015 * f64::from(month);
+            for resource in p.resources {
+                for region in p.regions {
+                    let total = (p.capacity as f64 * growth * rng.between(0.97, 1.03)).round() as u64;
+                    let set_aside = (total as f64 * p.set_aside).round() as u64;
+                    let utilisation = format!("{:.2}", rng.between(0.62, 0.97));
+                    records.push(
+                        json!({"kind": "capacity", "as_of": start.to_string(), "resource": resource, "region": region,
+                        "total_accelerators": total, "newcomer_set_aside": set_aside, "utilisation": utilisation}),
+                    );
+                    for (i, tier) in p.tiers.iter().enumerate() {
+                        let factor = match *tier {
+                            "newcomer" => p.newcomer_penalty,
+                            "spot" => 0.6,
+                            "reserved" => 0.2,
+                            _ => 1.0 + 0.1 * i as f64,
+                        };
+                        let p50 = (p.base_wait * factor * rng.between(0.8, 1.25)).round().max(1.0) as u64;
+                        let p90 = (p50 as f64 * rng.between(2.5, 5.0)).round() as u64;
+                        let p99 = (p90 as f64 * rng.between(1.8, 3.5)).round() as u64;
+                        let mean = (p50 as f64 * rng.between(1.3, 2.2)).round() as u64;
+                        let jobs = (total as f64 * rng.between(0.3, 2.5)).round().max(5.0) as u64;
+                        records.push(json!({"kind": "queue_time", "period_start": start.to_string(), "period_end": end.to_string(),
+                            "resource": resource, "region": region, "tier": tier, "jobs": jobs, "p50_seconds": p50,
+                            "p90_seconds": p90, "p99_seconds": p99, "mean_seconds": mean.min(p90), "max_seconds": p99 + p50}));
+                    }
+                    for model in p.models {
+                        let discount = match *model {
+                            "spot" => 0.45,
+                            "reserved_1y" => 0.7,
+                            "reserved_3y" => 0.55,
+                            "newcomer" => 0.5,
+                            _ => 1.0,
+                        };
+                        let price = p.price * discount * (1.0 - 0.008 * f64::from(month)) * rng.between(0.98, 1.02);
+                        let mut record = json!({"kind": "price", "effective_date": start.to_string(), "resource": resource,
+                            "region": region, "pricing_model": model, "price_per_accelerator_hour": format!("{price:.2}"),
+                            "currency": p.currency});
+                        if p.discloses_cost {
+                            record["cost_basis_per_accelerator_hour"] =
+                                json!(format!("{:.2}", p.price * 0.42 * rng.between(0.95, 1.05)));
+                        }
+                        records.push(record);
+                    }
+                }
+            }
+            // Acceptance is the filing providers most often skip.
+            if !rng.chance(p.skip) {
+                for track in p.tracks {
+                    for (i, category) in p.categories.iter().enumerate() {
+                        let received = rng.between(8.0, 240.0).round() as u64;
+                        let friendliness = match *category {
+                            "enterprise" | "academic" => 1.0,
+                            "startup" => 0.8,
+                            _ => 0.55 + 0.1 * i as f64,
+                        };
+                        let rate = (p.openness * friendliness * rng.between(0.85, 1.1)).min(0.98);
+                        let accepted = (received as f64 * rate).round() as u64;
+                        let pending = (received as f64 * rng.between(0.0, 0.05)).round() as u64;
+                        let rejected = received.saturating_sub(accepted + pending);
+                        let requested = received * rng.between(200.0, 2_000.0).round() as u64;
+                        let granted = (requested as f64 * rate * rng.between(0.6, 1.0)).round() as u64;
+                        records.push(json!({"kind": "acceptance", "period_start": start.to_string(), "period_end": end.to_string(),
+                            "track": track, "applicant_category": category, "received": received, "accepted": accepted,
+                            "rejected": rejected, "accelerator_hours_requested": requested, "accelerator_hours_granted": granted}));
+                    }
+                }
+            }
+            for (counterparty, share, exclusivity, start_month) in p.lockups {
+                if *start_month == month {
+                    let accelerators = (p.capacity as f64 * growth * share).round() as u64;
+                    let deal_start = month_start(month);
+                    let value = accelerators as f64 * p.price * 0.6 * 24.0 * 365.0 * 3.0;
+                    records.push(json!({"kind": "lockup", "counterparty": counterparty, "resource": p.resources[0], "region": p.regions[0],
+                        "accelerators": accelerators, "start_date": deal_start.to_string(),
+                        "end_date": (deal_start + Months::new(36)).to_string(), "exclusivity": exclusivity,
+                        "contract_value": format!("{value:.0}"), "contract_currency": p.currency,
+                        "source_url": format!("https://{}.example/disclosures/{}-{}", p.slug, deal_start.year(), deal_start.month()),
+                        "notes": "Synthetic demo deal.", "disclosure_date": (deal_start + chrono::Days::new(20)).to_string()}));
+                }
+            }
+            batches.push(DemoBatch { provider: Slug::parse(p.slug).expect("slug"), records });
         }
     }
-    tx.commit().await?;
-    Ok(DemoSummary { new_providers })
+    batches.extend(corrections(&batches));
+    batches
+}
+
+/// A few filings corrected later: the amendments the site shows with their history.
+fn corrections(batches: &[DemoBatch]) -> Vec<DemoBatch> {
+    let mut out = Vec::new();
+    for (slug, month, kind, field, factor) in [
+        ("corvid-gpu", 5usize, "queue_time", "p99_seconds", 1.8),
+        ("halcyon-ai-cloud", 9, "acceptance", "accepted", 0.7),
+        ("rhine-ai-factory", 12, "capacity", "newcomer_set_aside", 1.2),
+        ("stratus-compute", 20, "price", "price_per_accelerator_hour", 1.05),
+        ("alpine-supercomputing", 3, "queue_time", "p50_seconds", 0.9),
+    ] {
+        // The first filing of that kind from that month on (a month may have been skipped).
+        let Some((batch, original)) = batches
+            .iter()
+            .filter(|b| b.provider.as_str() == slug)
+            .skip(month)
+            .find_map(|b| b.records.iter().find(|r| r["kind"] == kind).map(|r| (b, r)))
+        else {
+            continue;
+        };
+        let mut corrected = original.clone();
+        corrected[field] = match &original[field] {
+            Value::Number(n) => {
+                let value = (n.as_f64().unwrap_or(0.0) * factor).round() as u64;
+                json!(value)
+            }
+            Value::String(s) => json!(format!("{:.2}", s.parse::<f64>().unwrap_or(0.0) * factor)),
+            other => other.clone(),
+        };
+        if kind == "queue_time" {
+            // Keep p50 ≤ p90 ≤ p99 ≤ max after the correction.
+            let p50 = corrected["p50_seconds"].as_u64().unwrap_or(0);
+            let p90 = corrected["p90_seconds"].as_u64().unwrap_or(0).max(p50);
+            let p99 = corrected["p99_seconds"].as_u64().unwrap_or(0).max(p90);
+            corrected["p90_seconds"] = json!(p90);
+            corrected["p99_seconds"] = json!(p99);
+            corrected["max_seconds"] = json!(corrected["max_seconds"].as_u64().unwrap_or(0).max(p99));
+            corrected["mean_seconds"] = json!(corrected["mean_seconds"].as_u64().unwrap_or(0).min(p90));
+        }
+        if kind == "acceptance" {
+            let received = corrected["received"].as_u64().unwrap_or(0);
+            let accepted = corrected["accepted"].as_u64().unwrap_or(0);
+            corrected["rejected"] = json!(received.saturating_sub(accepted));
+        }
+        if kind == "capacity" {
+            let total = corrected["total_accelerators"].as_u64().unwrap_or(0);
+            corrected["newcomer_set_aside"] = json!(corrected["newcomer_set_aside"].as_u64().unwrap_or(0).min(total));
+        }
+        out.push(DemoBatch { provider: batch.provider.clone(), records: vec![corrected] });
+    }
+    out
+}
+
+/// Registers the demo providers and submits the world through the ingest path.
+/// Loading again changes nothing: if the first provider already has entries, it stops.
+pub async fn load(pool: &PgPool, ledger: &Ledger, seed: u64) -> Result<DemoSummary, DemoError> {
+    let mut summary = DemoSummary::default();
+    {
+        let mut conn = pool.acquire().await?;
+        for provider in providers() {
+            if db::providers::insert_if_missing(&mut conn, &provider).await? {
+                summary.new_providers += 1;
+            }
+        }
+        let first = profiles()[0].slug;
+        let loaded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE provider = $1)")
+            .bind(first)
+            .fetch_one(&mut *conn)
+            .await?;
+        if loaded {
+            summary.already_loaded = true;
+            return Ok(summary);
+        }
+    }
+    for batch in world(seed) {
+        let records: Vec<Record> = batch
+            .records
+            .into_iter()
+            .map(|value| {
+                let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+                Record::parse(value).map_err(|errors| DemoError::Invalid {
+                    kind,
+                    reason: errors.first().map(|e| format!("{}: {}", e.field, e.reason)).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let result = ingest::submit(pool, ledger, &batch.provider, &records, false).await?;
+        summary.records += records.len();
+        summary.appended += result.records.iter().filter(|r| r.outcome != ingest::Outcome::Duplicate).count();
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDb;
+    use crate::testing::{TestDb, test_ledger};
+
+    #[test]
+    fn the_world_is_valid_and_the_same_for_the_same_seed() {
+        let a = world(DEFAULT_SEED);
+        let b = world(DEFAULT_SEED);
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.records == y.records));
+        assert_ne!(world(1)[0].records, a[0].records, "another seed, another world");
+        let mut kinds = std::collections::BTreeMap::new();
+        for batch in &a {
+            for record in &batch.records {
+                let parsed = Record::parse(record.clone()).unwrap_or_else(|e| panic!("{record}: {e:?}"));
+                *kinds.entry(parsed.kind().as_str()).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(kinds.len(), 5, "every kind appears: {kinds:?}");
+        assert!(kinds.values().sum::<usize>() > 4_000, "{kinds:?}");
+    }
 
     #[tokio::test]
-    async fn loading_twice_adds_nothing_the_second_time() {
+    async fn loading_goes_through_ingest_and_a_second_load_changes_nothing() {
         let db = TestDb::new().await;
-        let first = load(&db.pool).await.expect("first load");
-        let second = load(&db.pool).await.expect("second load");
+        let ledger = test_ledger();
+        let first = load(&db.pool, &ledger, DEFAULT_SEED).await.expect("load");
         assert_eq!(first.new_providers, providers().len());
+        assert!(first.appended > 4_000);
+        let amendments: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_entries WHERE supersedes IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+        assert_eq!(amendments, 5);
+        let size = crate::db::ledger::head(&mut db.pool.acquire().await.expect("conn")).await.expect("head").size;
+        assert_eq!(size, first.appended as u64);
+        let second = load(&db.pool, &ledger, DEFAULT_SEED).await.expect("second load");
+        assert!(second.already_loaded);
         assert_eq!(second.new_providers, 0);
-        let mut conn = db.pool.acquire().await.expect("conn");
-        assert_eq!(db::providers::count(&mut conn).await.expect("count"), providers().len() as i64);
+        let after = crate::db::ledger::head(&mut db.pool.acquire().await.expect("conn")).await.expect("head").size;
+        assert_eq!(after, size);
     }
 }

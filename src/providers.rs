@@ -10,8 +10,12 @@ use crate::records::Slug;
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum ProviderKind {
-    /// Commercial GPU cloud.
+    /// Commercial GPU cloud (not further classified).
     GpuCloud,
+    /// Hyperscale cloud.
+    Hyperscaler,
+    /// GPU-specialised cloud ("neocloud").
+    Neocloud,
     /// Public or national AI factory.
     AiFactory,
     /// HPC centre.
@@ -27,6 +31,8 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::GpuCloud => "gpu_cloud",
+            Self::Hyperscaler => "hyperscaler",
+            Self::Neocloud => "neocloud",
             Self::AiFactory => "ai_factory",
             Self::HpcCentre => "hpc_centre",
             Self::CampusNode => "campus_node",
@@ -38,6 +44,8 @@ impl ProviderKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::GpuCloud => "GPU cloud",
+            Self::Hyperscaler => "Hyperscaler",
+            Self::Neocloud => "Neocloud",
             Self::AiFactory => "AI factory",
             Self::HpcCentre => "HPC centre",
             Self::CampusNode => "Campus node",
@@ -56,10 +64,18 @@ impl FromStr for ProviderKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::GpuCloud, Self::AiFactory, Self::HpcCentre, Self::CampusNode, Self::Other]
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| format!("unknown provider kind {s:?}"))
+        [
+            Self::GpuCloud,
+            Self::Hyperscaler,
+            Self::Neocloud,
+            Self::AiFactory,
+            Self::HpcCentre,
+            Self::CampusNode,
+            Self::Other,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == s)
+        .ok_or_else(|| format!("unknown provider kind {s:?}"))
     }
 }
 

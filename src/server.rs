@@ -33,6 +33,9 @@ pub enum ServeError {
     /// The ledger refused to start (for example, stored hashes disagree with the head).
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The demo data could not be loaded.
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
     /// The HTTP server stopped with an error.
     #[error("the HTTP server failed: {0}")]
     Http(std::io::Error),
@@ -74,8 +77,16 @@ async fn serve_with(
     let checkpoint = ledger.ensure_checkpoint(&pool).await?;
     tracing::info!(origin = ledger.origin(), size = checkpoint.checkpoint.size, vkey = %ledger.verifier(), "ledger ready");
     if config.demo {
-        let summary = demo::load(&pool).await.map_err(DbError::Query)?;
-        tracing::info!(new_providers = summary.new_providers, "demo data loaded");
+        let started = std::time::Instant::now();
+        let summary = demo::load(&pool, &ledger, demo::DEFAULT_SEED).await?;
+        tracing::info!(
+            new_providers = summary.new_providers,
+            records = summary.records,
+            appended = summary.appended,
+            already_loaded = summary.already_loaded,
+            seconds = started.elapsed().as_secs_f64(),
+            "demo data"
+        );
     }
     let app = routes::app(AppState::new(pool, ledger), &config.static_dir);
 
@@ -90,7 +101,7 @@ async fn serve_with(
 }
 
 /// Loads the signing key, creating it at the default path on first start.
-fn load_signer(config: &SigningKeyConfig) -> Result<NoteSigner, KeyFileError> {
+pub fn load_signer(config: &SigningKeyConfig) -> Result<NoteSigner, KeyFileError> {
     match (keys::load(&config.path), &config.create_with_origin) {
         (Err(KeyFileError::Missing { .. }), Some(origin)) => {
             let signer = keys::create(&config.path, origin)?;

@@ -263,33 +263,6 @@ pub async fn entry_bytes_range(conn: &mut PgConnection, start: u64, count: u64) 
         .await
 }
 
-/// Streams every entry row in index order to `visit`, with flat memory.
-pub async fn for_each_entry<F>(conn: &mut PgConnection, mut visit: F) -> Result<(), sqlx::Error>
-where
-    F: FnMut(EntryRow),
-{
-    let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY idx")))
-        .fetch(conn);
-    while let Some(row) = rows.try_next().await? {
-        visit(entry_from_row(&row)?);
-    }
-    Ok(())
-}
-
-/// Streams every stored node, by level then index.
-pub async fn for_each_node<F>(conn: &mut PgConnection, mut visit: F) -> Result<(), sqlx::Error>
-where
-    F: FnMut(NodeId, Hash),
-{
-    let mut rows = sqlx::query("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx").fetch(conn);
-    while let Some(row) = rows.try_next().await? {
-        let level: i16 = row.try_get("level")?;
-        let index: i64 = row.try_get("idx")?;
-        visit(NodeId::new(level as u8, to_u64(index, "idx")?), hash_from(row.try_get("hash")?, "hash")?);
-    }
-    Ok(())
-}
-
 /// Entry rows for the given indexes (any order; missing ones are absent).
 pub async fn entries_by_index(conn: &mut PgConnection, indexes: &[u64]) -> Result<Vec<EntryRow>, sqlx::Error> {
     let wanted: Vec<i64> = indexes.iter().map(|i| to_i64(*i)).collect();
@@ -299,4 +272,57 @@ pub async fn entries_by_index(conn: &mut PgConnection, indexes: &[u64]) -> Resul
             .fetch_all(conn)
             .await?;
     rows.iter().map(entry_from_row).collect()
+}
+
+/// What `verify` reads of each entry: its bytes, its stored leaf hash, and the
+/// stored level-0 subtree hash (the same value, kept in `ledger_nodes` for tiles).
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    /// Index.
+    pub index: u64,
+    /// Entry bytes.
+    pub bytes: Vec<u8>,
+    /// `ledger_entries.leaf_hash`.
+    pub leaf_hash: Hash,
+    /// `ledger_nodes` at (0, index), if present.
+    pub level0: Option<Hash>,
+}
+
+/// Streams [`AuditRow`]s in index order. Reads columns by position and joins the
+/// level-0 hashes in, because `verify` reads every row and this is its hot loop.
+pub async fn for_each_audit_row<F>(conn: &mut PgConnection, mut visit: F) -> Result<(), sqlx::Error>
+where
+    F: FnMut(AuditRow),
+{
+    let mut rows = sqlx::query(
+        "SELECT e.idx, e.entry, e.leaf_hash, n.hash FROM ledger_entries e
+         LEFT JOIN ledger_nodes n ON n.level = 0 AND n.idx = e.idx ORDER BY e.idx",
+    )
+    .fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        let index: i64 = row.try_get(0)?;
+        let level0: Option<Vec<u8>> = row.try_get(3)?;
+        visit(AuditRow {
+            index: to_u64(index, "idx")?,
+            bytes: row.try_get(1)?,
+            leaf_hash: hash_from(row.try_get(2)?, "leaf_hash")?,
+            level0: level0.map(|h| hash_from(h, "hash")).transpose()?,
+        });
+    }
+    Ok(())
+}
+
+/// Streams stored subtree hashes above the leaves, by level then index.
+pub async fn for_each_inner_node<F>(conn: &mut PgConnection, mut visit: F) -> Result<(), sqlx::Error>
+where
+    F: FnMut(NodeId, Hash),
+{
+    let mut rows =
+        sqlx::query("SELECT level, idx, hash FROM ledger_nodes WHERE level > 0 ORDER BY level, idx").fetch(conn);
+    while let Some(row) = rows.try_next().await? {
+        let level: i16 = row.try_get(0)?;
+        let index: i64 = row.try_get(1)?;
+        visit(NodeId::new(level as u8, to_u64(index, "idx")?), hash_from(row.try_get(2)?, "hash")?);
+    }
+    Ok(())
 }

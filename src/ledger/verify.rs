@@ -78,6 +78,8 @@ pub struct Audit {
     /// Levels computed so far for node checks: `levels[l]` holds level l.
     levels: Vec<Vec<Hash>>,
     next_node: Option<NodeId>,
+    /// Leaf-level stored hashes were checked with the entries (see [`Audit::leaf_node`]).
+    leaf_nodes_checked: bool,
     /// What has been found.
     pub report: Report,
 }
@@ -97,6 +99,7 @@ impl Audit {
             roots,
             levels: Vec::new(),
             next_node: None,
+            leaf_nodes_checked: false,
             report: Report::default(),
         }
     }
@@ -137,6 +140,21 @@ impl Audit {
         let size = self.frontier.size();
         if self.wanted_roots.contains(&size) {
             self.roots.insert(size, self.frontier.root());
+        }
+    }
+
+    /// Compares the stored level-0 hash of the entry just fed (read alongside it).
+    pub fn leaf_node(&mut self, index: u64, stored: Option<&Hash>) {
+        self.leaf_nodes_checked = true;
+        let Some(recomputed) = self.leaves.last().copied() else { return };
+        match stored {
+            None => self.report.find(format!("stored hash of subtree (level 0, index {index}) is missing")),
+            Some(hash) if hash != &recomputed => self.report.find(format!(
+                "stored hash of subtree (level 0, index {index}): {} but the entries give {}",
+                hex::encode(hash),
+                hex::encode(recomputed)
+            )),
+            Some(_) => self.report.nodes += 1,
         }
     }
 
@@ -228,7 +246,8 @@ impl Audit {
     /// Reports every complete subtree that should be stored but was not seen before `id`.
     fn expect_node(&mut self, id: NodeId) {
         let size = self.size();
-        let mut next = self.next_node.unwrap_or(NodeId::new(0, 0));
+        let first = NodeId::new(u8::from(self.leaf_nodes_checked), 0);
+        let mut next = self.next_node.unwrap_or(first);
         while next < id {
             let count = if next.level < 64 { size >> next.level } else { 0 };
             if next.index < count {
@@ -257,14 +276,60 @@ impl Audit {
     }
 }
 
+/// Rows handed to the hashing thread at a time.
+const CHUNK: usize = 4096;
+
+/// Work for the hashing thread.
+enum Work {
+    Entries(Vec<store::AuditRow>),
+    Nodes(Vec<(NodeId, Hash)>),
+}
+
 /// Verifies the ledger in the database: every entry, every stored hash, every checkpoint and the head.
+///
+/// Reading rows and hashing them run on two threads (the database stream here, the
+/// [`Audit`] on a blocking thread), joined by a bounded channel so memory stays flat.
 pub async fn verify_database(conn: &mut PgConnection, keys: &[NoteVerifier]) -> Result<Report, sqlx::Error> {
     let checkpoints = store::all_checkpoints(conn).await?;
     let head = store::head(conn).await?;
-    let mut audit = Audit::new(checkpoints.iter().map(|c| c.size).chain([head.size]));
-    store::for_each_entry(conn, |row| audit.entry(row.index, &row.bytes, Some(&row.leaf_hash))).await?;
-    store::for_each_node(conn, |id, hash| audit.node(id, &hash)).await?;
-    audit.end_of_nodes();
+    let sizes: Vec<u64> = checkpoints.iter().map(|c| c.size).chain([head.size]).collect();
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Work>(8);
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut audit = Audit::new(sizes);
+        for work in receiver {
+            match work {
+                Work::Entries(rows) => rows.iter().for_each(|row| {
+                    audit.entry(row.index, &row.bytes, Some(&row.leaf_hash));
+                    audit.leaf_node(row.index, row.level0.as_ref());
+                }),
+                Work::Nodes(nodes) => nodes.iter().for_each(|(id, hash)| audit.node(*id, hash)),
+            }
+        }
+        audit.end_of_nodes();
+        audit
+    });
+    // A send fails only if the worker died; its panic surfaces at the join below.
+    let mut entries = Vec::with_capacity(CHUNK);
+    store::for_each_audit_row(conn, |row| {
+        entries.push(row);
+        if entries.len() == CHUNK {
+            let _ = sender.send(Work::Entries(std::mem::replace(&mut entries, Vec::with_capacity(CHUNK))));
+        }
+    })
+    .await?;
+    let _ = sender.send(Work::Entries(entries));
+    let mut nodes = Vec::with_capacity(CHUNK);
+    store::for_each_inner_node(conn, |id, hash| {
+        nodes.push((id, hash));
+        if nodes.len() == CHUNK {
+            let _ = sender.send(Work::Nodes(std::mem::replace(&mut nodes, Vec::with_capacity(CHUNK))));
+        }
+    })
+    .await?;
+    let _ = sender.send(Work::Nodes(nodes));
+    drop(sender);
+    let mut audit =
+        worker.await.map_err(|join| sqlx::Error::Protocol(format!("verification thread failed: {join}")))?;
     for stored in &checkpoints {
         let label = format!("checkpoint #{} (size {})", stored.id, stored.size);
         if let Some(checkpoint) = audit.checkpoint(&label, &stored.note, keys, None)
