@@ -52,6 +52,8 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/api/v1/ledger/proof/consistency", get(ledger_api::consistency))
         .route("/api/v1/records", axum::routing::post(records_api::post))
         .route("/api/v1/receipts/{index}", get(records_api::receipt))
+        .route("/api/v1/openapi.json", get(crate::api::openapi::openapi_json))
+        .route("/docs/api", get(crate::web::api_docs::show))
         .nest_service("/static", static_files)
         .fallback(errors::not_found)
         .with_state(state);

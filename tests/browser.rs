@@ -11,7 +11,7 @@ use std::process::Command;
 use support::{Server, data_dir};
 
 /// Pages to check, as `path=title fragment`.
-const PAGES: &[&str] = &["/=Gatelog — who gets access to compute", "/no-such-page=404 Not Found"];
+const PAGES: &[&str] = &["/=Gatelog — who gets access to compute", "/docs/api=Push API", "/no-such-page=404 Not Found"];
 
 #[test]
 fn pages_render_in_chromium_without_errors_or_accessibility_violations() {

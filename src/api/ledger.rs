@@ -83,7 +83,7 @@ pub async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Re
 }
 
 /// A checkpoint in JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckpointJson {
     /// The log's origin line.
     pub origin: String,
@@ -114,7 +114,7 @@ pub async fn checkpoint_json_handler(State(state): State<AppState>) -> Result<Re
 }
 
 /// An entry with everything needed to check it against the checkpoint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntryJson {
     /// Index in the log.
     pub index: u64,
@@ -172,7 +172,7 @@ pub struct ConsistencyQuery {
 }
 
 /// A consistency proof.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConsistencyJson {
     /// Older size.
     pub from: u64,

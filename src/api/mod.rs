@@ -4,4 +4,5 @@
 pub mod auth;
 pub mod extract;
 pub mod ledger;
+pub mod openapi;
 pub mod records;

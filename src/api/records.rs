@@ -42,7 +42,7 @@ pub struct RecordsQuery {
 }
 
 /// One record's result in the response.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordJson {
     /// Where it was: array index (JSON) or line number (NDJSON, CSV).
     pub position: usize,
@@ -65,7 +65,7 @@ pub struct RecordJson {
 }
 
 /// Counts of outcomes.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     /// New records.
     pub created: usize,
@@ -76,7 +76,7 @@ pub struct Summary {
 }
 
 /// The response to a batch.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchJson {
     /// Whether this was a dry run (nothing written).
     pub dry_run: bool,

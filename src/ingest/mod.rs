@@ -147,7 +147,7 @@ pub async fn submit(
 }
 
 /// A receipt: everything needed to prove offline that an entry is in the log.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Receipt {
     /// The entry's index.
     pub entry_index: u64,

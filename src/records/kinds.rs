@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::Slug;
 use super::currency::is_currency;
@@ -23,7 +23,7 @@ pub const MAX_URL: usize = 2_000;
 macro_rules! choices {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
         pub enum $name { $($(#[$vdoc])* #[doc = concat!("`", $text, "`")] #[serde(rename = $text)] $variant),+ }
 
         impl $name {
@@ -68,15 +68,17 @@ choices!(
 
 /// Wait times for one period, resource, region and tier.
 /// Natural key: (period_start, period_end, resource, region, tier).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueTime {
     /// First day of the period.
     pub period_start: NaiveDate,
     /// Day after the last day of the period.
     pub period_end: NaiveDate,
     /// Accelerator type, e.g. `nvidia-h100-80gb`.
+    #[schema(value_type = String, example = "nvidia-h100-80gb")]
     pub resource: Slug,
     /// Region, e.g. `eu-de`.
+    #[schema(value_type = String, example = "eu-de")]
     pub region: Slug,
     /// Access tier.
     pub tier: Tier,
@@ -98,7 +100,7 @@ pub struct QueueTime {
 
 /// Applications and outcomes for one period, track and applicant category.
 /// Natural key: (period_start, period_end, track, applicant_category). Rates are derived, never reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Acceptance {
     /// First day of the period.
     pub period_start: NaiveDate,
@@ -123,13 +125,15 @@ pub struct Acceptance {
 }
 
 /// A price from an effective date. Natural key: (effective_date, resource, region, pricing_model).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Price {
     /// Date from which the price applies.
     pub effective_date: NaiveDate,
     /// Accelerator type.
+    #[schema(value_type = String, example = "nvidia-h100-80gb")]
     pub resource: Slug,
     /// Region.
+    #[schema(value_type = String, example = "eu-de")]
     pub region: Slug,
     /// Pricing model.
     pub pricing_model: PricingModel,
@@ -144,13 +148,15 @@ pub struct Price {
 
 /// An exclusive or preferential capacity deal.
 /// Natural key: (counterparty, resource, region, start_date).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Lockup {
     /// Who gets the capacity.
     pub counterparty: String,
     /// Accelerator type.
+    #[schema(value_type = String, example = "nvidia-h100-80gb")]
     pub resource: Slug,
     /// Region.
+    #[schema(value_type = String, example = "eu-de")]
     pub region: Slug,
     /// Accelerators locked up.
     pub accelerators: u64,
@@ -178,13 +184,15 @@ pub struct Lockup {
 }
 
 /// Installed capacity as of a date. Natural key: (as_of, resource, region).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Capacity {
     /// Date the figures describe.
     pub as_of: NaiveDate,
     /// Accelerator type.
+    #[schema(value_type = String, example = "nvidia-h100-80gb")]
     pub resource: Slug,
     /// Region.
+    #[schema(value_type = String, example = "eu-de")]
     pub region: Slug,
     /// Accelerators installed.
     pub total_accelerators: u64,
@@ -509,32 +517,32 @@ fn is_web_url(text: &str) -> bool {
     }
 }
 
+/// A valid example of each kind, as a provider would send it (the API docs show these; tests use them).
+pub fn examples() -> Vec<Value> {
+    vec![
+        json!({"kind": "queue_time", "period_start": "2026-10-01", "period_end": "2026-11-01", "resource": "nvidia-h100-80gb",
+               "region": "eu-de", "tier": "newcomer", "jobs": 412, "p50_seconds": 1800, "p90_seconds": 14400, "p99_seconds": 86400,
+               "mean_seconds": 5200, "max_seconds": 172800}),
+        json!({"kind": "acceptance", "period_start": "2026-07-01", "period_end": "2026-10-01", "track": "newcomer_set_aside",
+               "applicant_category": "first_time_founder", "received": 120, "accepted": 31, "rejected": 80,
+               "accelerator_hours_requested": 250000, "accelerator_hours_granted": 61000}),
+        json!({"kind": "price", "effective_date": "2026-11-01", "resource": "nvidia-h100-80gb", "region": "us-east",
+               "pricing_model": "on_demand", "price_per_accelerator_hour": "2.490", "currency": "USD",
+               "cost_basis_per_accelerator_hour": "1.12"}),
+        json!({"kind": "lockup", "counterparty": "Frontier Model Lab Inc.", "resource": "nvidia-b200", "region": "us-east",
+               "accelerators": 16384, "start_date": "2026-01-01", "end_date": "2029-01-01", "exclusivity": "exclusive",
+               "contract_value": "2400000000", "contract_currency": "USD", "source_url": "https://example.com/press/deal",
+               "notes": "Three-year exclusive reservation.", "disclosure_date": "2026-02-15"}),
+        json!({"kind": "capacity", "as_of": "2026-11-01", "resource": "nvidia-h100-80gb", "region": "eu-de",
+               "total_accelerators": 4096, "newcomer_set_aside": 256, "utilisation": "0.87"}),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
-
-    /// A valid example of each kind, as a provider would send it.
-    pub(crate) fn examples() -> Vec<Value> {
-        vec![
-            json!({"kind": "queue_time", "period_start": "2026-10-01", "period_end": "2026-11-01", "resource": "nvidia-h100-80gb",
-                   "region": "eu-de", "tier": "newcomer", "jobs": 412, "p50_seconds": 1800, "p90_seconds": 14400, "p99_seconds": 86400,
-                   "mean_seconds": 5200, "max_seconds": 172800}),
-            json!({"kind": "acceptance", "period_start": "2026-07-01", "period_end": "2026-10-01", "track": "newcomer_set_aside",
-                   "applicant_category": "first_time_founder", "received": 120, "accepted": 31, "rejected": 80,
-                   "accelerator_hours_requested": 250000, "accelerator_hours_granted": 61000}),
-            json!({"kind": "price", "effective_date": "2026-11-01", "resource": "nvidia-h100-80gb", "region": "us-east",
-                   "pricing_model": "on_demand", "price_per_accelerator_hour": "2.490", "currency": "USD",
-                   "cost_basis_per_accelerator_hour": "1.12"}),
-            json!({"kind": "lockup", "counterparty": "Frontier Model Lab Inc.", "resource": "nvidia-b200", "region": "us-east",
-                   "accelerators": 16384, "start_date": "2026-01-01", "end_date": "2029-01-01", "exclusivity": "exclusive",
-                   "contract_value": "2400000000", "contract_currency": "USD", "source_url": "https://example.com/press/deal",
-                   "notes": "Three-year exclusive reservation.", "disclosure_date": "2026-02-15"}),
-            json!({"kind": "capacity", "as_of": "2026-11-01", "resource": "nvidia-h100-80gb", "region": "eu-de",
-                   "total_accelerators": 4096, "newcomer_set_aside": 256, "utilisation": "0.87"}),
-        ]
-    }
 
     fn errors_of(value: Value) -> Vec<(String, String)> {
         Record::parse(value).expect_err("must be refused").into_iter().map(|e| (e.field, e.reason)).collect()

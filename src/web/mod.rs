@@ -2,6 +2,7 @@
 //! askama template struct and its tests. [`render`] is the one place a
 //! template becomes a response.
 
+pub mod api_docs;
 pub mod errors;
 pub mod health;
 pub mod home;
