@@ -189,7 +189,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             server::serve(config).await?;
         }
         Command::Migrate => {
-            let database = Database::open(config::database_config(&cli.global)?).await?;
+            let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
             let result = database.migrate().await;
             database.close().await?;
             result?;
@@ -210,7 +210,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             )?
             .signing_key;
             let ledger = crate::ledger::Ledger::new(server::load_signer(&key)?);
-            let database = Database::open(config::database_config(&cli.global)?).await?;
+            let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
             let result = async {
                 database.migrate().await?;
                 ledger.ensure_checkpoint(&database.pool).await.map_err(ServeError::from)?;
@@ -262,7 +262,7 @@ where
     F: FnOnce(sqlx::PgPool) -> Fut,
     Fut: std::future::Future<Output = Result<(), AdminError>>,
 {
-    let database = Database::open(config::database_config(global)?).await?;
+    let database = Database::open_for_command(config::database_config(global)?).await?;
     let result = match database.migrate().await {
         Ok(()) => job(database.pool.clone()).await.map_err(CliError::from),
         Err(error) => Err(error.into()),
@@ -285,7 +285,7 @@ async fn verify_command(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
         if trusted.is_empty() {
             trusted.push(keys::load(&config::signing_key_path(global)?)?.verifier());
         }
-        let database = Database::open(config::database_config(global)?).await?;
+        let database = Database::open_for_command(config::database_config(global)?).await?;
         let result = match database.pool.acquire().await {
             Ok(mut conn) => verify::verify_database(&mut conn, &trusted).await,
             Err(error) => Err(error),

@@ -235,3 +235,82 @@ fn verify_passes_locally_and_from_the_public_url() {
     assert!(!status.success());
     assert!(error_line(&stderr).contains("invalid --vkey"), "{stderr}");
 }
+
+#[test]
+fn operators_manage_providers_and_tokens_while_the_site_runs() {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &[]);
+    let cli = |args: &[&str]| run(gatelog().args(args).arg("--data-dir").arg(dir.path()));
+
+    let (status, stdout, stderr) = cli(&[
+        "provider",
+        "add",
+        "--slug",
+        "nordic-hpc",
+        "--name",
+        "Nordic HPC",
+        "--kind",
+        "hpc_centre",
+        "--country",
+        "FI",
+    ]);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("registered provider nordic-hpc"), "{stdout}");
+    let (status, _, stderr) =
+        cli(&["provider", "add", "--slug", "nordic-hpc", "--name", "Again", "--kind", "hpc_centre"]);
+    assert!(!status.success() && error_line(&stderr).contains("already exists"), "{stderr}");
+    let (status, _, stderr) = cli(&["provider", "add", "--slug", "Bad Slug", "--name", "X", "--kind", "other"]);
+    assert!(!status.success() && error_line(&stderr).contains("--slug"), "{stderr}");
+    let (_, stdout, _) = cli(&["provider", "list"]);
+    assert!(stdout.contains("nordic-hpc") && stdout.contains("hpc_centre"), "{stdout}");
+
+    let (status, token, stderr) = cli(&["token", "issue", "--provider", "nordic-hpc", "--label", "ci"]);
+    assert!(status.success(), "{stderr}");
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("gl_") && token.len() == 56, "{token}");
+    let public_id = &token[..15];
+    let (_, listing, _) = cli(&["token", "list"]);
+    assert!(listing.contains(public_id) && listing.contains("active"), "{listing}");
+    assert!(!listing.contains(&token), "the secret must never be listed");
+
+    let record = r#"{"kind":"capacity","as_of":"2026-11-01","resource":"nvidia-a100","region":"eu-fi","total_accelerators":64,"newcomer_set_aside":8}"#;
+    let auth = format!("Bearer {token}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let (status, body) = support::http_post(&server.url, "/api/v1/records", &headers, record);
+    assert_eq!(status, 201, "{body}");
+
+    let (status, stdout, stderr) = cli(&["token", "revoke", public_id]);
+    assert!(status.success() && stdout.contains("revoked"), "{stderr}");
+    let (status, body) = support::http_post(&server.url, "/api/v1/records", &headers, record);
+    assert_eq!(status, 401, "revocation takes effect at once: {body}");
+    let (_, shown, _) = cli(&["provider", "show", "nordic-hpc"]);
+    assert!(shown.contains(public_id) && shown.contains("revoked"), "{shown}");
+
+    // A receipt from the running site verifies offline with the log's vkey.
+    let (status, receipt) = server.get("/api/v1/receipts/0");
+    assert_eq!(status, 200, "{receipt}");
+    let (_, checkpoint, _) = run(gatelog().args(["verify", "--from-url", &server.url]));
+    assert!(checkpoint.contains(": OK"), "{checkpoint}");
+    let (_, key_json) = server.get("/api/v1/ledger/checkpoint");
+    let vkey = key_json.split("\"vkey\":\"").nth(1).and_then(|rest| rest.split('"').next()).expect("vkey").to_owned();
+    let file = dir.path().join("receipt.json");
+    std::fs::write(&file, &receipt).expect("write receipt");
+    let (status, stdout, stderr) = run(gatelog().arg("verify-receipt").arg(&file).args(["--vkey", &vkey]));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("receipt OK: entry 0 (nordic-hpc capacity"), "{stdout}");
+    std::fs::write(&file, receipt.replace("\"entry_index\":0", "\"entry_index\":1")).expect("write forged receipt");
+    let (status, _, stderr) = run(gatelog().arg("verify-receipt").arg(&file).args(["--vkey", &vkey]));
+    assert!(!status.success(), "a forged receipt must fail: {stderr}");
+}
+
+#[test]
+fn demo_load_fills_the_ledger_once() {
+    let dir = data_dir();
+    let (status, stdout, stderr) = run(gatelog().args(["demo", "load", "--data-dir"]).arg(dir.path()));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("loaded the demo: 12 providers"), "{stdout}");
+    let (status, stdout, _) = run(gatelog().args(["demo", "load", "--data-dir"]).arg(dir.path()));
+    assert!(status.success() && stdout.contains("already loaded"), "{stdout}");
+    let (status, stdout, stderr) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()));
+    assert!(status.success(), "{stdout}{stderr}");
+}

@@ -301,6 +301,16 @@ impl Drop for EmbeddedCluster {
     }
 }
 
+/// Connection options for a cluster another gatelog process runs in `data_dir`,
+/// if its socket is there.
+pub fn running_cluster_options(data_dir: &Path, database: &str) -> Option<PgConnectOptions> {
+    let socket_dir = data_dir.join("pg").join("socket");
+    socket_dir
+        .join(format!(".s.PGSQL.{SOCKET_PORT}"))
+        .exists()
+        .then(|| PgConnectOptions::new().socket(&socket_dir).port(SOCKET_PORT).username(SUPERUSER).database(database))
+}
+
 /// Finds a directory holding initdb, pg_ctl and postgres.
 ///
 /// Search order: an explicit override, `PATH`, `pg_config --bindir`, then

@@ -71,6 +71,28 @@ pub struct Database {
 }
 
 impl Database {
+    /// Opens the database for a one-off command (`migrate`, `provider`, `token`,
+    /// `verify`, `demo`): like [`Database::open`], but if a running `gatelog serve`
+    /// owns the embedded cluster, connect to it through its socket instead of failing,
+    /// so operators can issue tokens without stopping the site.
+    pub async fn open_for_command(config: DatabaseConfig) -> Result<Self, DbError> {
+        let data_dir = match &config {
+            DatabaseConfig::Embedded { data_dir, .. } => Some(data_dir.clone()),
+            DatabaseConfig::External(_) => None,
+        };
+        match Self::open(config).await {
+            Err(DbError::Embedded(EmbeddedError::AlreadyRunning { path, holder })) => {
+                let Some(options) = data_dir.and_then(|dir| embedded::running_cluster_options(&dir, EMBEDDED_DATABASE))
+                else {
+                    return Err(DbError::Embedded(EmbeddedError::AlreadyRunning { path, holder }));
+                };
+                tracing::info!("using the cluster of the gatelog already running on this data directory");
+                Ok(Self { pool: connect_pool(options).await?, cluster: None })
+            }
+            other => other,
+        }
+    }
+
     /// Connects to the configured database, starting the embedded cluster if needed.
     pub async fn open(config: DatabaseConfig) -> Result<Self, DbError> {
         match config {
