@@ -478,6 +478,62 @@ mod tests {
         assert_eq!(app.tree_size().await, 0, "nothing was written by any bad request");
     }
 
+    /// Each bad input of the issue's list, through HTTP: a 4xx naming the problem, nothing written.
+    #[tokio::test]
+    async fn every_kind_of_bad_record_is_refused_through_http() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        let with = |mut value: Value, field: &str, new: Value| {
+            value[field] = new;
+            value
+        };
+        let price = || crate::records::kinds::examples()[2].clone();
+        let acceptance = || crate::records::kinds::examples()[1].clone();
+        let cases: Vec<(&str, String, &str)> = vec![
+            ("unknown kind", json!({"kind": "energy"}).to_string(), "kind"),
+            ("unknown field", with(capacity(10), "colour", json!("red")).to_string(), "colour"),
+            ("p90 < p50", queue_time(6000, "spot").to_string(), "p90_seconds"),
+            ("negative count", with(capacity(10), "total_accelerators", json!(-5)).to_string(), "total_accelerators"),
+            ("0-day period", with(queue_time(1, "spot"), "period_end", json!("2026-10-01")).to_string(), "period_end"),
+            ("93-day period", with(queue_time(1, "spot"), "period_end", json!("2027-01-02")).to_string(), "period_end"),
+            (
+                "end before start",
+                with(queue_time(1, "spot"), "period_end", json!("2026-09-01")).to_string(),
+                "period_end",
+            ),
+            ("accepted > received", with(acceptance(), "accepted", json!(500)).to_string(), "accepted"),
+            ("bad currency", with(price(), "currency", json!("XYZ")).to_string(), "currency"),
+            (
+                "1e309",
+                with(price(), "price_per_accelerator_hour", json!("1e309")).to_string(),
+                "price_per_accelerator_hour",
+            ),
+            (
+                "NaN",
+                with(price(), "price_per_accelerator_hour", json!("NaN")).to_string(),
+                "price_per_accelerator_hour",
+            ),
+        ];
+        for (label, body, field) in cases {
+            let response = app.post("/api/v1/records", "application/json", body, Some(&token), &[]).await;
+            response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+            let details = response.json()["error"]["details"].clone();
+            assert!(
+                details.as_array().is_some_and(|d| d.iter().any(|x| x["field"] == field && x["index"] == 0)),
+                "{label}: {details}"
+            );
+        }
+        let missing_column = "as_of,resource,region,total_accelerators\n2026-11-01,a100,eu-fi,10\n";
+        let response = app.post("/api/v1/records?kind=capacity", "text/csv", missing_column, Some(&token), &[]).await;
+        response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(response.json()["error"]["details"][0]["index"], 2, "CSV problems give the line number");
+        let stray_quote = "as_of,resource,region,total_accelerators,newcomer_set_aside\n2026-11-01,\"a100,eu-fi,10,1\n";
+        app.post("/api/v1/records?kind=capacity", "text/csv", stray_quote, Some(&token), &[])
+            .await
+            .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.tree_size().await, 0);
+    }
+
     #[tokio::test]
     async fn a_dry_run_classifies_but_writes_nothing() {
         let app = TestApp::new().await;
