@@ -54,6 +54,8 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/api/v1/receipts/{index}", get(records_api::receipt))
         .route("/api/v1/openapi.json", get(crate::api::openapi::openapi_json))
         .route("/docs/api", get(crate::web::api_docs::show))
+        .route("/ledger", get(crate::web::ledger::index))
+        .route("/ledger/entries/{index}", get(crate::web::ledger::entry))
         .nest_service("/static", static_files)
         .fallback(errors::not_found)
         .with_state(state);

@@ -11,7 +11,13 @@ use std::process::Command;
 use support::{Server, data_dir};
 
 /// Pages to check, as `path=title fragment`.
-const PAGES: &[&str] = &["/=Gatelog — who gets access to compute", "/docs/api=Push API", "/no-such-page=404 Not Found"];
+const PAGES: &[&str] = &[
+    "/=Gatelog — who gets access to compute",
+    "/docs/api=Push API",
+    "/ledger=Ledger",
+    "/ledger/entries/0=Entry 0",
+    "/no-such-page=404 Not Found",
+];
 
 #[test]
 fn pages_render_in_chromium_without_errors_or_accessibility_violations() {

@@ -326,3 +326,48 @@ where
     }
     Ok(())
 }
+
+/// A line of the public list of entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrySummary {
+    /// Index.
+    pub index: u64,
+    /// Provider slug.
+    pub provider: String,
+    /// Record kind.
+    pub kind: String,
+    /// Acceptance time.
+    pub received_at: DateTime<Utc>,
+    /// The entry it amends.
+    pub supersedes: Option<u64>,
+}
+
+/// The newest `limit` entries, newest first.
+pub async fn recent_entries(conn: &mut PgConnection, limit: i64) -> Result<Vec<EntrySummary>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT idx, provider, kind, received_at, supersedes FROM ledger_entries ORDER BY idx DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(EntrySummary {
+                index: to_u64(row.try_get(0)?, "idx")?,
+                provider: row.try_get(1)?,
+                kind: row.try_get(2)?,
+                received_at: row.try_get(3)?,
+                supersedes: row.try_get::<Option<i64>, _>(4)?.map(|s| to_u64(s, "supersedes")).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// The entry that amends `index`, if any.
+pub async fn superseded_by(conn: &mut PgConnection, index: u64) -> Result<Option<u64>, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT min(idx) FROM ledger_entries WHERE supersedes = $1")
+        .bind(to_i64(index))
+        .fetch_one(conn)
+        .await?;
+    found.map(|i| to_u64(i, "idx")).transpose()
+}

@@ -6,6 +6,7 @@ pub mod api_docs;
 pub mod errors;
 pub mod health;
 pub mod home;
+pub mod ledger;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
