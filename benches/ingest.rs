@@ -10,18 +10,19 @@
 //! Uses the embedded cluster in a temporary directory, or a fresh database on the
 //! server in DATABASE_URL.
 
+mod common;
+
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
+use common::BenchDatabase;
 use gatelog::api::auth::IngestRate;
-use gatelog::db::embedded::EmbeddedCluster;
-use gatelog::db::{self, MIGRATOR};
+use gatelog::db;
 use gatelog::ledger::Ledger;
 use gatelog::ledger::note::NoteSigner;
 use gatelog::providers::{NewProvider, ProviderKind};
 use gatelog::records::Slug;
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
 
 const CLIENTS: usize = 8;
 const SUSTAINED_RECORDS_PER_CLIENT: usize = 25_000;
@@ -56,26 +57,10 @@ fn post(url: &str, token: &str, body: String) -> Duration {
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let dir = tempfile::Builder::new().prefix("gl-bench-").tempdir_in("/tmp").expect("tempdir");
-    let (options, cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => {
-            let admin = db::parse_database_url(&url).expect("DATABASE_URL");
-            let name = format!("gatelog_bench_ingest_{}", std::process::id());
-            runtime.block_on(db::create_database_if_missing(&admin, &name)).expect("create bench database");
-            (admin.database(&name), None)
-        }
-        _ => {
-            let cluster = EmbeddedCluster::start(dir.path(), None).expect("embedded cluster");
-            runtime
-                .block_on(db::create_database_if_missing(&cluster.connect_options("postgres"), "bench"))
-                .expect("db");
-            (cluster.connect_options("bench"), Some(cluster))
-        }
-    };
+    let database = BenchDatabase::create(&runtime, "ingest");
+    let pool = database.pool.clone();
 
     let (base, tokens, pool, ledger) = runtime.block_on(async {
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(options.clone()).await.expect("connect");
-        MIGRATOR.run(&pool).await.expect("migrate");
         let ledger = Ledger::new(NoteSigner::generate("bench.gatelog.invalid/log").expect("key"));
         ledger.ensure_checkpoint(&pool).await.expect("checkpoint");
         let mut tokens = Vec::new();
@@ -158,9 +143,5 @@ fn main() {
     println!("|---:|");
     println!("| {:.1} |", demo.1.as_secs_f64());
 
-    runtime.block_on(pool.close());
-    drop(runtime);
-    if let Some(cluster) = cluster {
-        cluster.stop().expect("stop cluster");
-    }
+    database.finish(&runtime);
 }

@@ -8,16 +8,16 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use axum::body::Body;
 use axum::http::Request;
-use gatelog::db::embedded::EmbeddedCluster;
-use gatelog::db::{self, MIGRATOR};
+use common::BenchDatabase;
 use gatelog::ledger::entry::PendingEntry;
 use gatelog::ledger::note::NoteSigner;
 use gatelog::ledger::{Ledger, log, verify};
 use gatelog::records::Slug;
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
 use tower::ServiceExt;
 
 const BATCH: usize = 1_000;
@@ -59,26 +59,10 @@ fn main() {
     let total: u64 = std::env::var("GATELOG_BENCH_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
 
-    let dir = tempfile::Builder::new().prefix("gl-bench-").tempdir_in("/tmp").expect("tempdir");
-    let (options, cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => {
-            let admin = db::parse_database_url(&url).expect("DATABASE_URL");
-            let name = format!("gatelog_bench_{}", std::process::id());
-            runtime.block_on(db::create_database_if_missing(&admin, &name)).expect("create bench database");
-            (admin.database(&name), None)
-        }
-        _ => {
-            let cluster = EmbeddedCluster::start(dir.path(), None).expect("embedded cluster");
-            runtime
-                .block_on(db::create_database_if_missing(&cluster.connect_options("postgres"), "bench"))
-                .expect("db");
-            (cluster.connect_options("bench"), Some(cluster))
-        }
-    };
+    let database = BenchDatabase::create(&runtime, "ledger");
+    let pool = database.pool.clone();
 
     runtime.block_on(async {
-        let pool = PgPoolOptions::new().max_connections(4).connect_with(options).await.expect("connect");
-        MIGRATOR.run(&pool).await.expect("migrate");
         let ledger = Ledger::new(NoteSigner::generate("bench.gatelog.invalid/log").expect("key"));
         ledger.ensure_checkpoint(&pool).await.expect("checkpoint");
 
@@ -167,9 +151,6 @@ fn main() {
             report.entries as f64 / elapsed.as_secs_f64()
         );
         drop(conn);
-        pool.close().await;
     });
-    if let Some(cluster) = cluster {
-        cluster.stop().expect("stop cluster");
-    }
+    database.finish(&runtime);
 }
