@@ -139,6 +139,14 @@ pub struct ServeArgs {
     /// Directory served under /static [default: the static/ folder of the source tree]
     #[arg(long, env = "GATELOG_STATIC_DIR", value_name = "DIR", hide = true)]
     pub static_dir: Option<PathBuf>,
+
+    /// Write-API requests per second each token may sustain (429 with Retry-After beyond)
+    #[arg(long, env = "GATELOG_INGEST_RATE", default_value = "10", value_name = "N")]
+    pub ingest_rate: String,
+
+    /// Write-API requests a token may send at once before the rate applies
+    #[arg(long, env = "GATELOG_INGEST_BURST", default_value = "30", value_name = "N")]
+    pub ingest_burst: String,
 }
 
 /// Why a command failed; printed as one line by `main`.
@@ -204,11 +212,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
         Command::Demo(DemoCommand::Load { seed }) => {
-            let key = ServeConfig::from_args(
-                &cli.global,
-                &ServeArgs { addr: "127.0.0.1:0".into(), demo: true, static_dir: None },
-            )?
-            .signing_key;
+            let key = config::signing_key_config(&cli.global)?;
             let ledger = crate::ledger::Ledger::new(server::load_signer(&key)?);
             let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
             let result = async {

@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub static_dir: PathBuf,
     /// Where the signing key is, and whether to create it if absent.
     pub signing_key: SigningKeyConfig,
+    /// Per-token rate of the write API.
+    pub ingest_rate: crate::api::auth::IngestRate,
 }
 
 /// Where the log's signing key comes from.
@@ -71,9 +73,10 @@ impl ServeConfig {
                 .static_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))),
-            signing_key: SigningKeyConfig {
-                path: signing_key_path(global)?,
-                create_with_origin: if global.signing_key.is_some() { None } else { Some(origin(global)?) },
+            signing_key: signing_key_config(global)?,
+            ingest_rate: crate::api::auth::IngestRate {
+                per_second: positive("GATELOG_INGEST_RATE (--ingest-rate)", &serve.ingest_rate)?,
+                burst: positive("GATELOG_INGEST_BURST (--ingest-burst)", &serve.ingest_burst)?,
             },
         })
     }
@@ -113,6 +116,22 @@ pub fn data_dir(global: &GlobalArgs) -> Result<PathBuf, ConfigError> {
         .filter(|v| !v.is_empty())
         .map(|home| PathBuf::from(home).join(".local/share/gatelog"))
         .ok_or(ConfigError::NoDataDir)
+}
+
+/// Where the signing key is: an explicit file must exist; the default one is created on first use.
+pub fn signing_key_config(global: &GlobalArgs) -> Result<SigningKeyConfig, ConfigError> {
+    Ok(SigningKeyConfig {
+        path: signing_key_path(global)?,
+        create_with_origin: if global.signing_key.is_some() { None } else { Some(origin(global)?) },
+    })
+}
+
+fn positive(setting: &'static str, value: &str) -> Result<std::num::NonZeroU32, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        setting,
+        value: value.to_owned(),
+        reason: "expected a whole number of at least 1".into(),
+    })
 }
 
 /// The signing key file: the flag/variable, else `<data-dir>/signing.key`.
@@ -166,7 +185,13 @@ mod tests {
     }
 
     fn serve(addr: &str) -> ServeArgs {
-        ServeArgs { addr: addr.into(), demo: false, static_dir: None }
+        ServeArgs {
+            addr: addr.into(),
+            demo: false,
+            static_dir: None,
+            ingest_rate: "10".into(),
+            ingest_burst: "30".into(),
+        }
     }
 
     #[test]
@@ -175,6 +200,13 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("GATELOG_ADDR") && message.contains("--addr"), "{message}");
         assert!(message.contains("127.0.0.1:8080"), "{message}");
+    }
+
+    #[test]
+    fn a_zero_ingest_rate_names_its_variable() {
+        let args = ServeArgs { ingest_rate: "0".into(), ..serve("127.0.0.1:8080") };
+        let message = ServeConfig::from_args(&global(), &args).expect_err("zero").to_string();
+        assert!(message.contains("GATELOG_INGEST_RATE"), "{message}");
     }
 
     #[test]

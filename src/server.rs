@@ -88,7 +88,7 @@ async fn serve_with(
             "demo data"
         );
     }
-    let app = routes::app(AppState::new(pool, ledger), &config.static_dir);
+    let app = routes::app(AppState::with_ingest_rate(pool, ledger, config.ingest_rate), &config.static_dir);
 
     // The URL goes to stdout (tests and scripts read it); logs go to stderr.
     let mut stdout = std::io::stdout();
