@@ -5,6 +5,7 @@
 //! derived from what is stored.
 
 pub mod admin;
+pub mod analytics;
 pub mod api;
 pub mod cli;
 pub mod config;

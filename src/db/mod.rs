@@ -4,6 +4,7 @@
 pub mod embedded;
 pub mod ledger;
 pub mod providers;
+pub mod records;
 pub mod tokens;
 
 use std::path::PathBuf;

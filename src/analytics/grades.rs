@@ -1,0 +1,274 @@
+//! The grade: a documented, reproducible score from a provider's own disclosures.
+//!
+//! Six components, each a value in 0..=1, weighted and summed to 0..=100:
+//!
+//! | component | weight | value |
+//! |---|---:|---|
+//! | newcomer acceptance | 15 | accepted ÷ (accepted + rejected) for students, first-time founders and civic applicants |
+//! | newcomer set-aside | 10 | set-aside share of the latest capacity ÷ 20 %, capped at 1 |
+//! | queue fairness | 20 | median wait of the fastest tier ÷ that of the slowest (1 with a single queue) |
+//! | lock-up concentration | 25 | 1 − share of the latest capacity held by deals in force |
+//! | price transparency | 10 | share of price disclosures that state a cost basis |
+//! | reporting completeness | 20 | months filed ÷ months in the window, averaged over queue times, acceptance, prices, capacity |
+//!
+//! What is not disclosed scores 0: disclosure is the duty being graded. Letters:
+//! A ≥ 80, B ≥ 65, C ≥ 50, D ≥ 35, F below.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::Disclosures;
+use super::metrics::{acceptance_by_category, latest_capacity, locked_on, queue_series};
+
+/// Applicant categories counted as newcomers.
+pub const NEWCOMER_CATEGORIES: [&str; 3] = ["student", "first_time_founder", "civic"];
+/// Set-aside share that earns full marks.
+pub const FULL_SET_ASIDE: f64 = 0.20;
+
+/// A graded aspect of access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// Acceptance rate of newcomer categories.
+    NewcomerAcceptance,
+    /// Capacity set aside for newcomers.
+    SetAside,
+    /// How much longer the slowest tier waits than the fastest.
+    QueueFairness,
+    /// Capacity locked up by deals.
+    LockupConcentration,
+    /// Cost basis disclosed with prices.
+    PriceTransparency,
+    /// Filings made, month by month.
+    Completeness,
+}
+
+impl Component {
+    /// Every component with its weight, in display order.
+    pub const ALL: [(Component, f64); 6] = [
+        (Component::NewcomerAcceptance, 15.0),
+        (Component::SetAside, 10.0),
+        (Component::QueueFairness, 20.0),
+        (Component::LockupConcentration, 25.0),
+        (Component::PriceTransparency, 10.0),
+        (Component::Completeness, 20.0),
+    ];
+
+    /// A label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NewcomerAcceptance => "Newcomer acceptance",
+            Self::SetAside => "Newcomer set-aside",
+            Self::QueueFairness => "Queue fairness",
+            Self::LockupConcentration => "Lock-up concentration",
+            Self::PriceTransparency => "Price transparency",
+            Self::Completeness => "Reporting completeness",
+        }
+    }
+}
+
+/// One component's result and how it was computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentScore {
+    /// Which.
+    pub component: Component,
+    /// Its weight.
+    pub weight: f64,
+    /// Its value, 0..=1.
+    pub value: f64,
+    /// The numbers behind it, for the scorecard.
+    pub detail: String,
+}
+
+/// A provider's grade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grade {
+    /// 0..=100.
+    pub score: f64,
+    /// A–F.
+    pub letter: char,
+    /// The six components.
+    pub components: Vec<ComponentScore>,
+}
+
+/// The letter for a score.
+pub fn letter(score: f64) -> char {
+    match score {
+        s if s >= 80.0 => 'A',
+        s if s >= 65.0 => 'B',
+        s if s >= 50.0 => 'C',
+        s if s >= 35.0 => 'D',
+        _ => 'F',
+    }
+}
+
+fn month(date: NaiveDate) -> (i32, u32) {
+    (date.year(), date.month())
+}
+
+/// Months from `first` to `last` inclusive.
+fn months_between(first: NaiveDate, last: NaiveDate) -> u32 {
+    let span = (last.year() - first.year()) * 12 + last.month() as i32 - first.month() as i32 + 1;
+    span.max(1) as u32
+}
+
+/// Grades one provider's disclosures over the reporting window `[first, last]` (by month).
+pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
+    let mut components = Vec::new();
+    let mut push = |component: Component, value: f64, detail: String| {
+        let weight = Component::ALL.iter().find(|(c, _)| *c == component).map_or(0.0, |(_, w)| *w);
+        components.push(ComponentScore { component, weight, value: value.clamp(0.0, 1.0), detail });
+    };
+
+    let rates = acceptance_by_category(d).unwrap_or_default();
+    let (accepted, rejected) = rates
+        .iter()
+        .filter(|r| NEWCOMER_CATEGORIES.contains(&r.category.as_str()))
+        .fold((0, 0), |(a, r), rate| (a + rate.accepted, r + rate.rejected));
+    match accepted + rejected {
+        0 => push(Component::NewcomerAcceptance, 0.0, "no decided newcomer applications disclosed".into()),
+        decided => push(
+            Component::NewcomerAcceptance,
+            accepted as f64 / decided as f64,
+            format!("{accepted} accepted of {decided} decided newcomer applications"),
+        ),
+    }
+
+    let capacity = latest_capacity(d);
+    match capacity {
+        Some((date, total, set_aside)) if total > 0 => {
+            let share = set_aside as f64 / total as f64;
+            push(
+                Component::SetAside,
+                share / FULL_SET_ASIDE,
+                format!(
+                    "{set_aside} of {total} accelerators ({:.1} %) set aside on {date}; full marks at {:.0} %",
+                    share * 100.0,
+                    FULL_SET_ASIDE * 100.0
+                ),
+            );
+        }
+        _ => push(Component::SetAside, 0.0, "no capacity disclosed".into()),
+    }
+
+    let series = queue_series(d).unwrap_or_default();
+    let tiers: BTreeSet<&str> = series.iter().map(|p| p.tier.as_str()).collect();
+    let tier_medians: Vec<(&str, f64)> = tiers
+        .iter()
+        .map(|tier| {
+            let mut waits: Vec<f64> = series.iter().filter(|p| p.tier == *tier).map(|p| p.p50_seconds).collect();
+            waits.sort_by(f64::total_cmp);
+            let mid = waits.len() / 2;
+            let median = if waits.len() % 2 == 0 { (waits[mid - 1] + waits[mid]) / 2.0 } else { waits[mid] };
+            (*tier, median)
+        })
+        .collect();
+    match (
+        tier_medians.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
+        tier_medians.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
+    ) {
+        (Some(fast), Some(slow)) if slow.1 > 0.0 => push(
+            Component::QueueFairness,
+            fast.1 / slow.1,
+            if tier_medians.len() == 1 {
+                format!("one queue ({}), median wait {:.0} s", fast.0, fast.1)
+            } else {
+                format!("fastest tier {} waits {:.0} s (median), slowest {} {:.0} s", fast.0, fast.1, slow.0, slow.1)
+            },
+        ),
+        (Some(_), Some(_)) => push(Component::QueueFairness, 1.0, "every tier starts at once".into()),
+        _ => push(Component::QueueFairness, 0.0, "no queue times disclosed".into()),
+    }
+
+    match capacity {
+        Some((date, total, _)) if total > 0 => {
+            let locked = locked_on(d, date);
+            let share = (locked as f64 / total as f64).min(1.0);
+            push(
+                Component::LockupConcentration,
+                1.0 - share,
+                format!(
+                    "{locked} of {total} accelerators ({:.1} %) locked up by deals in force on {date}",
+                    share * 100.0
+                ),
+            );
+        }
+        _ => push(Component::LockupConcentration, 0.0, "no capacity disclosed, so lock-up shares are unknown".into()),
+    }
+
+    match d.prices.len() {
+        0 => push(Component::PriceTransparency, 0.0, "no prices disclosed".into()),
+        count => {
+            let with_cost = d.prices.iter().filter(|(_, p)| p.cost_basis_per_accelerator_hour.is_some()).count();
+            push(
+                Component::PriceTransparency,
+                with_cost as f64 / count as f64,
+                format!("{with_cost} of {count} prices state a cost basis"),
+            )
+        }
+    }
+
+    let months = months_between(window.0, window.1);
+    let in_window = |date: NaiveDate| month(date) >= month(window.0) && month(date) <= month(window.1);
+    let filed = |dates: Vec<NaiveDate>| {
+        dates.into_iter().filter(|date| in_window(*date)).map(month).collect::<BTreeSet<_>>().len() as u32
+    };
+    let counts = [
+        ("queue times", filed(d.queue_times.iter().map(|(_, r)| r.period_start).collect())),
+        ("acceptance", filed(d.acceptance.iter().map(|(_, r)| r.period_start).collect())),
+        ("prices", filed(d.prices.iter().map(|(_, r)| r.effective_date).collect())),
+        ("capacity", filed(d.capacity.iter().map(|(_, r)| r.as_of).collect())),
+    ];
+    let value = counts.iter().map(|(_, n)| f64::from(*n) / f64::from(months)).sum::<f64>() / counts.len() as f64;
+    let detail = counts.iter().map(|(kind, n)| format!("{kind} {n}/{months}")).collect::<Vec<_>>().join(", ");
+    push(Component::Completeness, value, format!("months filed of {months}: {detail}"));
+
+    let total_weight: f64 = components.iter().map(|c| c.weight).sum();
+    let score = 100.0 * components.iter().map(|c| c.weight * c.value).sum::<f64>() / total_weight;
+    Grade { score, letter: letter(score), components }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::metrics::tests::sample;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().expect("date")
+    }
+
+    #[test]
+    fn the_sample_provider_grades_as_computed_by_hand() {
+        let grade = grade(&sample(), (date("2026-01-01"), date("2026-02-01")));
+        let value = |c: Component| grade.components.iter().find(|s| s.component == c).expect("component").value;
+        // Students 6 of 16 decided; civic 0 of 0: 6/16.
+        assert_eq!(value(Component::NewcomerAcceptance), 6.0 / 16.0);
+        // 50 of 1000 set aside = 5 %, a quarter of the 20 % that earns full marks.
+        assert!((value(Component::SetAside) - 0.25).abs() < 1e-12);
+        // on_demand medians: January 200, February 50 -> median 125; newcomer 1000.
+        assert_eq!(value(Component::QueueFairness), 125.0 / 1000.0);
+        // 250 of 1000 locked on 2026-02-01.
+        assert_eq!(value(Component::LockupConcentration), 0.75);
+        // No prices.
+        assert_eq!(value(Component::PriceTransparency), 0.0);
+        // 2 months: queue times 2, acceptance 1, prices 0, capacity 2 -> (1 + 0.5 + 0 + 1) / 4.
+        assert_eq!(value(Component::Completeness), 0.625);
+        let expected =
+            (15.0 * 6.0 / 16.0 + 10.0 * 0.25 + 20.0 * 0.125 + 25.0 * 0.75 + 10.0 * 0.0 + 20.0 * 0.625) / 100.0 * 100.0;
+        assert!((grade.score - expected).abs() < 1e-9, "{} vs {expected}", grade.score);
+        assert_eq!(grade.letter, letter(expected));
+        assert_eq!(grade.letter, 'D');
+    }
+
+    #[test]
+    fn a_provider_that_discloses_nothing_scores_zero() {
+        let grade = grade(&Disclosures::default(), (date("2026-01-01"), date("2026-12-01")));
+        assert_eq!((grade.score, grade.letter), (0.0, 'F'));
+        assert!(grade.components.iter().all(|c| c.value == 0.0 && !c.detail.is_empty()));
+    }
+
+    #[test]
+    fn weights_sum_to_one_hundred() {
+        assert_eq!(Component::ALL.iter().map(|(_, w)| w).sum::<f64>(), 100.0);
+    }
+}

@@ -1,0 +1,242 @@
+//! Metric tables: queue-time percentiles per tier and month, acceptance rates
+//! per applicant category, capacity and lock-up shares. Grouping runs in polars.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use super::Disclosures;
+
+/// Median waits of one provider, tier and month (across its resources and regions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePoint {
+    /// Tier name.
+    pub tier: String,
+    /// First day of the period.
+    pub period_start: NaiveDate,
+    /// Median of the reported p50s, seconds.
+    pub p50_seconds: f64,
+    /// Median of the reported p90s, seconds.
+    pub p90_seconds: f64,
+    /// Jobs, summed.
+    pub jobs: u64,
+}
+
+/// Acceptance of one applicant category, all tracks and periods together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptanceRate {
+    /// Applicant category.
+    pub category: String,
+    /// Applications received.
+    pub received: u64,
+    /// Accepted.
+    pub accepted: u64,
+    /// Rejected.
+    pub rejected: u64,
+}
+
+impl AcceptanceRate {
+    /// Accepted out of decided (accepted + rejected); `None` when nothing was decided.
+    /// Derived here, never reported.
+    pub fn rate(&self) -> Option<f64> {
+        let decided = self.accepted + self.rejected;
+        (decided > 0).then(|| self.accepted as f64 / decided as f64)
+    }
+}
+
+fn days(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+fn from_days(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Days::new(days.max(0) as u64)
+}
+
+/// Queue-time series of one provider's disclosures: one point per tier and period.
+pub fn queue_series(disclosures: &Disclosures) -> PolarsResult<Vec<QueuePoint>> {
+    if disclosures.queue_times.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = &disclosures.queue_times;
+    let frame = df!(
+        "tier" => rows.iter().map(|(_, r)| r.tier.as_str()).collect::<Vec<_>>(),
+        "start" => rows.iter().map(|(_, r)| days(r.period_start)).collect::<Vec<_>>(),
+        "p50" => rows.iter().map(|(_, r)| r.p50_seconds as f64).collect::<Vec<_>>(),
+        "p90" => rows.iter().map(|(_, r)| r.p90_seconds as f64).collect::<Vec<_>>(),
+        "jobs" => rows.iter().map(|(_, r)| r.jobs).collect::<Vec<_>>(),
+    )?;
+    let out = frame
+        .lazy()
+        .group_by([col("tier"), col("start")])
+        .agg([col("p50").median(), col("p90").median(), col("jobs").sum()])
+        .sort(["tier", "start"], SortMultipleOptions::default())
+        .collect()?;
+    let tiers = out.column("tier")?.str()?;
+    let starts = out.column("start")?.i32()?;
+    let p50 = out.column("p50")?.f64()?;
+    let p90 = out.column("p90")?.f64()?;
+    let jobs = out.column("jobs")?.u64()?;
+    Ok((0..out.height())
+        .map(|i| QueuePoint {
+            tier: tiers.get(i).unwrap_or_default().to_owned(),
+            period_start: from_days(starts.get(i).unwrap_or_default()),
+            p50_seconds: p50.get(i).unwrap_or_default(),
+            p90_seconds: p90.get(i).unwrap_or_default(),
+            jobs: jobs.get(i).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Acceptance per applicant category, summed over tracks and periods, by category name.
+pub fn acceptance_by_category(disclosures: &Disclosures) -> PolarsResult<Vec<AcceptanceRate>> {
+    if disclosures.acceptance.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = &disclosures.acceptance;
+    let frame = df!(
+        "category" => rows.iter().map(|(_, r)| r.applicant_category.as_str()).collect::<Vec<_>>(),
+        "received" => rows.iter().map(|(_, r)| r.received).collect::<Vec<_>>(),
+        "accepted" => rows.iter().map(|(_, r)| r.accepted).collect::<Vec<_>>(),
+        "rejected" => rows.iter().map(|(_, r)| r.rejected).collect::<Vec<_>>(),
+    )?;
+    let out = frame
+        .lazy()
+        .group_by([col("category")])
+        .agg([col("received").sum(), col("accepted").sum(), col("rejected").sum()])
+        .sort(["category"], SortMultipleOptions::default())
+        .collect()?;
+    let categories = out.column("category")?.str()?;
+    let received = out.column("received")?.u64()?;
+    let accepted = out.column("accepted")?.u64()?;
+    let rejected = out.column("rejected")?.u64()?;
+    Ok((0..out.height())
+        .map(|i| AcceptanceRate {
+            category: categories.get(i).unwrap_or_default().to_owned(),
+            received: received.get(i).unwrap_or_default(),
+            accepted: accepted.get(i).unwrap_or_default(),
+            rejected: rejected.get(i).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Capacity at the latest `as_of` a provider reported: (date, total, newcomer set-aside).
+pub fn latest_capacity(disclosures: &Disclosures) -> Option<(NaiveDate, u64, u64)> {
+    let latest = disclosures.capacity.iter().map(|(_, c)| c.as_of).max()?;
+    let (total, set_aside) = disclosures
+        .capacity
+        .iter()
+        .filter(|(_, c)| c.as_of == latest)
+        .fold((0, 0), |(t, s), (_, c)| (t + c.total_accelerators, s + c.newcomer_set_aside));
+    Some((latest, total, set_aside))
+}
+
+/// Accelerators locked up by deals in force on `date` (started, not ended).
+pub fn locked_on(disclosures: &Disclosures, date: NaiveDate) -> u64 {
+    disclosures
+        .lockups
+        .iter()
+        .filter(|(_, l)| l.start_date <= date && l.end_date.is_none_or(|end| date < end))
+        .map(|(_, l)| l.accelerators)
+        .sum()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::records::Record;
+    use serde_json::json;
+
+    fn parse(value: serde_json::Value) -> Record {
+        Record::parse(value).expect("valid test record")
+    }
+
+    /// A small hand-checkable world for one provider.
+    pub(crate) fn sample() -> Disclosures {
+        let mut d = Disclosures::default();
+        let qt = |start: &str, end: &str, tier: &str, region: &str, p50: u64, p90: u64, jobs: u64| match parse(
+            json!({"kind": "queue_time", "period_start": start, "period_end": end, "resource": "h100", "region": region,
+                "tier": tier, "jobs": jobs, "p50_seconds": p50, "p90_seconds": p90, "p99_seconds": p90 * 2}),
+        ) {
+            Record::QueueTime(r) => r,
+            _ => unreachable!(),
+        };
+        for (tier, region, p50, p90, jobs) in [
+            ("on_demand", "eu-de", 100, 400, 10),
+            ("on_demand", "eu-fr", 300, 900, 30),
+            ("newcomer", "eu-de", 1000, 5000, 5),
+        ] {
+            d.queue_times.push(("p".into(), qt("2026-01-01", "2026-02-01", tier, region, p50, p90, jobs)));
+        }
+        d.queue_times.push(("p".into(), qt("2026-02-01", "2026-03-01", "on_demand", "eu-de", 50, 200, 7)));
+        let acc = |category: &str, track: &str, received: u64, accepted: u64, rejected: u64| match parse(
+            json!({"kind": "acceptance",
+            "period_start": "2026-01-01", "period_end": "2026-02-01", "track": track, "applicant_category": category,
+            "received": received, "accepted": accepted, "rejected": rejected}),
+        ) {
+            Record::Acceptance(r) => r,
+            _ => unreachable!(),
+        };
+        d.acceptance.push(("p".into(), acc("student", "general", 10, 2, 6)));
+        d.acceptance.push(("p".into(), acc("student", "research", 10, 4, 4)));
+        d.acceptance.push(("p".into(), acc("enterprise", "general", 20, 18, 2)));
+        d.acceptance.push(("p".into(), acc("civic", "general", 5, 0, 0)));
+        let cap = |as_of: &str, region: &str, total: u64, set_aside: u64| match parse(
+            json!({"kind": "capacity", "as_of": as_of,
+            "resource": "h100", "region": region, "total_accelerators": total, "newcomer_set_aside": set_aside}),
+        ) {
+            Record::Capacity(r) => r,
+            _ => unreachable!(),
+        };
+        d.capacity.push(("p".into(), cap("2026-01-01", "eu-de", 500, 10)));
+        d.capacity.push(("p".into(), cap("2026-02-01", "eu-de", 600, 30)));
+        d.capacity.push(("p".into(), cap("2026-02-01", "eu-fr", 400, 20)));
+        let lockup = |start: &str, end: Option<&str>, accelerators: u64| {
+            let mut v = json!({"kind": "lockup", "counterparty": "Lab", "resource": "h100", "region": "eu-de", "accelerators": accelerators,
+                "start_date": start, "exclusivity": "exclusive", "disclosure_date": start});
+            if let Some(end) = end {
+                v["end_date"] = json!(end);
+            }
+            match parse(v) {
+                Record::Lockup(r) => r,
+                _ => unreachable!(),
+            }
+        };
+        d.lockups.push(("p".into(), lockup("2025-06-01", Some("2026-06-01"), 250)));
+        d.lockups.push(("p".into(), lockup("2025-01-01", Some("2026-01-15"), 100)));
+        d.lockups.push(("p".into(), lockup("2026-03-01", None, 50)));
+        d
+    }
+
+    #[test]
+    fn queue_series_takes_medians_across_regions_per_tier_and_month() {
+        let series = queue_series(&sample()).expect("polars");
+        let january_on_demand =
+            series.iter().find(|p| p.tier == "on_demand" && p.period_start.to_string() == "2026-01-01").expect("point");
+        // Median of 100 and 300 is 200; of 400 and 900, 650; jobs 10 + 30.
+        assert_eq!(
+            (january_on_demand.p50_seconds, january_on_demand.p90_seconds, january_on_demand.jobs),
+            (200.0, 650.0, 40)
+        );
+        assert_eq!(series.iter().filter(|p| p.tier == "on_demand").count(), 2);
+        assert_eq!(series.iter().find(|p| p.tier == "newcomer").map(|p| p.p50_seconds), Some(1000.0));
+    }
+
+    #[test]
+    fn acceptance_rates_are_accepted_over_decided() {
+        let rates = acceptance_by_category(&sample()).expect("polars");
+        let student = rates.iter().find(|r| r.category == "student").expect("student");
+        assert_eq!((student.received, student.accepted, student.rejected), (20, 6, 10));
+        assert_eq!(student.rate(), Some(6.0 / 16.0));
+        assert_eq!(rates.iter().find(|r| r.category == "enterprise").and_then(AcceptanceRate::rate), Some(0.9));
+        // Nothing decided yet: no rate, rather than 0 %.
+        assert_eq!(rates.iter().find(|r| r.category == "civic").and_then(AcceptanceRate::rate), None);
+    }
+
+    #[test]
+    fn capacity_and_lockups_at_the_latest_date() {
+        let d = sample();
+        let (date, total, set_aside) = latest_capacity(&d).expect("capacity");
+        assert_eq!((date.to_string(), total, set_aside), ("2026-02-01".into(), 1000, 50));
+        // On 2026-02-01 only the 250-accelerator deal is in force (one ended, one not started).
+        assert_eq!(locked_on(&d, date), 250);
+    }
+}
