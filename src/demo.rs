@@ -175,7 +175,7 @@ fn profiles() -> Vec<Profile> {
             kind: ProviderKind::Neocloud,
             country: "US",
             currency: "USD",
-            resources: &["nvidia-h100-80gb", "nvidia-b200"],
+            resources: &["nvidia-h100-80gb"],
             regions: &["us-central"],
             tiers: &["on_demand", "reserved", "newcomer"],
             tracks: &["general"],

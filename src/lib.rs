@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod api;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub ledger: Arc<ledger::Ledger>,
     /// Per-token rate limit of the write API.
     pub ingest_limiter: api::auth::TokenRateLimiter,
+    /// Page data computed once per checkpoint.
+    pub snapshots: web::snapshot::SnapshotCache,
 }
 
 impl AppState {
@@ -49,6 +52,11 @@ impl AppState {
 
     /// State with a chosen per-token ingest rate.
     pub fn with_ingest_rate(pool: PgPool, ledger: ledger::Ledger, rate: api::auth::IngestRate) -> Self {
-        Self { pool, ledger: Arc::new(ledger), ingest_limiter: api::auth::TokenRateLimiter::new(rate) }
+        Self {
+            pool,
+            ledger: Arc::new(ledger),
+            ingest_limiter: api::auth::TokenRateLimiter::new(rate),
+            snapshots: web::snapshot::SnapshotCache::default(),
+        }
     }
 }

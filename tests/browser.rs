@@ -16,6 +16,9 @@ const PAGES: &[&str] = &[
     "/docs/api=Push API",
     "/ledger=Ledger",
     "/ledger/entries/0=Entry 0",
+    "/providers=Providers",
+    "/providers/corvid-gpu=Corvid GPU",
+    "/methodology=Methodology",
     "/no-such-page=404 Not Found",
 ];
 

@@ -7,6 +7,9 @@ pub mod errors;
 pub mod health;
 pub mod home;
 pub mod ledger;
+pub mod methodology;
+pub mod providers;
+pub mod snapshot;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
