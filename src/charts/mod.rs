@@ -46,7 +46,8 @@ pub fn queue_times(series: &[QueuePoint], title: &str) -> Option<String> {
     let first = series.iter().map(|p| p.period_start).min()?;
     let last = series.iter().map(|p| p.period_start).max()?;
     let last = if last == first { last + chrono::Days::new(31) } else { last };
-    let top = series.iter().map(|p| p.p50_seconds / 3600.0).fold(0.0, f64::max).max(0.1) * 1.1;
+    // Headroom above the highest line keeps the legend (upper left) off the data.
+    let top = series.iter().map(|p| p.p50_seconds / 3600.0).fold(0.0, f64::max).max(0.1) * 1.45;
     let mut tiers: Vec<&str> = series.iter().map(|p| p.tier.as_str()).collect();
     tiers.sort_unstable();
     tiers.dedup();

@@ -1,4 +1,5 @@
-//! `/`: what Gatelog is, what the ledger holds right now, and who is registered.
+//! `/`: what Gatelog is, what the ledger holds right now, the latest disclosures,
+//! and every provider with its grade.
 
 use askama::Template;
 use axum::extract::State;
@@ -13,18 +14,32 @@ use crate::providers::Provider;
 #[derive(Template)]
 #[template(path = "home/index.html")]
 pub struct HomePage {
-    /// Registered providers, by name.
-    pub providers: Vec<Provider>,
+    /// Registered providers, by name, with their grade letters.
+    pub providers: Vec<(Provider, Option<char>)>,
     /// Entries in the ledger.
     pub disclosures: i64,
+    /// The newest entries.
+    pub latest: Vec<db::ledger::EntrySummary>,
+    /// When the latest checkpoint was signed.
+    pub signed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Handler for `/`.
 pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> {
+    let snapshot = super::snapshot::current(&state).await?;
     let mut conn = state.pool.acquire().await?;
-    let providers = db::providers::list(&mut conn).await?;
-    let head = db::ledger::head(&mut conn).await?;
-    Ok(super::render(&HomePage { providers, disclosures: head.size as i64 }))
+    let latest = db::ledger::recent_entries(&mut conn, 10).await?;
+    let providers = snapshot
+        .providers
+        .iter()
+        .map(|p| (p.clone(), snapshot.grades.get(p.slug.as_str()).map(|g| g.letter)))
+        .collect();
+    Ok(super::render(&HomePage {
+        providers,
+        disclosures: snapshot.tree_size as i64,
+        latest,
+        signed_at: Some(snapshot.signed_at),
+    }))
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub struct Snapshot {
     pub tree_size: u64,
     /// Checkpoint root, hex.
     pub root_hex: String,
+    /// Registered providers when computed (providers are registered outside the ledger).
+    providers_version: (i64, i64),
     /// When that checkpoint was signed.
     pub signed_at: DateTime<Utc>,
     /// Registered providers, by name.
@@ -73,9 +75,13 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         .await?
         .ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
     let root_hex = hex::encode(checkpoint.root);
+    // Registering a provider does not touch the ledger, so it is part of the cache key.
+    let providers_version: (i64, i64) =
+        sqlx::query_as("SELECT count(*), coalesce(max(id), 0) FROM providers").fetch_one(&mut *conn).await?;
     if let Ok(guard) = state.snapshots.0.lock()
         && let Some(cached) = guard.as_ref()
         && cached.root_hex == root_hex
+        && cached.providers_version == providers_version
     {
         return Ok(cached.clone());
     }
@@ -117,6 +123,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     let snapshot = Arc::new(Snapshot {
         tree_size: checkpoint.size,
         root_hex,
+        providers_version,
         signed_at: checkpoint.signed_at,
         providers,
         disclosures,
@@ -129,4 +136,27 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         *guard = Some(snapshot.clone());
     }
     Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::current;
+    use crate::testing::TestApp;
+
+    #[tokio::test]
+    async fn the_snapshot_is_reused_until_the_ledger_or_the_providers_change() {
+        let app = TestApp::new().await;
+        let first = current(&app.state).await.expect("snapshot");
+        let again = current(&app.state).await.expect("snapshot");
+        assert!(Arc::ptr_eq(&first, &again), "same checkpoint, same snapshot");
+        app.provider_token("new-provider").await;
+        let after_registration = current(&app.state).await.expect("snapshot");
+        assert!(!Arc::ptr_eq(&first, &after_registration));
+        assert_eq!(after_registration.providers.len(), 1);
+        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
+        let after_append = current(&app.state).await.expect("snapshot");
+        assert_eq!(after_append.tree_size, 3);
+    }
 }
