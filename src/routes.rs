@@ -59,6 +59,7 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/providers/{slug}", get(crate::web::providers::show))
         .route("/providers/{slug}/queue-times.svg", get(crate::web::providers::queue_chart_svg))
         .route("/methodology", get(crate::web::methodology::show))
+        .route("/metrics/{metric}", get(crate::web::metrics::show))
         .route("/ledger/entries/{index}", get(crate::web::ledger::entry))
         .nest_service("/static", static_files)
         .fallback(errors::not_found)

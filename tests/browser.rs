@@ -19,6 +19,8 @@ const PAGES: &[&str] = &[
     "/providers=Providers",
     "/providers/corvid-gpu=Corvid GPU",
     "/methodology=Methodology",
+    "/metrics/queue-times?region=eu-de=Queue times",
+    "/metrics/lockups=Lock-ups",
     "/no-such-page=404 Not Found",
 ];
 

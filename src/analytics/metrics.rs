@@ -139,6 +139,94 @@ pub fn locked_on(disclosures: &Disclosures, date: NaiveDate) -> u64 {
         .sum()
 }
 
+/// Waits of one provider and tier over a whole (filtered) window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierSummary {
+    /// Provider slug.
+    pub provider: String,
+    /// Tier.
+    pub tier: String,
+    /// Records behind it.
+    pub records: u64,
+    /// Median of the reported p50s, seconds.
+    pub p50_seconds: f64,
+    /// Median of the reported p90s, seconds.
+    pub p90_seconds: f64,
+    /// Jobs, summed.
+    pub jobs: u64,
+}
+
+/// Median waits per provider and tier, across resources, regions and periods.
+pub fn queue_by_provider_and_tier(disclosures: &Disclosures) -> PolarsResult<Vec<TierSummary>> {
+    if disclosures.queue_times.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = &disclosures.queue_times;
+    let frame = df!(
+        "provider" => rows.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        "tier" => rows.iter().map(|(_, r)| r.tier.as_str()).collect::<Vec<_>>(),
+        "p50" => rows.iter().map(|(_, r)| r.p50_seconds as f64).collect::<Vec<_>>(),
+        "p90" => rows.iter().map(|(_, r)| r.p90_seconds as f64).collect::<Vec<_>>(),
+        "jobs" => rows.iter().map(|(_, r)| r.jobs).collect::<Vec<_>>(),
+    )?;
+    let out = frame
+        .lazy()
+        .group_by([col("provider"), col("tier")])
+        .agg([col("p50").median(), col("p90").median(), col("jobs").sum(), col("p50").count().alias("records")])
+        .sort(["provider", "tier"], SortMultipleOptions::default())
+        .collect()?;
+    let providers = out.column("provider")?.str()?;
+    let tiers = out.column("tier")?.str()?;
+    let p50 = out.column("p50")?.f64()?;
+    let p90 = out.column("p90")?.f64()?;
+    let jobs = out.column("jobs")?.u64()?;
+    let records = out.column("records")?.cast(&DataType::UInt64)?;
+    let records = records.u64()?;
+    Ok((0..out.height())
+        .map(|i| TierSummary {
+            provider: providers.get(i).unwrap_or_default().to_owned(),
+            tier: tiers.get(i).unwrap_or_default().to_owned(),
+            records: records.get(i).unwrap_or_default(),
+            p50_seconds: p50.get(i).unwrap_or_default(),
+            p90_seconds: p90.get(i).unwrap_or_default(),
+            jobs: jobs.get(i).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// A lock-up with the share of its provider's capacity it takes at its start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockupShare {
+    /// Provider slug.
+    pub provider: String,
+    /// The deal.
+    pub lockup: crate::records::kinds::Lockup,
+    /// Accelerators ÷ the provider's total capacity at the latest filing on or before the
+    /// deal's start; `None` when no capacity was filed by then.
+    pub share: Option<f64>,
+}
+
+/// Every lock-up with its capacity share, newest deal first.
+pub fn lockup_shares(disclosures: &Disclosures) -> Vec<LockupShare> {
+    let mut out: Vec<LockupShare> = disclosures
+        .lockups
+        .iter()
+        .map(|(provider, lockup)| {
+            let filings = disclosures.capacity.iter().filter(|(p, c)| p == provider && c.as_of <= lockup.start_date);
+            let at = filings.clone().map(|(_, c)| c.as_of).max();
+            let total: u64 =
+                at.map_or(0, |date| filings.filter(|(_, c)| c.as_of == date).map(|(_, c)| c.total_accelerators).sum());
+            LockupShare {
+                provider: provider.clone(),
+                lockup: lockup.clone(),
+                share: (total > 0).then(|| lockup.accelerators as f64 / total as f64),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.lockup.start_date.cmp(&a.lockup.start_date).then_with(|| a.provider.cmp(&b.provider)));
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -229,6 +317,25 @@ pub(crate) mod tests {
         assert_eq!(rates.iter().find(|r| r.category == "enterprise").and_then(AcceptanceRate::rate), Some(0.9));
         // Nothing decided yet: no rate, rather than 0 %.
         assert_eq!(rates.iter().find(|r| r.category == "civic").and_then(AcceptanceRate::rate), None);
+    }
+
+    #[test]
+    fn tier_summaries_take_medians_over_every_record() {
+        let summaries = queue_by_provider_and_tier(&sample()).expect("polars");
+        let on_demand = summaries.iter().find(|s| s.tier == "on_demand").expect("tier");
+        // p50s 100, 300, 50 -> 100; p90s 400, 900, 200 -> 400; jobs 10 + 30 + 7.
+        assert_eq!(
+            (on_demand.records, on_demand.p50_seconds, on_demand.p90_seconds, on_demand.jobs),
+            (3, 100.0, 400.0, 47)
+        );
+    }
+
+    #[test]
+    fn lockup_shares_use_the_capacity_filed_before_each_deal() {
+        let shares = lockup_shares(&sample());
+        // Newest first: the 2026-03 deal (50 of the 1000 filed on 2026-02-01), then the
+        // 2025 deals, filed before any capacity: unknown.
+        assert_eq!(shares.iter().map(|s| s.share).collect::<Vec<_>>(), [Some(0.05), None, None]);
     }
 
     #[test]

@@ -9,6 +9,19 @@ pub mod metrics;
 use crate::records::kinds::{Acceptance, Capacity, Lockup, Price, QueueTime};
 use crate::records::{Record, RecordKind};
 
+/// What the dashboards (and datasets) narrow disclosures by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Resource slug.
+    pub resource: Option<String>,
+    /// Region slug.
+    pub region: Option<String>,
+    /// First date included.
+    pub from: Option<chrono::NaiveDate>,
+    /// Last date included.
+    pub to: Option<chrono::NaiveDate>,
+}
+
 /// The latest version of every disclosure, by kind, each with its provider.
 #[derive(Debug, Clone, Default)]
 pub struct Disclosures {
@@ -45,6 +58,64 @@ impl Disclosures {
             }
         }
         (out, skipped)
+    }
+
+    /// Only the disclosures about `resource` and `region` (when given) whose dates fall
+    /// in `[from, to]` (periods by their start, prices by effective date, capacity by
+    /// `as_of`, lock-ups by start). Shared by the dashboards and, later, the datasets.
+    pub fn filtered(&self, filter: &Filter) -> Self {
+        let date_ok =
+            |date: chrono::NaiveDate| filter.from.is_none_or(|f| date >= f) && filter.to.is_none_or(|t| date <= t);
+        let place_ok = |resource: &str, region: &str| {
+            filter.resource.as_deref().is_none_or(|r| r == resource)
+                && filter.region.as_deref().is_none_or(|r| r == region)
+        };
+        Self {
+            queue_times: self
+                .queue_times
+                .iter()
+                .filter(|(_, r)| place_ok(r.resource.as_str(), r.region.as_str()) && date_ok(r.period_start))
+                .cloned()
+                .collect(),
+            // Acceptance is per provider programme, not per resource or region.
+            acceptance: self.acceptance.iter().filter(|(_, r)| date_ok(r.period_start)).cloned().collect(),
+            prices: self
+                .prices
+                .iter()
+                .filter(|(_, r)| place_ok(r.resource.as_str(), r.region.as_str()) && date_ok(r.effective_date))
+                .cloned()
+                .collect(),
+            lockups: self
+                .lockups
+                .iter()
+                .filter(|(_, r)| place_ok(r.resource.as_str(), r.region.as_str()) && date_ok(r.start_date))
+                .cloned()
+                .collect(),
+            capacity: self
+                .capacity
+                .iter()
+                .filter(|(_, r)| place_ok(r.resource.as_str(), r.region.as_str()) && date_ok(r.as_of))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Every resource and region named in the disclosures, sorted.
+    pub fn resources_and_regions(&self) -> (Vec<String>, Vec<String>) {
+        let mut resources = std::collections::BTreeSet::new();
+        let mut regions = std::collections::BTreeSet::new();
+        let places = self
+            .queue_times
+            .iter()
+            .map(|(_, r)| (&r.resource, &r.region))
+            .chain(self.prices.iter().map(|(_, r)| (&r.resource, &r.region)))
+            .chain(self.lockups.iter().map(|(_, r)| (&r.resource, &r.region)))
+            .chain(self.capacity.iter().map(|(_, r)| (&r.resource, &r.region)));
+        for (resource, region) in places {
+            resources.insert(resource.to_string());
+            regions.insert(region.to_string());
+        }
+        (resources.into_iter().collect(), regions.into_iter().collect())
     }
 
     /// Only one provider's disclosures.

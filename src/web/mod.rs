@@ -8,6 +8,7 @@ pub mod health;
 pub mod home;
 pub mod ledger;
 pub mod methodology;
+pub mod metrics;
 pub mod providers;
 pub mod snapshot;
 

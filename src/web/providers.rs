@@ -178,19 +178,8 @@ pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Re
     let queue_chart = charts::queue_times(&queue, &format!("Median wait per tier: {}", provider.display_name));
     let acceptance = figures.acceptance;
     let capacity = metrics::latest_capacity(&mine);
-    let mut lockups: Vec<LockupRow> = mine
-        .lockups
-        .iter()
-        .map(|(_, l)| {
-            // Capacity at the deal's start: the latest capacity filing on or before it.
-            let at_start = mine.capacity.iter().filter(|(_, c)| c.as_of <= l.start_date).map(|(_, c)| c.as_of).max();
-            let total: u64 = at_start.map_or(0, |date| {
-                mine.capacity.iter().filter(|(_, c)| c.as_of == date).map(|(_, c)| c.total_accelerators).sum()
-            });
-            LockupRow { lockup: l.clone(), share: (total > 0).then(|| l.accelerators as f64 / total as f64) }
-        })
-        .collect();
-    lockups.sort_by_key(|row| std::cmp::Reverse(row.lockup.start_date));
+    let lockups: Vec<LockupRow> =
+        metrics::lockup_shares(&mine).into_iter().map(|s| LockupRow { lockup: s.lockup, share: s.share }).collect();
     Ok(super::render(&ScorecardPage {
         grade: snapshot.grades.get(&slug).cloned(),
         amendments: snapshot.amendments.get(&slug).copied().unwrap_or(0),

@@ -27,7 +27,9 @@ const browser = await chromium.launch({
 const failures = [];
 try {
   for (const spec of specs) {
-    const [path, expectedTitle] = spec.split('=');
+    // PATH=TITLE, split at the last '=' so paths may carry query strings.
+    const at = spec.lastIndexOf('=');
+    const [path, expectedTitle] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, undefined];
     // A phone-sized viewport: the site must work at 360 px.
     for (const viewport of [{ width: 360, height: 740 }, { width: 1280, height: 900 }]) {
       const context = await browser.newContext({ viewport });

@@ -1,0 +1,426 @@
+//! `/metrics/{queue-times|acceptance|prices|lockups|capacity}`: cross-provider
+//! dashboards, filterable by resource, region and date range with a GET form, so
+//! every view has a shareable URL. Bad filter values are explained on the page.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::snapshot::{self, Snapshot};
+use crate::AppState;
+use crate::analytics::metrics::{self, AcceptanceRate};
+use crate::analytics::{Disclosures, Filter};
+use crate::api::extract::{Path, Query};
+use crate::error::{AppError, PageError};
+
+/// The dashboards, in menu order: (path segment, title).
+pub const METRICS: [(&str, &str); 5] = [
+    ("queue-times", "Queue times"),
+    ("acceptance", "Acceptance"),
+    ("prices", "Prices"),
+    ("lockups", "Lock-ups"),
+    ("capacity", "Capacity"),
+];
+
+/// The filter form, as submitted.
+#[derive(Debug, Default, Deserialize)]
+pub struct FilterQuery {
+    /// Resource slug.
+    pub resource: Option<String>,
+    /// Region slug.
+    pub region: Option<String>,
+    /// First date (YYYY-MM-DD).
+    pub from: Option<String>,
+    /// Last date (YYYY-MM-DD).
+    pub to: Option<String>,
+}
+
+/// One table cell.
+pub struct Cell {
+    /// Text shown.
+    pub text: String,
+    /// Link, if the cell links somewhere.
+    pub href: Option<String>,
+}
+
+impl Cell {
+    fn text(text: impl ToString) -> Self {
+        Self { text: text.to_string(), href: None }
+    }
+
+    fn provider(slug: &str, name: &str) -> Self {
+        Self { text: name.to_owned(), href: Some(format!("/providers/{slug}")) }
+    }
+}
+
+/// A dashboard page.
+#[derive(Template)]
+#[template(path = "metrics/show.html")]
+pub struct MetricPage {
+    /// Path segment of this metric.
+    pub metric: &'static str,
+    /// Its title.
+    pub title: &'static str,
+    /// What the table shows.
+    pub explanation: &'static str,
+    /// Column headers.
+    pub headers: Vec<&'static str>,
+    /// Rows.
+    pub rows: Vec<Vec<Cell>>,
+    /// Resources to choose from, and the chosen one.
+    pub resources: Vec<String>,
+    /// Regions to choose from.
+    pub regions: Vec<String>,
+    /// The filter in force, as the form shows it.
+    pub filter: FilterQuery,
+    /// Problems with the filter, explained.
+    pub notices: Vec<String>,
+    /// For the citation line.
+    pub snapshot: Arc<Snapshot>,
+}
+
+impl MetricPage {
+    /// Whether `m` is this page's metric.
+    pub fn is_current(&self, m: &str) -> bool {
+        self.metric == m
+    }
+
+    /// Whether `value` is the selected option of `field`.
+    pub fn selected(&self, field: &str, value: &str) -> bool {
+        let chosen = match field {
+            "resource" => self.filter.resource.as_deref(),
+            _ => self.filter.region.as_deref(),
+        };
+        chosen == Some(value)
+    }
+
+    /// The current filter as a query string, for the tab links.
+    pub fn query(&self) -> String {
+        let parts: Vec<String> = [
+            ("resource", &self.filter.resource),
+            ("region", &self.filter.region),
+            ("from", &self.filter.from),
+            ("to", &self.filter.to),
+        ]
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", v.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")))
+        })
+        .collect();
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
+}
+
+/// Turns the submitted form into a filter, explaining and dropping bad values.
+fn parse_filter(query: &FilterQuery, resources: &[String], regions: &[String]) -> (Filter, FilterQuery, Vec<String>) {
+    let mut notices = Vec::new();
+    let mut shown = FilterQuery::default();
+    let mut filter = Filter::default();
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    if let Some(resource) = nonempty(&query.resource) {
+        if resources.contains(&resource) {
+            filter.resource = Some(resource.clone());
+            shown.resource = Some(resource);
+        } else {
+            notices.push(format!("No disclosure mentions the resource {resource:?}; showing every resource."));
+        }
+    }
+    if let Some(region) = nonempty(&query.region) {
+        if regions.contains(&region) {
+            filter.region = Some(region.clone());
+            shown.region = Some(region);
+        } else {
+            notices.push(format!("No disclosure mentions the region {region:?}; showing every region."));
+        }
+    }
+    let mut date = |name: &str, value: &Option<String>| -> Option<NaiveDate> {
+        let text = nonempty(value)?;
+        match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                notices.push(format!("{name} {text:?} is not a date written YYYY-MM-DD; it was ignored."));
+                None
+            }
+        }
+    };
+    let (from, to) = (date("From", &query.from), date("To", &query.to));
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => notices.push(format!("From ({f}) is after to ({t}); both were ignored.")),
+        _ => {
+            filter.from = from;
+            filter.to = to;
+            shown.from = from.map(|d| d.to_string());
+            shown.to = to.map(|d| d.to_string());
+        }
+    }
+    (filter, shown, notices)
+}
+
+fn name_of<'a>(snapshot: &'a Snapshot, slug: &'a str) -> &'a str {
+    snapshot.providers.iter().find(|p| p.slug.as_str() == slug).map_or(slug, |p| p.display_name.as_str())
+}
+
+/// What a dashboard shows: (explanation, column headers, rows).
+struct MetricTable(&'static str, Vec<&'static str>, Vec<Vec<Cell>>);
+
+fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<MetricTable, AppError> {
+    let analytics = |e: polars::prelude::PolarsError| AppError::Unavailable(format!("analytics: {e}"));
+    let provider = |slug: &str| Cell::provider(slug, name_of(snapshot, slug));
+    let (explanation, headers, rows) = match metric {
+        "queue-times" => (
+            "Median wait per provider and access tier, across the resources, regions and months selected.",
+            vec!["provider", "tier", "median wait (h)", "p90 wait (h)", "jobs", "records"],
+            metrics::queue_by_provider_and_tier(filtered)
+                .map_err(analytics)?
+                .iter()
+                .map(|s| {
+                    vec![
+                        provider(&s.provider),
+                        Cell::text(&s.tier),
+                        Cell::text(format!("{:.2}", s.p50_seconds / 3600.0)),
+                        Cell::text(format!("{:.2}", s.p90_seconds / 3600.0)),
+                        Cell::text(s.jobs),
+                        Cell::text(s.records),
+                    ]
+                })
+                .collect(),
+        ),
+        "acceptance" => {
+            let mut rows = Vec::new();
+            for p in &snapshot.providers {
+                for rate in metrics::acceptance_by_category(&filtered.of(p.slug.as_str())).map_err(analytics)? {
+                    let AcceptanceRate { category, received, accepted, rejected } = &rate;
+                    let shown = rate.rate().map_or("—".to_owned(), |r| format!("{:.1} %", r * 100.0));
+                    rows.push(vec![
+                        provider(p.slug.as_str()),
+                        Cell::text(category),
+                        Cell::text(received),
+                        Cell::text(accepted),
+                        Cell::text(rejected),
+                        Cell::text(shown),
+                    ]);
+                }
+            }
+            (
+                "Applications per provider and applicant category in the months selected; the rate is accepted ÷ (accepted + rejected).",
+                vec!["provider", "applicant category", "received", "accepted", "rejected", "acceptance rate"],
+                rows,
+            )
+        }
+        "prices" => {
+            // The latest price in the window for each provider, resource, region and model.
+            let mut latest: std::collections::BTreeMap<(String, String, String, &str), &crate::records::kinds::Price> =
+                Default::default();
+            for (p, price) in &filtered.prices {
+                let key =
+                    (p.clone(), price.resource.to_string(), price.region.to_string(), price.pricing_model.as_str());
+                if latest.get(&key).is_none_or(|current| current.effective_date < price.effective_date) {
+                    latest.insert(key, price);
+                }
+            }
+            let rows = latest
+                .iter()
+                .map(|((p, resource, region, model), price)| {
+                    let markup = price.cost_basis_per_accelerator_hour.filter(|c| !c.is_zero()).map_or(
+                        "—".to_owned(),
+                        |cost| {
+                            format!(
+                                "{:.0} %",
+                                ((price.price_per_accelerator_hour / cost) - rust_decimal::Decimal::ONE)
+                                    * rust_decimal::Decimal::ONE_HUNDRED
+                            )
+                        },
+                    );
+                    vec![
+                        provider(p),
+                        Cell::text(resource),
+                        Cell::text(region),
+                        Cell::text(model),
+                        Cell::text(format!("{} {}", price.price_per_accelerator_hour, price.currency)),
+                        Cell::text(
+                            price
+                                .cost_basis_per_accelerator_hour
+                                .map_or("not disclosed".to_owned(), |c| format!("{c} {}", price.currency)),
+                        ),
+                        Cell::text(markup),
+                        Cell::text(price.effective_date),
+                    ]
+                })
+                .collect();
+            (
+                "The latest price in the window per provider, resource, region and pricing model, with the disclosed cost basis and the markup over it.",
+                vec![
+                    "provider",
+                    "resource",
+                    "region",
+                    "model",
+                    "price / accelerator-hour",
+                    "cost basis",
+                    "markup",
+                    "effective",
+                ],
+                rows,
+            )
+        }
+        "lockups" => {
+            let shares = metrics::lockup_shares(&snapshot.disclosures);
+            let keep: Vec<_> = shares
+                .into_iter()
+                .filter(|s| filtered.lockups.iter().any(|(p, l)| p == &s.provider && l == &s.lockup))
+                .collect();
+            let rows = keep
+                .iter()
+                .map(|s| {
+                    vec![
+                        provider(&s.provider),
+                        Cell::text(&s.lockup.counterparty),
+                        Cell::text(s.lockup.accelerators),
+                        Cell::text(s.share.map_or("unknown".to_owned(), |v| format!("{:.1} %", v * 100.0))),
+                        Cell::text(s.lockup.exclusivity.as_str()),
+                        Cell::text(s.lockup.start_date),
+                        Cell::text(s.lockup.end_date.map_or("open-ended".to_owned(), |d| d.to_string())),
+                    ]
+                })
+                .collect();
+            (
+                "Every disclosed capacity deal, with the share of the provider's capacity it takes at its start.",
+                vec!["provider", "counterparty", "accelerators", "share of capacity", "exclusivity", "from", "until"],
+                rows,
+            )
+        }
+        "capacity" => {
+            let mut latest: std::collections::BTreeMap<(String, String, String), &crate::records::kinds::Capacity> =
+                Default::default();
+            for (p, c) in &filtered.capacity {
+                let key = (p.clone(), c.resource.to_string(), c.region.to_string());
+                if latest.get(&key).is_none_or(|current| current.as_of < c.as_of) {
+                    latest.insert(key, c);
+                }
+            }
+            let rows =
+                latest
+                    .iter()
+                    .map(|((p, resource, region), c)| {
+                        let share = if c.total_accelerators > 0 {
+                            format!("{:.1} %", c.newcomer_set_aside as f64 * 100.0 / c.total_accelerators as f64)
+                        } else {
+                            "—".into()
+                        };
+                        vec![
+                            provider(p),
+                            Cell::text(resource),
+                            Cell::text(region),
+                            Cell::text(c.as_of),
+                            Cell::text(c.total_accelerators),
+                            Cell::text(c.newcomer_set_aside),
+                            Cell::text(share),
+                            Cell::text(c.utilisation.map_or("—".to_owned(), |u| {
+                                format!("{:.0} %", u * rust_decimal::Decimal::ONE_HUNDRED)
+                            })),
+                        ]
+                    })
+                    .collect();
+            (
+                "The latest capacity in the window per provider, resource and region, with the newcomer set-aside.",
+                vec![
+                    "provider",
+                    "resource",
+                    "region",
+                    "as of",
+                    "accelerators",
+                    "newcomer set-aside",
+                    "set-aside share",
+                    "utilisation",
+                ],
+                rows,
+            )
+        }
+        _ => return Err(AppError::NotFound),
+    };
+    Ok(MetricTable(explanation, headers, rows))
+}
+
+/// `/metrics/{metric}`.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(metric): Path<String>,
+    Query(query): Query<FilterQuery>,
+) -> Result<Response, PageError> {
+    let Some((metric, title)) = METRICS.iter().find(|(m, _)| *m == metric).copied() else {
+        return Err(AppError::NotFound.into());
+    };
+    let snapshot = snapshot::current(&state).await?;
+    let (resources, regions) = snapshot.disclosures.resources_and_regions();
+    let (filter, shown, notices) = parse_filter(&query, &resources, &regions);
+    let for_table = snapshot.clone();
+    let MetricTable(explanation, headers, rows) = tokio::task::spawn_blocking(move || {
+        let filtered = for_table.disclosures.filtered(&filter);
+        table(metric, &for_table, &filtered)
+    })
+    .await
+    .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
+    Ok(super::render(&MetricPage {
+        metric,
+        title,
+        explanation,
+        headers,
+        rows,
+        resources,
+        regions,
+        filter: shown,
+        notices,
+        snapshot,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::testing::TestApp;
+
+    async fn demo_app() -> TestApp {
+        let app = TestApp::new().await;
+        crate::demo::load(&app.db.pool, &app.ledger(), crate::demo::DEFAULT_SEED).await.expect("demo");
+        app
+    }
+
+    #[tokio::test]
+    async fn every_dashboard_renders_rows_and_filters_narrow_them() {
+        let app = demo_app().await;
+        for (metric, _) in super::METRICS {
+            let response = app.get(&format!("/metrics/{metric}")).await;
+            response.assert_status(StatusCode::OK);
+            let rows = response.html().texts_of("#metric-table tbody tr").len();
+            assert!(rows > 0, "{metric} has no rows");
+        }
+        let all = app.get("/metrics/capacity").await.html().texts_of("#metric-table tbody tr").len();
+        let narrowed = app.get("/metrics/capacity?region=eu-fi").await.html();
+        let rows = narrowed.texts_of("#metric-table tbody tr");
+        assert!(!rows.is_empty() && rows.len() < all, "{} of {all}", rows.len());
+        assert!(rows.iter().all(|r| r.contains("eu-fi")), "{rows:?}");
+        assert_eq!(narrowed.attr_of("select[name=region] option[selected]", "value"), "eu-fi");
+        let windowed =
+            app.get("/metrics/lockups?from=2026-01-01&to=2026-12-31").await.html().texts_of("#metric-table tbody tr");
+        assert!(windowed.iter().all(|r| r.contains("2026-")), "{windowed:?}");
+    }
+
+    #[tokio::test]
+    async fn bad_filters_are_explained_not_fatal() {
+        let app = demo_app().await;
+        let response = app.get("/metrics/queue-times?from=2024-13-01&resource=quantum-abacus&region=").await;
+        response.assert_status(StatusCode::OK);
+        let notices = response.html().texts_of(".notice");
+        assert!(notices.iter().any(|n| n.contains("2024-13-01") && n.contains("YYYY-MM-DD")), "{notices:?}");
+        assert!(notices.iter().any(|n| n.contains("quantum-abacus")), "{notices:?}");
+        let backwards = app.get("/metrics/prices?from=2026-05-01&to=2025-01-01").await.html().texts_of(".notice");
+        assert!(backwards.iter().any(|n| n.contains("after")), "{backwards:?}");
+        app.get("/metrics/no-such-metric").await.assert_status(StatusCode::NOT_FOUND);
+    }
+}
