@@ -20,7 +20,8 @@ const PAGES: &[&str] = &[
     "/providers/corvid-gpu=Corvid GPU",
     "/methodology=Methodology",
     "/metrics/queue-times?region=eu-de=Queue times",
-    "/metrics/lockups=Lock-ups",
+    "/lockups=Lock-ups",
+    "/compare?a=corvid-gpu&b=rhine-ai-factory=Compare providers",
     "/no-such-page=404 Not Found",
 ];
 

@@ -342,12 +342,18 @@ pub struct EntrySummary {
     pub supersedes: Option<u64>,
 }
 
-/// The newest `limit` entries, newest first.
-pub async fn recent_entries(conn: &mut PgConnection, limit: i64) -> Result<Vec<EntrySummary>, sqlx::Error> {
+/// The newest `limit` entries (of one provider, if given), newest first.
+pub async fn recent_entries(
+    conn: &mut PgConnection,
+    limit: i64,
+    provider: Option<&str>,
+) -> Result<Vec<EntrySummary>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT idx, provider, kind, received_at, supersedes FROM ledger_entries ORDER BY idx DESC LIMIT $1",
+        "SELECT idx, provider, kind, received_at, supersedes FROM ledger_entries
+         WHERE $2::text IS NULL OR provider = $2 ORDER BY idx DESC LIMIT $1",
     )
     .bind(limit)
+    .bind(provider)
     .fetch_all(conn)
     .await?;
     rows.iter()

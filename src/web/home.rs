@@ -28,7 +28,7 @@ pub struct HomePage {
 pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> {
     let snapshot = super::snapshot::current(&state).await?;
     let mut conn = state.pool.acquire().await?;
-    let latest = db::ledger::recent_entries(&mut conn, 10).await?;
+    let latest = db::ledger::recent_entries(&mut conn, 10, None).await?;
     let providers = snapshot
         .providers
         .iter()

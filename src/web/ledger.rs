@@ -33,7 +33,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
     let mut conn = state.pool.acquire().await?;
     let checkpoint =
         store::latest_checkpoint(&mut conn).await?.ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
-    let recent = store::recent_entries(&mut conn, 25).await?;
+    let recent = store::recent_entries(&mut conn, 25, None).await?;
     Ok(super::render(&LedgerPage {
         origin: state.ledger.origin().to_owned(),
         vkey: state.ledger.verifier().to_string(),

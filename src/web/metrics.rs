@@ -346,6 +346,11 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
     Ok(MetricTable(explanation, headers, rows))
 }
 
+/// `/lockups`: every disclosed deal with its capacity share (the lock-ups dashboard).
+pub async fn lockups(state: State<AppState>, query: Query<FilterQuery>) -> Result<Response, PageError> {
+    show(state, Path("lockups".to_owned()), query).await
+}
+
 /// `/metrics/{metric}`.
 pub async fn show(
     State(state): State<AppState>,

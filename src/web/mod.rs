@@ -3,7 +3,9 @@
 //! template becomes a response.
 
 pub mod api_docs;
+pub mod compare;
 pub mod errors;
+pub mod feed;
 pub mod health;
 pub mod home;
 pub mod ledger;

@@ -1,0 +1,160 @@
+//! `/compare?a=&b=`: two providers side by side, from the same checkpoint.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::snapshot::{self, Snapshot};
+use crate::AppState;
+use crate::analytics::grades::Grade;
+use crate::analytics::metrics;
+use crate::api::extract::Query;
+use crate::error::PageError;
+use crate::providers::Provider;
+
+/// Query of `/compare`.
+#[derive(Debug, Default, Deserialize)]
+pub struct CompareQuery {
+    /// First provider's slug.
+    pub a: Option<String>,
+    /// Second provider's slug.
+    pub b: Option<String>,
+}
+
+/// One side of the comparison.
+pub struct Side {
+    /// Who.
+    pub provider: Provider,
+    /// Their grade.
+    pub grade: Option<Grade>,
+    /// Latest capacity and set-aside.
+    pub capacity: Option<(chrono::NaiveDate, u64, u64)>,
+    /// Accelerators locked by deals in force at that date.
+    pub locked: u64,
+    /// Newcomer acceptance (accepted, decided).
+    pub newcomer: (u64, u64),
+    /// Median wait per tier (tier, hours).
+    pub waits: Vec<(String, f64)>,
+}
+
+impl Side {
+    /// Locked share of capacity, as text.
+    pub fn locked_share(&self) -> String {
+        match self.capacity {
+            Some((_, total, _)) if total > 0 => format!("{:.1} %", self.locked as f64 * 100.0 / total as f64),
+            _ => "unknown".into(),
+        }
+    }
+
+    /// Newcomer acceptance rate, as text.
+    pub fn newcomer_rate(&self) -> String {
+        match self.newcomer {
+            (_, 0) => "not disclosed".into(),
+            (accepted, decided) => {
+                format!("{:.1} % ({accepted} of {decided})", accepted as f64 * 100.0 / decided as f64)
+            }
+        }
+    }
+}
+
+/// The compare page.
+#[derive(Template)]
+#[template(path = "compare.html")]
+pub struct ComparePage {
+    /// Everyone, for the pickers.
+    pub providers: Vec<Provider>,
+    /// The two sides, when both are valid and different.
+    pub sides: Option<(Side, Side)>,
+    /// What is wrong with the request, if anything.
+    pub notice: Option<String>,
+    /// Selected slugs, for the pickers.
+    pub a: String,
+    /// Second selection.
+    pub b: String,
+    /// For the citation line.
+    pub snapshot: Arc<Snapshot>,
+}
+
+fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
+    let mine = snapshot.disclosures.of(provider.slug.as_str());
+    let capacity = metrics::latest_capacity(&mine);
+    let locked = capacity.map_or(0, |(date, _, _)| metrics::locked_on(&mine, date));
+    let figures = snapshot.figures.get(provider.slug.as_str());
+    let newcomer = figures.map_or((0, 0), |f| {
+        f.acceptance
+            .iter()
+            .filter(|r| crate::analytics::grades::NEWCOMER_CATEGORIES.contains(&r.category.as_str()))
+            .fold((0, 0), |(a, d), r| (a + r.accepted, d + r.accepted + r.rejected))
+    });
+    let mut waits: Vec<(String, f64)> = Vec::new();
+    if let Some(f) = figures {
+        let mut tiers: Vec<&str> = f.queue.iter().map(|p| p.tier.as_str()).collect();
+        tiers.sort_unstable();
+        tiers.dedup();
+        for tier in tiers {
+            let mut hours: Vec<f64> =
+                f.queue.iter().filter(|p| p.tier == tier).map(|p| p.p50_seconds / 3600.0).collect();
+            hours.sort_by(f64::total_cmp);
+            waits.push((tier.to_owned(), hours[hours.len() / 2]));
+        }
+    }
+    Side {
+        provider: provider.clone(),
+        grade: snapshot.grades.get(provider.slug.as_str()).cloned(),
+        capacity,
+        locked,
+        newcomer,
+        waits,
+    }
+}
+
+/// `/compare`.
+pub async fn show(State(state): State<AppState>, Query(query): Query<CompareQuery>) -> Result<Response, PageError> {
+    let snapshot = snapshot::current(&state).await?;
+    let find = |slug: &str| snapshot.providers.iter().find(|p| p.slug.as_str() == slug);
+    let (a, b) = (query.a.clone().unwrap_or_default(), query.b.clone().unwrap_or_default());
+    let (mut sides, mut notice) = (None, None);
+    match (a.as_str(), b.as_str()) {
+        ("", "") => {}
+        ("", _) | (_, "") => notice = Some("Choose two providers to compare.".to_owned()),
+        (x, y) if x == y => {
+            notice = Some("That is the same provider twice; choose two different providers.".to_owned())
+        }
+        (x, y) => match (find(x), find(y)) {
+            (Some(pa), Some(pb)) => sides = Some((side(&snapshot, pa), side(&snapshot, pb))),
+            (None, _) => notice = Some(format!("There is no provider {x:?}.")),
+            (_, None) => notice = Some(format!("There is no provider {y:?}.")),
+        },
+    }
+    Ok(super::render(&ComparePage { providers: snapshot.providers.clone(), sides, notice, a, b, snapshot }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::testing::TestApp;
+
+    #[tokio::test]
+    async fn two_providers_side_by_side_and_clear_messages_otherwise() {
+        let app = TestApp::new().await;
+        crate::demo::load(&app.db.pool, &app.ledger(), crate::demo::DEFAULT_SEED).await.expect("demo");
+        let html = app.get("/compare?a=corvid-gpu&b=rhine-ai-factory").await.html();
+        assert_eq!(html.texts_of("#comparison thead th[scope=col]"), ["Corvid GPU (demo)", "Rhine AI Factory (demo)"]);
+        let grades = html.texts_of("#comparison tr.grade td");
+        assert_eq!(grades.len(), 2);
+        assert!(grades[0].starts_with('F') && grades[1].starts_with('A'), "{grades:?}");
+        for (query, message) in [
+            ("a=corvid-gpu&b=corvid-gpu", "same provider twice"),
+            ("a=corvid-gpu&b=nobody", "no provider \"nobody\""),
+            ("a=corvid-gpu", "Choose two"),
+        ] {
+            let response = app.get(&format!("/compare?{query}")).await;
+            response.assert_status(StatusCode::OK);
+            assert!(response.html().text_of(".notice").contains(message), "{query}");
+        }
+    }
+}
