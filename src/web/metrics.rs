@@ -347,13 +347,18 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
 }
 
 /// `/lockups`: every disclosed deal with its capacity share (the lock-ups dashboard).
-pub async fn lockups(state: State<AppState>, query: Query<FilterQuery>) -> Result<Response, PageError> {
-    show(state, Path("lockups".to_owned()), query).await
+pub async fn lockups(
+    state: State<AppState>,
+    headers: axum::http::HeaderMap,
+    query: Query<FilterQuery>,
+) -> Result<Response, PageError> {
+    show(state, headers, Path("lockups".to_owned()), query).await
 }
 
 /// `/metrics/{metric}`.
 pub async fn show(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Path(metric): Path<String>,
     Query(query): Query<FilterQuery>,
 ) -> Result<Response, PageError> {
@@ -361,27 +366,31 @@ pub async fn show(
         return Err(AppError::NotFound.into());
     };
     let snapshot = snapshot::current(&state).await?;
+    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
+        return Ok(fresh);
+    }
     let (resources, regions) = snapshot.disclosures.resources_and_regions();
     let (filter, shown, notices) = parse_filter(&query, &resources, &regions);
     let for_table = snapshot.clone();
-    let MetricTable(explanation, headers, rows) = tokio::task::spawn_blocking(move || {
+    let MetricTable(explanation, columns, rows) = tokio::task::spawn_blocking(move || {
         let filtered = for_table.disclosures.filtered(&filter);
         table(metric, &for_table, &filtered)
     })
     .await
     .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
-    Ok(super::render(&MetricPage {
+    let page = MetricPage {
         metric,
         title,
         explanation,
-        headers,
+        headers: columns,
         rows,
         resources,
         regions,
         filter: shown,
         notices,
         snapshot,
-    }))
+    };
+    Ok(super::render_snapshot(&page, &page.snapshot))
 }
 
 #[cfg(test)]

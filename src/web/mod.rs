@@ -9,6 +9,7 @@ pub mod feed;
 pub mod health;
 pub mod home;
 pub mod ledger;
+pub mod links;
 pub mod methodology;
 pub mod metrics;
 pub mod providers;
@@ -20,6 +21,33 @@ use axum::response::{IntoResponse, Response};
 
 /// How long browsers and caches may keep a page: short, since new disclosures change pages.
 const PAGE_CACHE_CONTROL: &str = "public, max-age=60";
+
+/// A 304 if the client already has this snapshot's version of the page.
+pub fn not_modified(headers: &axum::http::HeaderMap, snapshot: &snapshot::Snapshot) -> Option<Response> {
+    let etag = snapshot.etag();
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+    matches.then(|| {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        response
+    })
+}
+
+/// Renders a page computed from a snapshot, with its ETag.
+pub fn render_snapshot<T: Template>(template: &T, snapshot: &snapshot::Snapshot) -> Response {
+    let mut response = render(template);
+    if response.status().is_success()
+        && let Ok(value) = HeaderValue::from_str(&snapshot.etag())
+    {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
 
 /// Renders a page with status 200.
 pub fn render<T: Template>(template: &T) -> Response {

@@ -85,8 +85,15 @@ impl ProvidersPage {
 }
 
 /// `/providers`.
-pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Response, PageError> {
+pub async fn index(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
     let snapshot = snapshot::current(&state).await?;
+    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
+        return Ok(fresh);
+    }
     let mut notice = None;
     let key = match query.sort.as_deref() {
         None | Some("score") => SortKey::Score,
@@ -128,7 +135,8 @@ pub async fn index(State(state): State<AppState>, Query(query): Query<ListQuery>
         SortKey::Name => "name",
         SortKey::Kind => "kind",
     };
-    Ok(super::render(&ProvidersPage { rows, sort, descending, notice, snapshot }))
+    let page = ProvidersPage { rows, sort, descending, notice, snapshot };
+    Ok(super::render_snapshot(&page, &page.snapshot))
 }
 
 /// One lock-up with its share of capacity.
@@ -170,8 +178,15 @@ async fn provider_of(state: &AppState, slug: &str) -> Result<(Arc<Snapshot>, Pro
 }
 
 /// `/providers/{slug}`.
-pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
     let (snapshot, provider) = provider_of(&state, &slug).await?;
+    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
+        return Ok(fresh);
+    }
     let mine = snapshot.disclosures.of(&slug);
     let figures = snapshot.figures.get(&slug).cloned().unwrap_or_default();
     let queue = figures.queue;
@@ -180,7 +195,7 @@ pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Re
     let capacity = metrics::latest_capacity(&mine);
     let lockups: Vec<LockupRow> =
         metrics::lockup_shares(&mine).into_iter().map(|s| LockupRow { lockup: s.lockup, share: s.share }).collect();
-    Ok(super::render(&ScorecardPage {
+    let page = ScorecardPage {
         grade: snapshot.grades.get(&slug).cloned(),
         amendments: snapshot.amendments.get(&slug).copied().unwrap_or(0),
         provider,
@@ -190,7 +205,8 @@ pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Re
         capacity,
         lockups,
         snapshot,
-    }))
+    };
+    Ok(super::render_snapshot(&page, &page.snapshot))
 }
 
 /// `/providers/{slug}/queue-times.svg`: the chart alone, to embed, with its source and checkpoint.
@@ -255,6 +271,27 @@ mod tests {
         let odd = app.get("/providers?sort=shoe-size").await;
         odd.assert_status(StatusCode::OK);
         assert!(odd.html().text_of("#notice").contains("Unknown sort"));
+    }
+
+    #[tokio::test]
+    async fn pages_revalidate_with_the_checkpoint_etag() {
+        let app = demo_app().await;
+        let first = app.get("/providers/corvid-gpu").await;
+        let etag = first.header("etag").to_owned();
+        assert!(etag.starts_with('"') && etag.len() > 20, "{etag}");
+        let request = axum::http::Request::get("/providers/corvid-gpu")
+            .header("if-none-match", &etag)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let again = app.send(request).await;
+        again.assert_status(StatusCode::NOT_MODIFIED);
+        assert!(again.body.is_empty());
+        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 1)).await.expect("append");
+        let request = axum::http::Request::get("/providers/corvid-gpu")
+            .header("if-none-match", &etag)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        app.send(request).await.assert_status(StatusCode::OK);
     }
 
     #[tokio::test]

@@ -50,6 +50,20 @@ pub struct ProviderFigures {
     pub acceptance: Vec<AcceptanceRate>,
 }
 
+impl Snapshot {
+    /// The ETag of every page computed from this snapshot: it changes when the
+    /// ledger, the registered providers or the software change, and only then.
+    pub fn etag(&self) -> String {
+        format!(
+            "\"{}-{}-{}-{}\"",
+            &self.root_hex[..16],
+            self.providers_version.0,
+            self.providers_version.1,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+}
+
 /// The cache: the last snapshot, replaced when the checkpoint changes.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotCache(Arc<Mutex<Option<Arc<Snapshot>>>>);
