@@ -424,12 +424,37 @@ pub struct DemoBatch {
 
 /// Generates the whole world from a seed: one batch per provider and month, then corrections.
 pub fn world(seed: u64) -> Vec<DemoBatch> {
+    world_scaled(seed, 1, MONTHS)
+}
+
+/// The slug of the `copy`-th copy of a demo provider (the original for copy 0).
+fn copy_slug(slug: &str, copy: usize) -> String {
+    if copy == 0 { slug.to_owned() } else { format!("{slug}-{}", copy + 1) }
+}
+
+/// The demo providers, `copies` times over (for benchmarks at scale).
+pub fn providers_scaled(copies: usize) -> Vec<NewProvider> {
+    (0..copies)
+        .flat_map(|copy| {
+            providers().into_iter().map(move |mut p| {
+                p.slug = Slug::parse(&copy_slug(p.slug.as_str(), copy)).expect("demo slugs are valid");
+                if copy > 0 {
+                    p.display_name = p.display_name.replace("(demo)", &format!("(demo {})", copy + 1));
+                }
+                p
+            })
+        })
+        .collect()
+}
+
+/// The world with every provider `copies` times over, for `months` months (benchmarks).
+pub fn world_scaled(seed: u64, copies: usize, months: u32) -> Vec<DemoBatch> {
     let mut rng = Rng(seed);
     let mut batches = Vec::new();
     let profiles = profiles();
-    for month in 0..MONTHS {
+    for month in 0..months {
         let (start, end) = (month_start(month), month_start(month + 1));
-        for p in &profiles {
+        for (copy, p) in (0..copies).flat_map(|copy| profiles.iter().map(move |p| (copy, p))) {
             let mut records = Vec::new();
             // Capacity grows a little most months.
             let growth = 1.0 + 0.015 * f64::from(month);
@@ -513,7 +538,7 @@ pub fn world(seed: u64) -> Vec<DemoBatch> {
                         "notes": "Synthetic demo deal.", "disclosure_date": (deal_start + chrono::Days::new(20)).to_string()}));
                 }
             }
-            batches.push(DemoBatch { provider: Slug::parse(p.slug).expect("slug"), records });
+            batches.push(DemoBatch { provider: Slug::parse(&copy_slug(p.slug, copy)).expect("slug"), records });
         }
     }
     batches.extend(corrections(&batches));
