@@ -46,3 +46,38 @@ pub async fn latest(conn: &mut PgConnection, provider: Option<&str>) -> Result<V
         })
         .collect()
 }
+
+/// An entry appended after a snapshot was computed.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// Provider slug.
+    pub provider: String,
+    /// Record kind.
+    pub kind: String,
+    /// The record JSON.
+    pub record: serde_json::Value,
+    /// Whether it amends an earlier entry.
+    pub amends: bool,
+}
+
+/// Entries with index in `[from, to)`, in order: what changed between two checkpoints.
+pub async fn appended(conn: &mut PgConnection, from: u64, to: u64) -> Result<Vec<NewRecord>, sqlx::Error> {
+    let rows = sqlx::query("SELECT provider, kind, entry, supersedes IS NOT NULL FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+        .bind(i64::try_from(from).unwrap_or(i64::MAX))
+        .bind(i64::try_from(to).unwrap_or(i64::MAX))
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let bytes: Vec<u8> = row.try_get(2)?;
+            let mut entry: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| sqlx::Error::Decode(e.into()))?;
+            Ok(NewRecord {
+                provider: row.try_get(0)?,
+                kind: row.try_get(1)?,
+                record: entry["record"].take(),
+                amends: row.try_get(3)?,
+            })
+        })
+        .collect()
+}

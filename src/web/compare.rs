@@ -79,10 +79,10 @@ pub struct ComparePage {
 }
 
 fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
-    let mine = snapshot.disclosures.of(provider.slug.as_str());
+    let mine = snapshot.disclosures_of(provider.slug.as_str());
     let capacity = metrics::latest_capacity(&mine);
     let locked = capacity.map_or(0, |(date, _, _)| metrics::locked_on(&mine, date));
-    let figures = snapshot.figures.get(provider.slug.as_str());
+    let figures = snapshot.figures(provider.slug.as_str());
     let newcomer = figures.map_or((0, 0), |f| {
         f.acceptance
             .iter()
@@ -103,7 +103,7 @@ fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
     }
     Side {
         provider: provider.clone(),
-        grade: snapshot.grades.get(provider.slug.as_str()).cloned(),
+        grade: snapshot.grade(provider.slug.as_str()).cloned(),
         capacity,
         locked,
         newcomer,

@@ -29,11 +29,8 @@ pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> 
     let snapshot = super::snapshot::current(&state).await?;
     let mut conn = state.pool.acquire().await?;
     let latest = db::ledger::recent_entries(&mut conn, 10, None).await?;
-    let providers = snapshot
-        .providers
-        .iter()
-        .map(|p| (p.clone(), snapshot.grades.get(p.slug.as_str()).map(|g| g.letter)))
-        .collect();
+    let providers =
+        snapshot.providers.iter().map(|p| (p.clone(), snapshot.grade(p.slug.as_str()).map(|g| g.letter))).collect();
     Ok(super::render(&HomePage {
         providers,
         disclosures: snapshot.tree_size as i64,

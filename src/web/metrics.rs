@@ -269,7 +269,8 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
             )
         }
         "lockups" => {
-            let shares = metrics::lockup_shares(&snapshot.disclosures);
+            let shares =
+                snapshot.data.values().flat_map(|d| metrics::lockup_shares(&d.disclosures)).collect::<Vec<_>>();
             let keep: Vec<_> = shares
                 .into_iter()
                 .filter(|s| filtered.lockups.iter().any(|(p, l)| p == &s.provider && l == &s.lockup))
@@ -369,11 +370,11 @@ pub async fn show(
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
-    let (resources, regions) = snapshot.disclosures.resources_and_regions();
+    let (resources, regions) = snapshot.resources_and_regions();
     let (filter, shown, notices) = parse_filter(&query, &resources, &regions);
     let for_table = snapshot.clone();
     let MetricTable(explanation, columns, rows) = tokio::task::spawn_blocking(move || {
-        let filtered = for_table.disclosures.filtered(&filter);
+        let filtered = for_table.filtered(&filter);
         table(metric, &for_table, &filtered)
     })
     .await

@@ -116,7 +116,7 @@ pub async fn index(
     let mut rows: Vec<ProviderRow> = snapshot
         .providers
         .iter()
-        .map(|p| ProviderRow { provider: p.clone(), grade: snapshot.grades.get(p.slug.as_str()).cloned() })
+        .map(|p| ProviderRow { provider: p.clone(), grade: snapshot.grade(p.slug.as_str()).cloned() })
         .collect();
     rows.sort_by(|a, b| {
         let order = match key {
@@ -187,8 +187,8 @@ pub async fn show(
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
-    let mine = snapshot.disclosures.of(&slug);
-    let figures = snapshot.figures.get(&slug).cloned().unwrap_or_default();
+    let mine = snapshot.disclosures_of(&slug);
+    let figures = snapshot.figures(&slug).cloned().unwrap_or_default();
     let queue = figures.queue;
     let queue_chart = charts::queue_times(&queue, &format!("Median wait per tier: {}", provider.display_name));
     let acceptance = figures.acceptance;
@@ -196,8 +196,8 @@ pub async fn show(
     let lockups: Vec<LockupRow> =
         metrics::lockup_shares(&mine).into_iter().map(|s| LockupRow { lockup: s.lockup, share: s.share }).collect();
     let page = ScorecardPage {
-        grade: snapshot.grades.get(&slug).cloned(),
-        amendments: snapshot.amendments.get(&slug).copied().unwrap_or(0),
+        grade: snapshot.grade(&slug).cloned(),
+        amendments: snapshot.amendments(&slug),
         provider,
         queue,
         queue_chart,
@@ -212,7 +212,7 @@ pub async fn show(
 /// `/providers/{slug}/queue-times.svg`: the chart alone, to embed, with its source and checkpoint.
 pub async fn queue_chart_svg(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response, PageError> {
     let (snapshot, provider) = provider_of(&state, &slug).await?;
-    let queue = snapshot.figures.get(&slug).map(|f| f.queue.clone()).unwrap_or_default();
+    let queue = snapshot.figures(&slug).map(|f| f.queue.clone()).unwrap_or_default();
     let title = format!("Median wait per tier: {} (Gatelog, checkpoint {})", provider.display_name, snapshot.tree_size);
     let svg = charts::queue_times(&queue, &title).ok_or(AppError::NotFound)?;
     let mut response = ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response();

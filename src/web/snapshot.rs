@@ -1,20 +1,43 @@
 //! What the public pages are computed from: the latest version of every record,
-//! graded, at one checkpoint. Computed once per checkpoint and shared, so repeat
-//! views cost one small query until the ledger grows.
+//! graded, at one checkpoint. Computed once per checkpoint and shared; when the
+//! ledger grows, only the new entries are read and only the providers they
+//! concern are recomputed, so the first view after an append stays cheap.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::AppState;
-use crate::analytics::Disclosures;
 use crate::analytics::grades::{self, Grade};
 use crate::analytics::metrics::{self, AcceptanceRate, QueuePoint};
+use crate::analytics::{Disclosures, Filter};
 use crate::db;
 use crate::error::AppError;
 use crate::providers::Provider;
-use crate::records::RecordKind;
+use crate::records::{Record, RecordKind};
+
+/// A provider's scorecard figures.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderFigures {
+    /// Queue-time series per tier and month.
+    pub queue: Vec<QueuePoint>,
+    /// Acceptance per applicant category.
+    pub acceptance: Vec<AcceptanceRate>,
+}
+
+/// One provider's part of a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderData {
+    /// Latest version of each of its records.
+    pub disclosures: Disclosures,
+    /// (kind, natural key) of its records that were amended.
+    amended: BTreeSet<(String, String)>,
+    /// Its scorecard figures.
+    pub figures: ProviderFigures,
+    /// Its grade (over the global window).
+    pub grade: Option<Grade>,
+}
 
 /// Everything the pages show, at one checkpoint.
 #[derive(Debug)]
@@ -29,25 +52,10 @@ pub struct Snapshot {
     pub signed_at: DateTime<Utc>,
     /// Registered providers, by name.
     pub providers: Vec<Provider>,
-    /// Latest version of every record.
-    pub disclosures: Disclosures,
-    /// Amended records per provider.
-    pub amendments: HashMap<String, u64>,
+    /// Per provider slug (shared between snapshots until a provider's data changes).
+    pub data: HashMap<String, Arc<ProviderData>>,
     /// First and last month any disclosure covers.
     pub window: Option<(NaiveDate, NaiveDate)>,
-    /// Grade per provider slug.
-    pub grades: HashMap<String, Grade>,
-    /// Scorecard figures per provider slug.
-    pub figures: HashMap<String, ProviderFigures>,
-}
-
-/// A provider's scorecard figures.
-#[derive(Debug, Clone, Default)]
-pub struct ProviderFigures {
-    /// Queue-time series per tier and month.
-    pub queue: Vec<QueuePoint>,
-    /// Acceptance per applicant category.
-    pub acceptance: Vec<AcceptanceRate>,
 }
 
 impl Snapshot {
@@ -62,27 +70,115 @@ impl Snapshot {
             env!("CARGO_PKG_VERSION")
         )
     }
+
+    /// One provider's latest disclosures (empty if none).
+    pub fn disclosures_of(&self, slug: &str) -> Disclosures {
+        self.data.get(slug).map(|d| d.disclosures.clone()).unwrap_or_default()
+    }
+
+    /// A provider's grade.
+    pub fn grade(&self, slug: &str) -> Option<&Grade> {
+        self.data.get(slug).and_then(|d| d.grade.as_ref())
+    }
+
+    /// A provider's scorecard figures.
+    pub fn figures(&self, slug: &str) -> Option<&ProviderFigures> {
+        self.data.get(slug).map(|d| &d.figures)
+    }
+
+    /// How many of a provider's records were amended.
+    pub fn amendments(&self, slug: &str) -> u64 {
+        self.data.get(slug).map_or(0, |d| d.amended.len() as u64)
+    }
+
+    /// Every provider's disclosures narrowed by `filter`, together.
+    pub fn filtered(&self, filter: &Filter) -> Disclosures {
+        let mut all = Disclosures::default();
+        for data in self.data.values() {
+            let part = data.disclosures.filtered(filter);
+            all.queue_times.extend(part.queue_times);
+            all.acceptance.extend(part.acceptance);
+            all.prices.extend(part.prices);
+            all.lockups.extend(part.lockups);
+            all.capacity.extend(part.capacity);
+        }
+        all
+    }
+
+    /// Every resource and region named in any disclosure.
+    pub fn resources_and_regions(&self) -> (Vec<String>, Vec<String>) {
+        let (mut resources, mut regions) = (BTreeSet::new(), BTreeSet::new());
+        for data in self.data.values() {
+            let (r, g) = data.disclosures.resources_and_regions();
+            resources.extend(r);
+            regions.extend(g);
+        }
+        (resources.into_iter().collect(), regions.into_iter().collect())
+    }
 }
 
 /// The cache: the last snapshot, replaced when the checkpoint changes.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotCache(Arc<Mutex<Option<Arc<Snapshot>>>>);
 
-fn window(d: &Disclosures) -> Option<(NaiveDate, NaiveDate)> {
-    let dates = d
-        .queue_times
+fn dates(d: &Disclosures) -> impl Iterator<Item = NaiveDate> + '_ {
+    d.queue_times
         .iter()
         .map(|(_, r)| r.period_start)
         .chain(d.acceptance.iter().map(|(_, r)| r.period_start))
         .chain(d.prices.iter().map(|(_, r)| r.effective_date))
-        .chain(d.capacity.iter().map(|(_, r)| r.as_of));
-    dates.fold(None, |acc, date| match acc {
+        .chain(d.capacity.iter().map(|(_, r)| r.as_of))
+}
+
+fn window<'a>(all: impl Iterator<Item = &'a Disclosures>) -> Option<(NaiveDate, NaiveDate)> {
+    all.flat_map(dates).fold(None, |acc, date| match acc {
         None => Some((date, date)),
         Some((first, last)) => Some((first.min(date), last.max(date))),
     })
 }
 
-/// The snapshot for the current checkpoint, computing it if the ledger moved.
+/// Puts `record` in place of the provider's earlier version with the same natural key.
+/// Returns true if there was one (an amendment).
+fn upsert(d: &mut Disclosures, provider: &str, record: Record) -> bool {
+    fn put<T>(list: &mut Vec<(String, T)>, provider: &str, key: &str, value: T, key_of: impl Fn(&T) -> String) -> bool {
+        match list.iter_mut().find(|(_, existing)| key_of(existing) == key) {
+            Some(slot) => {
+                slot.1 = value;
+                true
+            }
+            None => {
+                list.push((provider.to_owned(), value));
+                false
+            }
+        }
+    }
+    let key = record.natural_key();
+    let natural = |r: Record| r.natural_key();
+    match record {
+        Record::QueueTime(r) => put(&mut d.queue_times, provider, &key, r, |x| natural(Record::QueueTime(x.clone()))),
+        Record::Acceptance(r) => put(&mut d.acceptance, provider, &key, r, |x| natural(Record::Acceptance(x.clone()))),
+        Record::Price(r) => put(&mut d.prices, provider, &key, r, |x| natural(Record::Price(x.clone()))),
+        Record::Lockup(r) => put(&mut d.lockups, provider, &key, r, |x| natural(Record::Lockup(x.clone()))),
+        Record::Capacity(r) => put(&mut d.capacity, provider, &key, r, |x| natural(Record::Capacity(x.clone()))),
+    }
+}
+
+fn parse(kind: &str, record: serde_json::Value) -> Option<Record> {
+    let kind = RecordKind::OPTIONS.iter().find(|(name, _)| *name == kind).map(|(_, k)| *k)?;
+    Record::parse_kind(kind, record.as_object()?.clone()).ok()
+}
+
+/// Recomputes a provider's figures and grade.
+fn refresh(data: &mut ProviderData, window: Option<(NaiveDate, NaiveDate)>) {
+    data.figures = ProviderFigures {
+        queue: metrics::queue_series(&data.disclosures).unwrap_or_default(),
+        acceptance: metrics::acceptance_by_category(&data.disclosures).unwrap_or_default(),
+    };
+    data.grade = window.map(|w| grades::grade(&data.disclosures, w));
+}
+
+/// The snapshot for the current checkpoint: the cached one, brought up to date
+/// from the entries appended since, or built from scratch.
 pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let checkpoint = db::ledger::latest_checkpoint(&mut conn)
@@ -92,45 +188,69 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     // Registering a provider does not touch the ledger, so it is part of the cache key.
     let providers_version: (i64, i64) =
         sqlx::query_as("SELECT count(*), coalesce(max(id), 0) FROM providers").fetch_one(&mut *conn).await?;
-    if let Ok(guard) = state.snapshots.0.lock()
-        && let Some(cached) = guard.as_ref()
+    let cached = state.snapshots.0.lock().ok().and_then(|guard| guard.clone());
+    if let Some(cached) = &cached
         && cached.root_hex == root_hex
         && cached.providers_version == providers_version
     {
         return Ok(cached.clone());
     }
     let providers = db::providers::list(&mut conn).await?;
-    let latest = db::records::latest(&mut conn, None).await?;
-    let mut amendments: HashMap<String, u64> = HashMap::new();
-    for record in &latest {
-        if record.amendments > 0 {
-            *amendments.entry(record.provider.clone()).or_default() += 1;
+    // An append only extends the log, so the entries past the cached size are all that changed.
+    let (base, changes) = match cached.filter(|c| c.tree_size <= checkpoint.size) {
+        Some(previous) => {
+            let new = db::records::appended(&mut conn, previous.tree_size, checkpoint.size).await?;
+            (Some(previous), new)
         }
-    }
-    let parsed = latest.into_iter().filter_map(|r| {
-        let kind = RecordKind::OPTIONS.iter().find(|(name, _)| *name == r.kind).map(|(_, k)| *k)?;
-        Some((r.provider, kind, r.record))
-    });
-    let (disclosures, skipped) = Disclosures::from_records(parsed);
-    if skipped > 0 {
-        tracing::warn!(skipped, "records that no longer parse were left out of the analytics");
-    }
-    // The analytics are CPU work (and polars blocks): keep them off the async workers.
+        None => {
+            let all = db::records::latest(&mut conn, None).await?;
+            let rebuilt = all
+                .into_iter()
+                .map(|r| db::records::NewRecord {
+                    provider: r.provider,
+                    kind: r.kind,
+                    record: r.record,
+                    amends: r.amendments > 0,
+                })
+                .collect();
+            (None, rebuilt)
+        }
+    };
+    drop(conn);
     let slugs: Vec<String> = providers.iter().map(|p| p.slug.to_string()).collect();
-    let (disclosures, window, grades, figures) = tokio::task::spawn_blocking(move || {
-        let window = window(&disclosures);
-        let mut grades = HashMap::new();
-        let mut figures = HashMap::new();
-        for slug in slugs {
-            let mine = disclosures.of(&slug);
-            if let Some(w) = window {
-                grades.insert(slug.clone(), grades::grade(&mine, w));
+    // The analytics are CPU work (and polars blocks): keep them off the async workers.
+    let (data, window) = tokio::task::spawn_blocking(move || {
+        let mut data: HashMap<String, Arc<ProviderData>> = base.as_ref().map(|b| b.data.clone()).unwrap_or_default();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut working: HashMap<String, ProviderData> = HashMap::new();
+        for change in changes {
+            let Some(record) = parse(&change.kind, change.record) else { continue };
+            let entry = working
+                .entry(change.provider.clone())
+                .or_insert_with(|| data.get(&change.provider).map(|d| (**d).clone()).unwrap_or_default());
+            let key = (record.kind().as_str().to_owned(), record.natural_key());
+            if upsert(&mut entry.disclosures, &change.provider, record) || change.amends {
+                entry.amended.insert(key);
             }
-            let queue = metrics::queue_series(&mine).unwrap_or_default();
-            let acceptance = metrics::acceptance_by_category(&mine).unwrap_or_default();
-            figures.insert(slug, ProviderFigures { queue, acceptance });
+            touched.insert(change.provider);
         }
-        (disclosures, window, grades, figures)
+        for (slug, provider_data) in working {
+            data.insert(slug, Arc::new(provider_data));
+        }
+        for slug in &slugs {
+            data.entry(slug.clone()).or_default();
+        }
+        let window = window(data.values().map(|d| &d.disclosures));
+        // Grades depend on the window: if it moved, every provider is regraded.
+        let regrade_all = base.as_ref().is_none_or(|b| b.window != window);
+        for (slug, provider_data) in data.iter_mut() {
+            if regrade_all || touched.contains(slug) || provider_data.grade.is_none() && window.is_some() {
+                let mut fresh = (**provider_data).clone();
+                refresh(&mut fresh, window);
+                *provider_data = Arc::new(fresh);
+            }
+        }
+        (data, window)
     })
     .await
     .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
@@ -140,11 +260,8 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         providers_version,
         signed_at: checkpoint.signed_at,
         providers,
-        disclosures,
-        amendments,
+        data,
         window,
-        grades,
-        figures,
     });
     if let Ok(mut guard) = state.snapshots.0.lock() {
         *guard = Some(snapshot.clone());
@@ -155,6 +272,8 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use serde_json::json;
 
     use super::current;
     use crate::testing::TestApp;
@@ -172,5 +291,36 @@ mod tests {
         app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
         let after_append = current(&app.state).await.expect("snapshot");
         assert_eq!(after_append.tree_size, 3);
+    }
+
+    /// Updating from the appended entries gives the same figures as building from scratch.
+    #[tokio::test]
+    async fn incremental_updates_match_a_full_rebuild() {
+        let app = TestApp::new().await;
+        crate::demo::load(&app.db.pool, &app.ledger(), crate::demo::DEFAULT_SEED).await.expect("demo");
+        let before = current(&app.state).await.expect("snapshot");
+        let token = app.provider_token("corvid-gpu").await;
+        // An amendment of a queue-time filing and a new capacity filing.
+        let amended = json!({"kind": "queue_time", "period_start": "2024-11-01", "period_end": "2024-12-01", "resource": "nvidia-h100-80gb",
+            "region": "us-central", "tier": "newcomer", "jobs": 5, "p50_seconds": 999999, "p90_seconds": 999999, "p99_seconds": 999999});
+        let body = format!("[{amended}]");
+        app.post("/api/v1/records", "application/json", body, Some(&token), &[])
+            .await
+            .assert_status(axum::http::StatusCode::CREATED);
+        let incremental = current(&app.state).await.expect("snapshot");
+        assert_eq!(incremental.tree_size, before.tree_size + 1);
+        *app.state.snapshots.0.lock().expect("lock") = None;
+        let rebuilt = current(&app.state).await.expect("snapshot");
+        for provider in &rebuilt.providers {
+            let slug = provider.slug.as_str();
+            assert_eq!(incremental.grade(slug), rebuilt.grade(slug), "{slug}");
+            assert_eq!(incremental.amendments(slug), rebuilt.amendments(slug), "{slug}");
+            assert_eq!(
+                incremental.figures(slug).map(|f| f.queue.clone()),
+                rebuilt.figures(slug).map(|f| f.queue.clone()),
+                "{slug}"
+            );
+        }
+        assert!(incremental.amendments("corvid-gpu") > before.amendments("corvid-gpu"));
     }
 }
