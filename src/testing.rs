@@ -175,6 +175,13 @@ impl TestApp {
         Self { router, db, state }
     }
 
+    /// The app over a fresh database holding the demo world.
+    pub async fn with_demo() -> Self {
+        let app = Self::new().await;
+        crate::demo::load(&app.db.pool, &app.ledger(), crate::demo::DEFAULT_SEED).await.expect("demo");
+        app
+    }
+
     /// The app's ledger.
     pub fn ledger(&self) -> crate::ledger::Ledger {
         self.state.ledger.as_ref().clone()

@@ -400,15 +400,9 @@ mod tests {
 
     use crate::testing::TestApp;
 
-    async fn demo_app() -> TestApp {
-        let app = TestApp::new().await;
-        crate::demo::load(&app.db.pool, &app.ledger(), crate::demo::DEFAULT_SEED).await.expect("demo");
-        app
-    }
-
     #[tokio::test]
     async fn every_dashboard_renders_rows_and_filters_narrow_them() {
-        let app = demo_app().await;
+        let app = TestApp::with_demo().await;
         for (metric, _) in super::METRICS {
             let response = app.get(&format!("/metrics/{metric}")).await;
             response.assert_status(StatusCode::OK);
@@ -428,7 +422,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_filters_are_explained_not_fatal() {
-        let app = demo_app().await;
+        let app = TestApp::with_demo().await;
         let response = app.get("/metrics/queue-times?from=2024-13-01&resource=quantum-abacus&region=").await;
         response.assert_status(StatusCode::OK);
         let notices = response.html().texts_of(".notice");

@@ -239,15 +239,9 @@ mod tests {
 
     use crate::testing::TestApp;
 
-    async fn demo_app() -> TestApp {
-        let app = TestApp::new().await;
-        crate::demo::load(&app.db.pool, &app.ledger(), crate::demo::DEFAULT_SEED).await.expect("demo");
-        app
-    }
-
     #[tokio::test]
     async fn the_providers_table_lists_every_provider_with_a_grade_and_sorts_by_links() {
-        let app = demo_app().await;
+        let app = TestApp::with_demo().await;
         let html = app.get("/providers").await.html();
         let names = html.texts_of("#providers tbody th a");
         assert_eq!(names.len(), 12);
@@ -275,7 +269,7 @@ mod tests {
 
     #[tokio::test]
     async fn pages_revalidate_with_the_checkpoint_etag() {
-        let app = demo_app().await;
+        let app = TestApp::with_demo().await;
         let first = app.get("/providers/corvid-gpu").await;
         let etag = first.header("etag").to_owned();
         assert!(etag.starts_with('"') && etag.len() > 20, "{etag}");
@@ -296,7 +290,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_scorecard_shows_the_grade_breakdown_chart_and_tables() {
-        let app = demo_app().await;
+        let app = TestApp::with_demo().await;
         let response = app.get("/providers/corvid-gpu").await;
         response.assert_status(StatusCode::OK);
         let html = response.html();
