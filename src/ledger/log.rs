@@ -219,11 +219,8 @@ pub async fn inclusion_proofs(
 ) -> Result<Vec<Vec<Hash>>, LedgerError> {
     let plans: Vec<merkle::ProofPlan> =
         indexes.iter().map(|index| merkle::inclusion_proof_plan(*index, size)).collect::<Result<_, _>>()?;
-    let all: Vec<NodeId> = plans.iter().flat_map(|plan| plan.iter().flatten().copied()).collect();
-    let mut unique = all;
-    unique.sort_unstable();
-    unique.dedup();
-    let stored = store::read_nodes(conn, &unique).await?;
+    // One fetch for every proof: the plans' subtrees, deduplicated as for a single proof.
+    let stored = store::read_nodes(conn, &merkle::plan_nodes(&plans.concat())).await?;
     plans
         .iter()
         .map(|plan| {
