@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// Write-API requests a token may send at once before the rate applies
     #[arg(long, env = "GATELOG_INGEST_BURST", default_value = "30", value_name = "N")]
     pub ingest_burst: String,
+
+    /// The site's public address, used in permalinks and citations [default: http://ADDR]
+    #[arg(long, env = "GATELOG_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// Why a command failed; printed as one line by `main`.

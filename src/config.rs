@@ -45,6 +45,8 @@ pub struct ServeConfig {
     pub signing_key: SigningKeyConfig,
     /// Per-token rate of the write API.
     pub ingest_rate: crate::api::auth::IngestRate,
+    /// The site's public address (no trailing slash), for permalinks.
+    pub public_url: String,
 }
 
 /// Where the log's signing key comes from.
@@ -65,7 +67,21 @@ impl ServeConfig {
             value: serve.addr.clone(),
             reason: "expected an IP address and port such as 127.0.0.1:8080 or [::1]:8080".into(),
         })?;
+        let public_url = match serve.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => format!("http://{addr}"),
+            Some(url) if (url.starts_with("https://") || url.starts_with("http://")) && url.len() > 8 => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    setting: "GATELOG_PUBLIC_URL (--public-url)",
+                    value: url.to_owned(),
+                    reason: "expected an http:// or https:// address such as https://gatelog.example.org".into(),
+                });
+            }
+        };
         Ok(Self {
+            public_url,
             addr,
             database: database_config(global)?,
             demo: serve.demo,
@@ -191,7 +207,19 @@ mod tests {
             static_dir: None,
             ingest_rate: "10".into(),
             ingest_burst: "30".into(),
+            public_url: None,
         }
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_listen_address_and_must_be_http() {
+        let config = ServeConfig::from_args(&global(), &serve("127.0.0.1:9000")).expect("config");
+        assert_eq!(config.public_url, "http://127.0.0.1:9000");
+        let args = ServeArgs { public_url: Some("https://gatelog.example.org/".into()), ..serve("127.0.0.1:8080") };
+        assert_eq!(ServeConfig::from_args(&global(), &args).expect("config").public_url, "https://gatelog.example.org");
+        let args = ServeArgs { public_url: Some("gatelog.example.org".into()), ..serve("127.0.0.1:8080") };
+        let message = ServeConfig::from_args(&global(), &args).expect_err("no scheme").to_string();
+        assert!(message.contains("GATELOG_PUBLIC_URL") && message.contains("https://"), "{message}");
     }
 
     #[test]

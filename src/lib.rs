@@ -42,6 +42,8 @@ pub struct AppState {
     pub ingest_limiter: api::auth::TokenRateLimiter,
     /// Page data computed once per checkpoint.
     pub snapshots: web::snapshot::SnapshotCache,
+    /// The site's public address (no trailing slash), for permalinks and citations.
+    pub public_url: Arc<str>,
 }
 
 impl AppState {
@@ -57,6 +59,13 @@ impl AppState {
             ledger: Arc::new(ledger),
             ingest_limiter: api::auth::TokenRateLimiter::new(rate),
             snapshots: web::snapshot::SnapshotCache::default(),
+            public_url: Arc::from("http://localhost:8080"),
         }
+    }
+
+    /// The same state with the site's public address (no trailing slash).
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
     }
 }

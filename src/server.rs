@@ -88,7 +88,21 @@ async fn serve_with(
             "demo data"
         );
     }
-    let app = routes::app(AppState::with_ingest_rate(pool, ledger, config.ingest_rate), &config.static_dir);
+    let state = AppState::with_ingest_rate(pool, ledger, config.ingest_rate).with_public_url(&config.public_url);
+    // Computing the first snapshot takes seconds at scale: start it now, not on the first visitor's request.
+    let warm = state.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match crate::web::snapshot::current(&warm).await {
+            Ok(snapshot) => tracing::info!(
+                tree_size = snapshot.tree_size,
+                seconds = started.elapsed().as_secs_f64(),
+                "page snapshot ready"
+            ),
+            Err(error) => tracing::warn!(%error, "page snapshot not computed at start-up"),
+        }
+    });
+    let app = routes::app(state, &config.static_dir);
 
     // The URL goes to stdout (tests and scripts read it); logs go to stderr.
     let mut stdout = std::io::stdout();

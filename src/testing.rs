@@ -306,6 +306,11 @@ impl Page {
         element.value().attr(attribute).unwrap_or_else(|| panic!("{selector:?} has no {attribute:?}")).to_owned()
     }
 
+    /// An attribute of every match that has it.
+    pub fn attrs_of(&self, selector: &str, attribute: &str) -> Vec<String> {
+        self.select(selector).into_iter().filter_map(|e| e.value().attr(attribute)).map(str::to_owned).collect()
+    }
+
     /// Whether anything matches.
     pub fn exists(&self, selector: &str) -> bool {
         !self.select(selector).is_empty()

@@ -16,9 +16,10 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use super::Disclosures;
+use super::completeness::{KindCompleteness, completeness};
 use super::metrics::{acceptance_by_category, latest_capacity, locked_on, queue_series};
 
 /// Applicant categories counted as newcomers.
@@ -100,16 +101,6 @@ pub fn letter(score: f64) -> char {
         s if s >= 35.0 => 'D',
         _ => 'F',
     }
-}
-
-fn month(date: NaiveDate) -> (i32, u32) {
-    (date.year(), date.month())
-}
-
-/// Months from `first` to `last` inclusive.
-fn months_between(first: NaiveDate, last: NaiveDate) -> u32 {
-    let span = (last.year() - first.year()) * 12 + last.month() as i32 - first.month() as i32 + 1;
-    span.max(1) as u32
 }
 
 /// Grades one provider's disclosures over the reporting window `[first, last]` (by month).
@@ -208,19 +199,10 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
         }
     }
 
-    let months = months_between(window.0, window.1);
-    let in_window = |date: NaiveDate| month(date) >= month(window.0) && month(date) <= month(window.1);
-    let filed = |dates: Vec<NaiveDate>| {
-        dates.into_iter().filter(|date| in_window(*date)).map(month).collect::<BTreeSet<_>>().len() as u32
-    };
-    let counts = [
-        ("queue times", filed(d.queue_times.iter().map(|(_, r)| r.period_start).collect())),
-        ("acceptance", filed(d.acceptance.iter().map(|(_, r)| r.period_start).collect())),
-        ("prices", filed(d.prices.iter().map(|(_, r)| r.effective_date).collect())),
-        ("capacity", filed(d.capacity.iter().map(|(_, r)| r.as_of).collect())),
-    ];
-    let value = counts.iter().map(|(_, n)| f64::from(*n) / f64::from(months)).sum::<f64>() / counts.len() as f64;
-    let detail = counts.iter().map(|(kind, n)| format!("{kind} {n}/{months}")).collect::<Vec<_>>().join(", ");
+    let duties = completeness(d, window);
+    let months = duties.first().map_or(1, |k| k.months);
+    let value = duties.iter().map(KindCompleteness::share).sum::<f64>() / duties.len() as f64;
+    let detail = duties.iter().map(|k| format!("{} {}/{months}", k.kind, k.months_filed)).collect::<Vec<_>>().join(", ");
     push(Component::Completeness, value, format!("months filed of {months}: {detail}"));
 
     let total_weight: f64 = components.iter().map(|c| c.weight).sum();

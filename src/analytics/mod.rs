@@ -3,8 +3,12 @@
 //! passes the latest version of every record, so amended values replace the
 //! originals and everything can be recomputed from the public entries.
 
+pub mod capacity;
+pub mod completeness;
 pub mod grades;
+pub mod headline;
 pub mod metrics;
+pub mod prices;
 
 use crate::records::kinds::{Acceptance, Capacity, Lockup, Price, QueueTime};
 use crate::records::{Record, RecordKind};

@@ -1,12 +1,18 @@
 //! Charts as SVG strings (plotters' SVG backend), pure: figures in, markup out.
-//! Every chart has a `<title>` and `<desc>` for screen readers, labelled axes
-//! with units, a legend, and the Okabe–Ito colour-blind-safe palette; the page
-//! shows the same numbers as a table beside it.
+//! Every chart has a `<title>` and `<desc>` for screen readers (with ids unique
+//! on the page), labelled axes with units, a legend, and the Okabe–Ito
+//! colour-blind-safe palette; the page shows the same numbers as a table beside
+//! it. A standalone (embeddable) chart carries its caption, source and
+//! checkpoint inside the SVG, since it travels without the page.
 
-use chrono::NaiveDate;
+mod bars;
+mod lines;
+
+pub use bars::acceptance;
+pub use lines::{capacity_shares, prices, queue_times};
+
+use plotters::coord::Shift;
 use plotters::prelude::*;
-
-use crate::analytics::metrics::QueuePoint;
 
 /// Okabe–Ito: distinguishable with the common colour-vision deficiencies.
 pub const PALETTE: [RGBColor; 7] = [
@@ -19,134 +25,103 @@ pub const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 0, 0),
 ];
 
-/// Chart size in CSS pixels (the SVG scales to its container).
+/// Plot size in CSS pixels (the SVG scales to its container).
 const SIZE: (u32, u32) = (720, 360);
+/// Height of one caption line of a standalone chart.
+const CAPTION_LINE: u32 = 20;
+
+/// What frames a chart: its id on the page, its title, and (standalone only) caption lines.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Prefix of the `<title>`/`<desc>` ids, unique on the page.
+    pub id: &'a str,
+    /// The chart's title (read by screen readers, shown by browsers on hover).
+    pub title: &'a str,
+    /// Lines drawn under a standalone chart: source, checkpoint, link.
+    pub caption: &'a [String],
+}
+
+impl<'a> Frame<'a> {
+    /// A chart shown inline, whose page carries the caption.
+    pub fn inline(id: &'a str, title: &'a str) -> Self {
+        Self { id, title, caption: &[] }
+    }
+
+    fn height(&self) -> u32 {
+        let caption = self.caption.len() as u32;
+        SIZE.1 + if caption == 0 { 0 } else { caption * CAPTION_LINE + 8 }
+    }
+}
+
+/// The drawing area of a chart.
+type Area<'b> = DrawingArea<SVGBackend<'b>, Shift>;
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Draws a chart: `plot` fills the plot area; caption lines go below it.
+/// `None` if plotters fails or `plot` has nothing to draw.
+fn render(frame: &Frame<'_>, description: &str, plot: impl FnOnce(&Area<'_>) -> Option<()>) -> Option<String> {
+    let size = (SIZE.0, frame.height());
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let (chart_area, caption_area) = root.split_vertically(SIZE.1);
+        plot(&chart_area)?;
+        let style = ("sans-serif", 13).into_font().color(&RGBColor(60, 60, 60));
+        for (i, line) in frame.caption.iter().enumerate() {
+            let y = 4 + i as i32 * CAPTION_LINE as i32;
+            caption_area.draw(&Text::new(line.as_str(), (12, y), style.clone())).ok()?;
+        }
+        root.present().ok()?;
+    }
+    Some(accessible(svg, frame, size, description))
+}
+
 /// Adds `<title>`, `<desc>`, a role and a scalable viewBox to plotters' `<svg>` element.
-fn accessible(svg: String, title: &str, description: &str) -> String {
+fn accessible(svg: String, frame: &Frame<'_>, size: (u32, u32), description: &str) -> String {
     let Some(open_end) = svg.find('>') else { return svg };
     let (open, rest) = svg.split_at(open_end);
     // plotters writes a viewBox; dropping its fixed width and height lets CSS scale the chart.
     let open =
-        open.replacen(&format!(" width=\"{}\"", SIZE.0), "", 1).replacen(&format!(" height=\"{}\"", SIZE.1), "", 1);
+        open.replacen(&format!(" width=\"{}\"", size.0), "", 1).replacen(&format!(" height=\"{}\"", size.1), "", 1);
+    let id = escape(frame.id);
     format!(
-        "{open} role=\"img\" aria-labelledby=\"chart-title chart-desc\"><title id=\"chart-title\">{}</title><desc id=\"chart-desc\">{}</desc>{}",
-        escape(title),
+        "{open} role=\"img\" aria-labelledby=\"{id}-title {id}-desc\"><title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>{}",
+        escape(frame.title),
         escape(description),
         &rest[1..]
     )
 }
 
-/// Median wait (hours) per tier over time. `None` when there is nothing to draw.
-pub fn queue_times(series: &[QueuePoint], title: &str) -> Option<String> {
-    let first = series.iter().map(|p| p.period_start).min()?;
-    let last = series.iter().map(|p| p.period_start).max()?;
-    let last = if last == first { last + chrono::Days::new(31) } else { last };
-    // Headroom above the highest line keeps the legend (upper left) off the data.
-    let top = series.iter().map(|p| p.p50_seconds / 3600.0).fold(0.0, f64::max).max(0.1) * 1.45;
-    let mut tiers: Vec<&str> = series.iter().map(|p| p.tier.as_str()).collect();
-    tiers.sort_unstable();
-    tiers.dedup();
-
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).ok()?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(first..last, 0.0..top)
-            .ok()?;
-        chart
-            .configure_mesh()
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
-            .x_desc("period start")
-            .y_desc("median wait (hours)")
-            .x_labels(6)
-            .x_label_formatter(&|d: &NaiveDate| d.format("%Y-%m").to_string())
-            .y_label_formatter(&|h: &f64| format!("{h:.1}"))
-            .light_line_style(RGBColor(235, 238, 241))
-            .draw()
-            .ok()?;
-        for (i, tier) in tiers.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
-            let points: Vec<(NaiveDate, f64)> =
-                series.iter().filter(|p| p.tier == *tier).map(|p| (p.period_start, p.p50_seconds / 3600.0)).collect();
-            chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-                .ok()?
-                .label(tier.to_string())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
-        }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .ok()?;
-        root.present().ok()?;
-    }
-    let description = format!(
-        "Median wait in hours per access tier ({}), monthly from {} to {}.",
-        tiers.join(", "),
-        first.format("%Y-%m"),
-        series.iter().map(|p| p.period_start).max().unwrap_or(first).format("%Y-%m")
-    );
-    Some(accessible(svg, title, &description))
+/// The visible strings of an SVG's `<text>` elements (for tests).
+#[cfg(test)]
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| t.split_once('>').map(|(_, rest)| rest.split('<').next().unwrap_or("").trim().to_owned()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn point(tier: &str, month: u32, hours: f64) -> QueuePoint {
-        QueuePoint {
-            tier: tier.into(),
-            period_start: NaiveDate::from_ymd_opt(2026, month, 1).expect("date"),
-            p50_seconds: hours * 3600.0,
-            p90_seconds: hours * 7200.0,
-            jobs: 10,
-        }
+    #[test]
+    fn a_standalone_chart_carries_its_caption_and_grows_to_fit_it() {
+        let caption = ["Source: Gatelog".to_owned(), "Checkpoint 42 & more".to_owned()];
+        let frame = Frame { id: "c", title: "T", caption: &caption };
+        let svg = render(&frame, "d", |area| area.fill(&WHITE).ok()).expect("svg");
+        assert!(svg.contains("viewBox=\"0 0 720 408\""), "{}", &svg[..120]);
+        let texts = texts(&svg);
+        assert!(texts.contains(&"Source: Gatelog".to_owned()) && texts.contains(&"Checkpoint 42 &amp; more".to_owned()));
+        assert!(svg.contains("aria-labelledby=\"c-title c-desc\""));
     }
 
     #[test]
-    fn a_queue_chart_is_accessible_scalable_svg_with_a_legend() {
-        let series = [
-            point("on_demand", 1, 0.5),
-            point("on_demand", 2, 0.7),
-            point("newcomer", 1, 6.0),
-            point("newcomer", 2, 4.0),
-        ];
-        let svg = queue_times(&series, "Corvid <GPU> waits").expect("chart");
-        assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
-        assert_eq!(svg.matches("viewBox=\"0 0 720 360\"").count(), 1);
-        assert!(!svg[..svg.find('>').expect("tag")].contains("width="), "no fixed width: CSS scales the chart");
-        assert!(svg.contains("<title id=\"chart-title\">Corvid &lt;GPU&gt; waits</title>"));
-        assert!(svg.contains("<desc id=\"chart-desc\">Median wait in hours per access tier (newcomer, on_demand), monthly from 2026-01 to 2026-02.</desc>"));
-        let texts: Vec<String> = svg
-            .split("<text")
-            .skip(1)
-            .filter_map(|t| t.split_once('>').map(|(_, rest)| rest.split('<').next().unwrap_or("").trim().to_owned()))
-            .collect();
-        assert!(
-            texts.iter().any(|t| t == "newcomer") && texts.iter().any(|t| t == "on_demand"),
-            "legend entries: {texts:?}"
-        );
-        assert!(texts.iter().any(|t| t == "median wait (hours)"), "{texts:?}");
-        assert!(texts.iter().any(|t| t == "2026-01"), "{texts:?}");
-        assert_eq!(svg.matches("<svg").count(), 1);
-    }
-
-    #[test]
-    fn nothing_to_draw_gives_no_chart() {
-        assert_eq!(queue_times(&[], "empty"), None);
+    fn nothing_drawn_means_no_chart() {
+        assert_eq!(render(&Frame::inline("x", "t"), "d", |_| None), None);
     }
 }

@@ -369,6 +369,34 @@ pub async fn recent_entries(
         .collect()
 }
 
+/// The newest `limit` amendments of one provider (entries that supersede an earlier
+/// version of the same record), newest first.
+pub async fn amendments_of(
+    conn: &mut PgConnection,
+    provider: &str,
+    limit: i64,
+) -> Result<Vec<EntrySummary>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT idx, provider, kind, received_at, supersedes FROM ledger_entries
+         WHERE provider = $1 AND supersedes IS NOT NULL ORDER BY idx DESC LIMIT $2",
+    )
+    .bind(provider)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(EntrySummary {
+                index: to_u64(row.try_get(0)?, "idx")?,
+                provider: row.try_get(1)?,
+                kind: row.try_get(2)?,
+                received_at: row.try_get(3)?,
+                supersedes: row.try_get::<Option<i64>, _>(4)?.map(|s| to_u64(s, "supersedes")).transpose()?,
+            })
+        })
+        .collect()
+}
+
 /// The entry that amends `index`, if any.
 pub async fn superseded_by(conn: &mut PgConnection, index: u64) -> Result<Option<u64>, sqlx::Error> {
     let found: Option<i64> = sqlx::query_scalar("SELECT min(idx) FROM ledger_entries WHERE supersedes = $1")

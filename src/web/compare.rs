@@ -76,6 +76,8 @@ pub struct ComparePage {
     pub b: String,
     /// For the citation line.
     pub snapshot: Arc<Snapshot>,
+    /// The citation line.
+    pub cite: super::cite::Citation,
 }
 
 fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
@@ -129,7 +131,13 @@ pub async fn show(State(state): State<AppState>, Query(query): Query<CompareQuer
             (_, None) => notice = Some(format!("There is no provider {y:?}.")),
         },
     }
-    Ok(super::render(&ComparePage { providers: snapshot.providers.clone(), sides, notice, a, b, snapshot }))
+    let path = if a.is_empty() && b.is_empty() { "/compare".to_owned() } else { format!("/compare?a={a}&b={b}") };
+    let what = match &sides {
+        Some((x, y)) => format!("{} compared with {}", x.provider.display_name, y.provider.display_name),
+        None => "provider comparison".to_owned(),
+    };
+    let cite = super::cite::Citation::new(&state, &snapshot, what, &path);
+    Ok(super::render(&ComparePage { providers: snapshot.providers.clone(), sides, notice, a, b, snapshot, cite }))
 }
 
 #[cfg(test)]

@@ -22,6 +22,24 @@ pub struct HomePage {
     pub latest: Vec<db::ledger::EntrySummary>,
     /// When the latest checkpoint was signed.
     pub signed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Figures across every provider.
+    pub headline: crate::analytics::headline::Headline,
+    /// The lowest-graded provider and its grade.
+    pub lowest: Option<(Provider, crate::analytics::grades::Grade)>,
+    /// The citation line.
+    pub cite: super::cite::Citation,
+}
+
+impl HomePage {
+    /// Hours with one decimal.
+    pub fn hours(&self, hours: impl super::scorecard::Number) -> String {
+        format!("{:.1}", hours.value())
+    }
+
+    /// A 0..=1 share as a percentage with one decimal.
+    pub fn percent(&self, share: impl super::scorecard::Number) -> String {
+        super::scorecard::percent(share)
+    }
 }
 
 /// Handler for `/`.
@@ -31,11 +49,20 @@ pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> 
     let latest = db::ledger::recent_entries(&mut conn, 10, None).await?;
     let providers =
         snapshot.providers.iter().map(|p| (p.clone(), snapshot.grade(p.slug.as_str()).map(|g| g.letter))).collect();
+    let lowest = snapshot
+        .providers
+        .iter()
+        .filter_map(|p| Some((p.clone(), snapshot.grade(p.slug.as_str())?.clone())))
+        .min_by(|a, b| a.1.score.total_cmp(&b.1.score));
+    let cite = super::cite::Citation::new(&state, &snapshot, "headline figures", "/");
     Ok(super::render(&HomePage {
         providers,
         disclosures: snapshot.tree_size as i64,
         latest,
         signed_at: Some(snapshot.signed_at),
+        headline: snapshot.headline.clone(),
+        lowest,
+        cite,
     }))
 }
 
@@ -56,6 +83,22 @@ mod tests {
         assert_eq!(html.text_of("#ledger-status"), "No disclosures yet. The ledger is empty.");
         assert_eq!(html.text_of("#providers-status"), "No providers are registered yet.");
         assert!(!html.exists("#providers li"));
+    }
+
+    #[tokio::test]
+    async fn the_headline_figures_match_the_dashboards_they_summarise() {
+        let app = TestApp::with_demo().await;
+        let html = app.get("/").await.html();
+        let waits = html.text_of("#headline-waits");
+        assert!(waits.contains("newcomers") && waits.contains(" h"), "{waits}");
+        let acceptance = html.text_of("#headline-acceptance");
+        assert!(acceptance.contains("% of decided newcomer applications"), "{acceptance}");
+        assert!(html.text_of("#headline-lockups").contains("locked up"));
+        // The lowest grade named is the last row of the providers table sorted by score.
+        let lowest = html.text_of("#headline-lowest a");
+        let table = app.get("/providers?sort=score&dir=asc").await.html();
+        assert_eq!(table.texts_of("#providers tbody th a").first(), Some(&lowest));
+        assert!(html.text_of("#cite").contains("checkpoint"));
     }
 
     #[tokio::test]

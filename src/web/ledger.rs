@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
+use super::cite::Citation;
 use crate::AppState;
 use crate::api::extract::Path;
 use crate::db::ledger as store;
@@ -26,6 +27,8 @@ pub struct LedgerPage {
     pub root_hex: String,
     /// Newest entries.
     pub recent: Vec<store::EntrySummary>,
+    /// The citation line.
+    pub cite: Citation,
 }
 
 /// `/ledger`.
@@ -34,10 +37,14 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
     let checkpoint =
         store::latest_checkpoint(&mut conn).await?.ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
     let recent = store::recent_entries(&mut conn, 25, None).await?;
+    let root_hex = hex::encode(checkpoint.root);
+    let cite =
+        Citation::at(&state, "ledger checkpoint", "/ledger", checkpoint.size, &root_hex, checkpoint.signed_at);
     Ok(super::render(&LedgerPage {
+        cite,
         origin: state.ledger.origin().to_owned(),
         vkey: state.ledger.verifier().to_string(),
-        root_hex: hex::encode(checkpoint.root),
+        root_hex,
         checkpoint,
         recent,
     }))
@@ -63,6 +70,8 @@ pub struct EntryPage {
     pub root_hex: String,
     /// Inclusion proof, hex.
     pub proof: Vec<String>,
+    /// The citation line.
+    pub cite: Citation,
 }
 
 /// `/ledger/entries/{index}`.
@@ -77,7 +86,16 @@ pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> 
     let proof = log::inclusion_proof(&mut conn, index, checkpoint.size).await.map_err(AppError::from)?;
     let superseded_by = store::superseded_by(&mut conn, index).await?;
     let parsed: serde_json::Value = serde_json::from_slice(&entry.bytes).unwrap_or(serde_json::Value::Null);
+    let cite = Citation::at(
+        &state,
+        format!("ledger entry {index} ({} from {})", entry.kind, entry.provider),
+        &format!("/ledger/entries/{index}"),
+        checkpoint.size,
+        &hex::encode(checkpoint.root),
+        checkpoint.signed_at,
+    );
     Ok(super::render(&EntryPage {
+        cite,
         pretty: serde_json::to_string_pretty(&parsed).unwrap_or_default(),
         raw: String::from_utf8_lossy(&entry.bytes).into_owned(),
         leaf_hex: hex::encode(entry.leaf_hash),

@@ -79,8 +79,10 @@ pub struct MetricPage {
     pub filter: FilterQuery,
     /// Problems with the filter, explained.
     pub notices: Vec<String>,
-    /// For the citation line.
+    /// The checkpoint the figures come from.
     pub snapshot: Arc<Snapshot>,
+    /// The citation line.
+    pub cite: super::cite::Citation,
 }
 
 impl MetricPage {
@@ -100,11 +102,18 @@ impl MetricPage {
 
     /// The current filter as a query string, for the tab links.
     pub fn query(&self) -> String {
+        query_string(&self.filter)
+    }
+}
+
+/// A filter as a query string (`?resource=…&from=…`), empty when nothing is filtered.
+fn query_string(filter: &FilterQuery) -> String {
+    {
         let parts: Vec<String> = [
-            ("resource", &self.filter.resource),
-            ("region", &self.filter.region),
-            ("from", &self.filter.from),
-            ("to", &self.filter.to),
+            ("resource", &filter.resource),
+            ("region", &filter.region),
+            ("from", &filter.from),
+            ("to", &filter.to),
         ]
         .iter()
         .filter_map(|(k, v)| {
@@ -379,7 +388,15 @@ pub async fn show(
     })
     .await
     .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
+    let query_string = query_string(&shown);
+    let cite = super::cite::Citation::new(
+        &state,
+        &snapshot,
+        format!("{} dashboard", title.to_lowercase()),
+        &format!("/metrics/{metric}{query_string}"),
+    );
     let page = MetricPage {
+        cite,
         metric,
         title,
         explanation,

@@ -3,6 +3,7 @@
 //! template becomes a response.
 
 pub mod api_docs;
+pub mod cite;
 pub mod compare;
 pub mod errors;
 pub mod feed;
@@ -13,6 +14,7 @@ pub mod links;
 pub mod methodology;
 pub mod metrics;
 pub mod providers;
+pub mod scorecard;
 pub mod snapshot;
 
 use askama::Template;

@@ -1,25 +1,19 @@
-//! `/providers` (every provider with its grade, sortable by links) and
-//! `/providers/{slug}` (the scorecard: grade breakdown, queue-time chart with its
-//! table, acceptance by applicant category, capacity and lock-ups), plus the
-//! scorecard's chart as a standalone, embeddable SVG.
+//! `/providers`: every provider with its grade, sortable by links (no script needed).
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
+use super::cite::Citation;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::grades::Grade;
-use crate::analytics::metrics::{self, AcceptanceRate, QueuePoint};
-use crate::api::extract::{Path, Query};
-use crate::charts;
-use crate::error::{AppError, PageError};
+use crate::api::extract::Query;
+use crate::error::PageError;
 use crate::providers::Provider;
-use crate::records::kinds::Lockup;
 
 /// One row of the providers table.
 pub struct ProviderRow {
@@ -63,8 +57,10 @@ pub struct ProvidersPage {
     pub descending: bool,
     /// A problem with the query, shown instead of failing.
     pub notice: Option<String>,
-    /// The snapshot (for the citation line).
+    /// The snapshot the grades come from.
     pub snapshot: Arc<Snapshot>,
+    /// The citation line.
+    pub cite: Citation,
 }
 
 impl ProvidersPage {
@@ -135,92 +131,14 @@ pub async fn index(
         SortKey::Name => "name",
         SortKey::Kind => "kind",
     };
-    let page = ProvidersPage { rows, sort, descending, notice, snapshot };
-    Ok(super::render_snapshot(&page, &page.snapshot))
-}
-
-/// One lock-up with its share of capacity.
-pub struct LockupRow {
-    /// The deal.
-    pub lockup: Lockup,
-    /// Share of the provider's capacity at the deal's start (or latest capacity before it), if known.
-    pub share: Option<f64>,
-}
-
-/// The scorecard.
-#[derive(Template)]
-#[template(path = "providers/show.html")]
-pub struct ScorecardPage {
-    /// Who.
-    pub provider: Provider,
-    /// Their grade.
-    pub grade: Option<Grade>,
-    /// Queue-time series.
-    pub queue: Vec<QueuePoint>,
-    /// The queue-time chart, inline SVG.
-    pub queue_chart: Option<String>,
-    /// Acceptance per category.
-    pub acceptance: Vec<AcceptanceRate>,
-    /// Latest capacity: (date, total, set-aside).
-    pub capacity: Option<(chrono::NaiveDate, u64, u64)>,
-    /// Lock-ups, newest first.
-    pub lockups: Vec<LockupRow>,
-    /// Amended records.
-    pub amendments: u64,
-    /// The snapshot (for the citation line).
-    pub snapshot: Arc<Snapshot>,
-}
-
-async fn provider_of(state: &AppState, slug: &str) -> Result<(Arc<Snapshot>, Provider), PageError> {
-    let snapshot = snapshot::current(state).await?;
-    let provider = snapshot.providers.iter().find(|p| p.slug.as_str() == slug).cloned().ok_or(AppError::NotFound)?;
-    Ok((snapshot, provider))
-}
-
-/// `/providers/{slug}`.
-pub async fn show(
-    State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    Path(slug): Path<String>,
-) -> Result<Response, PageError> {
-    let (snapshot, provider) = provider_of(&state, &slug).await?;
-    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
-        return Ok(fresh);
-    }
-    let mine = snapshot.disclosures_of(&slug);
-    let figures = snapshot.figures(&slug).cloned().unwrap_or_default();
-    let queue = figures.queue;
-    let queue_chart = charts::queue_times(&queue, &format!("Median wait per tier: {}", provider.display_name));
-    let acceptance = figures.acceptance;
-    let capacity = metrics::latest_capacity(&mine);
-    let lockups: Vec<LockupRow> =
-        metrics::lockup_shares(&mine).into_iter().map(|s| LockupRow { lockup: s.lockup, share: s.share }).collect();
-    let page = ScorecardPage {
-        grade: snapshot.grade(&slug).cloned(),
-        amendments: snapshot.amendments(&slug),
-        provider,
-        queue,
-        queue_chart,
-        acceptance,
-        capacity,
-        lockups,
-        snapshot,
+    let path = if query.sort.is_some() || query.dir.is_some() {
+        format!("/providers?sort={sort}&dir={}", if descending { "desc" } else { "asc" })
+    } else {
+        "/providers".to_owned()
     };
+    let cite = Citation::new(&state, &snapshot, "providers and their access grades", &path);
+    let page = ProvidersPage { rows, sort, descending, notice, snapshot, cite };
     Ok(super::render_snapshot(&page, &page.snapshot))
-}
-
-/// `/providers/{slug}/queue-times.svg`: the chart alone, to embed, with its source and checkpoint.
-pub async fn queue_chart_svg(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response, PageError> {
-    let (snapshot, provider) = provider_of(&state, &slug).await?;
-    let queue = snapshot.figures(&slug).map(|f| f.queue.clone()).unwrap_or_default();
-    let title = format!("Median wait per tier: {} (Gatelog, checkpoint {})", provider.display_name, snapshot.tree_size);
-    let svg = charts::queue_times(&queue, &title).ok_or(AppError::NotFound)?;
-    let mut response = ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", snapshot.root_hex)) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
-    Ok(response)
 }
 
 /// Formats seconds as hours with one decimal, for tables.
@@ -286,27 +204,5 @@ mod tests {
             .body(axum::body::Body::empty())
             .expect("request");
         app.send(request).await.assert_status(StatusCode::OK);
-    }
-
-    #[tokio::test]
-    async fn a_scorecard_shows_the_grade_breakdown_chart_and_tables() {
-        let app = TestApp::with_demo().await;
-        let response = app.get("/providers/corvid-gpu").await;
-        response.assert_status(StatusCode::OK);
-        let html = response.html();
-        assert_eq!(html.text_of("h1"), "Corvid GPU (demo)");
-        assert_eq!(html.texts_of("#grade-breakdown tbody tr").len(), 6);
-        assert!(html.exists("#queue-chart svg title"));
-        assert!(!html.texts_of("#queue-table tbody tr").is_empty());
-        assert!(!html.texts_of("#acceptance tbody tr").is_empty());
-        // Corvid's big exclusive deal takes well over half its capacity.
-        let shares = html.texts_of("#lockups td.share");
-        assert!(shares.iter().any(|s| s.trim_end_matches(" %").parse::<f64>().is_ok_and(|v| v > 50.0)), "{shares:?}");
-        assert!(html.text_of("#cite").contains("checkpoint"));
-        let svg = app.get("/providers/corvid-gpu/queue-times.svg").await;
-        svg.assert_status(StatusCode::OK);
-        assert_eq!(svg.header("content-type"), "image/svg+xml");
-        assert!(svg.text().contains("checkpoint"));
-        app.get("/providers/no-such-provider").await.assert_status(StatusCode::NOT_FOUND);
     }
 }

@@ -10,7 +10,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::AppState;
 use crate::analytics::grades::{self, Grade};
-use crate::analytics::metrics::{self, AcceptanceRate, QueuePoint};
+use crate::analytics::capacity::{CapacityPoint, capacity_over_time};
+use crate::analytics::completeness::{KindCompleteness, completeness};
+use crate::analytics::headline::{Headline, ProviderInputs, headline};
+use crate::analytics::metrics::{self, AcceptanceRate, LockupShare, QueuePoint};
+use crate::analytics::prices::{LatestPrice, PricePoint, latest_prices, price_series};
 use crate::analytics::{Disclosures, Filter};
 use crate::db;
 use crate::error::AppError;
@@ -24,6 +28,16 @@ pub struct ProviderFigures {
     pub queue: Vec<QueuePoint>,
     /// Acceptance per applicant category.
     pub acceptance: Vec<AcceptanceRate>,
+    /// Monthly median prices per resource and pricing model.
+    pub prices: Vec<PricePoint>,
+    /// Newest price per resource, region and pricing model.
+    pub latest_prices: Vec<LatestPrice>,
+    /// Capacity, set-aside and locked at each capacity filing.
+    pub capacity: Vec<CapacityPoint>,
+    /// Lock-ups with their capacity share, newest first.
+    pub lockups: Vec<LockupShare>,
+    /// Months filed per monthly duty over the reporting window.
+    pub completeness: Vec<KindCompleteness>,
 }
 
 /// One provider's part of a snapshot.
@@ -56,18 +70,22 @@ pub struct Snapshot {
     pub data: HashMap<String, Arc<ProviderData>>,
     /// First and last month any disclosure covers.
     pub window: Option<(NaiveDate, NaiveDate)>,
+    /// The home page's figures across every provider.
+    pub headline: Headline,
 }
 
 impl Snapshot {
     /// The ETag of every page computed from this snapshot: it changes when the
-    /// ledger, the registered providers or the software change, and only then.
+    /// ledger, the registered providers or the software change, and at midnight
+    /// UTC (the citation line carries the access date), and only then.
     pub fn etag(&self) -> String {
         format!(
-            "\"{}-{}-{}-{}\"",
+            "\"{}-{}-{}-{}-{}\"",
             &self.root_hex[..16],
             self.providers_version.0,
             self.providers_version.1,
-            env!("CARGO_PKG_VERSION")
+            env!("CARGO_PKG_VERSION"),
+            Utc::now().format("%Y%m%d")
         )
     }
 
@@ -117,9 +135,11 @@ impl Snapshot {
     }
 }
 
-/// The cache: the last snapshot, replaced when the checkpoint changes.
+/// The cache: the last snapshot, replaced when the checkpoint changes. One
+/// request computes a new snapshot while the others wait for it (the start-up
+/// warm-up and a first visitor do not both compute).
 #[derive(Debug, Clone, Default)]
-pub struct SnapshotCache(Arc<Mutex<Option<Arc<Snapshot>>>>);
+pub struct SnapshotCache(Arc<Mutex<Option<Arc<Snapshot>>>>, Arc<tokio::sync::Mutex<()>>);
 
 fn dates(d: &Disclosures) -> impl Iterator<Item = NaiveDate> + '_ {
     d.queue_times
@@ -170,9 +190,15 @@ fn parse(kind: &str, record: serde_json::Value) -> Option<Record> {
 
 /// Recomputes a provider's figures and grade.
 fn refresh(data: &mut ProviderData, window: Option<(NaiveDate, NaiveDate)>) {
+    let d = &data.disclosures;
     data.figures = ProviderFigures {
-        queue: metrics::queue_series(&data.disclosures).unwrap_or_default(),
-        acceptance: metrics::acceptance_by_category(&data.disclosures).unwrap_or_default(),
+        queue: metrics::queue_series(d).unwrap_or_default(),
+        acceptance: metrics::acceptance_by_category(d).unwrap_or_default(),
+        prices: price_series(d),
+        latest_prices: latest_prices(d),
+        capacity: capacity_over_time(d),
+        lockups: metrics::lockup_shares(d),
+        completeness: window.map(|w| completeness(d, w)).unwrap_or_default(),
     };
     data.grade = window.map(|w| grades::grade(&data.disclosures, w));
 }
@@ -188,12 +214,18 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     // Registering a provider does not touch the ledger, so it is part of the cache key.
     let providers_version: (i64, i64) =
         sqlx::query_as("SELECT count(*), coalesce(max(id), 0) FROM providers").fetch_one(&mut *conn).await?;
+    let fresh = |cached: &Option<Arc<Snapshot>>| {
+        cached.as_ref().filter(|c| c.root_hex == root_hex && c.providers_version == providers_version).cloned()
+    };
     let cached = state.snapshots.0.lock().ok().and_then(|guard| guard.clone());
-    if let Some(cached) = &cached
-        && cached.root_hex == root_hex
-        && cached.providers_version == providers_version
-    {
-        return Ok(cached.clone());
+    if let Some(hit) = fresh(&cached) {
+        return Ok(hit);
+    }
+    let _computing = state.snapshots.1.lock().await;
+    // Whoever held the lock may just have computed this very snapshot.
+    let cached = state.snapshots.0.lock().ok().and_then(|guard| guard.clone());
+    if let Some(hit) = fresh(&cached) {
+        return Ok(hit);
     }
     let providers = db::providers::list(&mut conn).await?;
     // An append only extends the log, so the entries past the cached size are all that changed.
@@ -219,7 +251,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     drop(conn);
     let slugs: Vec<String> = providers.iter().map(|p| p.slug.to_string()).collect();
     // The analytics are CPU work (and polars blocks): keep them off the async workers.
-    let (data, window) = tokio::task::spawn_blocking(move || {
+    let (data, window, headline) = tokio::task::spawn_blocking(move || {
         let mut data: HashMap<String, Arc<ProviderData>> = base.as_ref().map(|b| b.data.clone()).unwrap_or_default();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut working: HashMap<String, ProviderData> = HashMap::new();
@@ -250,7 +282,13 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
                 *provider_data = Arc::new(fresh);
             }
         }
-        (data, window)
+        let inputs = data.values().map(|d| ProviderInputs {
+            queue: &d.figures.queue,
+            acceptance: &d.figures.acceptance,
+            capacity: d.figures.capacity.last().map(|c| (c.as_of, c.total, c.set_aside, c.locked)),
+        });
+        let headline = headline(inputs);
+        (data, window, headline)
     })
     .await
     .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
@@ -262,6 +300,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         providers,
         data,
         window,
+        headline,
     });
     if let Ok(mut guard) = state.snapshots.0.lock() {
         *guard = Some(snapshot.clone());

@@ -1,0 +1,302 @@
+//! `/providers/{slug}`: one provider's scorecard — its grade and how it was
+//! computed, charts (queue times per tier, acceptance by applicant category,
+//! prices, lock-ups against the newcomer set-aside) each with its table,
+//! reporting completeness, its latest filings and amendments — and
+//! `/providers/{slug}/charts/{chart}.svg`, each chart alone, to embed.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::cite::Citation;
+use super::snapshot::{self, ProviderData, ProviderFigures, Snapshot};
+use crate::AppState;
+use crate::analytics::grades::Grade;
+use crate::api::extract::Path;
+use crate::charts::{self, Frame};
+use crate::db;
+use crate::error::{AppError, PageError};
+use crate::providers::Provider;
+
+/// The charts of a scorecard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScorecardChart {
+    /// Median wait per tier over time.
+    QueueTimes,
+    /// Acceptance rate per applicant category.
+    Acceptance,
+    /// Price per accelerator-hour over time.
+    Prices,
+    /// Share locked up against share set aside, over time.
+    Lockups,
+}
+
+impl ScorecardChart {
+    /// Every chart, in page order.
+    pub const ALL: [Self; 4] = [Self::QueueTimes, Self::Acceptance, Self::Prices, Self::Lockups];
+
+    /// URL name (`/providers/{slug}/charts/{name}.svg`) and element id.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::QueueTimes => "queue-times",
+            Self::Acceptance => "acceptance",
+            Self::Prices => "prices",
+            Self::Lockups => "lockups",
+        }
+    }
+
+    fn from_file(file: &str) -> Option<Self> {
+        let name = file.strip_suffix(".svg")?;
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The chart's title for one provider.
+    pub fn title(self, provider: &str) -> String {
+        match self {
+            Self::QueueTimes => format!("Median wait per access tier: {provider}"),
+            Self::Acceptance => format!("Acceptance by applicant category: {provider}"),
+            Self::Prices => format!("Price per accelerator-hour: {provider}"),
+            Self::Lockups => format!("Capacity locked up vs set aside for newcomers: {provider}"),
+        }
+    }
+
+    /// What the chart shows, for its caption.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Self::QueueTimes => "Median wait per access tier, monthly (median across resources and regions).",
+            Self::Acceptance => {
+                "Accepted ÷ (accepted + rejected) per applicant category, all tracks and periods; newcomer categories in orange."
+            }
+            Self::Prices => "Median price per accelerator-hour per resource and pricing model, monthly, across regions.",
+            Self::Lockups => {
+                "At each capacity filing: share of capacity held by deals in force, and share set aside for newcomers."
+            }
+        }
+    }
+
+    fn draw(self, figures: &ProviderFigures, frame: &Frame<'_>) -> Option<String> {
+        match self {
+            Self::QueueTimes => charts::queue_times(&figures.queue, frame),
+            Self::Acceptance => charts::acceptance(&figures.acceptance, frame),
+            Self::Prices => charts::prices(&figures.prices, frame),
+            Self::Lockups => charts::capacity_shares(&figures.capacity, frame),
+        }
+    }
+}
+
+/// A chart drawn inline on the scorecard.
+pub struct InlineChart {
+    /// Which chart.
+    pub kind: ScorecardChart,
+    /// Its SVG markup.
+    pub svg: String,
+}
+
+/// The scorecard.
+#[derive(Template)]
+#[template(path = "providers/show.html")]
+pub struct ScorecardPage {
+    /// Who.
+    pub provider: Provider,
+    /// Their grade.
+    pub grade: Option<Grade>,
+    /// Their figures and disclosures at this checkpoint.
+    pub data: Arc<ProviderData>,
+    /// The charts that have something to draw.
+    pub charts: Vec<InlineChart>,
+    /// Their newest entries.
+    pub recent: Vec<db::ledger::EntrySummary>,
+    /// Their newest amendments.
+    pub amendment_entries: Vec<db::ledger::EntrySummary>,
+    /// Amended records, counted.
+    pub amendments: u64,
+    /// The checkpoint the page is computed from.
+    pub snapshot: Arc<Snapshot>,
+    /// The citation line.
+    pub cite: Citation,
+}
+
+impl ScorecardPage {
+    /// The inline chart of `kind`, if it has something to draw.
+    pub fn chart(&self, kind: &str) -> Option<&InlineChart> {
+        self.charts.iter().find(|c| c.kind.name() == kind)
+    }
+}
+
+/// How many of a provider's newest entries and amendments the scorecard lists.
+const RECENT_ENTRIES: i64 = 20;
+
+async fn provider_of(state: &AppState, slug: &str) -> Result<(Arc<Snapshot>, Provider, Arc<ProviderData>), PageError> {
+    let snapshot = snapshot::current(state).await?;
+    let provider = snapshot.providers.iter().find(|p| p.slug.as_str() == slug).cloned().ok_or(AppError::NotFound)?;
+    let data = snapshot.data.get(slug).cloned().unwrap_or_default();
+    Ok((snapshot, provider, data))
+}
+
+/// `/providers/{slug}`.
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Result<Response, PageError> {
+    let (snapshot, provider, data) = provider_of(&state, &slug).await?;
+    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
+        return Ok(fresh);
+    }
+    let mut conn = state.pool.acquire().await?;
+    let recent = db::ledger::recent_entries(&mut conn, RECENT_ENTRIES, Some(&slug)).await?;
+    let amendment_entries = db::ledger::amendments_of(&mut conn, &slug, RECENT_ENTRIES).await?;
+    drop(conn);
+    let charts = ScorecardChart::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let title = kind.title(&provider.display_name);
+            let id = format!("{}-chart", kind.name());
+            let svg = kind.draw(&data.figures, &Frame::inline(&id, &title))?;
+            Some(InlineChart { kind, svg })
+        })
+        .collect();
+    let cite = Citation::new(
+        &state,
+        &snapshot,
+        format!("access scorecard of {}", provider.display_name),
+        &format!("/providers/{slug}"),
+    );
+    let page = ScorecardPage {
+        grade: snapshot.grade(&slug).cloned(),
+        amendments: snapshot.amendments(&slug),
+        provider,
+        data,
+        charts,
+        recent,
+        amendment_entries,
+        snapshot,
+        cite,
+    };
+    Ok(super::render_snapshot(&page, &page.snapshot))
+}
+
+/// `/providers/{slug}/charts/{chart}.svg`: one chart alone, to embed, with its
+/// source, checkpoint and permalink drawn into it.
+pub async fn chart_svg(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((slug, file)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let kind = ScorecardChart::from_file(&file).ok_or(AppError::NotFound)?;
+    let (snapshot, provider, data) = provider_of(&state, &slug).await?;
+    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
+        return Ok(fresh);
+    }
+    let title = kind.title(&provider.display_name);
+    let caption = [
+        title.clone(),
+        format!(
+            "Source: Gatelog ledger, checkpoint {} (root {}…), signed {}.",
+            snapshot.tree_size,
+            &snapshot.root_hex[..16],
+            snapshot.signed_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        format!("{}/providers/{slug}", state.public_url),
+    ];
+    let frame = Frame { id: kind.name(), title: &title, caption: &caption };
+    let svg = kind.draw(&data.figures, &frame).ok_or(AppError::NotFound)?;
+    let mut response = ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&snapshot.etag()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    Ok(response)
+}
+
+/// Formats seconds as hours with one decimal, for tables.
+pub fn hours(seconds: impl Number) -> String {
+    format!("{:.1}", seconds.value() / 3600.0)
+}
+
+/// Formats a 0..=1 share as a percentage.
+pub fn percent(share: impl Number) -> String {
+    format!("{:.1} %", share.value() * 100.0)
+}
+
+/// A number however many references deep the template holds it.
+pub trait Number {
+    /// The value.
+    fn value(&self) -> f64;
+}
+
+impl Number for f64 {
+    fn value(&self) -> f64 {
+        *self
+    }
+}
+
+impl<T: Number + ?Sized> Number for &T {
+    fn value(&self) -> f64 {
+        (**self).value()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::testing::TestApp;
+
+    #[tokio::test]
+    async fn a_scorecard_shows_the_grade_breakdown_every_chart_with_its_table_and_the_filings() {
+        let app = TestApp::with_demo().await;
+        let response = app.get("/providers/corvid-gpu").await;
+        response.assert_status(StatusCode::OK);
+        let html = response.html();
+        assert_eq!(html.text_of("h1"), "Corvid GPU (demo)");
+        assert_eq!(html.texts_of("#grade-breakdown tbody tr").len(), 6);
+        assert!(html.text_of("#graded-at").contains("checkpoint"));
+        for chart in ["queue-times", "acceptance", "prices", "lockups"] {
+            assert!(html.exists(&format!("#{chart}-figure svg title#{chart}-chart-title")), "{chart} chart");
+            assert!(!html.texts_of(&format!("#{chart}-table tbody tr")).is_empty(), "{chart} table");
+            let link = html.attr_of(&format!("#{chart}-figure figcaption a"), "href");
+            assert_eq!(link, format!("/providers/corvid-gpu/charts/{chart}.svg"));
+            let svg = app.get(&link).await;
+            svg.assert_status(StatusCode::OK);
+            assert_eq!(svg.header("content-type"), "image/svg+xml");
+            let text = svg.text();
+            assert!(text.contains("Source: Gatelog ledger, checkpoint") && text.contains("/providers/corvid-gpu"));
+        }
+        // Corvid's big exclusive deal takes well over half its capacity.
+        let shares = html.texts_of("#lockups-table td.share");
+        assert!(shares.iter().any(|s| s.trim_end_matches(" %").parse::<f64>().is_ok_and(|v| v > 50.0)), "{shares:?}");
+        // Prices show cost basis and markup where disclosed.
+        assert!(!html.texts_of("#prices-table tbody td.markup").is_empty());
+        assert_eq!(html.texts_of("#completeness tbody tr").len(), 4);
+        let filings = html.texts_of("#filings tbody tr");
+        assert_eq!(filings.len(), 20, "the newest twenty filings");
+        app.get(&html.attr_of("#filings tbody a", "href")).await.assert_status(StatusCode::OK);
+        let cite = html.text_of("#cite");
+        assert!(cite.contains("checkpoint") && cite.contains("Accessed") && cite.contains("/providers/corvid-gpu"), "{cite}");
+        app.get("/providers/no-such-provider").await.assert_status(StatusCode::NOT_FOUND);
+        app.get("/providers/corvid-gpu/charts/pie.svg").await.assert_status(StatusCode::NOT_FOUND);
+        app.get("/providers/nobody/charts/prices.svg").await.assert_status(StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn amendments_are_listed_with_links_both_ways() {
+        let app = TestApp::with_demo().await;
+        let html = app.get("/providers/corvid-gpu").await.html();
+        let rows = html.texts_of("#amendment-list tbody tr");
+        assert!(!rows.is_empty(), "the demo amends some of Corvid's filings");
+        let hrefs = html.attrs_of("#amendment-list tbody a", "href");
+        for href in hrefs.iter().take(4) {
+            app.get(href).await.assert_status(StatusCode::OK);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_with_no_disclosures_gets_a_scorecard_that_says_so() {
+        let app = TestApp::new().await;
+        app.provider_token("quiet-provider").await;
+        let html = app.get("/providers/quiet-provider").await.html();
+        assert!(!html.exists("svg"), "nothing to chart");
+        assert!(html.text_of("#queue-times-section").contains("No queue times disclosed"));
+        app.get("/providers/quiet-provider/charts/queue-times.svg").await.assert_status(StatusCode::NOT_FOUND);
+    }
+}
