@@ -1,7 +1,9 @@
 //! Browser tests: the real server, Debian's headless chromium (driven by
 //! playwright-core from tests/browser/), and axe-core. A page passes when it
 //! renders with the expected title at phone and desktop widths, logs no
-//! console error, loads every resource, and has no accessibility violation.
+//! console error, loads every resource, has no accessibility violation, does not
+//! scroll sideways at 360 px, and shows its charts at a readable size. Full-page
+//! 360 px screenshots are left in `target/tmp/screenshots` for a human to look at.
 
 mod support;
 
@@ -10,18 +12,23 @@ use std::process::Command;
 
 use support::{Server, data_dir};
 
-/// Pages to check, as `path=title fragment`.
+/// Pages to check, as `path=title fragment|minimum charts`.
 const PAGES: &[&str] = &[
     "/=Gatelog — who gets access to compute",
     "/docs/api=Push API",
     "/ledger=Ledger",
     "/ledger/entries/0=Entry 0",
     "/providers=Providers",
-    "/providers/corvid-gpu=Corvid GPU",
+    "/providers/corvid-gpu=Corvid GPU|4",
+    "/providers/riverside-cluster=Riverside College|1",
     "/methodology=Methodology",
     "/metrics/queue-times?region=eu-de=Queue times",
+    "/metrics/prices?resource=nvidia-h100-80gb&from=2025-01-01&to=2026-06-30=Prices",
+    "/metrics/acceptance?from=2024-13-01=Acceptance",
     "/lockups=Lock-ups",
     "/compare?a=corvid-gpu&b=rhine-ai-factory=Compare providers",
+    "/compare?a=corvid-gpu&b=corvid-gpu=Compare providers",
+    "/providers/no-such-provider=Not Found",
     "/no-such-page=404 Not Found",
 ];
 
@@ -45,6 +52,7 @@ fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
         .arg(&server.url)
         .args(PAGES)
         .env("GATELOG_CHROMIUM", &chromium)
+        .env("GATELOG_SCREENSHOTS", Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"))
         .output()
         .expect("run node (install nodejs)");
     let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));

@@ -202,7 +202,8 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
     let duties = completeness(d, window);
     let months = duties.first().map_or(1, |k| k.months);
     let value = duties.iter().map(KindCompleteness::share).sum::<f64>() / duties.len() as f64;
-    let detail = duties.iter().map(|k| format!("{} {}/{months}", k.kind, k.months_filed)).collect::<Vec<_>>().join(", ");
+    let detail =
+        duties.iter().map(|k| format!("{} {}/{months}", k.kind, k.months_filed)).collect::<Vec<_>>().join(", ");
     push(Component::Completeness, value, format!("months filed of {months}: {detail}"));
 
     let total_weight: f64 = components.iter().map(|c| c.weight).sum();

@@ -125,11 +125,18 @@ mod tests {
                 acceptance: &a_acceptance,
                 capacity: Some((NaiveDate::MIN, 1000, 50, 600)),
             },
-            ProviderInputs { queue: &b_queue, acceptance: &b_acceptance, capacity: Some((NaiveDate::MIN, 200, 40, 500)) },
+            ProviderInputs {
+                queue: &b_queue,
+                acceptance: &b_acceptance,
+                capacity: Some((NaiveDate::MIN, 200, 40, 500)),
+            },
         ];
         let h = headline(inputs);
         // Window: 2025-04 .. 2026-03, so the 2025-01 wait of 99 h is out; newcomer waits 10, 4, 7 -> 7.
-        assert_eq!(h.wait_window.map(|(f, l)| (f.to_string(), l.to_string())), Some(("2025-04-01".into(), "2026-03-01".into())));
+        assert_eq!(
+            h.wait_window.map(|(f, l)| (f.to_string(), l.to_string())),
+            Some(("2025-04-01".into(), "2026-03-01".into()))
+        );
         assert_eq!(h.newcomer_wait_hours, Some(7.0));
         assert_eq!(h.on_demand_wait_hours, Some(2.0));
         // Students 3 of 10 and civic 5 of 10; enterprise is not a newcomer category.

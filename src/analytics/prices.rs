@@ -96,7 +96,13 @@ mod tests {
     use super::*;
     use crate::records::Record;
 
-    fn price(date: &str, region: &str, model: &str, amount: &str, cost: Option<&str>) -> (String, crate::records::kinds::Price) {
+    fn price(
+        date: &str,
+        region: &str,
+        model: &str,
+        amount: &str,
+        cost: Option<&str>,
+    ) -> (String, crate::records::kinds::Price) {
         let mut value = json!({"kind": "price", "effective_date": date, "resource": "h100", "region": region,
             "pricing_model": model, "price_per_accelerator_hour": amount, "currency": "EUR"});
         if let Some(cost) = cost {

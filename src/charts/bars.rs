@@ -8,13 +8,17 @@ use crate::analytics::grades::NEWCOMER_CATEGORIES;
 use crate::analytics::metrics::AcceptanceRate;
 
 fn plot_bars(area: &Area<'_>, rates: &[AcceptanceRate]) -> Option<()> {
-    let rows = rates.len() as i32;
+    // A segmented range over 0..=last has one segment per category.
+    let last = rates.len() as i32 - 1;
+    // The legend sits lower right; long bars get room beyond 100 % so they never run under it.
+    let longest = rates.iter().filter_map(AcceptanceRate::rate).fold(0.0, f64::max);
+    let right = if longest > 0.6 { 140.0 } else { 100.0 };
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .margin_right(48)
         .x_label_area_size(36)
         .y_label_area_size(150)
-        .build_cartesian_2d(0.0..100.0, (0..rows).into_segmented())
+        .build_cartesian_2d(0.0..right, (0..last).into_segmented())
         .ok()?;
     let names: Vec<&str> = rates.iter().map(|r| r.category.as_str()).collect();
     chart
@@ -28,8 +32,9 @@ fn plot_bars(area: &Area<'_>, rates: &[AcceptanceRate]) -> Option<()> {
             SegmentValue::CenterOf(i) => names.get(*i as usize).map_or(String::new(), |n| (*n).to_owned()),
             _ => String::new(),
         })
-        .x_label_formatter(&|v: &f64| format!("{v:.0}"))
-        .light_line_style(RGBColor(235, 238, 241))
+        .x_label_formatter(&|v: &f64| if *v <= 100.0 { format!("{v:.0}") } else { String::new() })
+        .bold_line_style(RGBColor(225, 228, 232))
+        .light_line_style(TRANSPARENT)
         .draw()
         .ok()?;
     let (newcomer, other) = (PALETTE[1], PALETTE[0]);
@@ -60,7 +65,7 @@ fn plot_bars(area: &Area<'_>, rates: &[AcceptanceRate]) -> Option<()> {
     let labels = rates.iter().enumerate().map(|(i, r)| {
         let text = r.rate().map_or("no decisions".to_owned(), |rate| format!("{:.0} %", rate * 100.0));
         let x = r.rate().unwrap_or(0.0) * 100.0;
-        Text::new(text, (x, SegmentValue::CenterOf(i as i32)), style.clone())
+        EmptyElement::at((x, SegmentValue::CenterOf(i as i32))) + Text::new(text, (6, -7), style.clone())
     });
     chart.draw_series(labels).ok()?;
     chart
@@ -107,8 +112,10 @@ mod tests {
             assert!(texts.iter().any(|t| t == expected), "{expected} missing from {texts:?}");
         }
         assert!(svg.contains("student 25.0 % of 4; civic no decisions"), "{svg}");
-        // Two bars: enterprise and student (civic has nothing to draw).
-        assert_eq!(svg.matches("<rect").count() - svg.matches("<rect x=\"0\" y=\"0\"").count() >= 2, true);
+        // One bar each for enterprise (blue) and student (orange), plus one legend swatch each;
+        // civic has nothing to draw.
+        assert_eq!(svg.matches("fill=\"#0072B2\"").count(), 2, "{svg}");
+        assert_eq!(svg.matches("fill=\"#D55E00\"").count(), 2, "{svg}");
     }
 
     #[test]

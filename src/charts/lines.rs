@@ -241,6 +241,8 @@ mod tests {
         let svg = capacity_shares(&points, &Frame::inline("cap", "Lock-ups")).expect("chart");
         assert!(svg.contains("latest (2026-02-01): 25.0 % locked, 5.0 % set aside"), "{svg}");
         let texts = texts(&svg);
-        assert!(texts.iter().any(|t| t == "set aside for newcomers") && texts.iter().any(|t| t == "share of capacity (%)"));
+        assert!(
+            texts.iter().any(|t| t == "set aside for newcomers") && texts.iter().any(|t| t == "share of capacity (%)")
+        );
     }
 }

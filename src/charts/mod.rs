@@ -116,7 +116,9 @@ mod tests {
         let svg = render(&frame, "d", |area| area.fill(&WHITE).ok()).expect("svg");
         assert!(svg.contains("viewBox=\"0 0 720 408\""), "{}", &svg[..120]);
         let texts = texts(&svg);
-        assert!(texts.contains(&"Source: Gatelog".to_owned()) && texts.contains(&"Checkpoint 42 &amp; more".to_owned()));
+        assert!(
+            texts.contains(&"Source: Gatelog".to_owned()) && texts.contains(&"Checkpoint 42 &amp; more".to_owned())
+        );
         assert!(svg.contains("aria-labelledby=\"c-title c-desc\""));
     }
 

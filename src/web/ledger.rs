@@ -38,8 +38,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
         store::latest_checkpoint(&mut conn).await?.ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
     let recent = store::recent_entries(&mut conn, 25, None).await?;
     let root_hex = hex::encode(checkpoint.root);
-    let cite =
-        Citation::at(&state, "ledger checkpoint", "/ledger", checkpoint.size, &root_hex, checkpoint.signed_at);
+    let cite = Citation::at(&state, "ledger checkpoint", "/ledger", checkpoint.size, &root_hex, checkpoint.signed_at);
     Ok(super::render(&LedgerPage {
         cite,
         origin: state.ledger.origin().to_owned(),

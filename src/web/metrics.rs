@@ -109,19 +109,15 @@ impl MetricPage {
 /// A filter as a query string (`?resource=…&from=…`), empty when nothing is filtered.
 fn query_string(filter: &FilterQuery) -> String {
     {
-        let parts: Vec<String> = [
-            ("resource", &filter.resource),
-            ("region", &filter.region),
-            ("from", &filter.from),
-            ("to", &filter.to),
-        ]
-        .iter()
-        .filter_map(|(k, v)| {
-            v.as_deref()
-                .filter(|v| !v.is_empty())
-                .map(|v| format!("{k}={}", v.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")))
-        })
-        .collect();
+        let parts: Vec<String> =
+            [("resource", &filter.resource), ("region", &filter.region), ("from", &filter.from), ("to", &filter.to)]
+                .iter()
+                .filter_map(|(k, v)| {
+                    v.as_deref()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| format!("{k}={}", v.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")))
+                })
+                .collect();
         if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
     }
 }

@@ -70,7 +70,9 @@ impl ScorecardChart {
             Self::Acceptance => {
                 "Accepted ÷ (accepted + rejected) per applicant category, all tracks and periods; newcomer categories in orange."
             }
-            Self::Prices => "Median price per accelerator-hour per resource and pricing model, monthly, across regions.",
+            Self::Prices => {
+                "Median price per accelerator-hour per resource and pricing model, monthly, across regions."
+            }
             Self::Lockups => {
                 "At each capacity filing: share of capacity held by deals in force, and share set aside for newcomers."
             }
@@ -137,7 +139,11 @@ async fn provider_of(state: &AppState, slug: &str) -> Result<(Arc<Snapshot>, Pro
 }
 
 /// `/providers/{slug}`.
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
     let (snapshot, provider, data) = provider_of(&state, &slug).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
@@ -272,7 +278,10 @@ mod tests {
         assert_eq!(filings.len(), 20, "the newest twenty filings");
         app.get(&html.attr_of("#filings tbody a", "href")).await.assert_status(StatusCode::OK);
         let cite = html.text_of("#cite");
-        assert!(cite.contains("checkpoint") && cite.contains("Accessed") && cite.contains("/providers/corvid-gpu"), "{cite}");
+        assert!(
+            cite.contains("checkpoint") && cite.contains("Accessed") && cite.contains("/providers/corvid-gpu"),
+            "{cite}"
+        );
         app.get("/providers/no-such-provider").await.assert_status(StatusCode::NOT_FOUND);
         app.get("/providers/corvid-gpu/charts/pie.svg").await.assert_status(StatusCode::NOT_FOUND);
         app.get("/providers/nobody/charts/prices.svg").await.assert_status(StatusCode::NOT_FOUND);

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::AppState;
-use crate::analytics::grades::{self, Grade};
 use crate::analytics::capacity::{CapacityPoint, capacity_over_time};
 use crate::analytics::completeness::{KindCompleteness, completeness};
+use crate::analytics::grades::{self, Grade};
 use crate::analytics::headline::{Headline, ProviderInputs, headline};
 use crate::analytics::metrics::{self, AcceptanceRate, LockupShare, QueuePoint};
 use crate::analytics::prices::{LatestPrice, PricePoint, latest_prices, price_series};

@@ -1,8 +1,10 @@
 // Loads each given path of a running Gatelog in Debian's headless chromium and
 // fails if a page does not render, logs a console error, fails a request, or has
-// any axe-core violation. Usage: node check-pages.mjs BASE_URL PATH [PATH ...]
-// Each PATH may be followed by "=Expected title fragment".
-import { readFileSync } from 'node:fs';
+// any axe-core violation, overflows a 360 px screen, or shows fewer visible
+// charts than expected. Usage: node check-pages.mjs BASE_URL SPEC [SPEC ...],
+// SPEC = PATH[=Expected title fragment][|minimum number of charts].
+// With GATELOG_SCREENSHOTS=DIR, a full-page 360 px screenshot of each page is saved there.
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
@@ -27,9 +29,12 @@ const browser = await chromium.launch({
 const failures = [];
 try {
   for (const spec of specs) {
-    // PATH=TITLE, split at the last '=' so paths may carry query strings.
-    const at = spec.lastIndexOf('=');
-    const [path, expectedTitle] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, undefined];
+    // PATH=TITLE|CHARTS, split at the last '|' and then the last '=' so paths may carry query strings.
+    const bar = spec.lastIndexOf('|');
+    const [pathAndTitle, minCharts] = bar > 0 ? [spec.slice(0, bar), Number(spec.slice(bar + 1))] : [spec, 0];
+    const at = pathAndTitle.lastIndexOf('=');
+    const [path, expectedTitle] =
+      at > 0 ? [pathAndTitle.slice(0, at), pathAndTitle.slice(at + 1)] : [pathAndTitle, undefined];
     // A phone-sized viewport: the site must work at 360 px.
     for (const viewport of [{ width: 360, height: 740 }, { width: 1280, height: 900 }]) {
       const context = await browser.newContext({ viewport });
@@ -58,6 +63,22 @@ try {
       }
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 1) problems.push(`page is ${overflow}px wider than the ${viewport.width}px viewport`);
+
+      // Charts: inline SVGs with a title, drawn at a readable size, with lines, bars or text inside.
+      const charts = await page.evaluate(() => [...document.querySelectorAll('svg[role=img]')].map((svg) => {
+        const box = svg.getBoundingClientRect();
+        return { width: box.width, height: box.height, marks: svg.querySelectorAll('polyline, path, rect, line, circle').length,
+          title: svg.querySelector('title')?.textContent ?? '' };
+      }));
+      const drawn = charts.filter((c) => c.width >= 250 && c.height >= 120 && c.marks > 3 && c.title.length > 0);
+      if (drawn.length < minCharts) {
+        problems.push(`${drawn.length} visible charts, expected at least ${minCharts}: ${JSON.stringify(charts)}`);
+      }
+      if (process.env.GATELOG_SCREENSHOTS && viewport.width === 360) {
+        mkdirSync(process.env.GATELOG_SCREENSHOTS, { recursive: true });
+        const name = path.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'home';
+        await page.screenshot({ path: `${process.env.GATELOG_SCREENSHOTS}/${name}-360.png`, fullPage: true });
+      }
 
       // Evaluated through the DevTools protocol, so the page's CSP (no inline
       // script) neither blocks axe nor is loosened for the page itself.
