@@ -23,7 +23,14 @@ use tower::ServiceExt;
 const MONTHS: u32 = 60;
 const COLD_ROUNDS: usize = 15;
 const WARM_REQUESTS: usize = 400;
-const PAGES: [&str; 4] = ["/", "/providers", "/providers/corvid-gpu", "/metrics/queue-times"];
+const PAGES: [&str; 6] = [
+    "/",
+    "/providers",
+    "/providers/corvid-gpu",
+    "/providers/corvid-gpu/charts/queue-times.svg",
+    "/metrics/queue-times",
+    "/metrics/prices?from=2025-01-01",
+];
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0

@@ -10,6 +10,7 @@ pub mod api;
 pub mod charts;
 pub mod cli;
 pub mod config;
+pub mod datasets;
 pub mod db;
 pub mod demo;
 pub mod error;

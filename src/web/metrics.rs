@@ -65,12 +65,8 @@ pub struct MetricPage {
     pub metric: &'static str,
     /// Its title.
     pub title: &'static str,
-    /// What the table shows.
-    pub explanation: &'static str,
-    /// Column headers.
-    pub headers: Vec<&'static str>,
-    /// Rows.
-    pub rows: Vec<Vec<Cell>>,
+    /// The table (shared with other requests for the same filter at this checkpoint).
+    pub table: Arc<MetricTable>,
     /// Resources to choose from, and the chosen one.
     pub resources: Vec<String>,
     /// Regions to choose from.
@@ -171,8 +167,15 @@ fn name_of<'a>(snapshot: &'a Snapshot, slug: &'a str) -> &'a str {
     snapshot.providers.iter().find(|p| p.slug.as_str() == slug).map_or(slug, |p| p.display_name.as_str())
 }
 
-/// What a dashboard shows: (explanation, column headers, rows).
-struct MetricTable(&'static str, Vec<&'static str>, Vec<Vec<Cell>>);
+/// What a dashboard shows (kept per snapshot and filter, so a shared URL is computed once).
+pub struct MetricTable {
+    /// What the table shows.
+    pub explanation: &'static str,
+    /// Column headers.
+    pub headers: Vec<&'static str>,
+    /// Rows.
+    pub rows: Vec<Vec<Cell>>,
+}
 
 fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<MetricTable, AppError> {
     let analytics = |e: polars::prelude::PolarsError| AppError::Unavailable(format!("analytics: {e}"));
@@ -349,7 +352,7 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
         }
         _ => return Err(AppError::NotFound),
     };
-    Ok(MetricTable(explanation, headers, rows))
+    Ok(MetricTable { explanation, headers, rows })
 }
 
 /// `/lockups`: every disclosed deal with its capacity share (the lock-ups dashboard).
@@ -377,14 +380,21 @@ pub async fn show(
     }
     let (resources, regions) = snapshot.resources_and_regions();
     let (filter, shown, notices) = parse_filter(&query, &resources, &regions);
-    let for_table = snapshot.clone();
-    let MetricTable(explanation, columns, rows) = tokio::task::spawn_blocking(move || {
-        let filtered = for_table.filtered(&filter);
-        table(metric, &for_table, &filtered)
-    })
-    .await
-    .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
     let query_string = query_string(&shown);
+    let memo_key = format!("metric:{metric}{query_string}");
+    let table = match snapshot.memo.get::<MetricTable>(&memo_key) {
+        Some(table) => table,
+        None => {
+            let for_table = snapshot.clone();
+            let table = tokio::task::spawn_blocking(move || {
+                let filtered = for_table.filtered(&filter);
+                table(metric, &for_table, &filtered)
+            })
+            .await
+            .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
+            snapshot.memo.put(memo_key, Arc::new(table))
+        }
+    };
     let cite = super::cite::Citation::new(
         &state,
         &snapshot,
@@ -395,9 +405,7 @@ pub async fn show(
         cite,
         metric,
         title,
-        explanation,
-        headers: columns,
-        rows,
+        table,
         resources,
         regions,
         filter: shown,

@@ -72,6 +72,42 @@ pub struct Snapshot {
     pub window: Option<(NaiveDate, NaiveDate)>,
     /// The home page's figures across every provider.
     pub headline: Headline,
+    /// Results computed from this snapshot on demand, kept until the next checkpoint.
+    pub memo: Memo,
+}
+
+/// Results computed from a snapshot on demand (a dashboard table for one filter,
+/// say), so repeated requests for the same view cost nothing until the ledger grows.
+#[derive(Default)]
+pub struct Memo(Mutex<HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>);
+
+impl Memo {
+    /// Views kept per snapshot; past this the memo starts over (filters are unbounded).
+    const CAPACITY: usize = 512;
+
+    /// The value stored under `key`, if it is a `T`.
+    pub fn get<T: std::any::Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        let value = self.0.lock().ok()?.get(key).cloned()?;
+        value.downcast::<T>().ok()
+    }
+
+    /// Stores `value` under `key` and returns it.
+    pub fn put<T: std::any::Any + Send + Sync>(&self, key: String, value: Arc<T>) -> Arc<T> {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::CAPACITY {
+                map.clear();
+            }
+            map.insert(key, value.clone());
+        }
+        value
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let size = self.0.lock().map_or(0, |m| m.len());
+        f.debug_struct("Memo").field("entries", &size).finish()
+    }
 }
 
 impl Snapshot {
@@ -301,6 +337,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         data,
         window,
         headline,
+        memo: Memo::default(),
     });
     if let Ok(mut guard) = state.snapshots.0.lock() {
         *guard = Some(snapshot.clone());

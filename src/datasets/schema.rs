@@ -1,0 +1,297 @@
+//! Column definitions of every dataset: name, type, description, unit,
+//! constraints and enum values. One source for the exports' headers and types,
+//! the data dictionary page and the Frictionless `datapackage.json`.
+
+use crate::records::kinds::{ApplicantCategory, Exclusivity, PricingModel, Tier, Track};
+
+/// A column's type, as Table Schema names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Text.
+    String,
+    /// Whole number.
+    Integer,
+    /// Floating-point number (derived figures only; reported money is never a float).
+    Number,
+    /// Exact decimal, written as text in CSV so spreadsheets do not round it.
+    Decimal,
+    /// Calendar date, ISO 8601.
+    Date,
+    /// Instant, RFC 3339 UTC.
+    DateTime,
+}
+
+impl FieldType {
+    /// The Table Schema type name (decimals are `number` there, with `decimalChar`).
+    pub fn table_schema(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+            Self::Number | Self::Decimal => "number",
+            Self::Date => "date",
+            Self::DateTime => "datetime",
+        }
+    }
+
+    /// How the data dictionary names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::String => "text",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Decimal => "exact decimal",
+            Self::Date => "date (YYYY-MM-DD)",
+            Self::DateTime => "date-time (UTC)",
+        }
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// Column name.
+    pub name: &'static str,
+    /// Type.
+    pub kind: FieldType,
+    /// What it means.
+    pub description: &'static str,
+    /// Unit, if it has one.
+    pub unit: Option<&'static str>,
+    /// Whether every row has a value.
+    pub required: bool,
+    /// Smallest allowed value, for numbers.
+    pub minimum: Option<i64>,
+    /// Allowed values, for enumerations.
+    pub choices: Vec<&'static str>,
+}
+
+impl Field {
+    fn new(name: &'static str, kind: FieldType, description: &'static str) -> Self {
+        Self { name, kind, description, unit: None, required: true, minimum: None, choices: Vec::new() }
+    }
+
+    fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+
+    fn unit(mut self, unit: &'static str) -> Self {
+        self.unit = Some(unit);
+        self
+    }
+
+    fn min(mut self, minimum: i64) -> Self {
+        self.minimum = Some(minimum);
+        self
+    }
+
+    fn choices<T>(mut self, options: &[(&'static str, T)]) -> Self {
+        self.choices = options.iter().map(|(name, _)| *name).collect();
+        self
+    }
+}
+
+use FieldType::{Date, DateTime, Decimal, Integer, Number, String as Text};
+
+/// Columns every record dataset starts with: where the record sits in the ledger.
+pub fn entry_columns() -> Vec<Field> {
+    vec![
+        Field::new("entry_index", Integer, "Index of the ledger entry holding this record version.").min(0),
+        Field::new("provider", Text, "Slug of the provider that filed it."),
+        Field::new("received_at", DateTime, "When the ledger accepted it."),
+        Field::new("supersedes", Integer, "Entry index of the version this one amends.").optional().min(0),
+        Field::new("superseded_by", Integer, "Entry index of the version that amends this one (only with include_superseded=true).")
+            .optional()
+            .min(0),
+    ]
+}
+
+fn resource() -> Field {
+    Field::new("resource", Text, "Accelerator type, e.g. nvidia-h100-80gb.")
+}
+
+fn region() -> Field {
+    Field::new("region", Text, "Region, e.g. eu-de.")
+}
+
+fn period() -> [Field; 2] {
+    [
+        Field::new("period_start", Date, "First day of the period."),
+        Field::new("period_end", Date, "Day after the last day of the period."),
+    ]
+}
+
+/// Fields of a queue-time record.
+pub fn queue_time_fields() -> Vec<Field> {
+    let mut fields = period().to_vec();
+    fields.extend([
+        resource(),
+        region(),
+        Field::new("tier", Text, "Access tier the jobs queued in.").choices(Tier::OPTIONS),
+        Field::new("jobs", Integer, "Jobs started in the period.").min(1),
+        Field::new("p50_seconds", Integer, "Median wait from submission to start.").unit("seconds").min(0),
+        Field::new("p90_seconds", Integer, "90th percentile wait.").unit("seconds").min(0),
+        Field::new("p99_seconds", Integer, "99th percentile wait.").unit("seconds").min(0),
+        Field::new("mean_seconds", Integer, "Mean wait.").unit("seconds").optional().min(0),
+        Field::new("max_seconds", Integer, "Longest wait.").unit("seconds").optional().min(0),
+    ]);
+    fields
+}
+
+/// Fields of an acceptance record.
+pub fn acceptance_fields() -> Vec<Field> {
+    let mut fields = period().to_vec();
+    fields.extend([
+        Field::new("track", Text, "Access programme applied to.").choices(Track::OPTIONS),
+        Field::new("applicant_category", Text, "Who applied.").choices(ApplicantCategory::OPTIONS),
+        Field::new("received", Integer, "Applications received.").unit("applications").min(0),
+        Field::new("accepted", Integer, "Applications accepted.").unit("applications").min(0),
+        Field::new("rejected", Integer, "Applications rejected.").unit("applications").min(0),
+        Field::new("accelerator_hours_requested", Integer, "Accelerator-hours requested.")
+            .unit("accelerator-hours")
+            .optional()
+            .min(0),
+        Field::new("accelerator_hours_granted", Integer, "Accelerator-hours granted.")
+            .unit("accelerator-hours")
+            .optional()
+            .min(0),
+    ]);
+    fields
+}
+
+/// Fields of a price record.
+pub fn price_fields() -> Vec<Field> {
+    vec![
+        Field::new("effective_date", Date, "Date from which the price applies."),
+        resource(),
+        region(),
+        Field::new("pricing_model", Text, "How the capacity is priced.").choices(PricingModel::OPTIONS),
+        Field::new("price_per_accelerator_hour", Decimal, "Price of one accelerator for one hour, exactly as filed.")
+            .unit("currency per accelerator-hour"),
+        Field::new("currency", Text, "ISO 4217 currency of both amounts."),
+        Field::new("cost_basis_per_accelerator_hour", Decimal, "Disclosed cost of one accelerator-hour.")
+            .unit("currency per accelerator-hour")
+            .optional(),
+    ]
+}
+
+/// Fields of a lock-up record.
+pub fn lockup_fields() -> Vec<Field> {
+    vec![
+        Field::new("counterparty", Text, "Who gets the capacity."),
+        resource(),
+        region(),
+        Field::new("accelerators", Integer, "Accelerators locked up.").unit("accelerators").min(1),
+        Field::new("start_date", Date, "First day of the deal."),
+        Field::new("end_date", Date, "Day after the last day of the deal, if it ends.").optional(),
+        Field::new("exclusivity", Text, "How exclusive the deal is.").choices(Exclusivity::OPTIONS),
+        Field::new("contract_value", Decimal, "Contract value, if disclosed.").unit("contract_currency").optional(),
+        Field::new("contract_currency", Text, "ISO 4217 currency of the contract value.").optional(),
+        Field::new("source_url", Text, "Where the deal was reported.").optional(),
+        Field::new("notes", Text, "Free-text notes.").optional(),
+        Field::new("disclosure_date", Date, "When the provider disclosed the deal."),
+    ]
+}
+
+/// Fields of a capacity record.
+pub fn capacity_fields() -> Vec<Field> {
+    vec![
+        Field::new("as_of", Date, "Date the figures describe."),
+        resource(),
+        region(),
+        Field::new("total_accelerators", Integer, "Accelerators installed.").unit("accelerators").min(0),
+        Field::new("newcomer_set_aside", Integer, "Accelerators reserved for newcomers.").unit("accelerators").min(0),
+        Field::new("utilisation", Decimal, "Average utilisation, 0 to 1.").unit("fraction").optional(),
+    ]
+}
+
+/// Columns of the entries dataset.
+pub fn entries_fields() -> Vec<Field> {
+    vec![
+        Field::new("entry_index", Integer, "Position in the log, from 0.").min(0),
+        Field::new("provider", Text, "Slug of the provider that filed it."),
+        Field::new("kind", Text, "Record kind.").choices(crate::records::RecordKind::OPTIONS),
+        Field::new("received_at", DateTime, "When the ledger accepted it."),
+        Field::new("supersedes", Integer, "Entry index this entry amends.").optional().min(0),
+        Field::new("leaf_hash", Text, "RFC 6962 leaf hash: SHA-256 of 0x00 then the entry bytes, hex."),
+        Field::new("entry", Text, "The entry's canonical JSON (RFC 8785), exactly the hashed bytes."),
+    ]
+}
+
+/// Columns of the queue-time percentiles table.
+pub fn queue_percentile_fields() -> Vec<Field> {
+    vec![
+        Field::new("provider", Text, "Provider slug."),
+        Field::new("tier", Text, "Access tier.").choices(Tier::OPTIONS),
+        Field::new("month", Date, "First day of the month."),
+        Field::new("p50_seconds", Number, "Median across resources and regions of the reported median waits.")
+            .unit("seconds"),
+        Field::new("p90_seconds", Number, "Median across resources and regions of the reported p90 waits.")
+            .unit("seconds"),
+        Field::new("jobs", Integer, "Jobs, summed.").min(0),
+    ]
+}
+
+/// Columns of the acceptance-rates table.
+pub fn acceptance_rate_fields() -> Vec<Field> {
+    vec![
+        Field::new("provider", Text, "Provider slug."),
+        Field::new("applicant_category", Text, "Who applied.").choices(ApplicantCategory::OPTIONS),
+        Field::new("received", Integer, "Applications received, all tracks and periods.").min(0),
+        Field::new("accepted", Integer, "Applications accepted.").min(0),
+        Field::new("rejected", Integer, "Applications rejected.").min(0),
+        Field::new("acceptance_rate", Number, "accepted ÷ (accepted + rejected); empty when nothing was decided.")
+            .unit("fraction")
+            .optional(),
+    ]
+}
+
+/// Columns of the price-series table.
+pub fn price_series_fields() -> Vec<Field> {
+    vec![
+        Field::new("provider", Text, "Provider slug."),
+        Field::new("series", Text, "Resource and pricing model."),
+        Field::new("currency", Text, "ISO 4217 currency."),
+        Field::new("month", Date, "First day of the month."),
+        Field::new("price", Number, "Median price per accelerator-hour across regions that month.")
+            .unit("currency per accelerator-hour"),
+        Field::new("cost_basis", Number, "Median disclosed cost basis, if any was disclosed.")
+            .unit("currency per accelerator-hour")
+            .optional(),
+    ]
+}
+
+/// Columns of the lock-up shares table.
+pub fn lockup_share_fields() -> Vec<Field> {
+    vec![
+        Field::new("provider", Text, "Provider slug."),
+        Field::new("counterparty", Text, "Who gets the capacity."),
+        Field::new("resource", Text, "Accelerator type."),
+        Field::new("region", Text, "Region."),
+        Field::new("accelerators", Integer, "Accelerators locked up.").unit("accelerators").min(1),
+        Field::new("start_date", Date, "First day of the deal."),
+        Field::new("end_date", Date, "Day after the last day, if it ends.").optional(),
+        Field::new("exclusivity", Text, "How exclusive the deal is.").choices(Exclusivity::OPTIONS),
+        Field::new(
+            "capacity_share",
+            Number,
+            "Accelerators ÷ the provider's capacity filed on or before the start date; empty if none was filed.",
+        )
+        .unit("fraction")
+        .optional(),
+    ]
+}
+
+/// Columns of the grades table.
+pub fn grade_fields() -> Vec<Field> {
+    vec![
+        Field::new("provider", Text, "Provider slug."),
+        Field::new("grade", Text, "Letter: A ≥ 80, B ≥ 65, C ≥ 50, D ≥ 35, F below.")
+            .choices(&[("A", ()), ("B", ()), ("C", ()), ("D", ()), ("F", ())]),
+        Field::new("score", Number, "Weighted score, 0 to 100.").unit("points"),
+        Field::new("component", Text, "Graded component."),
+        Field::new("weight", Number, "Weight of the component.").unit("points"),
+        Field::new("value", Number, "Component value, 0 to 1.").unit("fraction"),
+        Field::new("detail", Text, "The figures the value was computed from."),
+    ]
+}
