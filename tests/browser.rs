@@ -22,6 +22,8 @@ const PAGES: &[&str] = &[
     "/providers/corvid-gpu=Corvid GPU|4",
     "/providers/riverside-cluster=Riverside College|1",
     "/methodology=Methodology",
+    "/data=Data",
+    "/data/dictionary=Data dictionary",
     "/metrics/queue-times?region=eu-de=Queue times",
     "/metrics/prices?resource=nvidia-h100-80gb&from=2025-01-01&to=2026-06-30=Prices",
     "/metrics/acceptance?from=2024-13-01=Acceptance",

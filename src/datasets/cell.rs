@@ -123,6 +123,9 @@ mod tests {
     fn numbers_print_without_needless_exponents() {
         assert_eq!(Cell::Number(7200.0).to_text(), "7200");
         assert_eq!(Cell::Number(0.375).to_text(), "0.375");
-        assert_eq!(Cell::DateTime("2026-01-02T03:04:05.123456Z".parse().expect("time")).to_text(), "2026-01-02T03:04:05.123456Z");
+        assert_eq!(
+            Cell::DateTime("2026-01-02T03:04:05.123456Z".parse().expect("time")).to_text(),
+            "2026-01-02T03:04:05.123456Z"
+        );
     }
 }

@@ -143,7 +143,9 @@ mod tests {
     #[test]
     fn rows_match_their_columns_and_the_hand_computed_figures() {
         let d = sample();
-        for table in [Table::QueuePercentiles, Table::AcceptanceRates, Table::PriceSeries, Table::LockupShares, Table::Grades] {
+        for table in
+            [Table::QueuePercentiles, Table::AcceptanceRates, Table::PriceSeries, Table::LockupShares, Table::Grades]
+        {
             let window = Some(("2026-01-01".parse().expect("date"), "2026-02-01".parse().expect("date")));
             let rows = table.rows([("p", &d)], &Filter::default(), window);
             for row in &rows {
@@ -155,7 +157,11 @@ mod tests {
         assert_eq!(student[5], Cell::Number(6.0 / 16.0));
         let civic = rates.iter().find(|r| r[1] == Cell::Text("civic".into())).expect("civic");
         assert_eq!(civic[5], Cell::Null, "nothing decided: no rate");
-        let grades = Table::Grades.rows([("p", &d)], &Filter::default(), Some(("2026-01-01".parse().expect("d"), "2026-02-01".parse().expect("d"))));
+        let grades = Table::Grades.rows(
+            [("p", &d)],
+            &Filter::default(),
+            Some(("2026-01-01".parse().expect("d"), "2026-02-01".parse().expect("d"))),
+        );
         assert_eq!(grades.len(), 6);
         assert_eq!(grades[0][1], Cell::Text("D".into()));
     }

@@ -10,7 +10,45 @@ use polars::prelude::*;
 use super::Format;
 use super::cell::Cell;
 use super::schema::{Field, FieldType};
-use super::source::ExportError;
+use super::source::{ExportError, RowSink};
+
+/// An encoder whose output goes, a chunk at a time, into a channel (an HTTP body, say).
+/// A closed channel means the reader went away, and stops the export.
+pub struct ChunkSink {
+    encoder: Box<dyn Encoder>,
+    sender: tokio::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl ChunkSink {
+    /// Encodes with `encoder` into `sender`.
+    pub fn new(encoder: Box<dyn Encoder>, sender: tokio::sync::mpsc::Sender<Vec<u8>>) -> Self {
+        Self { encoder, sender }
+    }
+
+    async fn send(&mut self) -> Result<(), ExportError> {
+        let bytes = self.encoder.take();
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.sender.send(bytes).await.map_err(|_| ExportError::Disconnected)
+    }
+
+    /// Ends the output and sends what remains.
+    pub async fn finish(mut self) -> Result<(), ExportError> {
+        self.encoder.finish()?;
+        self.send().await
+    }
+}
+
+impl RowSink for ChunkSink {
+    async fn push(&mut self, row: Vec<Cell>) -> Result<(), ExportError> {
+        self.encoder.row(&row)?;
+        if self.encoder.pending() >= CHUNK {
+            self.send().await?;
+        }
+        Ok(())
+    }
+}
 
 /// Bytes worth sending at once.
 pub const CHUNK: usize = 64 * 1024;
@@ -165,7 +203,7 @@ pub fn dtype(kind: FieldType) -> DataType {
 
 impl Parquet {
     fn new(fields: Vec<Field>) -> Result<Self, ExportError> {
-        let schema: Schema = fields.iter().map(|f| Field::polars(f)).collect();
+        let schema: Schema = fields.iter().map(Field::polars).collect();
         let out = Shared::default();
         let writer = ParquetWriter::new(out.clone())
             .with_compression(ParquetCompression::Zstd(None))
@@ -241,7 +279,9 @@ pub fn frame(fields: &[Field], rows: &[Vec<Cell>]) -> Result<DataFrame, ExportEr
                         other => Err(mismatch(other)),
                     })
                     .collect::<Result<_, _>>()?;
-                Series::new(name, values).into_decimal(DECIMAL_PRECISION, DECIMAL_SCALE as usize).map_err(encode_error)?
+                Series::new(name, values)
+                    .into_decimal(DECIMAL_PRECISION, DECIMAL_SCALE as usize)
+                    .map_err(encode_error)?
             }
             FieldType::Date => {
                 let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
@@ -364,8 +404,14 @@ mod tests {
         assert_eq!(frame.column("price_per_accelerator_hour").expect("col").dtype(), &dtype(FieldType::Decimal));
         let money = frame.column("price_per_accelerator_hour").expect("col").cast(&DataType::String).expect("cast");
         let money = money.str().expect("str");
-        assert_eq!(money.get(0).map(|s| s.parse::<rust_decimal::Decimal>().expect("dec")), Some("2.49".parse().expect("d")));
-        assert_eq!(money.get(1).map(|s| s.parse::<rust_decimal::Decimal>().expect("dec")), Some("1234567.123456789012".parse().expect("d")));
+        assert_eq!(
+            money.get(0).map(|s| s.parse::<rust_decimal::Decimal>().expect("dec")),
+            Some("2.49".parse().expect("d"))
+        );
+        assert_eq!(
+            money.get(1).map(|s| s.parse::<rust_decimal::Decimal>().expect("dec")),
+            Some("1234567.123456789012".parse().expect("d"))
+        );
         assert_eq!(frame.column("cost_basis_per_accelerator_hour").expect("col").null_count(), 2);
     }
 

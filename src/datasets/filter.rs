@@ -121,6 +121,18 @@ impl ExportFilter {
                 reason: format!("{kind:?} is not a record kind; use one of {}", names.join(", ")),
             })?);
         }
+        // Acceptance is reported per programme, not per resource or region: a place filter
+        // would silently return everything, so it is refused instead.
+        let per_programme = matches!(
+            dataset.source,
+            Source::Records(RecordKind::Acceptance) | Source::Derived(super::derived::Table::AcceptanceRates)
+        );
+        if per_programme && out.place_and_time.resource.is_some() {
+            return Err(not_for("resource", "resource column (acceptance is reported per programme)"));
+        }
+        if per_programme && out.place_and_time.region.is_some() {
+            return Err(not_for("region", "region column (acceptance is reported per programme)"));
+        }
         match dataset.source {
             Source::Records(_) => {}
             Source::Entries => {
@@ -168,7 +180,13 @@ mod tests {
     fn good_filters_parse() {
         let prices = find("prices").expect("dataset");
         let filter = ExportFilter::parse(
-            &query(&[("provider", "corvid-gpu"), ("region", "eu-de"), ("from", "2026-01-01"), ("include_superseded", "true"), ("bom", "1")]),
+            &query(&[
+                ("provider", "corvid-gpu"),
+                ("region", "eu-de"),
+                ("from", "2026-01-01"),
+                ("include_superseded", "true"),
+                ("bom", "1"),
+            ]),
             &prices,
         )
         .expect("valid");
@@ -176,7 +194,10 @@ mod tests {
         assert_eq!(filter.place_and_time.region.as_deref(), Some("eu-de"));
         assert!(filter.include_superseded && filter.bom);
         let entries = find("entries").expect("dataset");
-        assert_eq!(ExportFilter::parse(&query(&[("kind", "price")]), &entries).expect("valid").kind, Some(RecordKind::Price));
+        assert_eq!(
+            ExportFilter::parse(&query(&[("kind", "price")]), &entries).expect("valid").kind,
+            Some(RecordKind::Price)
+        );
     }
 
     #[test]
@@ -194,6 +215,7 @@ mod tests {
             (&entries, vec![("resource", "nvidia-b200")], "resource"),
             (&grades, vec![("region", "eu-de")], "region"),
             (&grades, vec![("include_superseded", "true")], "include_superseded"),
+            (&find("acceptance").expect("dataset"), vec![("region", "eu-de")], "region"),
         ] {
             let error = ExportFilter::parse(&query(&pairs), dataset).expect_err("refused");
             assert_eq!(error.parameter, parameter, "{pairs:?}: {error}");

@@ -216,7 +216,9 @@ mod tests {
                 .into_iter()
                 .filter_map(|e| crate::records::Record::parse(e).ok())
                 .filter(|r| r.kind() == kind)
-                .flat_map(|r| r.to_json().as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default())
+                .flat_map(|r| {
+                    r.to_json().as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+                })
                 .collect::<std::collections::BTreeSet<_>>();
             for column in columns {
                 assert!(full.contains(column), "{}: column {column} never appears in the examples", kind.as_str());

@@ -100,9 +100,13 @@ pub fn entry_columns() -> Vec<Field> {
         Field::new("provider", Text, "Slug of the provider that filed it."),
         Field::new("received_at", DateTime, "When the ledger accepted it."),
         Field::new("supersedes", Integer, "Entry index of the version this one amends.").optional().min(0),
-        Field::new("superseded_by", Integer, "Entry index of the version that amends this one (only with include_superseded=true).")
-            .optional()
-            .min(0),
+        Field::new(
+            "superseded_by",
+            Integer,
+            "Entry index of the version that amends this one (only with include_superseded=true).",
+        )
+        .optional()
+        .min(0),
     ]
 }
 
@@ -286,8 +290,13 @@ pub fn lockup_share_fields() -> Vec<Field> {
 pub fn grade_fields() -> Vec<Field> {
     vec![
         Field::new("provider", Text, "Provider slug."),
-        Field::new("grade", Text, "Letter: A ≥ 80, B ≥ 65, C ≥ 50, D ≥ 35, F below.")
-            .choices(&[("A", ()), ("B", ()), ("C", ()), ("D", ()), ("F", ())]),
+        Field::new("grade", Text, "Letter: A ≥ 80, B ≥ 65, C ≥ 50, D ≥ 35, F below.").choices(&[
+            ("A", ()),
+            ("B", ()),
+            ("C", ()),
+            ("D", ()),
+            ("F", ()),
+        ]),
         Field::new("score", Number, "Weighted score, 0 to 100.").unit("points"),
         Field::new("component", Text, "Graded component."),
         Field::new("weight", Number, "Weight of the component.").unit("points"),

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Days, Utc};
 use futures_util::TryStreamExt;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, Row};
 
 use super::cell::{self, Cell, CellError};
 use super::filter::ExportFilter;
@@ -42,6 +42,12 @@ pub enum ExportError {
     Disconnected,
 }
 
+/// Where exported rows go, one at a time (an encoder sending chunks to a client, a file).
+pub trait RowSink: Send {
+    /// Takes one row; an error stops the export.
+    fn push(&mut self, row: Vec<Cell>) -> impl std::future::Future<Output = Result<(), ExportError>> + Send;
+}
+
 /// The date a record is filtered by: its period start, effective date, as-of date or start.
 pub fn date_field(kind: RecordKind) -> &'static str {
     match kind {
@@ -50,6 +56,18 @@ pub fn date_field(kind: RecordKind) -> &'static str {
         RecordKind::Lockup => "start_date",
         RecordKind::Capacity => "as_of",
     }
+}
+
+/// Whether a record passes the resource, region and date filter.
+fn wanted(record: &serde_json::Value, place: &crate::analytics::Filter, date_key: &str) -> bool {
+    let text = |key: &str| record.get(key).and_then(|v| v.as_str());
+    if place.resource.as_deref().is_some_and(|r| text("resource") != Some(r))
+        || place.region.as_deref().is_some_and(|r| text("region") != Some(r))
+    {
+        return false;
+    }
+    let date = text(date_key).and_then(|d| d.parse::<chrono::NaiveDate>().ok());
+    !(place.from.is_some_and(|f| date.is_none_or(|d| d < f)) || place.to.is_some_and(|t| date.is_none_or(|d| d > t)))
 }
 
 fn index_of(row: &sqlx::postgres::PgRow) -> Result<u64, sqlx::Error> {
@@ -64,11 +82,11 @@ fn optional_index(value: Option<i64>) -> Cell {
 /// or (with `include_superseded`) every version with its amendment links. Calls `on_row` per
 /// row in entry order and returns how many rows it produced.
 pub async fn records(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     kind: RecordKind,
     filter: &ExportFilter,
     tree_size: u64,
-    mut on_row: impl AsyncFnMut(Vec<Cell>) -> Result<(), ExportError>,
+    sink: &mut impl RowSink,
 ) -> Result<u64, ExportError> {
     // Amendments count only if they are inside the pinned tree.
     let sql = if filter.include_superseded {
@@ -91,7 +109,7 @@ pub async fn records(
         .bind(kind.as_str())
         .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
         .bind(filter.provider.as_deref())
-        .fetch(pool);
+        .fetch(&mut *conn);
     let mut count = 0;
     while let Some(row) = rows.try_next().await? {
         let index = index_of(&row)?;
@@ -99,14 +117,7 @@ pub async fn records(
         let mut entry: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| ExportError::NotJson { index, reason: e.to_string() })?;
         let record = entry["record"].take();
-        let text = |key: &str| record.get(key).and_then(|v| v.as_str());
-        if place.resource.as_deref().is_some_and(|r| text("resource") != Some(r))
-            || place.region.as_deref().is_some_and(|r| text("region") != Some(r))
-        {
-            continue;
-        }
-        let date = text(date_key).and_then(|d| d.parse::<chrono::NaiveDate>().ok());
-        if place.from.is_some_and(|f| date.is_none_or(|d| d < f)) || place.to.is_some_and(|t| date.is_none_or(|d| d > t)) {
+        if !wanted(&record, place, date_key) {
             continue;
         }
         let mut cells = Vec::with_capacity(5 + fields.len());
@@ -116,9 +127,13 @@ pub async fn records(
         cells.push(optional_index(row.try_get(3)?));
         cells.push(optional_index(row.try_get(4)?));
         for field in &fields {
-            cells.push(cell::from_json(field, record.get(field.name)).map_err(|source| ExportError::Stored { index, source })?);
+            cells.push(
+                cell::from_json(field, record.get(field.name))
+                    .map_err(|source| ExportError::Stored { index, source })?,
+            );
         }
-        on_row(cells).await?;
+        drop(record);
+        sink.push(cells).await?;
         count += 1;
     }
     Ok(count)
@@ -126,10 +141,10 @@ pub async fn records(
 
 /// Streams the first `tree_size` entries (of one provider or kind, received in the date range).
 pub async fn entries(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     filter: &ExportFilter,
     tree_size: u64,
-    mut on_row: impl AsyncFnMut(Vec<Cell>) -> Result<(), ExportError>,
+    sink: &mut impl RowSink,
 ) -> Result<u64, ExportError> {
     let start = filter.place_and_time.from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
     let end = filter
@@ -149,14 +164,14 @@ pub async fn entries(
     .bind(filter.kind.map(RecordKind::as_str))
     .bind(start)
     .bind(end)
-    .fetch(pool);
+    .fetch(&mut *conn);
     let mut count = 0;
     while let Some(row) = rows.try_next().await? {
         let index = index_of(&row)?;
         let leaf: Vec<u8> = row.try_get(5)?;
         let bytes: Vec<u8> = row.try_get(6)?;
         let entry = String::from_utf8(bytes).map_err(|e| ExportError::NotJson { index, reason: e.to_string() })?;
-        on_row(vec![
+        sink.push(vec![
             Cell::Int(index as i64),
             Cell::Text(row.try_get(1)?),
             Cell::Text(row.try_get(2)?),

@@ -401,17 +401,7 @@ pub async fn show(
         format!("{} dashboard", title.to_lowercase()),
         &format!("/metrics/{metric}{query_string}"),
     );
-    let page = MetricPage {
-        cite,
-        metric,
-        title,
-        table,
-        resources,
-        regions,
-        filter: shown,
-        notices,
-        snapshot,
-    };
+    let page = MetricPage { cite, metric, title, table, resources, regions, filter: shown, notices, snapshot };
     Ok(super::render_snapshot(&page, &page.snapshot))
 }
 
