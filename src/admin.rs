@@ -16,11 +16,32 @@ pub enum ProviderCommand {
     Add(ProviderAddArgs),
     /// List registered providers
     List,
-    /// Show one provider and its tokens
+    /// Show one provider, its reporting obligations and its tokens
     Show {
         /// The provider's slug
         slug: String,
     },
+    /// Set what a provider must file, how often, and by when (replaces that kind's obligation)
+    Oblige(ObligeArgs),
+}
+
+/// Flags of `gatelog provider oblige`.
+#[derive(Debug, Clone, Args)]
+pub struct ObligeArgs {
+    /// The provider's slug
+    pub slug: String,
+    /// What must be filed: queue_time, acceptance, price or capacity
+    #[arg(long)]
+    pub kind: String,
+    /// How often: monthly or quarterly
+    #[arg(long)]
+    pub cadence: String,
+    /// Days after a period's last day by which its filing is due
+    #[arg(long, value_name = "DAYS")]
+    pub deadline_days: u32,
+    /// First period assessed: the one holding this date (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE")]
+    pub since: String,
 }
 
 /// Flags of `gatelog provider add`.
@@ -160,6 +181,15 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
             println!("country:  {}", provider.country.as_deref().unwrap_or("-"));
             println!("website:  {}", provider.website.as_deref().unwrap_or("-"));
             println!("since:    {}", provider.created_at.format("%Y-%m-%d"));
+            for o in db::obligations::list(&mut conn, Some(slug.as_str())).await? {
+                println!(
+                    "obliged:  {} {}, due {} days after each period, since {}",
+                    o.kind.as_str(),
+                    o.cadence.as_str(),
+                    o.deadline_days,
+                    o.since
+                );
+            }
             for token in db::tokens::list(&mut conn, Some(&slug)).await? {
                 let state = token
                     .revoked_at
@@ -167,8 +197,56 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
                 println!("token:    {} ({state}) {}", token.public_id, token.label);
             }
         }
+        ProviderCommand::Oblige(args) => {
+            let obligation = obligation(args)?;
+            if !db::obligations::set(&mut conn, &obligation).await? {
+                return Err(AdminError::NotFound(format!("no provider {}", obligation.provider)));
+            }
+            println!(
+                "{} must file {} {}, due {} days after each period, from the period holding {}",
+                obligation.provider,
+                obligation.kind.as_str(),
+                obligation.cadence.as_str(),
+                obligation.deadline_days,
+                obligation.since
+            );
+        }
     }
     Ok(())
+}
+
+/// Checks the flags of `provider oblige`.
+fn obligation(args: &ObligeArgs) -> Result<crate::analytics::compliance::Obligation, AdminError> {
+    use crate::analytics::compliance::{Cadence, Obligation};
+    let kind = crate::records::RecordKind::OPTIONS
+        .iter()
+        .find(|(name, _)| *name == args.kind && *name != "lockup")
+        .map(|(_, k)| *k)
+        .ok_or_else(|| AdminError::Invalid {
+            flag: "--kind",
+            reason: format!(
+                "{:?}: use queue_time, acceptance, price or capacity (lock-ups are filed per deal)",
+                args.kind
+            ),
+        })?;
+    let cadence = Cadence::parse(&args.cadence).ok_or_else(|| AdminError::Invalid {
+        flag: "--cadence",
+        reason: format!("{:?}: use monthly or quarterly", args.cadence),
+    })?;
+    if args.deadline_days > 366 {
+        return Err(AdminError::Invalid { flag: "--deadline-days", reason: "at most 366".into() });
+    }
+    let since = args.since.parse().map_err(|_| AdminError::Invalid {
+        flag: "--since",
+        reason: format!("{:?} is not a date written YYYY-MM-DD", args.since),
+    })?;
+    Ok(Obligation {
+        provider: slug("slug", &args.slug)?.to_string(),
+        kind,
+        cadence,
+        deadline_days: args.deadline_days,
+        since,
+    })
 }
 
 /// Runs a token command.

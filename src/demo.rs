@@ -9,7 +9,7 @@
 //! same validation, deduplication and ledger code as a provider's push. Names are
 //! invented and marked "(demo)".
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -420,6 +420,9 @@ pub struct DemoBatch {
     pub provider: Slug,
     /// The records, as JSON a provider would send.
     pub records: Vec<Value>,
+    /// When the provider files it: some days after the month ends, later for sloppy
+    /// providers now and then (the compliance report shows the difference).
+    pub filed_at: DateTime<Utc>,
 }
 
 /// Generates the whole world from a seed: one batch per provider and month, then corrections.
@@ -450,6 +453,8 @@ pub fn providers_scaled(copies: usize) -> Vec<NewProvider> {
 /// The world with every provider `copies` times over, for `months` months (benchmarks).
 pub fn world_scaled(seed: u64, copies: usize, months: u32) -> Vec<DemoBatch> {
     let mut rng = Rng(seed);
+    // Filing times come from their own generator, so the figures do not depend on them.
+    let mut timing = Rng(seed ^ 0x5eed_f11e);
     let mut batches = Vec::new();
     let profiles = profiles();
     for month in 0..months {
@@ -538,7 +543,20 @@ pub fn world_scaled(seed: u64, copies: usize, months: u32) -> Vec<DemoBatch> {
                         "notes": "Synthetic demo deal.", "disclosure_date": (deal_start + chrono::Days::new(20)).to_string()}));
                 }
             }
-            batches.push(DemoBatch { provider: Slug::parse(&copy_slug(p.slug, copy)).expect("slug"), records });
+            // Most filings come 2 to 12 days after the month; sloppy providers (those that
+            // skip filings) are sometimes weeks late.
+            let delay_days = if timing.between(0.0, 1.0) < p.skip * 2.0 {
+                timing.between(20.0, 50.0)
+            } else {
+                timing.between(2.0, 12.0)
+            };
+            let filed_at = end.and_hms_opt(9, 0, 0).expect("time").and_utc()
+                + chrono::Duration::minutes((delay_days * 24.0 * 60.0) as i64);
+            batches.push(DemoBatch {
+                provider: Slug::parse(&copy_slug(p.slug, copy)).expect("slug"),
+                records,
+                filed_at,
+            });
         }
     }
     batches.extend(corrections(&batches));
@@ -592,9 +610,33 @@ fn corrections(batches: &[DemoBatch]) -> Vec<DemoBatch> {
             let total = corrected["total_accelerators"].as_u64().unwrap_or(0);
             corrected["newcomer_set_aside"] = json!(corrected["newcomer_set_aside"].as_u64().unwrap_or(0).min(total));
         }
-        out.push(DemoBatch { provider: batch.provider.clone(), records: vec![corrected] });
+        // Corrected a month after the original was filed.
+        let filed_at = batch.filed_at + chrono::Duration::days(30);
+        out.push(DemoBatch { provider: batch.provider.clone(), records: vec![corrected], filed_at });
     }
     out
+}
+
+/// What every demo provider must file, monthly from the demo's first month: queue
+/// times, prices and capacity within 15 days of the month's end, acceptance within 30.
+pub fn obligations(provider: &str) -> Vec<crate::analytics::compliance::Obligation> {
+    use crate::analytics::compliance::{Cadence, Obligation};
+    use crate::records::RecordKind;
+    [
+        (RecordKind::QueueTime, Cadence::Monthly, 15),
+        (RecordKind::Acceptance, Cadence::Monthly, 30),
+        (RecordKind::Price, Cadence::Monthly, 15),
+        (RecordKind::Capacity, Cadence::Monthly, 15),
+    ]
+    .into_iter()
+    .map(|(kind, cadence, deadline_days)| Obligation {
+        provider: provider.to_owned(),
+        kind,
+        cadence,
+        deadline_days,
+        since: month_start(0),
+    })
+    .collect()
 }
 
 /// Registers the demo providers and submits the world through the ingest path.
@@ -607,6 +649,9 @@ pub async fn load(pool: &PgPool, ledger: &Ledger, seed: u64) -> Result<DemoSumma
             if db::providers::insert_if_missing(&mut conn, &provider).await? {
                 summary.new_providers += 1;
             }
+            for obligation in obligations(provider.slug.as_str()) {
+                db::obligations::set(&mut conn, &obligation).await?;
+            }
         }
         let first = profiles()[0].slug;
         let loaded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE provider = $1)")
@@ -618,7 +663,17 @@ pub async fn load(pool: &PgPool, ledger: &Ledger, seed: u64) -> Result<DemoSumma
             return Ok(summary);
         }
     }
-    for batch in world(seed) {
+    // The history is laid out in filing order with the times it would have had; anything
+    // that would be filed in the future is filed now instead.
+    let clock = std::sync::Arc::new(std::sync::Mutex::new(Utc::now()));
+    let backdated = ledger.with_simulated_clock(clock.clone());
+    let latest = Utc::now() - chrono::Duration::minutes(1);
+    let mut world = world(seed);
+    world.sort_by_key(|b| b.filed_at.min(latest));
+    for batch in world {
+        if let Ok(mut time) = clock.lock() {
+            *time = batch.filed_at.min(latest);
+        }
         let records: Vec<Record> = batch
             .records
             .into_iter()
@@ -630,7 +685,7 @@ pub async fn load(pool: &PgPool, ledger: &Ledger, seed: u64) -> Result<DemoSumma
                 })
             })
             .collect::<Result<_, _>>()?;
-        let result = ingest::submit(pool, ledger, &batch.provider, &records, false).await?;
+        let result = ingest::submit(pool, &backdated, &batch.provider, &records, false).await?;
         summary.records += records.len();
         summary.appended += result.records.iter().filter(|r| r.outcome != ingest::Outcome::Duplicate).count();
     }

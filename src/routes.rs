@@ -64,6 +64,7 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/feed.atom", get(crate::web::feed::all))
         .route("/providers/{slug}/feed.atom", get(crate::web::feed::provider))
         .route("/lockups", get(crate::web::metrics::lockups))
+        .route("/compliance", get(crate::web::compliance::show))
         .route("/data", get(crate::web::data::index))
         .route("/data/dictionary", get(crate::web::data::dictionary))
         .route("/data/{file}", get(crate::web::data::export))

@@ -23,6 +23,8 @@ const PAGES: &[&str] = &[
     "/providers/riverside-cluster=Riverside College|1",
     "/methodology=Methodology",
     "/data=Data",
+    "/compliance=Compliance",
+    "/compliance?provider=corvid-gpu=Compliance",
     "/data/dictionary=Data dictionary",
     "/metrics/queue-times?region=eu-de=Queue times",
     "/metrics/prices?resource=nvidia-h100-80gb&from=2025-01-01&to=2026-06-30=Prices",

@@ -5,6 +5,7 @@
 
 pub mod capacity;
 pub mod completeness;
+pub mod compliance;
 pub mod grades;
 pub mod headline;
 pub mod metrics;

@@ -111,7 +111,7 @@ impl ExportFilter {
             return Err(FilterError { parameter: "from", reason: format!("{from} is after to ({to})") });
         }
         if let Some(kind) = nonempty(&query.kind) {
-            if dataset.source != Source::Entries {
+            if !matches!(dataset.source, Source::Entries | Source::Compliance) {
                 return Err(not_for("kind", "kind column (each record dataset is one kind)"));
             }
             let found = RecordKind::OPTIONS.iter().find(|(name, _)| *name == kind).map(|(_, k)| *k);
@@ -135,7 +135,7 @@ impl ExportFilter {
         }
         match dataset.source {
             Source::Records(_) => {}
-            Source::Entries => {
+            Source::Entries | Source::Compliance => {
                 if out.place_and_time.resource.is_some() {
                     return Err(not_for("resource", "resource column"));
                 }
@@ -159,7 +159,7 @@ impl ExportFilter {
                 }
             }
         }
-        if out.include_superseded && dataset.source == Source::Entries {
+        if out.include_superseded && matches!(dataset.source, Source::Entries | Source::Compliance) {
             return Err(not_for("include_superseded", "latest-version view (it holds every entry already)"));
         }
         Ok(out)

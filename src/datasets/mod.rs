@@ -22,6 +22,8 @@ pub enum Source {
     Entries,
     /// A table derived from the latest records (small; computed from the page snapshot).
     Derived(derived::Table),
+    /// The compliance report (obligations weighed against the ledger's acceptance times).
+    Compliance,
 }
 
 /// A downloadable dataset.
@@ -48,6 +50,7 @@ impl Dataset {
             }
             Source::Entries => schema::entries_fields(),
             Source::Derived(table) => table.fields(),
+            Source::Compliance => schema::compliance_fields(),
         }
     }
 
@@ -69,7 +72,7 @@ pub fn record_fields(kind: RecordKind) -> Vec<Field> {
 }
 
 /// Every dataset, in the order `/data` lists them.
-pub const CATALOG: [Dataset; 11] = [
+pub const CATALOG: [Dataset; 12] = [
     Dataset {
         name: "queue_times",
         title: "Queue times",
@@ -135,6 +138,12 @@ pub const CATALOG: [Dataset; 11] = [
         title: "Grades",
         description: "Each provider's grade, score and the six components it was computed from.",
         source: Source::Derived(derived::Table::Grades),
+    },
+    Dataset {
+        name: "compliance",
+        title: "Compliance report",
+        description: "Per provider, obligation and period: filed on time, late (with days), missing or not yet due, and amendments.",
+        source: Source::Compliance,
     },
 ];
 

@@ -304,3 +304,34 @@ pub fn grade_fields() -> Vec<Field> {
         Field::new("detail", Text, "The figures the value was computed from."),
     ]
 }
+
+/// Columns of the compliance report.
+pub fn compliance_fields() -> Vec<Field> {
+    vec![
+        Field::new("provider", Text, "Provider slug."),
+        Field::new("kind", Text, "What must be filed (lock-ups are filed per deal, not per period).").choices(&[
+            ("queue_time", ()),
+            ("acceptance", ()),
+            ("price", ()),
+            ("capacity", ()),
+        ]),
+        Field::new("cadence", Text, "How often.").choices(&crate::analytics::compliance::Cadence::OPTIONS),
+        Field::new("period_start", Date, "First day of the period."),
+        Field::new("period_last_day", Date, "Last day of the period."),
+        Field::new("deadline", Date, "Last day on which filing is on time."),
+        Field::new("status", Text, "How the period was filed, as of the checkpoint.").choices(&[
+            ("on_time", ()),
+            ("late", ()),
+            ("missing", ()),
+            ("not_yet_due", ()),
+        ]),
+        Field::new("days_late", Integer, "Days after the deadline the first filing was accepted.")
+            .unit("days")
+            .optional()
+            .min(1),
+        Field::new("first_filed", DateTime, "When the ledger accepted the period's first filing.").optional(),
+        Field::new("filings", Integer, "Original filings for the period.").min(0),
+        Field::new("amendments", Integer, "Amendments of the period's filings.").min(0),
+        Field::new("last_amended", DateTime, "When the latest amendment was accepted.").optional(),
+    ]
+}

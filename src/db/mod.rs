@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod ledger;
+pub mod obligations;
 pub mod providers;
 pub mod records;
 pub mod tokens;

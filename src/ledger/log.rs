@@ -64,12 +64,30 @@ pub struct Appended {
 #[derive(Debug, Clone)]
 pub struct Ledger {
     signer: NoteSigner,
+    clock: Clock,
+}
+
+/// Where entries' acceptance times come from.
+#[derive(Debug, Clone, Default)]
+enum Clock {
+    /// The wall clock: always, except while the demo lays out its synthetic history.
+    #[default]
+    Wall,
+    /// A time the caller sets before each append.
+    Simulated(std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>),
 }
 
 impl Ledger {
     /// A log signing with `signer`; its origin is the key's name.
     pub fn new(signer: NoteSigner) -> Self {
-        Self { signer }
+        Self { signer, clock: Clock::Wall }
+    }
+
+    /// A copy of this log that stamps entries with the time in `clock` (set by the caller
+    /// before each append) instead of the wall clock. Only the demo loader uses it, so its
+    /// synthetic providers have a two-year filing history; the ingest API never does.
+    pub fn with_simulated_clock(&self, clock: std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>) -> Self {
+        Self { signer: self.signer.clone(), clock: Clock::Simulated(clock) }
     }
 
     /// The origin line of every checkpoint.
@@ -107,7 +125,11 @@ impl Ledger {
     ) -> Result<Appended, LedgerError> {
         let mut frontier = load_frontier(conn, head).await?;
         // PostgreSQL keeps microseconds; entries must say exactly what is stored.
-        let received_at = Utc::now().trunc_subsecs(6);
+        let now = match &self.clock {
+            Clock::Wall => Utc::now(),
+            Clock::Simulated(time) => time.lock().map(|t| *t).unwrap_or_else(|_| Utc::now()),
+        };
+        let received_at = now.trunc_subsecs(6);
         let mut rows = Vec::with_capacity(pending.len());
         let mut nodes = Vec::with_capacity(pending.len() * 2);
         for record in pending {

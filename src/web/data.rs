@@ -14,6 +14,7 @@ use super::cite::Citation;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::api::extract::{Path, Query};
+use crate::datasets::cell::Cell;
 use crate::datasets::encode::{self, ChunkSink};
 use crate::datasets::filter::{ExportFilter, ExportQuery};
 use crate::datasets::source::{self, ExportError, RowSink};
@@ -78,6 +79,9 @@ fn row_count(snapshot: &Snapshot, dataset: &Dataset) -> u64 {
             derived::Table::LockupShares => d.figures.lockups.len(),
             derived::Table::Grades => d.grade.as_ref().map_or(0, |g| g.components.len()),
         }),
+        Source::Compliance => {
+            snapshot.memo.get::<super::compliance::ComplianceReport>("compliance").map_or(0, |r| r.periods.len() as u64)
+        }
     }
 }
 
@@ -87,6 +91,8 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
+    // Computed now if nobody has asked for it at this checkpoint yet; its size is listed.
+    super::compliance::report(&state, &snapshot).await?;
     let datasets = CATALOG
         .iter()
         .map(|d| DatasetRow {
@@ -155,6 +161,10 @@ pub async fn export(
             .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
             Some(rows)
         }
+        Source::Compliance => {
+            let report = super::compliance::report(&state, &snapshot).await?;
+            Some(compliance_rows(&report, &filter))
+        }
         _ => None,
     };
     let encoder =
@@ -202,13 +212,41 @@ pub async fn export(
     Ok(response)
 }
 
+/// The compliance report as rows, narrowed by provider, kind and period start.
+fn compliance_rows(report: &super::compliance::ComplianceReport, filter: &ExportFilter) -> Vec<Vec<Cell>> {
+    let place = &filter.place_and_time;
+    report
+        .periods
+        .iter()
+        .filter(|p| filter.provider.as_deref().is_none_or(|only| p.provider == only))
+        .filter(|p| filter.kind.is_none_or(|k| p.kind == k))
+        .filter(|p| place.from.is_none_or(|f| p.period_start >= f) && place.to.is_none_or(|t| p.period_start <= t))
+        .map(|p| {
+            vec![
+                Cell::Text(p.provider.clone()),
+                Cell::Text(p.kind.as_str().to_owned()),
+                Cell::Text(p.cadence.as_str().to_owned()),
+                Cell::Date(p.period_start),
+                Cell::Date(p.period_last_day),
+                Cell::Date(p.deadline),
+                Cell::Text(p.status.as_str().to_owned()),
+                p.status.days_late().map_or(Cell::Null, Cell::Int),
+                p.first_filed.map_or(Cell::Null, Cell::DateTime),
+                Cell::Int(i64::from(p.filings)),
+                Cell::Int(i64::from(p.amendments)),
+                p.last_amended.map_or(Cell::Null, Cell::DateTime),
+            ]
+        })
+        .collect()
+}
+
 /// Runs one export into `sink`.
 async fn produce(
     pool: sqlx::PgPool,
     dataset: Dataset,
     filter: ExportFilter,
     tree_size: u64,
-    derived_rows: Option<Vec<Vec<crate::datasets::cell::Cell>>>,
+    derived_rows: Option<Vec<Vec<Cell>>>,
     mut sink: ChunkSink,
 ) -> Result<u64, ExportError> {
     let rows = match (dataset.source, derived_rows) {
@@ -232,7 +270,7 @@ async fn produce(
             }
             result?
         }
-        (Source::Derived(_), None) => 0,
+        (Source::Derived(_) | Source::Compliance, None) => 0,
     };
     sink.finish().await?;
     Ok(rows)

@@ -5,6 +5,7 @@
 pub mod api_docs;
 pub mod cite;
 pub mod compare;
+pub mod compliance;
 pub mod data;
 pub mod errors;
 pub mod feed;

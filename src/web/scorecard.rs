@@ -115,6 +115,8 @@ pub struct ScorecardPage {
     pub amendment_entries: Vec<db::ledger::EntrySummary>,
     /// Amended records, counted.
     pub amendments: u64,
+    /// How its reporting obligations were met.
+    pub compliance: Vec<super::compliance::SummaryRow>,
     /// The checkpoint the page is computed from.
     pub snapshot: Arc<Snapshot>,
     /// The citation line.
@@ -148,6 +150,8 @@ pub async fn show(
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
+    let report = super::compliance::report(&state, &snapshot).await?;
+    let compliance = super::compliance::summary(&report, std::slice::from_ref(&provider));
     let mut conn = state.pool.acquire().await?;
     let recent = db::ledger::recent_entries(&mut conn, RECENT_ENTRIES, Some(&slug)).await?;
     let amendment_entries = db::ledger::amendments_of(&mut conn, &slug, RECENT_ENTRIES).await?;
@@ -170,6 +174,7 @@ pub async fn show(
     let page = ScorecardPage {
         grade: snapshot.grade(&slug).cloned(),
         amendments: snapshot.amendments(&slug),
+        compliance,
         provider,
         data,
         charts,
@@ -274,6 +279,8 @@ mod tests {
         // Prices show cost basis and markup where disclosed.
         assert!(!html.texts_of("#prices-table tbody td.markup").is_empty());
         assert_eq!(html.texts_of("#completeness tbody tr").len(), 4);
+        assert_eq!(html.texts_of("#obligations tbody tr").len(), 4);
+        app.get(&html.attr_of("#compliance-link", "href")).await.assert_status(StatusCode::OK);
         let filings = html.texts_of("#filings tbody tr");
         assert_eq!(filings.len(), 20, "the newest twenty filings");
         app.get(&html.attr_of("#filings tbody a", "href")).await.assert_status(StatusCode::OK);

@@ -61,7 +61,7 @@ pub struct Snapshot {
     /// Checkpoint root, hex.
     pub root_hex: String,
     /// Registered providers when computed (providers are registered outside the ledger).
-    providers_version: (i64, i64),
+    providers_version: (i64, i64, i64),
     /// When that checkpoint was signed.
     pub signed_at: DateTime<Utc>,
     /// Registered providers, by name.
@@ -119,7 +119,7 @@ impl Snapshot {
             "\"{}-{}-{}-{}-{}\"",
             &self.root_hex[..16],
             self.providers_version.0,
-            self.providers_version.1,
+            self.providers_version.1 ^ self.providers_version.2,
             env!("CARGO_PKG_VERSION"),
             Utc::now().format("%Y%m%d")
         )
@@ -248,8 +248,14 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         .ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
     let root_hex = hex::encode(checkpoint.root);
     // Registering a provider does not touch the ledger, so it is part of the cache key.
-    let providers_version: (i64, i64) =
-        sqlx::query_as("SELECT count(*), coalesce(max(id), 0) FROM providers").fetch_one(&mut *conn).await?;
+    // Obligations too (the compliance report depends on them): a checksum of every row.
+    let providers_version: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM providers), (SELECT coalesce(max(id), 0) FROM providers),
+                (SELECT coalesce(sum(hashtext(concat_ws('|', provider_id, kind, cadence, deadline_days, since))), 0)::bigint
+                 FROM reporting_obligations)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let fresh = |cached: &Option<Arc<Snapshot>>| {
         cached.as_ref().filter(|c| c.root_hex == root_hex && c.providers_version == providers_version).cloned()
     };

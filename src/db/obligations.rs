@@ -1,0 +1,89 @@
+//! Reporting obligations, and the filings the compliance report weighs against them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt;
+use sqlx::{PgConnection, Row};
+
+use crate::analytics::compliance::{Cadence, Filing, Obligation};
+use crate::records::RecordKind;
+
+fn kind_of(name: &str) -> Option<RecordKind> {
+    RecordKind::OPTIONS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+/// Sets (or replaces) one provider's obligation for one kind. False if there is no such provider.
+pub async fn set(conn: &mut PgConnection, obligation: &Obligation) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO reporting_obligations (provider_id, kind, cadence, deadline_days, since)
+         SELECT id, $2, $3, $4, $5 FROM providers WHERE slug = $1
+         ON CONFLICT (provider_id, kind) DO UPDATE
+         SET cadence = EXCLUDED.cadence, deadline_days = EXCLUDED.deadline_days, since = EXCLUDED.since",
+    )
+    .bind(&obligation.provider)
+    .bind(obligation.kind.as_str())
+    .bind(obligation.cadence.as_str())
+    .bind(i32::try_from(obligation.deadline_days).unwrap_or(i32::MAX))
+    .bind(obligation.since)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every obligation (of one provider, if given), by provider and kind.
+pub async fn list(conn: &mut PgConnection, provider: Option<&str>) -> Result<Vec<Obligation>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.slug, o.kind, o.cadence, o.deadline_days, o.since
+         FROM reporting_obligations o JOIN providers p ON p.id = o.provider_id
+         WHERE $1::text IS NULL OR p.slug = $1 ORDER BY p.slug, o.kind",
+    )
+    .bind(provider)
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kind: String = row.try_get(1)?;
+        let cadence: String = row.try_get(2)?;
+        let deadline: i32 = row.try_get(3)?;
+        let (Some(kind), Some(cadence)) = (kind_of(&kind), Cadence::parse(&cadence)) else {
+            continue;
+        };
+        out.push(Obligation {
+            provider: row.try_get(0)?,
+            kind,
+            cadence,
+            deadline_days: deadline.max(0) as u32,
+            since: row.try_get(4)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The filings of the kinds with a cadence among the first `tree_size` entries: the
+/// date that places each in a period, when it was accepted, and whether it amends.
+pub async fn filings(conn: &mut PgConnection, tree_size: u64) -> Result<Vec<Filing>, sqlx::Error> {
+    let mut rows = sqlx::query(
+        "SELECT provider, kind, received_at, supersedes IS NOT NULL,
+                coalesce(r ->> 'period_start', r ->> 'effective_date', r ->> 'as_of')
+         FROM (SELECT provider, kind, received_at, supersedes,
+                      convert_from(entry, 'UTF8')::jsonb -> 'record' AS r
+               FROM ledger_entries WHERE idx < $1 AND kind <> 'lockup') e",
+    )
+    .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
+    .fetch(conn);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let kind: String = row.try_get(1)?;
+        let date: Option<String> = row.try_get(4)?;
+        let (Some(kind), Some(date)) = (kind_of(&kind), date.and_then(|d| d.parse::<NaiveDate>().ok())) else {
+            continue;
+        };
+        out.push(Filing {
+            provider: row.try_get(0)?,
+            kind,
+            date,
+            received_at: row.try_get::<DateTime<Utc>, _>(2)?,
+            amends: row.try_get(3)?,
+        });
+    }
+    Ok(out)
+}
