@@ -81,6 +81,24 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Recompute every hash from the entries and check every checkpoint; exit 0 only if all holds
     Verify(VerifyArgs),
+    /// Export datasets
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+/// `gatelog export ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ExportCommand {
+    /// Write every dataset in every format, pinned to one checkpoint, with SHA256SUMS,
+    /// the signed checkpoint and a Frictionless datapackage.json; never overwrites
+    Snapshot {
+        /// Directory to create (an existing one must be empty or hold this very snapshot)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Pin to the checkpoint of this many entries [default: the latest]
+        #[arg(long, value_name = "N")]
+        tree_size: Option<u64>,
+    },
 }
 
 /// `gatelog demo ...`
@@ -118,6 +136,10 @@ pub struct VerifyArgs {
     /// Verify a remote Gatelog from its public checkpoint and tiles alone, like an outside monitor
     #[arg(long, value_name = "URL")]
     pub from_url: Option<String>,
+
+    /// Check a snapshot directory instead: recompute every file from the ledger at its checkpoint
+    #[arg(long, value_name = "DIR", conflicts_with = "from_url")]
+    pub snapshot: Option<PathBuf>,
 
     /// Trusted verifier key(s) for checkpoints (C2SP vkey: name+id+key); repeatable
     /// [default: the local signing key's; with --from-url, the key the log serves, with a warning]
@@ -191,6 +213,9 @@ pub enum CliError {
     /// Verification found differences (already printed).
     #[error("verification failed: {0} differences (listed above)")]
     VerifyFailed(u64),
+    /// A snapshot could not be written or read.
+    #[error(transparent)]
+    Snapshot(#[from] crate::datasets::snapshot::SnapshotError),
 }
 
 /// Runs the chosen subcommand.
@@ -214,7 +239,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("wrote {} (mode 0600)", args.out.display());
             println!("vkey: {}", signer.verifier());
         }
+        Command::Verify(args) if args.snapshot.is_some() => verify_snapshot(&cli.global, &args).await?,
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
+        Command::Export(ExportCommand::Snapshot { out, tree_size }) => {
+            let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
+            let started = std::time::Instant::now();
+            let result = match database.migrate().await {
+                Ok(()) => crate::datasets::snapshot::write(&database.pool, &out, tree_size).await.map_err(CliError::from),
+                Err(error) => Err(error.into()),
+            };
+            database.close().await?;
+            match result? {
+                crate::datasets::snapshot::Written::Created { tree_size, files } => println!(
+                    "wrote {files} files to {} (checkpoint {tree_size}) in {:.1} s",
+                    out.display(),
+                    started.elapsed().as_secs_f64()
+                ),
+                crate::datasets::snapshot::Written::AlreadyPresent { tree_size } => {
+                    println!("{} already holds this snapshot (checkpoint {tree_size}); nothing written", out.display())
+                }
+            }
+        }
         Command::Demo(DemoCommand::Load { seed }) => {
             let key = config::signing_key_config(&cli.global)?;
             let ledger = crate::ledger::Ledger::new(server::load_signer(&key)?);
@@ -277,6 +322,26 @@ where
     };
     database.close().await?;
     result
+}
+
+async fn verify_snapshot(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CliError> {
+    let dir = args.snapshot.clone().unwrap_or_default();
+    let database = Database::open_for_command(config::database_config(global)?).await?;
+    let result = crate::datasets::snapshot::verify(&database.pool, &dir).await;
+    database.close().await?;
+    let (size, checks) = result?;
+    for check in &checks {
+        match &check.problem {
+            None => println!("ok    {}", check.name),
+            Some(problem) => println!("FAIL  {}: {problem}", check.name),
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count() as u64;
+    if failed > 0 {
+        return Err(CliError::VerifyFailed(failed));
+    }
+    println!("snapshot OK: {} files recomputed from the ledger at checkpoint {size}", checks.len());
+    Ok(())
 }
 
 async fn verify_command(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CliError> {

@@ -14,6 +14,25 @@ pub mod prices;
 use crate::records::kinds::{Acceptance, Capacity, Lockup, Price, QueueTime};
 use crate::records::{Record, RecordKind};
 
+/// Every date the disclosures are about.
+fn dates(d: &Disclosures) -> impl Iterator<Item = chrono::NaiveDate> + '_ {
+    d.queue_times
+        .iter()
+        .map(|(_, r)| r.period_start)
+        .chain(d.acceptance.iter().map(|(_, r)| r.period_start))
+        .chain(d.prices.iter().map(|(_, r)| r.effective_date))
+        .chain(d.capacity.iter().map(|(_, r)| r.as_of))
+}
+
+/// First and last date any of the disclosures covers: the reporting window grades and
+/// completeness are computed over.
+pub fn reporting_window<'a>(all: impl Iterator<Item = &'a Disclosures>) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    all.flat_map(dates).fold(None, |acc, date| match acc {
+        None => Some((date, date)),
+        Some((first, last)) => Some((first.min(date), last.max(date))),
+    })
+}
+
 /// What the dashboards (and datasets) narrow disclosures by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

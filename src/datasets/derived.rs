@@ -6,6 +6,8 @@ use chrono::NaiveDate;
 
 use super::cell::Cell;
 use super::schema::{self, Field};
+use super::filter::ExportFilter;
+use crate::analytics::compliance::PeriodStatus;
 use crate::analytics::{Disclosures, Filter, grades, metrics, prices};
 
 /// A derived table.
@@ -133,6 +135,33 @@ impl Table {
         }
         rows
     }
+}
+
+/// The compliance report as rows, narrowed by provider, kind and period start.
+pub fn compliance_rows(periods: &[PeriodStatus], filter: &ExportFilter) -> Vec<Vec<Cell>> {
+    let place = &filter.place_and_time;
+    periods
+        .iter()
+        .filter(|p| filter.provider.as_deref().is_none_or(|only| p.provider == only))
+        .filter(|p| filter.kind.is_none_or(|k| p.kind == k))
+        .filter(|p| place.from.is_none_or(|f| p.period_start >= f) && place.to.is_none_or(|t| p.period_start <= t))
+        .map(|p| {
+            vec![
+                Cell::Text(p.provider.clone()),
+                Cell::Text(p.kind.as_str().to_owned()),
+                Cell::Text(p.cadence.as_str().to_owned()),
+                Cell::Date(p.period_start),
+                Cell::Date(p.period_last_day),
+                Cell::Date(p.deadline),
+                Cell::Text(p.status.as_str().to_owned()),
+                p.status.days_late().map_or(Cell::Null, Cell::Int),
+                p.first_filed.map_or(Cell::Null, Cell::DateTime),
+                Cell::Int(i64::from(p.filings)),
+                Cell::Int(i64::from(p.amendments)),
+                p.last_amended.map_or(Cell::Null, Cell::DateTime),
+            ]
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 //! is exported as CSV, NDJSON or Parquet, streamed, pinned to a checkpoint.
 
 pub mod cell;
+pub mod datapackage;
 pub mod derived;
 pub mod encode;
 pub mod filter;
 pub mod schema;
+pub mod snapshot;
 pub mod source;
 
 use crate::records::RecordKind;

@@ -222,6 +222,17 @@ pub async fn latest_checkpoint(conn: &mut PgConnection) -> Result<Option<StoredC
     row.as_ref().map(checkpoint_from_row).transpose()
 }
 
+/// The checkpoint of exactly `size` entries (the first signed, if several were).
+pub async fn checkpoint_at(conn: &mut PgConnection, size: u64) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, tree_size, root_hash, note, signed_at FROM ledger_checkpoints WHERE tree_size = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(to_i64(size))
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(checkpoint_from_row).transpose()
+}
+
 /// Every checkpoint ever signed, oldest first.
 pub async fn all_checkpoints(conn: &mut PgConnection) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
     let rows = sqlx::query("SELECT id, tree_size, root_hash, note, signed_at FROM ledger_checkpoints ORDER BY id")

@@ -20,13 +20,23 @@ pub struct LatestRecord {
 
 /// The latest version of every (provider, kind, natural key), optionally for one provider.
 pub async fn latest(conn: &mut PgConnection, provider: Option<&str>) -> Result<Vec<LatestRecord>, sqlx::Error> {
+    latest_at(conn, provider, u64::MAX).await
+}
+
+/// The latest version of every (provider, kind, natural key) among the first `tree_size` entries.
+pub async fn latest_at(
+    conn: &mut PgConnection,
+    provider: Option<&str>,
+    tree_size: u64,
+) -> Result<Vec<LatestRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT DISTINCT ON (provider, kind, natural_key) idx, provider, kind, entry,
                 count(*) OVER (PARTITION BY provider, kind, natural_key) - 1 AS amendments
-         FROM ledger_entries WHERE $1::text IS NULL OR provider = $1
+         FROM ledger_entries WHERE ($1::text IS NULL OR provider = $1) AND idx < $2
          ORDER BY provider, kind, natural_key, idx DESC",
     )
     .bind(provider)
+    .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
     .fetch_all(conn)
     .await?;
     rows.iter()

@@ -163,7 +163,7 @@ pub async fn export(
         }
         Source::Compliance => {
             let report = super::compliance::report(&state, &snapshot).await?;
-            Some(compliance_rows(&report, &filter))
+            Some(derived::compliance_rows(&report.periods, &filter))
         }
         _ => None,
     };
@@ -210,34 +210,6 @@ pub async fn export(
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     Ok(response)
-}
-
-/// The compliance report as rows, narrowed by provider, kind and period start.
-fn compliance_rows(report: &super::compliance::ComplianceReport, filter: &ExportFilter) -> Vec<Vec<Cell>> {
-    let place = &filter.place_and_time;
-    report
-        .periods
-        .iter()
-        .filter(|p| filter.provider.as_deref().is_none_or(|only| p.provider == only))
-        .filter(|p| filter.kind.is_none_or(|k| p.kind == k))
-        .filter(|p| place.from.is_none_or(|f| p.period_start >= f) && place.to.is_none_or(|t| p.period_start <= t))
-        .map(|p| {
-            vec![
-                Cell::Text(p.provider.clone()),
-                Cell::Text(p.kind.as_str().to_owned()),
-                Cell::Text(p.cadence.as_str().to_owned()),
-                Cell::Date(p.period_start),
-                Cell::Date(p.period_last_day),
-                Cell::Date(p.deadline),
-                Cell::Text(p.status.as_str().to_owned()),
-                p.status.days_late().map_or(Cell::Null, Cell::Int),
-                p.first_filed.map_or(Cell::Null, Cell::DateTime),
-                Cell::Int(i64::from(p.filings)),
-                Cell::Int(i64::from(p.amendments)),
-                p.last_amended.map_or(Cell::Null, Cell::DateTime),
-            ]
-        })
-        .collect()
 }
 
 /// Runs one export into `sink`.

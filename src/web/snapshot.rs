@@ -177,22 +177,6 @@ impl Snapshot {
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotCache(Arc<Mutex<Option<Arc<Snapshot>>>>, Arc<tokio::sync::Mutex<()>>);
 
-fn dates(d: &Disclosures) -> impl Iterator<Item = NaiveDate> + '_ {
-    d.queue_times
-        .iter()
-        .map(|(_, r)| r.period_start)
-        .chain(d.acceptance.iter().map(|(_, r)| r.period_start))
-        .chain(d.prices.iter().map(|(_, r)| r.effective_date))
-        .chain(d.capacity.iter().map(|(_, r)| r.as_of))
-}
-
-fn window<'a>(all: impl Iterator<Item = &'a Disclosures>) -> Option<(NaiveDate, NaiveDate)> {
-    all.flat_map(dates).fold(None, |acc, date| match acc {
-        None => Some((date, date)),
-        Some((first, last)) => Some((first.min(date), last.max(date))),
-    })
-}
-
 /// Puts `record` in place of the provider's earlier version with the same natural key.
 /// Returns true if there was one (an amendment).
 fn upsert(d: &mut Disclosures, provider: &str, record: Record) -> bool {
@@ -314,7 +298,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         for slug in &slugs {
             data.entry(slug.clone()).or_default();
         }
-        let window = window(data.values().map(|d| &d.disclosures));
+        let window = crate::analytics::reporting_window(data.values().map(|d| &d.disclosures));
         // Grades depend on the window: if it moved, every provider is regraded.
         let regrade_all = base.as_ref().is_none_or(|b| b.window != window);
         for (slug, provider_data) in data.iter_mut() {

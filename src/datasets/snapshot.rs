@@ -1,0 +1,443 @@
+//! Checkpoint-pinned snapshots: every dataset in every format computed from the
+//! ledger at one tree size, with a `SHA256SUMS`, the signed checkpoint note, the
+//! obligations the compliance report was computed from, and a Frictionless
+//! `datapackage.json`. Written once, never overwritten; `gatelog verify
+//! --snapshot DIR` recomputes every file and checks it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use super::cell::Cell;
+use super::encode::{self, CHUNK, Encoder};
+use super::filter::ExportFilter;
+use super::source::{self, ExportError, RowSink};
+use super::{CATALOG, Dataset, Format, Source, derived};
+use crate::analytics::compliance::{self, Obligation};
+use crate::analytics::{Disclosures, Filter, reporting_window};
+use crate::db;
+use crate::db::ledger::StoredCheckpoint;
+use crate::providers::Provider;
+
+/// Why a snapshot could not be written or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Producing a dataset failed.
+    #[error("{dataset}: {source}")]
+    Export {
+        /// The file.
+        dataset: String,
+        /// Why.
+        source: ExportError,
+    },
+    /// Reading or writing files failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No checkpoint of that size was ever signed.
+    #[error("no checkpoint of {0} entries was signed; pick a size listed by the ledger's checkpoints")]
+    NoCheckpoint(u64),
+    /// The log is empty.
+    #[error("the ledger has no checkpoint yet")]
+    EmptyLedger,
+    /// The directory holds something else.
+    #[error("{0} already exists and holds a different snapshot; refusing to overwrite it")]
+    Differs(PathBuf),
+    /// The directory is not a snapshot.
+    #[error("{path} is not a Gatelog snapshot: {reason}")]
+    NotASnapshot {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing or malformed.
+        reason: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io { path: path.to_owned(), source }
+}
+
+/// Everything a snapshot is computed from.
+pub struct Pinned {
+    /// The checkpoint.
+    pub checkpoint: StoredCheckpoint,
+    /// Registered providers, by name.
+    pub providers: Vec<Provider>,
+    /// Latest disclosures per provider slug, at the checkpoint.
+    pub disclosures: Vec<(String, Disclosures)>,
+    /// The obligations the compliance report weighs filings against.
+    pub obligations: Vec<Obligation>,
+}
+
+impl Pinned {
+    /// Reads the ledger at `tree_size` (the latest checkpoint if `None`); `obligations`
+    /// replaces the configured ones (verification uses those recorded in the snapshot).
+    pub async fn load(pool: &PgPool, tree_size: Option<u64>, obligations: Option<Vec<Obligation>>) -> Result<Self, SnapshotError> {
+        let mut conn = pool.acquire().await?;
+        let checkpoint = match tree_size {
+            Some(size) => db::ledger::checkpoint_at(&mut conn, size).await?.ok_or(SnapshotError::NoCheckpoint(size))?,
+            None => db::ledger::latest_checkpoint(&mut conn).await?.ok_or(SnapshotError::EmptyLedger)?,
+        };
+        let providers = db::providers::list(&mut conn).await?;
+        let latest = db::records::latest_at(&mut conn, None, checkpoint.size).await?;
+        let obligations = match obligations {
+            Some(given) => given,
+            None => db::obligations::list(&mut conn, None).await?,
+        };
+        let mut disclosures: Vec<(String, Disclosures)> = Vec::new();
+        for provider in &providers {
+            let slug = provider.slug.as_str();
+            let records = latest.iter().filter(|r| r.provider == slug).filter_map(|r| {
+                let kind = crate::records::RecordKind::OPTIONS.iter().find(|(n, _)| *n == r.kind).map(|(_, k)| *k)?;
+                Some((r.provider.clone(), kind, r.record.clone()))
+            });
+            disclosures.push((slug.to_owned(), Disclosures::from_records(records).0));
+        }
+        Ok(Self { checkpoint, providers, disclosures, obligations })
+    }
+
+    /// Writes one dataset in one format into `sink`.
+    pub async fn render(&self, pool: &PgPool, dataset: &Dataset, sink: &mut impl RowSink) -> Result<u64, ExportError> {
+        let size = self.checkpoint.size;
+        let all = ExportFilter::default();
+        let rows = match dataset.source {
+            Source::Records(kind) => {
+                let mut conn = pool.acquire().await?;
+                return source::records(&mut conn, kind, &all, size, sink).await;
+            }
+            Source::Entries => {
+                let mut conn = pool.acquire().await?;
+                return source::entries(&mut conn, &all, size, sink).await;
+            }
+            Source::Derived(table) => {
+                let window = reporting_window(self.disclosures.iter().map(|(_, d)| d));
+                table.rows(self.disclosures.iter().map(|(s, d)| (s.as_str(), d)), &Filter::default(), window)
+            }
+            Source::Compliance => {
+                let mut conn = pool.acquire().await?;
+                let filings = db::obligations::filings(&mut conn, size).await?;
+                let periods = compliance::report(&self.obligations, &filings, self.checkpoint.signed_at);
+                derived::compliance_rows(&periods, &all)
+            }
+        };
+        let count = rows.len() as u64;
+        for row in rows {
+            sink.push(row).await?;
+        }
+        Ok(count)
+    }
+}
+
+/// An encoder writing into any `Write` (a file, a hasher).
+pub struct WriteSink<W: Write + Send> {
+    encoder: Box<dyn Encoder>,
+    out: W,
+}
+
+impl<W: Write + Send> WriteSink<W> {
+    /// Encodes `format` for `dataset` into `out`.
+    pub fn new(dataset: &Dataset, format: Format, out: W) -> Result<Self, ExportError> {
+        Ok(Self { encoder: encode::encoder(format, dataset.fields(), false)?, out })
+    }
+
+    fn drain(&mut self) -> Result<(), ExportError> {
+        let bytes = self.encoder.take();
+        self.out.write_all(&bytes).map_err(|e| ExportError::Encode(e.to_string()))
+    }
+
+    /// Ends the output; returns the writer.
+    pub fn finish(mut self) -> Result<W, ExportError> {
+        self.encoder.finish()?;
+        self.drain()?;
+        self.out.flush().map_err(|e| ExportError::Encode(e.to_string()))?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write + Send> RowSink for WriteSink<W> {
+    async fn push(&mut self, row: Vec<Cell>) -> Result<(), ExportError> {
+        self.encoder.row(&row)?;
+        if self.encoder.pending() >= CHUNK {
+            self.drain()?;
+        }
+        Ok(())
+    }
+}
+
+/// A `Write` that hashes and counts what passes through it.
+#[derive(Default)]
+pub struct HashWriter {
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl HashWriter {
+    /// Hex SHA-256 and byte count.
+    pub fn result(self) -> (String, u64) {
+        (hex::encode(self.hasher.finalize()), self.bytes)
+    }
+}
+
+impl Write for HashWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A file's name, SHA-256 and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSum {
+    /// File name.
+    pub name: String,
+    /// Hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The name of the file holding the signed checkpoint note.
+pub const CHECKPOINT_FILE: &str = "checkpoint.txt";
+/// The name of the file holding the obligations.
+pub const OBLIGATIONS_FILE: &str = "obligations.json";
+
+fn obligations_json(obligations: &[Obligation]) -> Vec<u8> {
+    let list: Vec<serde_json::Value> = obligations
+        .iter()
+        .map(|o| {
+            serde_json::json!({"provider": o.provider, "kind": o.kind.as_str(), "cadence": o.cadence.as_str(),
+                "deadline_days": o.deadline_days, "since": o.since.to_string()})
+        })
+        .collect();
+    let mut out = serde_json::to_vec_pretty(&list).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// Reads obligations as [`obligations_json`] wrote them.
+fn parse_obligations(bytes: &[u8]) -> Option<Vec<Obligation>> {
+    let list: Vec<serde_json::Value> = serde_json::from_slice(bytes).ok()?;
+    list.iter()
+        .map(|o| {
+            let kind = o["kind"].as_str()?;
+            Some(Obligation {
+                provider: o["provider"].as_str()?.to_owned(),
+                kind: crate::records::RecordKind::OPTIONS.iter().find(|(n, _)| *n == kind).map(|(_, k)| *k)?,
+                cadence: compliance::Cadence::parse(o["cadence"].as_str()?)?,
+                deadline_days: u32::try_from(o["deadline_days"].as_u64()?).ok()?,
+                since: o["since"].as_str()?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// What a snapshot holds besides the datasets, and its manifest.
+fn sums_text(sums: &[FileSum]) -> String {
+    let mut sorted = sums.to_vec();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    sorted.iter().map(|s| format!("{}  {}\n", s.sha256, s.name)).collect()
+}
+
+/// What writing a snapshot did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// A new snapshot of this many files at this tree size.
+    Created {
+        /// Tree size.
+        tree_size: u64,
+        /// Files written.
+        files: usize,
+    },
+    /// The directory already held this very snapshot.
+    AlreadyPresent {
+        /// Tree size.
+        tree_size: u64,
+    },
+}
+
+/// Writes a snapshot at `tree_size` (the latest checkpoint if `None`) into `out`. An
+/// existing non-empty `out` is left alone: identical is fine, different is refused.
+pub async fn write(pool: &PgPool, out: &Path, tree_size: Option<u64>) -> Result<Written, SnapshotError> {
+    let pinned = Pinned::load(pool, tree_size, None).await?;
+    let size = pinned.checkpoint.size;
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let staging = parent.join(format!(
+        ".{}.partial-{}",
+        out.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot"),
+        std::process::id()
+    ));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    let result = write_into(pool, &pinned, &staging).await;
+    let sums = match result {
+        Ok(sums) => sums,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+    };
+    let files = sums.len();
+    let is_empty_dir = |dir: &Path| std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+    if out.exists() && !is_empty_dir(out) {
+        let existing = std::fs::read(out.join("SHA256SUMS")).unwrap_or_default();
+        let ours = std::fs::read(staging.join("SHA256SUMS")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&staging);
+        return if existing == ours { Ok(Written::AlreadyPresent { tree_size: size }) } else { Err(SnapshotError::Differs(out.to_owned())) };
+    }
+    if out.exists() {
+        std::fs::remove_dir(out).map_err(io(out))?;
+    }
+    std::fs::rename(&staging, out).map_err(io(out))?;
+    Ok(Written::Created { tree_size: size, files: files + 1 })
+}
+
+/// Every dataset file name at a size, in catalog order.
+fn dataset_files(size: u64) -> Vec<(Dataset, Format, String)> {
+    CATALOG
+        .iter()
+        .flat_map(|d| Format::ALL.into_iter().map(move |f| (*d, f, d.file_name(size, f))))
+        .collect()
+}
+
+async fn write_into(pool: &PgPool, pinned: &Pinned, dir: &Path) -> Result<Vec<FileSum>, SnapshotError> {
+    let size = pinned.checkpoint.size;
+    let mut sums = Vec::new();
+    for (dataset, format, name) in dataset_files(size) {
+        let path = dir.join(&name);
+        let file = std::fs::File::create(&path).map_err(io(&path))?;
+        let hashed = Tee { file: std::io::BufWriter::new(file), hash: HashWriter::default() };
+        let export = |source| SnapshotError::Export { dataset: name.clone(), source };
+        let mut sink = WriteSink::new(&dataset, format, hashed).map_err(export)?;
+        pinned.render(pool, &dataset, &mut sink).await.map_err(export)?;
+        let tee = sink.finish().map_err(export)?;
+        let (sha256, bytes) = tee.hash.result();
+        sums.push(FileSum { name, sha256, bytes });
+    }
+    let extra = [
+        (CHECKPOINT_FILE.to_owned(), pinned.checkpoint.note.clone().into_bytes()),
+        (OBLIGATIONS_FILE.to_owned(), obligations_json(&pinned.obligations)),
+    ];
+    for (name, bytes) in extra {
+        let path = dir.join(&name);
+        std::fs::write(&path, &bytes).map_err(io(&path))?;
+        sums.push(sum_of(&name, &bytes));
+    }
+    let package = super::datapackage::describe(&pinned.checkpoint, &sums);
+    let path = dir.join(super::datapackage::FILE);
+    std::fs::write(&path, &package).map_err(io(&path))?;
+    sums.push(sum_of(super::datapackage::FILE, &package));
+    let path = dir.join("SHA256SUMS");
+    std::fs::write(&path, sums_text(&sums)).map_err(io(&path))?;
+    Ok(sums)
+}
+
+fn sum_of(name: &str, bytes: &[u8]) -> FileSum {
+    FileSum { name: name.to_owned(), sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 }
+}
+
+/// Writes to a file and hashes on the way.
+struct Tee {
+    file: std::io::BufWriter<std::fs::File>,
+    hash: HashWriter,
+}
+
+impl Write for Tee {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.file.write_all(data)?;
+        self.hash.write_all(data)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// One file's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheck {
+    /// File name.
+    pub name: String,
+    /// Whether the file on disk, the recomputed bytes and SHA256SUMS all agree.
+    pub ok: bool,
+    /// What disagreed.
+    pub problem: Option<String>,
+}
+
+/// Recomputes every file of the snapshot in `dir` from the ledger at its tree size and
+/// checks it against the file on disk and against `SHA256SUMS`. Also checks that the
+/// checkpoint note is the one the ledger signed at that size.
+pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), SnapshotError> {
+    let not_snapshot = |reason: String| SnapshotError::NotASnapshot { path: dir.to_owned(), reason };
+    let sums_path = dir.join("SHA256SUMS");
+    let sums = std::fs::read_to_string(&sums_path).map_err(|e| not_snapshot(format!("SHA256SUMS: {e}")))?;
+    let listed: Vec<(String, String)> = sums
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_owned(), h.to_owned())))
+        .collect();
+    let note = std::fs::read_to_string(dir.join(CHECKPOINT_FILE)).map_err(|e| not_snapshot(format!("{CHECKPOINT_FILE}: {e}")))?;
+    let size: u64 = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| not_snapshot(format!("{CHECKPOINT_FILE} has no tree size on its second line")))?;
+    let obligations = std::fs::read(dir.join(OBLIGATIONS_FILE))
+        .ok()
+        .and_then(|b| parse_obligations(&b))
+        .ok_or_else(|| not_snapshot(format!("{OBLIGATIONS_FILE} is missing or malformed")))?;
+    let pinned = Pinned::load(pool, Some(size), Some(obligations)).await?;
+    let mut checks = Vec::new();
+    let mut recomputed = Vec::new();
+    for (dataset, format, name) in dataset_files(size) {
+        let export = |source| SnapshotError::Export { dataset: name.clone(), source };
+        let mut sink = WriteSink::new(&dataset, format, HashWriter::default()).map_err(export)?;
+        pinned.render(pool, &dataset, &mut sink).await.map_err(export)?;
+        let (sha256, bytes) = sink.finish().map_err(export)?.result();
+        recomputed.push(FileSum { name, sha256, bytes });
+    }
+    let checkpoint_ok = note == pinned.checkpoint.note;
+    recomputed.push(sum_of(CHECKPOINT_FILE, pinned.checkpoint.note.as_bytes()));
+    recomputed.push(sum_of(OBLIGATIONS_FILE, &obligations_json(&pinned.obligations)));
+    let package = super::datapackage::describe(&pinned.checkpoint, &recomputed);
+    recomputed.push(sum_of(super::datapackage::FILE, &package));
+    for expected in &recomputed {
+        let on_disk = std::fs::read(dir.join(&expected.name)).map(|b| hex::encode(Sha256::digest(&b)));
+        let in_sums = listed.iter().find(|(n, _)| *n == expected.name).map(|(_, h)| h.as_str());
+        let problem = match (&on_disk, in_sums) {
+            (Err(e), _) => Some(format!("cannot read the file: {e}")),
+            (_, None) => Some("not listed in SHA256SUMS".to_owned()),
+            (Ok(disk), Some(listed)) if disk != listed => Some("the file does not match SHA256SUMS".to_owned()),
+            (Ok(disk), _) if *disk != expected.sha256 => {
+                Some("the file differs from what the ledger gives at this checkpoint".to_owned())
+            }
+            _ if expected.name == CHECKPOINT_FILE && !checkpoint_ok => {
+                Some("not the note the ledger signed at this size".to_owned())
+            }
+            _ => None,
+        };
+        checks.push(FileCheck { name: expected.name.clone(), ok: problem.is_none(), problem });
+    }
+    for (name, _) in &listed {
+        if !recomputed.iter().any(|r| &r.name == name) {
+            checks.push(FileCheck { name: name.clone(), ok: false, problem: Some("listed but not part of a snapshot".into()) });
+        }
+    }
+    Ok((size, checks))
+}
