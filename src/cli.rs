@@ -173,6 +173,10 @@ pub struct ServeArgs {
     /// The site's public address, used in permalinks and citations [default: http://ADDR]
     #[arg(long, env = "GATELOG_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+
+    /// Hours between checkpoint-pinned snapshots of every dataset, served under /data/snapshots/ (0: off)
+    #[arg(long, env = "GATELOG_SNAPSHOT_EVERY", default_value = "24", value_name = "HOURS")]
+    pub snapshot_every: String,
 }
 
 /// Why a command failed; printed as one line by `main`.
@@ -245,7 +249,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
             let started = std::time::Instant::now();
             let result = match database.migrate().await {
-                Ok(()) => crate::datasets::snapshot::write(&database.pool, &out, tree_size).await.map_err(CliError::from),
+                Ok(()) => {
+                    crate::datasets::snapshot::write(&database.pool, &out, tree_size).await.map_err(CliError::from)
+                }
                 Err(error) => Err(error.into()),
             };
             database.close().await?;

@@ -47,6 +47,10 @@ pub struct ServeConfig {
     pub ingest_rate: crate::api::auth::IngestRate,
     /// The site's public address (no trailing slash), for permalinks.
     pub public_url: String,
+    /// Where snapshots are written and served from.
+    pub snapshots_dir: PathBuf,
+    /// How often a snapshot of the latest checkpoint is written (`None`: never).
+    pub snapshot_every: Option<std::time::Duration>,
 }
 
 /// Where the log's signing key comes from.
@@ -80,7 +84,14 @@ impl ServeConfig {
                 });
             }
         };
+        let hours: u64 = serve.snapshot_every.trim().parse().map_err(|_| ConfigError::Invalid {
+            setting: "GATELOG_SNAPSHOT_EVERY (--snapshot-every)",
+            value: serve.snapshot_every.clone(),
+            reason: "expected a whole number of hours (0 turns periodic snapshots off)".into(),
+        })?;
         Ok(Self {
+            snapshots_dir: data_dir(global)?.join("snapshots"),
+            snapshot_every: (hours > 0).then(|| std::time::Duration::from_secs(hours * 3600)),
             public_url,
             addr,
             database: database_config(global)?,
@@ -208,6 +219,7 @@ mod tests {
             ingest_rate: "10".into(),
             ingest_burst: "30".into(),
             public_url: None,
+            snapshot_every: "24".into(),
         }
     }
 

@@ -45,6 +45,8 @@ pub struct AppState {
     pub snapshots: web::snapshot::SnapshotCache,
     /// The site's public address (no trailing slash), for permalinks and citations.
     pub public_url: Arc<str>,
+    /// Where checkpoint-pinned snapshots are written and served from, if anywhere.
+    pub snapshots_dir: Option<Arc<std::path::Path>>,
 }
 
 impl AppState {
@@ -61,7 +63,14 @@ impl AppState {
             ingest_limiter: api::auth::TokenRateLimiter::new(rate),
             snapshots: web::snapshot::SnapshotCache::default(),
             public_url: Arc::from("http://localhost:8080"),
+            snapshots_dir: None,
         }
+    }
+
+    /// The same state, serving snapshots from `dir` (one subdirectory per tree size).
+    pub fn with_snapshots_dir(mut self, dir: &std::path::Path) -> Self {
+        self.snapshots_dir = Some(Arc::from(dir));
+        self
     }
 
     /// The same state with the site's public address (no trailing slash).

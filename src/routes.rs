@@ -39,6 +39,15 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
             HeaderValue::from_static("public, max-age=3600"),
         ))
         .service(ServeDir::new(static_dir).fallback(errors::not_found.into_service()));
+    // A snapshot never changes once written: clients and caches may keep it for good.
+    let snapshot_files = state.snapshots_dir.as_ref().map(|dir| {
+        ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ))
+            .service(ServeDir::new(dir).fallback(errors::not_found.into_service()))
+    });
 
     let router = Router::new()
         .route("/", get(home::show))
@@ -69,9 +78,12 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/data/dictionary", get(crate::web::data::dictionary))
         .route("/data/{file}", get(crate::web::data::export))
         .route("/ledger/entries/{index}", get(crate::web::ledger::entry))
-        .nest_service("/static", static_files)
-        .fallback(errors::not_found)
-        .with_state(state);
+        .nest_service("/static", static_files);
+    let router = match snapshot_files {
+        Some(files) => router.nest_service("/data/snapshots", files),
+        None => router,
+    };
+    let router = router.fallback(errors::not_found).with_state(state);
     with_middleware(router)
 }
 

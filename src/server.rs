@@ -88,7 +88,12 @@ async fn serve_with(
             "demo data"
         );
     }
-    let state = AppState::with_ingest_rate(pool, ledger, config.ingest_rate).with_public_url(&config.public_url);
+    let state = AppState::with_ingest_rate(pool, ledger, config.ingest_rate)
+        .with_public_url(&config.public_url)
+        .with_snapshots_dir(&config.snapshots_dir);
+    if let Some(every) = config.snapshot_every {
+        tokio::spawn(snapshot_job(state.pool.clone(), config.snapshots_dir.clone(), every));
+    }
     // Computing the first snapshot takes seconds at scale: start it now, not on the first visitor's request.
     let warm = state.clone();
     tokio::spawn(async move {
@@ -148,5 +153,37 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received"),
         () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Writes a snapshot of the latest checkpoint (if there is none of it yet) now and
+/// then every `every`, into `dir/<tree size>/`.
+async fn snapshot_job(pool: sqlx::PgPool, dir: std::path::PathBuf, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let size = match pool.acquire().await {
+            Ok(mut conn) => match crate::db::ledger::latest_checkpoint(&mut conn).await {
+                Ok(Some(checkpoint)) => checkpoint.size,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "snapshot job: cannot read the checkpoint");
+                    continue;
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "snapshot job: no database connection");
+                continue;
+            }
+        };
+        let out = dir.join(size.to_string());
+        if size == 0 || out.exists() {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match crate::datasets::snapshot::write(&pool, &out, Some(size)).await {
+            Ok(_) => tracing::info!(tree_size = size, seconds = started.elapsed().as_secs_f64(), "snapshot written"),
+            Err(error) => tracing::error!(%error, tree_size = size, "snapshot failed"),
+        }
     }
 }

@@ -182,6 +182,13 @@ impl TestApp {
         app
     }
 
+    /// The same app, serving snapshots from `dir`.
+    pub fn with_snapshots_dir(mut self, dir: &Path) -> Self {
+        self.state = self.state.clone().with_snapshots_dir(dir);
+        self.router = crate::app(self.state.clone(), &Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+        self
+    }
+
     /// The app's ledger.
     pub fn ledger(&self) -> crate::ledger::Ledger {
         self.state.ledger.as_ref().clone()

@@ -314,3 +314,76 @@ fn demo_load_fills_the_ledger_once() {
     let (status, stdout, stderr) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()));
     assert!(status.success(), "{stdout}{stderr}");
 }
+
+/// A snapshot opens in the tools regulators and researchers use: the datapackage
+/// validates with `frictionless`, every CSV reads with Python's csv module with the
+/// row counts we wrote, and every Parquet file reads with pyarrow with typed columns.
+#[test]
+fn a_snapshot_validates_with_frictionless_and_reads_in_python() {
+    let dir = data_dir();
+    let (status, _, stderr) = run(gatelog().args(["demo", "load", "--data-dir"]).arg(dir.path()));
+    assert!(status.success(), "{stderr}");
+    let out = dir.path().join("snapshot");
+    let (status, stdout, stderr) =
+        run(gatelog().args(["export", "snapshot", "--data-dir"]).arg(dir.path()).arg("--out").arg(&out));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("wrote 40 files"), "{stdout}");
+    let (status, stdout, stderr) =
+        run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()).arg("--snapshot").arg(&out));
+    assert!(status.success() && stdout.contains("snapshot OK"), "{stdout}{stderr}");
+
+    let frictionless = std::process::Command::new("frictionless")
+        .args(["validate", "--json"])
+        .arg(out.join("datapackage.json"))
+        .output()
+        .expect("run frictionless (pip install frictionless; .ci/run installs it)");
+    let report = String::from_utf8_lossy(&frictionless.stdout);
+    assert!(frictionless.status.success(), "frictionless: {report}{}", String::from_utf8_lossy(&frictionless.stderr));
+    assert!(report.contains("\"valid\": true"), "{report}");
+
+    let script = r#"
+import csv, glob, json, sys
+import pyarrow.parquet as pq
+out = {}
+for path in sorted(glob.glob(sys.argv[1] + "/*.csv")):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    table = pq.read_table(path[:-4] + ".parquet")
+    out[path.rsplit("/", 1)[1]] = {"csv": len(rows), "parquet": table.num_rows,
+        "types": {f.name: str(f.type) for f in table.schema}}
+print(json.dumps(out))
+"#;
+    let python = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&out)
+        .output()
+        .expect("run python3 (with pyarrow: pip install pyarrow; .ci/run installs it)");
+    assert!(python.status.success(), "python: {}", String::from_utf8_lossy(&python.stderr));
+    let counts: serde_json::Value = serde_json::from_slice(&python.stdout).expect("json");
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("datapackage.json")).expect("package")).expect("json");
+    let resources = package["resources"].as_array().expect("resources");
+    assert_eq!(resources.len(), 12);
+    for resource in resources {
+        let path = resource["path"].as_str().expect("path");
+        let text = std::fs::read_to_string(out.join(path)).expect("csv");
+        let ours = csv::Reader::from_reader(text.as_bytes()).records().count() as u64;
+        assert_eq!(counts[path]["csv"].as_u64(), Some(ours), "{path}: Python's csv module");
+        assert_eq!(counts[path]["parquet"].as_u64(), Some(ours), "{path}: pyarrow");
+    }
+    let prices = &counts[format!("gatelog_prices_{}.csv", package["version"].as_str().expect("version"))]["types"];
+    assert_eq!(prices["effective_date"], "date32[day]");
+    assert_eq!(prices["price_per_accelerator_hour"], "decimal128(38, 12)");
+    assert_eq!(prices["received_at"], "timestamp[us, tz=UTC]");
+
+    // The directory holds this snapshot: writing it again is a no-op, and a tampered
+    // file fails verification.
+    let (status, stdout, _) =
+        run(gatelog().args(["export", "snapshot", "--data-dir"]).arg(dir.path()).arg("--out").arg(&out));
+    assert!(status.success() && stdout.contains("already holds"), "{stdout}");
+    let csv_path = out.join(resources[2]["path"].as_str().expect("path"));
+    let tampered = std::fs::read_to_string(&csv_path).expect("csv").replacen('2', "3", 1);
+    std::fs::write(&csv_path, tampered).expect("tamper");
+    let (status, stdout, _) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()).arg("--snapshot").arg(&out));
+    assert!(!status.success() && stdout.contains("FAIL"), "{stdout}");
+}

@@ -26,7 +26,9 @@ fn dates(d: &Disclosures) -> impl Iterator<Item = chrono::NaiveDate> + '_ {
 
 /// First and last date any of the disclosures covers: the reporting window grades and
 /// completeness are computed over.
-pub fn reporting_window<'a>(all: impl Iterator<Item = &'a Disclosures>) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+pub fn reporting_window<'a>(
+    all: impl Iterator<Item = &'a Disclosures>,
+) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
     all.flat_map(dates).fold(None, |acc, date| match acc {
         None => Some((date, date)),
         Some((first, last)) => Some((first.min(date), last.max(date))),

@@ -5,8 +5,8 @@
 use chrono::NaiveDate;
 
 use super::cell::Cell;
-use super::schema::{self, Field};
 use super::filter::ExportFilter;
+use super::schema::{self, Field};
 use crate::analytics::compliance::PeriodStatus;
 use crate::analytics::{Disclosures, Filter, grades, metrics, prices};
 

@@ -81,7 +81,11 @@ pub struct Pinned {
 impl Pinned {
     /// Reads the ledger at `tree_size` (the latest checkpoint if `None`); `obligations`
     /// replaces the configured ones (verification uses those recorded in the snapshot).
-    pub async fn load(pool: &PgPool, tree_size: Option<u64>, obligations: Option<Vec<Obligation>>) -> Result<Self, SnapshotError> {
+    pub async fn load(
+        pool: &PgPool,
+        tree_size: Option<u64>,
+        obligations: Option<Vec<Obligation>>,
+    ) -> Result<Self, SnapshotError> {
         let mut conn = pool.acquire().await?;
         let checkpoint = match tree_size {
             Some(size) => db::ledger::checkpoint_at(&mut conn, size).await?.ok_or(SnapshotError::NoCheckpoint(size))?,
@@ -119,8 +123,14 @@ impl Pinned {
                 return source::entries(&mut conn, &all, size, sink).await;
             }
             Source::Derived(table) => {
-                let window = reporting_window(self.disclosures.iter().map(|(_, d)| d));
-                table.rows(self.disclosures.iter().map(|(s, d)| (s.as_str(), d)), &Filter::default(), window)
+                // polars blocks (and must not run on an async worker).
+                let disclosures = self.disclosures.clone();
+                tokio::task::spawn_blocking(move || {
+                    let window = reporting_window(disclosures.iter().map(|(_, d)| d));
+                    table.rows(disclosures.iter().map(|(s, d)| (s.as_str(), d)), &Filter::default(), window)
+                })
+                .await
+                .map_err(|e| ExportError::Encode(format!("analytics failed: {e}")))?
             }
             Source::Compliance => {
                 let mut conn = pool.acquire().await?;
@@ -299,7 +309,11 @@ pub async fn write(pool: &PgPool, out: &Path, tree_size: Option<u64>) -> Result<
         let existing = std::fs::read(out.join("SHA256SUMS")).unwrap_or_default();
         let ours = std::fs::read(staging.join("SHA256SUMS")).unwrap_or_default();
         let _ = std::fs::remove_dir_all(&staging);
-        return if existing == ours { Ok(Written::AlreadyPresent { tree_size: size }) } else { Err(SnapshotError::Differs(out.to_owned())) };
+        return if existing == ours {
+            Ok(Written::AlreadyPresent { tree_size: size })
+        } else {
+            Err(SnapshotError::Differs(out.to_owned()))
+        };
     }
     if out.exists() {
         std::fs::remove_dir(out).map_err(io(out))?;
@@ -310,10 +324,7 @@ pub async fn write(pool: &PgPool, out: &Path, tree_size: Option<u64>) -> Result<
 
 /// Every dataset file name at a size, in catalog order.
 fn dataset_files(size: u64) -> Vec<(Dataset, Format, String)> {
-    CATALOG
-        .iter()
-        .flat_map(|d| Format::ALL.into_iter().map(move |f| (*d, f, d.file_name(size, f))))
-        .collect()
+    CATALOG.iter().flat_map(|d| Format::ALL.into_iter().map(move |f| (*d, f, d.file_name(size, f)))).collect()
 }
 
 async fn write_into(pool: &PgPool, pinned: &Pinned, dir: &Path) -> Result<Vec<FileSum>, SnapshotError> {
@@ -388,11 +399,10 @@ pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), 
     let not_snapshot = |reason: String| SnapshotError::NotASnapshot { path: dir.to_owned(), reason };
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path).map_err(|e| not_snapshot(format!("SHA256SUMS: {e}")))?;
-    let listed: Vec<(String, String)> = sums
-        .lines()
-        .filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_owned(), h.to_owned())))
-        .collect();
-    let note = std::fs::read_to_string(dir.join(CHECKPOINT_FILE)).map_err(|e| not_snapshot(format!("{CHECKPOINT_FILE}: {e}")))?;
+    let listed: Vec<(String, String)> =
+        sums.lines().filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_owned(), h.to_owned()))).collect();
+    let note = std::fs::read_to_string(dir.join(CHECKPOINT_FILE))
+        .map_err(|e| not_snapshot(format!("{CHECKPOINT_FILE}: {e}")))?;
     let size: u64 = note
         .lines()
         .nth(1)
@@ -436,8 +446,84 @@ pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), 
     }
     for (name, _) in &listed {
         if !recomputed.iter().any(|r| &r.name == name) {
-            checks.push(FileCheck { name: name.clone(), ok: false, problem: Some("listed but not part of a snapshot".into()) });
+            checks.push(FileCheck {
+                name: name.clone(),
+                ok: false,
+                problem: Some("listed but not part of a snapshot".into()),
+            });
         }
     }
     Ok((size, checks))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+    use crate::testing::TestApp;
+
+    #[tokio::test]
+    async fn a_snapshot_is_complete_verifiable_served_immutably_and_never_overwritten() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let app = TestApp::with_demo().await.with_snapshots_dir(root.path());
+        let size = app.tree_size().await;
+        let dir = root.path().join(size.to_string());
+        let written = write(&app.db.pool, &dir, None).await.expect("snapshot");
+        assert_eq!(written, Written::Created { tree_size: size, files: CATALOG.len() * 3 + 4 });
+        let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("sums");
+        assert_eq!(sums.lines().count(), CATALOG.len() * 3 + 3, "every file but SHA256SUMS itself");
+        for line in sums.lines() {
+            let (hash, name) = line.split_once("  ").expect("sha256sum format");
+            let bytes = std::fs::read(dir.join(name)).expect("listed file exists");
+            assert_eq!(hex::encode(Sha256::digest(&bytes)), hash, "{name}");
+        }
+        // The same export over HTTP at the same checkpoint has the same bytes.
+        let served = app.get("/data/prices.csv").await;
+        assert_eq!(served.body, std::fs::read(dir.join(format!("gatelog_prices_{size}.csv"))).expect("file"));
+
+        let (verified_size, checks) = verify(&app.db.pool, &dir).await.expect("verify");
+        assert_eq!(verified_size, size);
+        assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+
+        // Served under /data/snapshots/{size}/ for good, and listed on /data.
+        let file = app.get(&format!("/data/snapshots/{size}/SHA256SUMS")).await;
+        file.assert_status(StatusCode::OK);
+        assert!(file.header("cache-control").contains("immutable"));
+        assert_eq!(file.text(), sums);
+        let listed = app.get("/data").await.html().attrs_of("#snapshots a", "href");
+        assert!(listed.contains(&format!("/data/snapshots/{size}/datapackage.json")), "{listed:?}");
+
+        // Writing the same snapshot again changes nothing.
+        assert_eq!(
+            write(&app.db.pool, &dir, Some(size)).await.expect("again"),
+            Written::AlreadyPresent { tree_size: size }
+        );
+        // A newer checkpoint into the same directory is refused, and nothing is touched.
+        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 1)).await.expect("append");
+        let refused = write(&app.db.pool, &dir, None).await.expect_err("differs");
+        assert!(matches!(refused, SnapshotError::Differs(_)), "{refused}");
+        assert_eq!(std::fs::read_to_string(dir.join("SHA256SUMS")).expect("sums"), sums);
+        // The old snapshot still verifies against the grown ledger: it is pinned.
+        assert!(verify(&app.db.pool, &dir).await.expect("verify").1.iter().all(|c| c.ok));
+
+        // Tampering is caught, file by file.
+        let grades = dir.join(format!("gatelog_grades_{size}.csv"));
+        let mut text = std::fs::read_to_string(&grades).expect("grades");
+        text = text.replacen(",A,", ",B,", 1);
+        std::fs::write(&grades, text).expect("tamper");
+        let failed: Vec<String> =
+            verify(&app.db.pool, &dir).await.expect("verify").1.into_iter().filter(|c| !c.ok).map(|c| c.name).collect();
+        assert_eq!(failed, [format!("gatelog_grades_{size}.csv")]);
+    }
+
+    #[tokio::test]
+    async fn unknown_sizes_and_empty_directories_are_explained() {
+        let app = TestApp::with_demo().await;
+        let root = tempfile::tempdir().expect("tempdir");
+        let error = write(&app.db.pool, &root.path().join("x"), Some(3)).await.expect_err("no such checkpoint");
+        assert!(error.to_string().contains("no checkpoint of 3 entries"), "{error}");
+        let error = verify(&app.db.pool, root.path()).await.expect_err("not a snapshot");
+        assert!(error.to_string().contains("SHA256SUMS"), "{error}");
+    }
 }

@@ -39,8 +39,26 @@ pub struct DataPage {
     pub datasets: Vec<DatasetRow>,
     /// The checkpoint.
     pub snapshot: Arc<Snapshot>,
+    /// Tree sizes of the snapshots on offer, newest first.
+    pub archives: Vec<u64>,
     /// The citation line.
     pub cite: Citation,
+}
+
+/// How many snapshots `/data` lists.
+const LISTED_SNAPSHOTS: usize = 20;
+
+/// Tree sizes of the complete snapshots in `dir`, newest first.
+fn archives(dir: Option<&std::path::Path>) -> Vec<u64> {
+    let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else { return Vec::new() };
+    let mut sizes: Vec<u64> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("SHA256SUMS").exists())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    sizes.truncate(LISTED_SNAPSHOTS);
+    sizes
 }
 
 impl DataPage {
@@ -102,7 +120,8 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<
         })
         .collect();
     let cite = Citation::new(&state, &snapshot, "datasets", "/data");
-    let page = DataPage { datasets, snapshot, cite };
+    let archives = archives(state.snapshots_dir.as_deref());
+    let page = DataPage { datasets, snapshot, archives, cite };
     Ok(super::render_snapshot(&page, &page.snapshot))
 }
 
