@@ -10,6 +10,7 @@ use sqlx::postgres::PgPoolOptions;
 pub struct BenchDatabase {
     /// Pool on the fresh database.
     pub pool: PgPool,
+    options: sqlx::postgres::PgConnectOptions,
     cluster: Option<EmbeddedCluster>,
     _dir: tempfile::TempDir,
 }
@@ -26,6 +27,7 @@ impl BenchDatabase {
                 (cluster.connect_options("postgres"), Some(cluster))
             }
         };
+        let options = admin.clone().database(&database);
         let pool = runtime.block_on(async {
             db::create_database_if_missing(&admin, &database).await.expect("create bench database");
             let pool = PgPoolOptions::new()
@@ -36,7 +38,13 @@ impl BenchDatabase {
             MIGRATOR.run(&pool).await.expect("migrate");
             pool
         });
-        Self { pool, cluster, _dir: dir }
+        Self { pool, options, cluster, _dir: dir }
+    }
+
+    /// How to connect to the database (for command-line clients).
+    #[allow(dead_code)]
+    pub fn connect_options(&self) -> sqlx::postgres::PgConnectOptions {
+        self.options.clone()
     }
 
     /// Closes the pool and stops the embedded cluster.
