@@ -3,9 +3,11 @@
 //! same rows; the server's peak memory while exporting (flat, whatever the size);
 //! and a snapshot of the whole demo world.
 //!
-//! Run: `cargo bench --bench export` (GATELOG_BENCH_ROWS=1000000 by default; set
-//! 5000000 to check that memory stays flat). Needs the embedded cluster (psql is
-//! pointed at its socket), so leave DATABASE_URL unset.
+//! Run: `cargo bench --bench export` (GATELOG_BENCH_ROWS=1000000 by default). To check
+//! that memory stays flat at 5M rows without the HTTP comparisons (whose in-process
+//! server holds the page snapshot of every record):
+//! `GATELOG_BENCH_ROWS=5000000 GATELOG_BENCH_HTTP=0 cargo bench --bench export`.
+//! Needs the embedded cluster (psql and the binary use its socket): leave DATABASE_URL unset.
 
 mod common;
 
@@ -72,6 +74,7 @@ fn timed(mut command: Command) -> Duration {
 
 fn main() {
     let rows: u64 = std::env::var("GATELOG_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let http = std::env::var("GATELOG_BENCH_HTTP").map_or(true, |v| v != "0");
     assert!(std::env::var("DATABASE_URL").is_err(), "run this benchmark on the embedded cluster (unset DATABASE_URL)");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
 
@@ -86,7 +89,8 @@ fn main() {
         gatelog::datasets::snapshot::write(&demo.pool, &dir.path().join("snapshot"), None).await.expect("snapshot");
         let written = started.elapsed();
         let started = Instant::now();
-        let (_, checks) = gatelog::datasets::snapshot::verify(&demo.pool, &dir.path().join("snapshot")).await.expect("verify");
+        let (_, checks) =
+            gatelog::datasets::snapshot::verify(&demo.pool, &dir.path().join("snapshot")).await.expect("verify");
         assert!(checks.iter().all(|c| c.ok));
         println!("## snapshot of the demo world (12 datasets × 3 formats)");
         println!("| write (s) | verify (s) |\n|---:|---:|");
@@ -97,7 +101,7 @@ fn main() {
     // 2. A million (or GATELOG_BENCH_ROWS) queue-time records.
     let database = BenchDatabase::create(&runtime, "export");
     let pool = database.pool.clone();
-    let options = database.connect_options();
+    let psql_args = database.psql_args();
     let (url, server) = runtime.block_on(async {
         let ledger = Ledger::new(NoteSigner::generate("bench.gatelog.invalid/log").expect("key"));
         ledger.ensure_checkpoint(&pool).await.expect("checkpoint");
@@ -115,80 +119,111 @@ fn main() {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         // The first request computes the page snapshot; keep that out of the timings.
-        let warm = Command::new("curl").args(["-sf", "-o", "/dev/null", &format!("{url}/data/grades.csv")]).status();
-        assert!(warm.expect("curl").success());
+        if http {
+            let warm =
+                Command::new("curl").args(["-sf", "-o", "/dev/null", &format!("{url}/data/grades.csv")]).status();
+            assert!(warm.expect("curl").success());
+        }
         (url, server)
     });
 
-    let psql = |sql: &str| {
-        let mut command = Command::new("psql");
-        command
-            .args(["-X", "-q", "-h", options.get_host(), "-p", &options.get_port().to_string()])
-            .args(["-U", options.get_username(), "-d", options.get_database().unwrap_or("postgres")])
-            .args(["-c", &format!("\\copy ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)")]);
-        command
-    };
-    let curl = |path: &str, out: &str| {
-        let mut command = Command::new("curl");
-        command.args(["-sf", "-o", out, &format!("{url}{path}")]);
-        command
-    };
-    // The same rows and columns as /data/queue_times.csv: latest versions, fields out of the JSON.
-    let same_rows = "SELECT e.idx AS entry_index, e.provider, e.received_at, e.supersedes, NULL::bigint AS superseded_by, \
-        r->>'period_start' AS period_start, r->>'period_end' AS period_end, r->>'resource' AS resource, r->>'region' AS region, \
-        r->>'tier' AS tier, r->>'jobs' AS jobs, r->>'p50_seconds' AS p50_seconds, r->>'p90_seconds' AS p90_seconds, \
-        r->>'p99_seconds' AS p99_seconds, r->>'mean_seconds' AS mean_seconds, r->>'max_seconds' AS max_seconds \
-        FROM (SELECT *, convert_from(entry, 'UTF8')::jsonb -> 'record' AS r FROM ledger_entries WHERE kind = 'queue_time') e \
-        WHERE NOT EXISTS (SELECT 1 FROM ledger_entries n WHERE n.supersedes = e.idx) ORDER BY e.idx";
-    let raw_entries = "SELECT idx, provider, kind, received_at, supersedes, encode(leaf_hash, 'hex'), convert_from(entry, 'UTF8') \
-        FROM ledger_entries ORDER BY idx";
-
-    let mut results = Vec::new();
-    for (label, ours, theirs) in [
-        ("queue_times.csv (fields out of each entry's JSON)", "/data/queue_times.csv", same_rows),
-        ("entries.csv (the entries as stored)", "/data/entries.csv", raw_entries),
-    ] {
-        let (mut us, mut them) = (Vec::new(), Vec::new());
-        reset_peak_rss();
-        let before = peak_rss_mb();
-        for _ in 0..RUNS {
-            us.push(timed(curl(ours, "/dev/null")));
-            them.push(timed(psql(theirs)));
-        }
-        let peak = peak_rss_mb();
-        let (us, them) = (median(us), median(them));
-        results.push((label, us, them, before, peak));
+    // Peak memory of an export on its own: the `gatelog export dataset` command streams through
+    // the same source and encoder as the HTTP handler, in a process that does nothing else.
+    let database_url = database.database_url().expect("embedded cluster");
+    println!("\n## peak resident memory of `gatelog export dataset` ({rows} rows, GNU time's maximum RSS)");
+    println!("| dataset and format | seconds | peak RSS (MB) |\n|---|---:|---:|");
+    for (dataset, format) in [("queue_times", "csv"), ("entries", "csv"), ("queue_times", "parquet")] {
+        let started = Instant::now();
+        let output = Command::new("/usr/bin/time")
+            .args(["-f", "%M", env!("CARGO_BIN_EXE_gatelog"), "export", "dataset", dataset, "--format", format])
+            .args(["--out", "/dev/null"])
+            .env("DATABASE_URL", &database_url)
+            .env("GATELOG_LOG", "warn")
+            .output()
+            .expect("run /usr/bin/time (GNU time)");
+        let elapsed = started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let kb: f64 = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(f64::NAN);
+        println!("| {dataset}.{format} | {:.2} | {:.0} |", elapsed.as_secs_f64(), kb / 1024.0);
     }
-    println!("## CSV export of {rows} rows: ours over HTTP (curl) against psql \\copy of the same rows, medians of {RUNS}");
-    println!("| dataset | ours (s) | psql \\copy (s) | ours ÷ psql throughput | rows/s | bench process RSS before → peak (MB) |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (label, us, them, before, peak) in &results {
+
+    if http {
+        let psql = |sql: &str| {
+            let mut command = Command::new("psql");
+            command
+                .args(["-X", "-q"])
+                .args(&psql_args)
+                .args(["-c", &format!("\\copy ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)")]);
+            command
+        };
+        let curl = |path: &str, out: &str| {
+            let mut command = Command::new("curl");
+            command.args(["-sf", "-o", out, &format!("{url}{path}")]);
+            command
+        };
+        // The same rows and columns as /data/queue_times.csv: latest versions, fields out of the JSON.
+        let same_rows = "SELECT e.idx AS entry_index, e.provider, e.received_at, e.supersedes, NULL::bigint AS superseded_by, \
+            r->>'period_start' AS period_start, r->>'period_end' AS period_end, r->>'resource' AS resource, r->>'region' AS region, \
+            r->>'tier' AS tier, r->>'jobs' AS jobs, r->>'p50_seconds' AS p50_seconds, r->>'p90_seconds' AS p90_seconds, \
+            r->>'p99_seconds' AS p99_seconds, r->>'mean_seconds' AS mean_seconds, r->>'max_seconds' AS max_seconds \
+            FROM (SELECT *, convert_from(entry, 'UTF8')::jsonb -> 'record' AS r FROM ledger_entries WHERE kind = 'queue_time') e \
+            WHERE NOT EXISTS (SELECT 1 FROM ledger_entries n WHERE n.supersedes = e.idx) ORDER BY e.idx";
+        let raw_entries = "SELECT idx, provider, kind, received_at, supersedes, encode(leaf_hash, 'hex'), convert_from(entry, 'UTF8') \
+            FROM ledger_entries ORDER BY idx";
+
+        let mut results = Vec::new();
+        for (label, ours, theirs) in [
+            ("queue_times.csv (fields out of each entry's JSON)", "/data/queue_times.csv", same_rows),
+            ("entries.csv (the entries as stored)", "/data/entries.csv", raw_entries),
+        ] {
+            let (mut us, mut them) = (Vec::new(), Vec::new());
+            reset_peak_rss();
+            let before = peak_rss_mb();
+            for _ in 0..RUNS {
+                us.push(timed(curl(ours, "/dev/null")));
+                them.push(timed(psql(theirs)));
+            }
+            let peak = peak_rss_mb();
+            let (us, them) = (median(us), median(them));
+            results.push((label, us, them, before, peak));
+        }
         println!(
-            "| {label} | {:.2} | {:.2} | {:.2} | {:.0} | {before:.0} → {peak:.0} |",
-            us.as_secs_f64(),
-            them.as_secs_f64(),
-            them.as_secs_f64() / us.as_secs_f64(),
-            rows as f64 / us.as_secs_f64(),
+            "## CSV export of {rows} rows: ours over HTTP (curl) against psql \\copy of the same rows, medians of {RUNS}"
+        );
+        println!(
+            "| dataset | ours (s) | psql \\copy (s) | ours ÷ psql throughput | rows/s | bench process RSS before → peak (MB) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        for (label, us, them, before, peak) in &results {
+            println!(
+                "| {label} | {:.2} | {:.2} | {:.2} | {:.0} | {before:.0} → {peak:.0} |",
+                us.as_secs_f64(),
+                them.as_secs_f64(),
+                them.as_secs_f64() / us.as_secs_f64(),
+                rows as f64 / us.as_secs_f64(),
+            );
+        }
+
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let path = file.path().to_str().expect("path").to_owned();
+        reset_peak_rss();
+        let parquet = median((0..RUNS).map(|_| timed(curl("/data/queue_times.parquet", &path))).collect());
+        let peak = peak_rss_mb();
+        use polars::prelude::SerReader;
+        let frame =
+            polars::prelude::ParquetReader::new(std::fs::File::open(&path).expect("open")).finish().expect("read");
+        assert_eq!(frame.height() as u64, rows);
+        println!("\n## Parquet export of {rows} rows (zstd, row groups of 65,536), median of {RUNS}");
+        println!("| seconds | size (MB) | bench process peak RSS (MB) | read back |\n|---:|---:|---:|---|");
+        println!(
+            "| {:.2} | {:.1} | {peak:.0} | {} rows, period_start {:?} |",
+            parquet.as_secs_f64(),
+            std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
+            frame.height(),
+            frame.column("period_start").expect("column").dtype()
         );
     }
-
-    let file = tempfile::NamedTempFile::new().expect("temp file");
-    let path = file.path().to_str().expect("path").to_owned();
-    reset_peak_rss();
-    let parquet = median((0..RUNS).map(|_| timed(curl("/data/queue_times.parquet", &path))).collect());
-    let peak = peak_rss_mb();
-    use polars::prelude::SerReader;
-    let frame = polars::prelude::ParquetReader::new(std::fs::File::open(&path).expect("open")).finish().expect("read");
-    assert_eq!(frame.height() as u64, rows);
-    println!("\n## Parquet export of {rows} rows (zstd, row groups of 65,536), median of {RUNS}");
-    println!("| seconds | size (MB) | bench process peak RSS (MB) | read back |\n|---:|---:|---:|---|");
-    println!(
-        "| {:.2} | {:.1} | {peak:.0} | {} rows, period_start {:?} |",
-        parquet.as_secs_f64(),
-        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
-        frame.height(),
-        frame.column("period_start").expect("column").dtype()
-    );
     server.abort();
     database.finish(&runtime);
 }

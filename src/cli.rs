@@ -99,6 +99,42 @@ pub enum ExportCommand {
         #[arg(long, value_name = "N")]
         tree_size: Option<u64>,
     },
+    /// Stream one dataset (as /data/{dataset}.{format} serves it) to a file or stdout
+    Dataset(ExportDatasetArgs),
+}
+
+/// Flags of `gatelog export dataset`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportDatasetArgs {
+    /// The dataset (as listed on /data), e.g. prices
+    pub name: String,
+    /// csv, ndjson or parquet
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// Output file [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only this provider
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this resource
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Only this region
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only this record kind (entries, compliance)
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// From this date (YYYY-MM-DD)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Up to this date (YYYY-MM-DD)
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Every version of each record, with the amendment chain
+    #[arg(long)]
+    pub include_superseded: bool,
 }
 
 /// `gatelog demo ...`
@@ -217,6 +253,9 @@ pub enum CliError {
     /// Verification found differences (already printed).
     #[error("verification failed: {0} differences (listed above)")]
     VerifyFailed(u64),
+    /// An export could not be produced.
+    #[error("{0}")]
+    Export(String),
     /// A snapshot could not be written or read.
     #[error(transparent)]
     Snapshot(#[from] crate::datasets::snapshot::SnapshotError),
@@ -245,6 +284,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Verify(args) if args.snapshot.is_some() => verify_snapshot(&cli.global, &args).await?,
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
+        Command::Export(ExportCommand::Dataset(args)) => export_dataset(&cli.global, &args).await?,
         Command::Export(ExportCommand::Snapshot { out, tree_size }) => {
             let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
             let started = std::time::Instant::now();
@@ -328,6 +368,48 @@ where
     };
     database.close().await?;
     result
+}
+
+async fn export_dataset(global: &GlobalArgs, args: &ExportDatasetArgs) -> Result<(), CliError> {
+    use crate::datasets::{self, Format, Source};
+    let names: Vec<&str> = datasets::CATALOG.iter().map(|d| d.name).collect();
+    let dataset = datasets::find(&args.name)
+        .ok_or_else(|| CliError::Export(format!("no dataset {:?}; datasets: {}", args.name, names.join(", "))))?;
+    let format = Format::from_extension(&args.format)
+        .ok_or_else(|| CliError::Export(format!("--format {:?}: use csv, ndjson or parquet", args.format)))?;
+    let query = datasets::filter::ExportQuery {
+        provider: args.provider.clone(),
+        resource: args.resource.clone(),
+        region: args.region.clone(),
+        kind: args.kind.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        include_superseded: args.include_superseded.then(|| "true".to_owned()),
+        bom: None,
+    };
+    let filter = datasets::filter::ExportFilter::parse(&query, &dataset)
+        .map_err(|e| CliError::Export(format!("--{}: {}", e.parameter.replace('_', "-"), e.reason)))?;
+    let database = Database::open_for_command(config::database_config(global)?).await?;
+    let result = async {
+        let derived = matches!(dataset.source, Source::Derived(_));
+        let pinned = datasets::snapshot::Pinned::load(&database.pool, None, None, derived).await?;
+        let out: Box<dyn std::io::Write + Send> = match &args.out {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| CliError::Export(format!("{}: {e}", path.display())))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        };
+        let export = |e: crate::datasets::source::ExportError| CliError::Export(e.to_string());
+        let mut sink = datasets::snapshot::WriteSink::new(&dataset, format, out).map_err(export)?;
+        let rows = pinned.render_filtered(&database.pool, &dataset, &filter, &mut sink).await.map_err(export)?;
+        sink.finish().map_err(export)?;
+        Ok::<_, CliError>((rows, pinned.checkpoint.size))
+    }
+    .await;
+    database.close().await?;
+    let (rows, size) = result?;
+    tracing::info!(rows, tree_size = size, dataset = dataset.name, "exported");
+    Ok(())
 }
 
 async fn verify_snapshot(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CliError> {

@@ -387,3 +387,35 @@ print(json.dumps(out))
     let (status, stdout, _) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()).arg("--snapshot").arg(&out));
     assert!(!status.success() && stdout.contains("FAIL"), "{stdout}");
 }
+
+#[test]
+fn reporting_obligations_are_set_shown_and_checked() {
+    let dir = data_dir();
+    let add = run(gatelog()
+        .args(["provider", "add", "--slug", "my-cloud", "--name", "My Cloud", "--kind", "neocloud", "--data-dir"])
+        .arg(dir.path()));
+    assert!(add.0.success(), "{}", add.2);
+    let oblige = |args: &[&str]| {
+        run(gatelog().args(["provider", "oblige", "my-cloud"]).args(args).arg("--data-dir").arg(dir.path()))
+    };
+    let (status, stdout, stderr) =
+        oblige(&["--kind", "queue_time", "--cadence", "monthly", "--deadline-days", "15", "--since", "2026-01-01"]);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("my-cloud must file queue_time monthly, due 15 days"), "{stdout}");
+    let (_, shown, _) = run(gatelog().args(["provider", "show", "my-cloud", "--data-dir"]).arg(dir.path()));
+    assert!(shown.contains("obliged:  queue_time monthly, due 15 days after each period, since 2026-01-01"), "{shown}");
+    for (args, flag) in [
+        (["--kind", "lockup", "--cadence", "monthly", "--deadline-days", "15", "--since", "2026-01-01"], "--kind"),
+        (["--kind", "price", "--cadence", "weekly", "--deadline-days", "15", "--since", "2026-01-01"], "--cadence"),
+        (["--kind", "price", "--cadence", "monthly", "--deadline-days", "15", "--since", "2026-13-01"], "--since"),
+    ] {
+        let (status, _, stderr) = oblige(&args);
+        assert!(!status.success());
+        assert!(error_line(&stderr).contains(flag), "{stderr}");
+    }
+    let (status, _, stderr) = run(gatelog()
+        .args(["provider", "oblige", "nobody", "--kind", "price", "--cadence", "monthly", "--deadline-days", "5"])
+        .args(["--since", "2026-01-01", "--data-dir"])
+        .arg(dir.path()));
+    assert!(!status.success() && error_line(&stderr).contains("no provider nobody"), "{stderr}");
+}

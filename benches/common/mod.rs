@@ -41,10 +41,36 @@ impl BenchDatabase {
         Self { pool, options, cluster, _dir: dir }
     }
 
-    /// How to connect to the database (for command-line clients).
+    /// A DATABASE_URL for the `gatelog` binary (embedded cluster only: it trusts local sockets).
     #[allow(dead_code)]
-    pub fn connect_options(&self) -> sqlx::postgres::PgConnectOptions {
-        self.options.clone()
+    pub fn database_url(&self) -> Option<String> {
+        let cluster = self.cluster.as_ref()?;
+        Some(format!(
+            "postgres://{}@localhost:{}/{}?host={}",
+            self.options.get_username(),
+            self.options.get_port(),
+            self.options.get_database().unwrap_or("postgres"),
+            cluster.socket_dir().display()
+        ))
+    }
+
+    /// psql's connection flags for the database (host is the socket directory for the embedded cluster).
+    #[allow(dead_code)]
+    pub fn psql_args(&self) -> Vec<String> {
+        let host = match &self.cluster {
+            Some(cluster) => cluster.socket_dir().display().to_string(),
+            None => self.options.get_host().to_owned(),
+        };
+        vec![
+            "-h".into(),
+            host,
+            "-p".into(),
+            self.options.get_port().to_string(),
+            "-U".into(),
+            self.options.get_username().to_owned(),
+            "-d".into(),
+            self.options.get_database().unwrap_or("postgres").to_owned(),
+        ]
     }
 
     /// Closes the pool and stops the embedded cluster.

@@ -16,7 +16,7 @@ use super::filter::ExportFilter;
 use super::source::{self, ExportError, RowSink};
 use super::{CATALOG, Dataset, Format, Source, derived};
 use crate::analytics::compliance::{self, Obligation};
-use crate::analytics::{Disclosures, Filter, reporting_window};
+use crate::analytics::{Disclosures, reporting_window};
 use crate::db;
 use crate::db::ledger::StoredCheckpoint;
 use crate::providers::Provider;
@@ -81,10 +81,12 @@ pub struct Pinned {
 impl Pinned {
     /// Reads the ledger at `tree_size` (the latest checkpoint if `None`); `obligations`
     /// replaces the configured ones (verification uses those recorded in the snapshot).
+    /// The latest records are loaded only if `derived` (the derived tables need them).
     pub async fn load(
         pool: &PgPool,
         tree_size: Option<u64>,
         obligations: Option<Vec<Obligation>>,
+        derived: bool,
     ) -> Result<Self, SnapshotError> {
         let mut conn = pool.acquire().await?;
         let checkpoint = match tree_size {
@@ -92,42 +94,60 @@ impl Pinned {
             None => db::ledger::latest_checkpoint(&mut conn).await?.ok_or(SnapshotError::EmptyLedger)?,
         };
         let providers = db::providers::list(&mut conn).await?;
-        let latest = db::records::latest_at(&mut conn, None, checkpoint.size).await?;
         let obligations = match obligations {
             Some(given) => given,
             None => db::obligations::list(&mut conn, None).await?,
         };
         let mut disclosures: Vec<(String, Disclosures)> = Vec::new();
-        for provider in &providers {
-            let slug = provider.slug.as_str();
-            let records = latest.iter().filter(|r| r.provider == slug).filter_map(|r| {
-                let kind = crate::records::RecordKind::OPTIONS.iter().find(|(n, _)| *n == r.kind).map(|(_, k)| *k)?;
-                Some((r.provider.clone(), kind, r.record.clone()))
-            });
-            disclosures.push((slug.to_owned(), Disclosures::from_records(records).0));
+        if derived {
+            let latest = db::records::latest_at(&mut conn, None, checkpoint.size).await?;
+            for provider in &providers {
+                let slug = provider.slug.as_str();
+                let records = latest.iter().filter(|r| r.provider == slug).filter_map(|r| {
+                    let kind =
+                        crate::records::RecordKind::OPTIONS.iter().find(|(n, _)| *n == r.kind).map(|(_, k)| *k)?;
+                    Some((r.provider.clone(), kind, r.record.clone()))
+                });
+                disclosures.push((slug.to_owned(), Disclosures::from_records(records).0));
+            }
         }
         Ok(Self { checkpoint, providers, disclosures, obligations })
     }
 
-    /// Writes one dataset in one format into `sink`.
+    /// Writes one dataset (every row) into `sink`.
     pub async fn render(&self, pool: &PgPool, dataset: &Dataset, sink: &mut impl RowSink) -> Result<u64, ExportError> {
+        self.render_filtered(pool, dataset, &ExportFilter::default(), sink).await
+    }
+
+    /// Writes the rows of one dataset that pass `filter` into `sink`.
+    pub async fn render_filtered(
+        &self,
+        pool: &PgPool,
+        dataset: &Dataset,
+        all: &ExportFilter,
+        sink: &mut impl RowSink,
+    ) -> Result<u64, ExportError> {
         let size = self.checkpoint.size;
-        let all = ExportFilter::default();
         let rows = match dataset.source {
             Source::Records(kind) => {
                 let mut conn = pool.acquire().await?;
-                return source::records(&mut conn, kind, &all, size, sink).await;
+                return source::records(&mut conn, kind, all, size, sink).await;
             }
             Source::Entries => {
                 let mut conn = pool.acquire().await?;
-                return source::entries(&mut conn, &all, size, sink).await;
+                return source::entries(&mut conn, all, size, sink).await;
             }
             Source::Derived(table) => {
                 // polars blocks (and must not run on an async worker).
                 let disclosures = self.disclosures.clone();
+                let (only, place) = (all.provider.clone(), all.place_and_time.clone());
                 tokio::task::spawn_blocking(move || {
                     let window = reporting_window(disclosures.iter().map(|(_, d)| d));
-                    table.rows(disclosures.iter().map(|(s, d)| (s.as_str(), d)), &Filter::default(), window)
+                    let chosen = disclosures
+                        .iter()
+                        .filter(|(s, _)| only.as_deref().is_none_or(|o| o == s))
+                        .map(|(s, d)| (s.as_str(), d));
+                    table.rows(chosen, &place, window)
                 })
                 .await
                 .map_err(|e| ExportError::Encode(format!("analytics failed: {e}")))?
@@ -136,7 +156,7 @@ impl Pinned {
                 let mut conn = pool.acquire().await?;
                 let filings = db::obligations::filings(&mut conn, size).await?;
                 let periods = compliance::report(&self.obligations, &filings, self.checkpoint.signed_at);
-                derived::compliance_rows(&periods, &all)
+                derived::compliance_rows(&periods, all)
             }
         };
         let count = rows.len() as u64;
@@ -282,7 +302,7 @@ pub enum Written {
 /// Writes a snapshot at `tree_size` (the latest checkpoint if `None`) into `out`. An
 /// existing non-empty `out` is left alone: identical is fine, different is refused.
 pub async fn write(pool: &PgPool, out: &Path, tree_size: Option<u64>) -> Result<Written, SnapshotError> {
-    let pinned = Pinned::load(pool, tree_size, None).await?;
+    let pinned = Pinned::load(pool, tree_size, None, true).await?;
     let size = pinned.checkpoint.size;
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -412,7 +432,7 @@ pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), 
         .ok()
         .and_then(|b| parse_obligations(&b))
         .ok_or_else(|| not_snapshot(format!("{OBLIGATIONS_FILE} is missing or malformed")))?;
-    let pinned = Pinned::load(pool, Some(size), Some(obligations)).await?;
+    let pinned = Pinned::load(pool, Some(size), Some(obligations), true).await?;
     let mut checks = Vec::new();
     let mut recomputed = Vec::new();
     for (dataset, format, name) in dataset_files(size) {
