@@ -429,3 +429,61 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod disconnect_tests {
+    use std::time::{Duration, Instant};
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use crate::testing::TestApp;
+
+    /// Backends running the entries export right now.
+    async fn export_backends(app: &TestApp) -> Vec<i32> {
+        sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+             AND state = 'active' AND backend_type = 'client backend'
+             AND query LIKE 'SELECT idx, provider, kind, received_at, supersedes, leaf_hash, entry%'",
+        )
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("pg_stat_activity")
+    }
+
+    async fn backend_exists(app: &TestApp, pid: i32) -> bool {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+            .bind(pid)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("pg_stat_activity")
+    }
+
+    /// A client that hangs up mid-download stops the query: the server neither keeps
+    /// producing rows nor leaves PostgreSQL blocked sending them to a connection nobody reads.
+    #[tokio::test]
+    async fn a_client_that_disconnects_stops_the_query() {
+        let app = TestApp::new().await;
+        // Enough rows (~15 MB of CSV) that PostgreSQL cannot hand them all to the socket at once.
+        for start in (0..60_000).step_by(10_000) {
+            app.ledger().append(&app.db.pool, &crate::testing::sample_batch(start, 10_000)).await.expect("append");
+        }
+        let request = Request::get("/data/entries.csv").body(Body::empty()).expect("request");
+        let response = app.router.clone().oneshot(request).await.expect("response");
+        let mut body = response.into_body();
+        let first = body.frame().await.expect("a first chunk").expect("frame");
+        assert!(first.data_ref().is_some_and(|d| d.starts_with(b"entry_index,")));
+        // The export is under way: PostgreSQL is still sending rows.
+        let backends = export_backends(&app).await;
+        assert_eq!(backends.len(), 1, "the export query should be running");
+        drop(body);
+        // Its connection is closed rather than drained (reading every remaining row) and reused.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while backend_exists(&app, backends[0]).await {
+            assert!(Instant::now() < deadline, "the export's connection is still open after the client left");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
