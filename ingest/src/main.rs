@@ -1,0 +1,214 @@
+//! `gatelog-collect`: the collectors' command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gatelog_collect::client::{Client, MAX_BATCH};
+use gatelog_collect::sacct::{self, PartitionMap, Period, WaitFrom};
+use gatelog_collect::{feeds, generate, import};
+
+/// Collectors for Gatelog: published feeds, Slurm accounting data, bulk CSV import.
+/// Every record goes through the site's push API with a provider token.
+#[derive(Debug, Parser)]
+#[command(name = "gatelog-collect", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where records are sent.
+#[derive(Debug, Clone, clap::Args)]
+struct Target {
+    /// The Gatelog site, e.g. https://gatelog.example.org
+    #[arg(long, env = "GATELOG_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The provider's API token (gl_…)
+    #[arg(long, env = "GATELOG_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl Target {
+    fn client(&self) -> Result<Client, String> {
+        let token = self.token.as_deref().ok_or("no token: pass --token or set GATELOG_TOKEN")?;
+        Ok(Client::new(&self.url, token))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Poll the feeds of a TOML config on their schedules and push what they publish
+    Run {
+        /// The feeds config
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Poll every feed once and exit (non-zero if any failed)
+        #[arg(long)]
+        once: bool,
+    },
+    /// Turn `sacct --parsable2` output (plain or gzip; - for stdin) into queue_time records and push them
+    Sacct {
+        /// The sacct output
+        file: String,
+        /// Partition map: [partitions.<name>] with resource, region and tier
+        #[arg(long, value_name = "FILE")]
+        partitions: PathBuf,
+        /// Measure waits from Eligible (default: time waiting for the scheduler) or Submit
+        #[arg(long, default_value = "eligible", value_parser = ["eligible", "submit"])]
+        wait_from: String,
+        /// Group jobs by month (default) or quarter of their start
+        #[arg(long, default_value = "month", value_parser = ["month", "quarter"])]
+        period: String,
+        /// Print the records as NDJSON on stdout (exactly the bodies it would post) and send nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Import a historical CSV (one record kind) in batches; resumable after interruption
+    Import {
+        /// The CSV file (header row, one record per row)
+        file: PathBuf,
+        /// Record kind of every row
+        #[arg(long)]
+        kind: String,
+        /// Rows per request (at most 10000)
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Write synthetic sacct --parsable2 output (for tests and benchmarks)
+    GenSacct {
+        /// Lines to write (jobs and their steps)
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Output file (.gz to compress); default stdout
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed (same seed, same file)
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Months of history, ending with the last full month
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Run { config, once } => {
+            let config = feeds::Config::load(&config)?;
+            let failures = feeds::run(&config, once, feeds::Retry::default());
+            Ok(if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Sacct { file, partitions, wait_from, period, dry_run, target } => {
+            let map = PartitionMap::load(&partitions)?;
+            let from = if wait_from == "submit" { WaitFrom::Submit } else { WaitFrom::Eligible };
+            let period = if period == "quarter" { Period::Quarter } else { Period::Month };
+            let input = sacct::open(&file)?;
+            let now = chrono::Utc::now().timestamp();
+            let started = std::time::Instant::now();
+            let (records, summary) = sacct::collect(input, &map, from, period, now).map_err(|e| format!("{file}: {e}"))?;
+            eprintln!(
+                "{file}: {} lines, {} jobs counted, {} skipped, {} records, {:.1} s",
+                summary.jobs,
+                summary.jobs - summary.skipped.total(),
+                summary.skipped.total(),
+                records.len(),
+                started.elapsed().as_secs_f64()
+            );
+            for (skip, (count, first)) in &summary.skipped.0 {
+                eprintln!("  skipped {count}: {} (first on line {first})", skip.reason());
+            }
+            for (partition, count) in &summary.unmapped {
+                eprintln!("  partition {partition:?} is not in {}: {count} jobs", partitions.display());
+            }
+            if dry_run {
+                let mut out = std::io::stdout().lock();
+                for record in &records {
+                    writeln!(out, "{record}").map_err(|e| e.to_string())?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let client = target.client()?;
+            for chunk in records.chunks(MAX_BATCH) {
+                let answer = client.post(chunk).map_err(|e| e.to_string())?;
+                eprintln!(
+                    "sent {} records: {} created, {} amended, {} unchanged (tree size {})",
+                    chunk.len(),
+                    answer.summary.created,
+                    answer.summary.amended,
+                    answer.summary.duplicate,
+                    answer.tree_size
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { file, kind, batch, target } => {
+            let kind = gatelog::records::RecordKind::OPTIONS
+                .iter()
+                .find(|(name, _)| *name == kind)
+                .map(|(_, k)| *k)
+                .ok_or_else(|| format!("--kind {kind:?}: use queue_time, acceptance, price, lockup or capacity"))?;
+            if batch == 0 || batch > MAX_BATCH {
+                return Err(format!("--batch {batch}: between 1 and {MAX_BATCH}"));
+            }
+            let client = target.client()?;
+            let started = std::time::Instant::now();
+            let summary = import::run(&client, &file, kind, batch, true).map_err(|e| e.to_string())?;
+            eprintln!(
+                "{}: {} created, {} amended, {} duplicate, {} rejected in {:.1} s",
+                file.display(),
+                summary.created,
+                summary.amended,
+                summary.duplicate,
+                summary.rejected,
+                started.elapsed().as_secs_f64()
+            );
+            if summary.rejected > 0 {
+                eprintln!("rejected rows and why: {}", import::side_files(&file).1.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenSacct { rows, out, seed, months } => {
+            let today = chrono::Utc::now().date_naive();
+            let end = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
+                .unwrap_or(today);
+            let start = end - chrono::Months::new(months.max(1));
+            let seconds = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
+            let (first, last) = (seconds(start), seconds(end) - 86_400 * 3);
+            match out {
+                None => {
+                    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+                    generate::write(&mut stdout, rows, first, last, seed).map_err(|e| e.to_string())?;
+                }
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+                    if path.extension().is_some_and(|e| e == "gz") {
+                        let mut encoder = flate2::write::GzEncoder::new(buffered, flate2::Compression::fast());
+                        generate::write(&mut encoder, rows, first, last, seed).map_err(|e| e.to_string())?;
+                        encoder.finish().map_err(|e| e.to_string())?;
+                    } else {
+                        let mut buffered = buffered;
+                        generate::write(&mut buffered, rows, first, last, seed).map_err(|e| e.to_string())?;
+                        buffered.flush().map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
