@@ -1,7 +1,9 @@
 //! The push API client every collector sends through: `POST /api/v1/records` with
 //! the provider's token, in batches the server accepts whole or not at all, each
-//! with an `Idempotency-Key` (the body's hash) so a retried batch is never applied
-//! twice. Server errors, rate limits and network failures are retried with backoff.
+//! with an `Idempotency-Key` (this run's id and the body's hash) so a batch retried
+//! after a lost answer is never applied twice. A later run sends new keys: the
+//! server then answers from the ledger (duplicates) rather than replaying the first
+//! answer. Server errors, rate limits and network failures are retried with backoff.
 
 use std::time::Duration;
 
@@ -35,6 +37,7 @@ pub enum ClientError {
 /// A push API client for one provider.
 pub struct Client {
     base: String,
+    run: String,
     token: String,
     agent: ureq::Agent,
     /// Attempts per batch.
@@ -50,7 +53,13 @@ impl Client {
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
             .build();
+        let run = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        );
         Self {
+            run,
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             agent: ureq::Agent::new_with_config(config),
@@ -62,7 +71,10 @@ impl Client {
     /// Posts one batch (at most [`MAX_BATCH`] records) and returns the server's answer.
     pub fn post(&self, records: &[serde_json::Value]) -> Result<BatchJson, ClientError> {
         let body = serde_json::to_vec(records).unwrap_or_default();
-        let key = hex::encode(Sha256::digest(&body));
+        let mut hasher = Sha256::new();
+        hasher.update(self.run.as_bytes());
+        hasher.update(&body);
+        let key = hex::encode(hasher.finalize());
         let url = format!("{}/api/v1/records", self.base);
         let mut wait = self.backoff;
         let mut last = String::new();
@@ -82,12 +94,11 @@ impl Client {
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse::<u64>().ok());
-                    let text = response.body_mut().with_config().limit(256 * 1024 * 1024).read_to_string().unwrap_or_default();
+                    let text =
+                        response.body_mut().with_config().limit(256 * 1024 * 1024).read_to_string().unwrap_or_default();
                     if (200..300).contains(&status) {
-                        return serde_json::from_str(&text).map_err(|e| ClientError::Refused {
-                            status,
-                            message: format!("unreadable answer: {e}"),
-                        });
+                        return serde_json::from_str(&text)
+                            .map_err(|e| ClientError::Refused { status, message: format!("unreadable answer: {e}") });
                     }
                     if status == 429 || status >= 500 {
                         last = format!("HTTP {status}");

@@ -225,6 +225,7 @@ pub fn map_rows(feed: &Feed, body: &str) -> Result<Vec<serde_json::Value>, Vec<S
     let mut problems = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let mut record = serde_json::Map::new();
+        let mut missing = Vec::new();
         record.insert("kind".into(), serde_json::Value::String(feed.kind.clone()));
         for (field, value) in &feed.constants {
             let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
@@ -235,18 +236,21 @@ pub fn map_rows(feed: &Feed, body: &str) -> Result<Vec<serde_json::Value>, Vec<S
                 Some(value) => {
                     record.insert(field.clone(), value.clone());
                 }
-                None => problems.push(format!(
-                    "feed {}, row {}, field {field}: the feed has no {source:?} (did the feed change shape?)",
-                    feed.name,
-                    i + 1
-                )),
+                None => {
+                    missing.push(field.as_str());
+                    problems.push(format!(
+                        "feed {}, row {}, field {field}: the feed has no {source:?} (did the feed change shape?)",
+                        feed.name,
+                        i + 1
+                    ));
+                }
             }
         }
         let value = serde_json::Value::Object(record);
         match gatelog::records::Record::parse(value) {
-            Ok(parsed) => records.push(parsed.to_json()),
+            Ok(parsed) => records.push(parsed.to_submission()),
             Err(errors) => {
-                for e in errors {
+                for e in errors.into_iter().filter(|e| !missing.contains(&e.field.as_str())) {
                     problems.push(format!("feed {}, row {}, field {}: {}", feed.name, i + 1, e.field, e.reason));
                 }
             }

@@ -75,7 +75,11 @@ pub fn write(out: &mut impl Write, rows: u64, first: i64, last: i64, seed: u64) 
         };
         let kind = rng.unit();
         let gpus = if partition.starts_with("gpu") { 1 + rng.next() % 8 } else { 0 };
-        let tres = if gpus > 0 { format!("billing={gpus},cpu={},gres/gpu={gpus},mem=64G,node=1", gpus * 8) } else { "billing=4,cpu=4,mem=16G,node=1".into() };
+        let tres = if gpus > 0 {
+            format!("billing={gpus},cpu={},gres/gpu={gpus},mem=64G,node=1", gpus * 8)
+        } else {
+            "billing=4,cpu=4,mem=16G,node=1".into()
+        };
         let account = ["physics", "bio", "startup-x", "students", "climate"][(rng.next() % 5) as usize];
         let job_id = if kind < 0.1 {
             format!("{id}_{}", rng.next() % 64)
@@ -93,7 +97,7 @@ pub fn write(out: &mut impl Write, rows: u64, first: i64, last: i64, seed: u64) 
         };
         writeln!(out, "{}", line(&job_id, state_text))?;
         written += 1;
-        if kind >= 0.1 && kind < 0.12 && written < rows {
+        if (0.1..0.12).contains(&kind) && written < rows {
             writeln!(out, "{}", line(&format!("{id}+1"), state_text))?;
             written += 1;
         }

@@ -83,13 +83,16 @@ fn save(path: &Path, state: &ImportState) -> Result<(), ImportError> {
 }
 
 /// Imports `file` as records of `kind`, `batch` rows per request.
-pub fn run(client: &Client, file: &Path, kind: RecordKind, batch: usize, progress: bool) -> Result<ImportSummary, ImportError> {
+pub fn run(
+    client: &Client,
+    file: &Path,
+    kind: RecordKind,
+    batch: usize,
+    progress: bool,
+) -> Result<ImportSummary, ImportError> {
     let (state_path, rejects_path) = side_files(file);
     let open_error = file_error(file);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(file)
-        .map_err(|e| open_error(e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(file).map_err(|e| open_error(e.to_string()))?;
     let header = reader.headers().map_err(|e| open_error(e.to_string()))?.clone();
     let fingerprint = {
         let mut hasher = Sha256::new();
@@ -102,7 +105,8 @@ pub fn run(client: &Client, file: &Path, kind: RecordKind, batch: usize, progres
     };
     let mut state = match std::fs::read(&state_path) {
         Ok(bytes) => {
-            let state: ImportState = serde_json::from_slice(&bytes).map_err(|e| file_error(&state_path)(e.to_string()))?;
+            let state: ImportState =
+                serde_json::from_slice(&bytes).map_err(|e| file_error(&state_path)(e.to_string()))?;
             if state.fingerprint != fingerprint {
                 return Err(ImportError::ForeignState(state_path));
             }
@@ -188,7 +192,7 @@ fn check_row(header: &str, row: &csv::StringRecord, kind: RecordKind) -> Result<
     writer.write_record(row).map_err(|e| (String::new(), e.to_string()))?;
     let body = writer.into_inner().map_err(|e| (String::new(), e.to_string()))?;
     match formats::parse(Format::Csv(kind), &body) {
-        Ok(mut located) if located.len() == 1 => Ok(located.remove(0).record.to_json()),
+        Ok(mut located) if located.len() == 1 => Ok(located.remove(0).record.to_submission()),
         Ok(_) => Err((String::new(), "expected exactly one record".into())),
         Err(BodyError::Malformed(reason)) => Err((String::new(), reason)),
         Err(BodyError::Invalid(details)) => {

@@ -120,7 +120,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let input = sacct::open(&file)?;
             let now = chrono::Utc::now().timestamp();
             let started = std::time::Instant::now();
-            let (records, summary) = sacct::collect(input, &map, from, period, now).map_err(|e| format!("{file}: {e}"))?;
+            let (records, summary) =
+                sacct::collect(input, &map, from, period, now).map_err(|e| format!("{file}: {e}"))?;
             eprintln!(
                 "{file}: {} lines, {} jobs counted, {} skipped, {} records, {:.1} s",
                 summary.jobs,
@@ -184,8 +185,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::GenSacct { rows, out, seed, months } => {
             let today = chrono::Utc::now().date_naive();
-            let end = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
-                .unwrap_or(today);
+            let end =
+                chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
+                    .unwrap_or(today);
             let start = end - chrono::Months::new(months.max(1));
             let seconds = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
             let (first, last) = (seconds(start), seconds(end) - 86_400 * 3);

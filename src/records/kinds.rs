@@ -261,6 +261,15 @@ impl Record {
         value.unwrap_or(Value::Null)
     }
 
+    /// The record as a client sends it: its fields and `kind`.
+    pub fn to_submission(&self) -> Value {
+        let mut value = self.to_json();
+        if let Value::Object(map) = &mut value {
+            map.insert("kind".into(), Value::String(self.kind().as_str().to_owned()));
+        }
+        value
+    }
+
     /// Parses a JSON object carrying `kind` and the kind's fields.
     pub fn parse(value: Value) -> Result<Self, Vec<FieldError>> {
         let Value::Object(mut map) = value else {

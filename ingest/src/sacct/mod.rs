@@ -159,10 +159,8 @@ pub fn collect(
     )?;
     summary.jobs = taken + summary.skipped.total();
     summary.unmapped = unmapped.into_iter().collect();
-    let records = aggregate(group, periods, waits, &targets, period).map_err(|e| SacctError::Read {
-        line: 0,
-        source: std::io::Error::other(format!("aggregating: {e}")),
-    })?;
+    let records = aggregate(group, periods, waits, &targets, period)
+        .map_err(|e| SacctError::Read { line: 0, source: std::io::Error::other(format!("aggregating: {e}")) })?;
     Ok((records, summary))
 }
 
@@ -252,19 +250,30 @@ mod tests {
         let mut text = String::from("JobID|Partition|Eligible|Start\n");
         for (i, wait) in (0..10).map(|i| i * 10).enumerate() {
             let partition = if i % 2 == 0 { "gpu" } else { "gpu-small" };
-            text.push_str(&format!("{i}|{partition}|2026-01-10T10:00:00|2026-01-10T10:{:02}:{:02}\n", wait / 60, wait % 60));
+            text.push_str(&format!(
+                "{i}|{partition}|2026-01-10T10:00:00|2026-01-10T10:{:02}:{:02}\n",
+                wait / 60,
+                wait % 60
+            ));
         }
         text.push_str("50|gpu|2026-02-01T00:00:00|2026-02-01T01:00:00\n");
         text.push_str("51|debug|2026-01-31T23:00:00|2026-01-31T23:00:05\n");
         text.push_str("52|cpu|2026-01-31T23:00:00|2026-01-31T23:00:05\n");
         let now = parse::parse_time("2026-06-01T00:00:00").expect("time");
-        let (records, summary) = collect(text.as_bytes(), &map(), WaitFrom::Eligible, Period::Month, now).expect("collect");
+        let (records, summary) =
+            collect(text.as_bytes(), &map(), WaitFrom::Eligible, Period::Month, now).expect("collect");
         let summary_line = |r: &serde_json::Value| {
             (
                 r["tier"].as_str().unwrap_or_default().to_owned(),
                 r["period_start"].as_str().unwrap_or_default().to_owned(),
                 r["jobs"].as_u64().unwrap_or(0),
-                [r["p50_seconds"].as_u64(), r["p90_seconds"].as_u64(), r["p99_seconds"].as_u64(), r["mean_seconds"].as_u64(), r["max_seconds"].as_u64()],
+                [
+                    r["p50_seconds"].as_u64(),
+                    r["p90_seconds"].as_u64(),
+                    r["p99_seconds"].as_u64(),
+                    r["mean_seconds"].as_u64(),
+                    r["max_seconds"].as_u64(),
+                ],
             )
         };
         let lines: Vec<_> = records.iter().map(summary_line).collect();
@@ -292,14 +301,17 @@ mod tests {
         let now = parse::parse_time("2026-06-01T00:00:00").expect("time");
         let (records, _) = collect(text.as_bytes(), &map(), WaitFrom::Eligible, Period::Quarter, now).expect("collect");
         assert_eq!(records.len(), 1);
-        assert_eq!((records[0]["period_start"].as_str(), records[0]["period_end"].as_str()), (Some("2026-01-01"), Some("2026-04-01")));
+        assert_eq!(
+            (records[0]["period_start"].as_str(), records[0]["period_end"].as_str()),
+            (Some("2026-01-01"), Some("2026-04-01"))
+        );
         assert_eq!(records[0]["jobs"], 2);
     }
 
     #[test]
     fn gzip_is_read_and_a_truncated_one_is_an_error() {
         use std::io::Write;
-        let text = "JobID|Partition|Eligible|Start\n1|gpu|2026-01-10T10:00:00|2026-01-10T10:00:10\n".repeat(1);
+        let text = "JobID|Partition|Eligible|Start\n1|gpu|2026-01-10T10:00:00|2026-01-10T10:00:10\n".to_owned();
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(text.as_bytes()).expect("gzip");
         let bytes = encoder.finish().expect("gzip");
@@ -321,7 +333,8 @@ mod tests {
     fn a_map_with_an_invalid_tier_is_refused() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("map.toml");
-        std::fs::write(&path, "[partitions.gpu]\nresource = \"h100\"\nregion = \"eu-de\"\ntier = \"vip\"\n").expect("write");
+        std::fs::write(&path, "[partitions.gpu]\nresource = \"h100\"\nregion = \"eu-de\"\ntier = \"vip\"\n")
+            .expect("write");
         let error = PartitionMap::load(&path).expect_err("bad tier");
         assert!(error.contains("partition gpu") && error.contains("tier"), "{error}");
     }

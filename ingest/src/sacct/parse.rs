@@ -43,7 +43,9 @@ pub enum SacctError {
     )]
     NotSacct(String),
     /// A needed column is missing.
-    #[error("the header has no {0} column; run sacct with --format=JobID,Partition,Submit,Eligible,Start,End,State --parsable2")]
+    #[error(
+        "the header has no {0} column; run sacct with --format=JobID,Partition,Submit,Eligible,Start,End,State --parsable2"
+    )]
     MissingColumn(&'static str),
     /// The file is empty.
     #[error("the input is empty")]
@@ -268,7 +270,7 @@ mod tests {
             },
             &mut skipped,
         )
-            .expect("parses");
+        .expect("parses");
         (jobs, skipped)
     }
 
@@ -331,14 +333,17 @@ mod tests {
                 Ok(())
             },
             &mut Skipped::default(),
-        ).expect("parses");
+        )
+        .expect("parses");
         assert_eq!(waits, [3630]);
     }
 
     #[test]
     fn unusable_inputs_are_explained() {
         let error = |text: &str| {
-            read(text.as_bytes(), WaitFrom::Eligible, NOW, |_| Ok(()), &mut Skipped::default()).expect_err("refused").to_string()
+            read(text.as_bytes(), WaitFrom::Eligible, NOW, |_| Ok(()), &mut Skipped::default())
+                .expect_err("refused")
+                .to_string()
         };
         assert!(error("").contains("empty"));
         assert!(error("hello,world\n1,2\n").contains("not `sacct --parsable2` output"));

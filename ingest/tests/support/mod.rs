@@ -1,0 +1,185 @@
+//! A real Gatelog site for the collectors' tests: its own database (a private
+//! cluster in a temporary directory, or a fresh database on the server in
+//! DATABASE_URL), the real router on a loopback port, and a feed server whose
+//! answers each test scripts.
+
+#![allow(dead_code, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gatelog::db::embedded::EmbeddedCluster;
+use gatelog::ledger::Ledger;
+use gatelog::ledger::note::NoteSigner;
+use sqlx::PgPool;
+
+pub struct Site {
+    pub url: String,
+    pub pool: PgPool,
+    pub runtime: tokio::runtime::Runtime,
+    cluster: Option<EmbeddedCluster>,
+    _dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new().prefix("gl-collect-").tempdir_in("/tmp").expect("tempdir");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let (admin, cluster) = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => (gatelog::db::parse_database_url(&url).expect("DATABASE_URL"), None),
+            _ => {
+                let cluster = EmbeddedCluster::start(dir.path(), None).expect("embedded cluster");
+                (cluster.connect_options("postgres"), Some(cluster))
+            }
+        };
+        let name = format!(
+            "gatelog_collect_{}_{}",
+            std::process::id(),
+            dir.path().file_name().and_then(|n| n.to_str()).unwrap_or("x").replace('-', "_").to_lowercase()
+        );
+        let (url, pool) = runtime.block_on(async {
+            gatelog::db::create_database_if_missing(&admin, &name).await.expect("create database");
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(admin.database(&name))
+                .await
+                .expect("connect");
+            gatelog::db::MIGRATOR.run(&pool).await.expect("migrate");
+            let ledger = Ledger::new(NoteSigner::generate("collect.test/log").expect("key"));
+            ledger.ensure_checkpoint(&pool).await.expect("checkpoint");
+            let app = gatelog::app(gatelog::AppState::new(pool.clone(), ledger), std::path::Path::new("../static"));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let url = format!("http://{}", listener.local_addr().expect("addr"));
+            tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+            (url, pool)
+        });
+        Self { url, pool, runtime, cluster, _dir: dir }
+    }
+
+    /// Registers `slug` and returns a fresh token for it.
+    pub fn token(&self, slug: &str) -> String {
+        self.runtime.block_on(async {
+            let mut conn = self.pool.acquire().await.expect("conn");
+            let slug = gatelog::records::Slug::parse(slug).expect("slug");
+            let provider = gatelog::providers::NewProvider {
+                slug: slug.clone(),
+                display_name: format!("{slug} (test)"),
+                kind: gatelog::providers::ProviderKind::HpcCentre,
+                country: None,
+                website: None,
+            };
+            gatelog::db::providers::insert_if_missing(&mut conn, &provider).await.expect("provider");
+            let issued = gatelog::tokens::issue().expect("token");
+            gatelog::db::tokens::insert(&mut conn, &slug, &issued, "collector test").await.expect("insert");
+            issued.token
+        })
+    }
+
+    /// Entries in the ledger.
+    pub fn entries(&self) -> i64 {
+        self.runtime.block_on(async {
+            sqlx::query_scalar("SELECT count(*) FROM ledger_entries").fetch_one(&self.pool).await.expect("count")
+        })
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.cluster.take() {
+            let _ = cluster.stop();
+        }
+    }
+}
+
+/// One scripted answer of the feed server.
+#[derive(Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Answer {
+    pub fn ok(body: &str, headers: &[(&str, &str)]) -> Self {
+        Self {
+            status: 200,
+            headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            body: body.to_owned(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: u16) -> Self {
+        Self { status, headers: Vec::new(), body: String::new(), delay: Duration::ZERO }
+    }
+}
+
+/// Headers of one request, lower-cased names.
+pub type Headers = Vec<(String, String)>;
+
+/// A feed server: each request gets the next scripted answer, except that a request whose
+/// If-None-Match equals the answer's ETag gets a 304. Records each request's headers.
+pub struct FeedServer {
+    pub url: String,
+    pub script: Arc<Mutex<Vec<Answer>>>,
+    pub requests: Arc<Mutex<Vec<Headers>>>,
+}
+
+impl FeedServer {
+    pub fn start(script: Vec<Answer>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/feed", listener.local_addr().expect("addr"));
+        let script = Arc::new(Mutex::new(script));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (s, r) = (script.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut headers = Vec::new();
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.trim().split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+                    }
+                }
+                let _ = reader.take(0).read_to_end(&mut Vec::new());
+                r.lock().expect("lock").push(headers.clone());
+                let answer = {
+                    let mut script = s.lock().expect("lock");
+                    if script.len() > 1 {
+                        script.remove(0)
+                    } else {
+                        script.first().cloned().unwrap_or(Answer::status(404))
+                    }
+                };
+                std::thread::sleep(answer.delay);
+                let etag = answer.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("etag")).map(|(_, v)| v.clone());
+                let asked = headers.iter().find(|(k, _)| k == "if-none-match").map(|(_, v)| v.clone());
+                let (status, body) = if etag.is_some() && etag == asked {
+                    (304, String::new())
+                } else {
+                    (answer.status, answer.body.clone())
+                };
+                let mut response =
+                    format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+                for (k, v) in &answer.headers {
+                    response.push_str(&format!("{k}: {v}\r\n"));
+                }
+                response.push_str("\r\n");
+                response.push_str(&body);
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        Self { url, script, requests }
+    }
+}
