@@ -117,11 +117,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let map = PartitionMap::load(&partitions)?;
             let from = if wait_from == "submit" { WaitFrom::Submit } else { WaitFrom::Eligible };
             let period = if period == "quarter" { Period::Quarter } else { Period::Month };
-            let input = sacct::open(&file)?;
             let now = chrono::Utc::now().timestamp();
             let started = std::time::Instant::now();
-            let (records, summary) =
-                sacct::collect(input, &map, from, period, now).map_err(|e| format!("{file}: {e}"))?;
+            let (records, summary) = sacct::collect_path(&file, &map, from, period, now)?;
             eprintln!(
                 "{file}: {} lines, {} jobs counted, {} skipped, {} records, {:.1} s",
                 summary.jobs,

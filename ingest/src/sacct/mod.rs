@@ -7,6 +7,7 @@ pub mod parse;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
+
 use std::path::Path;
 
 use chrono::{Datelike, Months, NaiveDate};
@@ -110,6 +111,88 @@ pub fn open(path: &str) -> Result<Box<dyn BufRead>, String> {
     }
 }
 
+/// The jobs gathered so far: (target, period, wait) per counted job.
+struct Gatherer<'m> {
+    index: &'m HashMap<&'m str, u32>,
+    period: Period,
+    group: Vec<u32>,
+    periods: Vec<i32>,
+    waits: Vec<f64>,
+    unmapped: HashMap<String, u64>,
+    /// Seconds range of the last period seen and its first day (days since the epoch).
+    cache: (i64, i64, i32),
+}
+
+impl<'m> Gatherer<'m> {
+    fn new(index: &'m HashMap<&'m str, u32>, period: Period) -> Self {
+        Self {
+            index,
+            period,
+            group: Vec::new(),
+            periods: Vec::new(),
+            waits: Vec::new(),
+            unmapped: HashMap::new(),
+            cache: (i64::MAX, i64::MIN, 0),
+        }
+    }
+
+    fn take(&mut self, job: parse::Job<'_>) -> Result<(), Skip> {
+        let Some(&target) = self.index.get(job.partition) else {
+            *self.unmapped.entry(job.partition.to_owned()).or_default() += 1;
+            return Err(Skip::UnmappedPartition);
+        };
+        if !(self.cache.0..self.cache.1).contains(&job.start) {
+            let day = job.start.div_euclid(86_400);
+            let date = NaiveDate::from_num_days_from_ce_opt(day as i32 + EPOCH_DAYS_CE).unwrap_or_default();
+            let start = self.period.start_of(date);
+            let end = self.period.end_of(start);
+            let seconds = |d: NaiveDate| i64::from(d.num_days_from_ce() - EPOCH_DAYS_CE) * 86_400;
+            self.cache = (seconds(start), seconds(end), start.num_days_from_ce() - EPOCH_DAYS_CE);
+        }
+        self.group.push(target);
+        self.periods.push(self.cache.2);
+        self.waits.push(job.wait as f64);
+        Ok(())
+    }
+
+    fn absorb(&mut self, other: Gatherer<'_>) {
+        self.group.extend(other.group);
+        self.periods.extend(other.periods);
+        self.waits.extend(other.waits);
+        for (partition, count) in other.unmapped {
+            *self.unmapped.entry(partition).or_default() += count;
+        }
+    }
+}
+
+/// Targets by index (partitions mapped to the same target are reported together) and
+/// each partition's target index.
+fn targets(map: &PartitionMap) -> (Vec<&Target>, HashMap<&str, u32>) {
+    let mut targets: Vec<&Target> = map.partitions.values().collect();
+    targets.sort();
+    targets.dedup();
+    let index = map
+        .partitions
+        .iter()
+        .map(|(name, t)| (name.as_str(), targets.iter().position(|x| *x == t).unwrap_or(0) as u32))
+        .collect();
+    (targets, index)
+}
+
+fn finish(
+    gathered: Gatherer<'_>,
+    mut summary: Summary,
+    taken: u64,
+    targets: &[&Target],
+    period: Period,
+) -> Result<(Vec<serde_json::Value>, Summary), SacctError> {
+    summary.jobs = taken + summary.skipped.total();
+    summary.unmapped = gathered.unmapped.into_iter().collect();
+    let records = aggregate(gathered.group, gathered.periods, gathered.waits, targets, period)
+        .map_err(|e| SacctError::Read { line: 0, source: std::io::Error::other(format!("aggregating: {e}")) })?;
+    Ok((records, summary))
+}
+
 /// Reads sacct output and aggregates it into `queue_time` records, ordered by
 /// resource, region, tier and period.
 pub fn collect(
@@ -119,49 +202,103 @@ pub fn collect(
     period: Period,
     now: i64,
 ) -> Result<(Vec<serde_json::Value>, Summary), SacctError> {
-    // Targets by index; partitions mapped to the same target are reported together.
-    let mut targets: Vec<&Target> = map.partitions.values().collect();
-    targets.sort();
-    targets.dedup();
-    let index: HashMap<&str, u32> = map
-        .partitions
-        .iter()
-        .map(|(name, t)| (name.as_str(), targets.iter().position(|x| *x == t).unwrap_or(0) as u32))
-        .collect();
-    let (mut group, mut periods, mut waits) = (Vec::new(), Vec::new(), Vec::new());
+    let (targets, index) = targets(map);
+    let mut gathered = Gatherer::new(&index, period);
     let mut summary = Summary::default();
-    let mut unmapped: HashMap<String, u64> = HashMap::new();
-    // Period of the last start seen, reused while jobs stay in the same day range.
-    let mut cache: (i64, i64, i32) = (i64::MAX, i64::MIN, 0);
-    let taken = parse::read(
-        input,
-        from,
-        now,
-        |job| {
-            let Some(&target) = index.get(job.partition) else {
-                *unmapped.entry(job.partition.to_owned()).or_default() += 1;
-                return Err(Skip::UnmappedPartition);
-            };
-            if !(cache.0..cache.1).contains(&job.start) {
-                let day = job.start.div_euclid(86_400);
-                let date = NaiveDate::from_num_days_from_ce_opt(day as i32 + EPOCH_DAYS_CE).unwrap_or_default();
-                let start = period.start_of(date);
-                let end = period.end_of(start);
-                let seconds = |d: NaiveDate| i64::from(d.num_days_from_ce() - EPOCH_DAYS_CE) * 86_400;
-                cache = (seconds(start), seconds(end), start.num_days_from_ce() - EPOCH_DAYS_CE);
-            }
-            group.push(target);
-            periods.push(cache.2);
-            waits.push(job.wait as f64);
-            Ok(())
-        },
-        &mut summary.skipped,
-    )?;
-    summary.jobs = taken + summary.skipped.total();
-    summary.unmapped = unmapped.into_iter().collect();
-    let records = aggregate(group, periods, waits, &targets, period)
-        .map_err(|e| SacctError::Read { line: 0, source: std::io::Error::other(format!("aggregating: {e}")) })?;
-    Ok((records, summary))
+    let taken = parse::read(input, from, now, |job| gathered.take(job), &mut summary.skipped)?;
+    finish(gathered, summary, taken, &targets, period)
+}
+
+/// Files smaller than this are read on one thread.
+const PARALLEL_FROM_BYTES: u64 = 32 << 20;
+
+/// Like [`collect`], for a path (`-` for stdin). A large uncompressed file is split at
+/// line boundaries and its parts are read on every core; anything else is read as a stream.
+pub fn collect_path(
+    path: &str,
+    map: &PartitionMap,
+    from: WaitFrom,
+    period: Period,
+    now: i64,
+) -> Result<(Vec<serde_json::Value>, Summary), String> {
+    let size = if path == "-" { 0 } else { std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let compressed = path != "-" && {
+        let mut magic = [0u8; 2];
+        std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0x1f, 0x8b]
+    };
+    if size < PARALLEL_FROM_BYTES || threads < 2 || compressed {
+        return collect(open(path)?, map, from, period, now).map_err(|e| format!("{path}: {e}"));
+    }
+    collect_parallel(path, size, threads, map, from, period, now).map_err(|e| format!("{path}: {e}"))
+}
+
+fn collect_parallel(
+    path: &str,
+    size: u64,
+    threads: u64,
+    map: &PartitionMap,
+    from: WaitFrom,
+    period: Period,
+    now: i64,
+) -> Result<(Vec<serde_json::Value>, Summary), SacctError> {
+    use std::io::{Seek, SeekFrom};
+    let io = |line: u64| move |source: std::io::Error| SacctError::Read { line, source };
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(io(0))?);
+    let mut header = Vec::new();
+    if file.read_until(b'\n', &mut header).map_err(io(1))? == 0 {
+        return Err(SacctError::Empty);
+    }
+    let columns = parse::Columns::from_header(&String::from_utf8_lossy(&header), from)?;
+    // Part boundaries: just after a newline at or past each even split.
+    let mut bounds = vec![header.len() as u64];
+    for k in 1..threads {
+        let mut at = BufReader::new(std::fs::File::open(path).map_err(io(0))?);
+        at.seek(SeekFrom::Start(size * k / threads)).map_err(io(0))?;
+        let mut skip = Vec::new();
+        let n = at.read_until(b'\n', &mut skip).map_err(io(0))?;
+        bounds.push((size * k / threads + n as u64).max(*bounds.last().unwrap_or(&0)));
+    }
+    bounds.push(size);
+    let (targets, index) = targets(map);
+    let parts: Vec<Result<(Gatherer<'_>, Skipped, u64, u64), SacctError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let (start, end) = (w[0], w[1]);
+                let index = &index;
+                scope.spawn(move || {
+                    let mut file = std::fs::File::open(path).map_err(io(0))?;
+                    file.seek(SeekFrom::Start(start)).map_err(io(0))?;
+                    let reader = BufReader::with_capacity(1 << 20, file.take(end - start));
+                    let mut gathered = Gatherer::new(index, period);
+                    let mut skipped = Skipped::default();
+                    let (taken, lines) =
+                        parse::read_body(reader, columns, now, 1, |job| gathered.take(job), &mut skipped)?;
+                    Ok((gathered, skipped, taken, lines))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(SacctError::Read { line: 0, source: std::io::Error::other("a reader thread panicked") })
+                })
+            })
+            .collect()
+    });
+    let mut gathered = Gatherer::new(&index, period);
+    let mut summary = Summary::default();
+    let (mut taken, mut line) = (0, 1u64);
+    for part in parts {
+        let (part, skipped, part_taken, lines) = part?;
+        gathered.absorb(part);
+        summary.skipped.merge(skipped, line);
+        taken += part_taken;
+        line += lines;
+    }
+    finish(gathered, summary, taken, &targets, period)
 }
 
 fn aggregate(
@@ -292,6 +429,32 @@ mod tests {
         assert_eq!(summary.unmapped.get("cpu"), Some(&1));
         for record in &records {
             gatelog::records::Record::parse(record.clone()).expect("the server would take it");
+        }
+    }
+
+    /// Split across threads, the same file gives the same records and the same summary.
+    #[test]
+    fn reading_in_parallel_parts_changes_nothing() {
+        let mut text = Vec::new();
+        crate::generate::write(&mut text, 30_000, 1_767_225_600, 1_772_323_200, 3).expect("generate");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("sacct.txt");
+        std::fs::write(&path, &text).expect("write");
+        let map: PartitionMap = toml::from_str(
+            "[partitions.gpu]\nresource = \"h100\"\nregion = \"eu-de\"\ntier = \"allocation\"\n\
+             [partitions.debug]\nresource = \"h100\"\nregion = \"eu-de\"\ntier = \"on_demand\"\n",
+        )
+        .expect("map");
+        let now = i64::MAX;
+        let (one, one_summary) = collect(text.as_slice(), &map, WaitFrom::Eligible, Period::Month, now).expect("one");
+        let size = text.len() as u64;
+        for threads in [2, 3, 7] {
+            let path = path.to_str().expect("path");
+            let (many, summary) =
+                collect_parallel(path, size, threads, &map, WaitFrom::Eligible, Period::Month, now).expect("parallel");
+            assert_eq!(many, one, "{threads} threads");
+            assert_eq!(summary.skipped, one_summary.skipped, "{threads} threads");
+            assert_eq!((summary.jobs, &summary.unmapped), (one_summary.jobs, &one_summary.unmapped));
         }
     }
 

@@ -114,6 +114,15 @@ impl Skipped {
         entry.0 += 1;
     }
 
+    /// Adds another part's skips, whose line numbers were counted from `offset`.
+    pub fn merge(&mut self, other: Skipped, offset: u64) {
+        for (skip, (count, first)) in other.0 {
+            let entry = self.0.entry(skip).or_insert((0, first + offset));
+            entry.0 += count;
+            entry.1 = entry.1.min(first + offset);
+        }
+    }
+
     /// Total skipped.
     pub fn total(&self) -> u64 {
         self.0.values().map(|(n, _)| n).sum()
@@ -158,7 +167,7 @@ fn unset(text: &str) -> bool {
 
 /// Column positions from the header.
 #[derive(Debug, Clone, Copy)]
-struct Columns {
+pub struct Columns {
     count: usize,
     job: usize,
     partition: usize,
@@ -166,48 +175,80 @@ struct Columns {
     start: usize,
 }
 
+impl Columns {
+    /// Reads the header line.
+    pub fn from_header(header: &str, from: WaitFrom) -> Result<Self, SacctError> {
+        let names: Vec<&str> = header.trim_end_matches(['\r', '\n']).split('|').collect();
+        if !names.contains(&"JobID") {
+            return Err(SacctError::NotSacct(header.chars().take(80).collect()));
+        }
+        let find = |name: &'static str| names.iter().position(|n| *n == name).ok_or(SacctError::MissingColumn(name));
+        Ok(Self {
+            count: names.len(),
+            job: find("JobID")?,
+            partition: find("Partition")?,
+            origin: find(from.column())?,
+            start: find("Start")?,
+        })
+    }
+}
+
 /// Reads sacct output from `input`, calling `job` for every job that counts (it may
 /// still refuse one, with a reason) and recording every skip. `now` (epoch seconds)
 /// bounds start times. Returns how many jobs were taken.
 pub fn read(
-    input: impl BufRead,
+    mut input: impl BufRead,
     from: WaitFrom,
     now: i64,
-    mut job: impl FnMut(Job<'_>) -> Result<(), Skip>,
+    job: impl FnMut(Job<'_>) -> Result<(), Skip>,
     skipped: &mut Skipped,
 ) -> Result<u64, SacctError> {
-    let mut lines = input.lines();
-    let header = match lines.next() {
-        None => return Err(SacctError::Empty),
-        Some(line) => line.map_err(|source| SacctError::Read { line: 1, source })?,
-    };
-    let names: Vec<&str> = header.trim_end_matches('\r').split('|').collect();
-    if names.first().map(|n| n.trim()) != Some("JobID") && !names.contains(&"JobID") {
-        return Err(SacctError::NotSacct(header.chars().take(80).collect()));
+    let mut header = Vec::new();
+    let n = input.read_until(b'\n', &mut header).map_err(|source| SacctError::Read { line: 1, source })?;
+    if n == 0 {
+        return Err(SacctError::Empty);
     }
-    let find = |name: &'static str| names.iter().position(|n| *n == name).ok_or(SacctError::MissingColumn(name));
-    let columns = Columns {
-        count: names.len(),
-        job: find("JobID")?,
-        partition: find("Partition")?,
-        origin: find(from.column())?,
-        start: find("Start")?,
-    };
-    let mut number = 1u64;
+    let columns = Columns::from_header(&String::from_utf8_lossy(&header), from)?;
+    read_body(input, columns, now, 2, job, skipped).map(|(counted, _)| counted)
+}
+
+/// Reads job lines (no header) numbered from `first_line`; returns (jobs taken, lines read).
+pub fn read_body(
+    mut input: impl BufRead,
+    columns: Columns,
+    now: i64,
+    first_line: u64,
+    mut job: impl FnMut(Job<'_>) -> Result<(), Skip>,
+    skipped: &mut Skipped,
+) -> Result<(u64, u64), SacctError> {
+    let mut buffer = Vec::with_capacity(256);
+    let mut number = first_line;
     let mut counted = 0u64;
-    for line in lines {
+    let mut lines = 0u64;
+    loop {
+        buffer.clear();
+        let n = input.read_until(b'\n', &mut buffer).map_err(|source| SacctError::Read { line: number, source })?;
+        if n == 0 {
+            break;
+        }
+        lines += 1;
+        let line = match std::str::from_utf8(&buffer) {
+            Ok(text) => text.trim_end_matches(['\r', '\n']),
+            Err(_) => {
+                skipped.add(Skip::Malformed, number);
+                number += 1;
+                continue;
+            }
+        };
+        if !line.is_empty() {
+            match classify(line, columns, now).and_then(&mut job) {
+                Ok(()) => counted += 1,
+                Err(skip) => skipped.add(skip, number),
+            }
+        }
         number += 1;
-        let line = line.map_err(|source| SacctError::Read { line: number, source })?;
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        match classify(line, columns, now).and_then(&mut job) {
-            Ok(()) => counted += 1,
-            Err(skip) => skipped.add(skip, number),
-        }
     }
-    Ok(counted)
+    Ok((counted, lines))
 }
 
 fn classify(line: &str, c: Columns, now: i64) -> Result<Job<'_>, Skip> {
