@@ -57,6 +57,10 @@ pub struct GlobalArgs {
     /// Log filter, e.g. `info` or `gatelog=debug,tower_http=debug`
     #[arg(long, env = "GATELOG_LOG", global = true, default_value = "info", value_name = "FILTER")]
     pub log: String,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors)
+    #[arg(long, env = "GATELOG_LOG_FORMAT", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
 }
 
 /// The subcommands. Later issues add `export` and `collect` here.
@@ -84,6 +88,17 @@ pub enum Command {
     /// Export datasets
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Dump the database (one consistent pg_dump) with the verifier key and latest checkpoint beside it
+    Backup {
+        /// The dump file to write (FILE.vkey and FILE.checkpoint are written beside it)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty database (one transaction), then check it with `gatelog verify --vkey`
+    Restore {
+        /// The dump written by `gatelog backup`
+        file: PathBuf,
+    },
 }
 
 /// `gatelog export ...`
@@ -210,6 +225,10 @@ pub struct ServeArgs {
     #[arg(long, env = "GATELOG_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// Requests served at once; beyond it the server answers 503 with Retry-After at once
+    #[arg(long, env = "GATELOG_MAX_CONCURRENT", default_value_t = crate::DEFAULT_MAX_CONCURRENT, value_name = "N")]
+    pub max_concurrent: usize,
+
     /// Hours between checkpoint-pinned snapshots of every dataset, served under /data/snapshots/ (0: off)
     #[arg(long, env = "GATELOG_SNAPSHOT_EVERY", default_value = "24", value_name = "HOURS")]
     pub snapshot_every: String,
@@ -256,6 +275,9 @@ pub enum CliError {
     /// An export could not be produced.
     #[error("{0}")]
     Export(String),
+    /// A backup or restore failed.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     /// A snapshot could not be written or read.
     #[error(transparent)]
     Snapshot(#[from] crate::datasets::snapshot::SnapshotError),
@@ -285,6 +307,43 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) if args.snapshot.is_some() => verify_snapshot(&cli.global, &args).await?,
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
         Command::Export(ExportCommand::Dataset(args)) => export_dataset(&cli.global, &args).await?,
+        Command::Backup { out } => {
+            // Never create a key here: the backup names the key that signed the log.
+            let key = config::signing_key_config(&cli.global)?;
+            let vkey = keys::load(&key.path)?.verifier().to_string();
+            let bindir = crate::db::embedded::find_bindir(cli.global.pg_bindir.as_deref())
+                .map_err(|e| CliError::Export(e.to_string()))?;
+            let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
+            let conninfo = crate::backup::conninfo(&database.pool, cli.global.database_url.as_deref());
+            let result = crate::backup::backup(&database.pool, &conninfo, &bindir, &out, &vkey).await;
+            database.close().await?;
+            let size = result?;
+            let (vkey_file, checkpoint_file) = crate::backup::side_files(&out);
+            println!(
+                "backed up the ledger at tree size {size} to {}; verifier key in {}, checkpoint in {}",
+                out.display(),
+                vkey_file.display(),
+                checkpoint_file.display()
+            );
+        }
+        Command::Restore { file } => {
+            let bindir = crate::db::embedded::find_bindir(cli.global.pg_bindir.as_deref())
+                .map_err(|e| CliError::Export(e.to_string()))?;
+            let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
+            let result = async {
+                database.migrate().await?;
+                let conninfo = crate::backup::conninfo(&database.pool, cli.global.database_url.as_deref());
+                Ok::<_, CliError>(crate::backup::restore(&database.pool, &conninfo, &bindir, &file).await?)
+            }
+            .await;
+            database.close().await?;
+            let size = result?;
+            println!(
+                "restored {size} entries from {}; check them: gatelog verify --vkey \"$(cat {})\"",
+                file.display(),
+                crate::backup::side_files(&file).0.display()
+            );
+        }
         Command::Export(ExportCommand::Snapshot { out, tree_size }) => {
             let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
             let started = std::time::Instant::now();

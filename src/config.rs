@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub public_url: String,
     /// Where snapshots are written and served from.
     pub snapshots_dir: PathBuf,
+    /// Requests served at once.
+    pub max_concurrent: usize,
     /// How often a snapshot of the latest checkpoint is written (`None`: never).
     pub snapshot_every: Option<std::time::Duration>,
 }
@@ -91,6 +93,7 @@ impl ServeConfig {
         })?;
         Ok(Self {
             snapshots_dir: data_dir(global)?.join("snapshots"),
+            max_concurrent: serve.max_concurrent.max(1),
             snapshot_every: (hours > 0).then(|| std::time::Duration::from_secs(hours * 3600)),
             public_url,
             addr,
@@ -208,6 +211,7 @@ mod tests {
             signing_key: None,
             origin: "localhost/gatelog".into(),
             log: "info".into(),
+            log_format: "text".into(),
         }
     }
 
@@ -220,6 +224,7 @@ mod tests {
             ingest_burst: "30".into(),
             public_url: None,
             snapshot_every: "24".into(),
+            max_concurrent: crate::DEFAULT_MAX_CONCURRENT,
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod api;
+pub mod backup;
 pub mod charts;
 pub mod cli;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod providers;
 pub mod records;
 pub mod routes;
 pub mod server;
+pub mod telemetry;
 pub mod tokens;
 pub mod web;
 
@@ -31,6 +33,9 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 pub use routes::app;
+
+/// Requests served at once by default (2 cores; the database pool is the real bound).
+pub const DEFAULT_MAX_CONCURRENT: usize = 256;
 
 /// Shared state handed to every handler; cheap to clone.
 #[derive(Debug, Clone)]
@@ -47,6 +52,10 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Where checkpoint-pinned snapshots are written and served from, if anywhere.
     pub snapshots_dir: Option<Arc<std::path::Path>>,
+    /// Operational metrics, served at `/metrics`.
+    pub metrics: Arc<telemetry::Metrics>,
+    /// Requests served at once; beyond it, 503 with Retry-After.
+    pub max_concurrent: usize,
 }
 
 impl AppState {
@@ -64,7 +73,15 @@ impl AppState {
             snapshots: web::snapshot::SnapshotCache::default(),
             public_url: Arc::from("http://localhost:8080"),
             snapshots_dir: None,
+            metrics: Arc::new(telemetry::Metrics::default()),
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
         }
+    }
+
+    /// The same state with another concurrency limit.
+    pub fn with_max_concurrent(mut self, limit: usize) -> Self {
+        self.max_concurrent = limit.max(1);
+        self
     }
 
     /// The same state, serving snapshots from `dir` (one subdirectory per tree size).

@@ -17,12 +17,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Colour only for people at a terminal; logs captured by systemd or CI stay plain.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    if cli.global.log_format == "json" {
+        // One JSON object per line (timestamp, level, target, fields, span) for log collectors.
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+    } else {
+        // Colour only for people at a terminal; logs captured by systemd or CI stay plain.
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

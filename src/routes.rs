@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::handler::HandlerWithoutStateExt;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -78,13 +79,39 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/data/dictionary", get(crate::web::data::dictionary))
         .route("/data/{file}", get(crate::web::data::export))
         .route("/ledger/entries/{index}", get(crate::web::ledger::entry))
+        .route("/metrics", get(crate::telemetry::scrape))
+        // Counted and timed by route template (only matched routes: unbounded paths never become labels).
+        .route_layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::telemetry::track))
         .nest_service("/static", static_files);
     let router = match snapshot_files {
         Some(files) => router.nest_service("/data/snapshots", files),
         None => router,
     };
+    let (metrics, limit) = (state.metrics.clone(), state.max_concurrent);
     let router = router.fallback(errors::not_found).with_state(state);
-    with_middleware(router)
+    with_middleware(shed_when_busy(router, limit, metrics))
+}
+
+/// Serves at most `limit` requests at once; more are answered at once with 503 and
+/// `Retry-After` rather than queued until they time out.
+pub fn shed_when_busy(router: Router, limit: usize, metrics: std::sync::Arc<crate::telemetry::Metrics>) -> Router {
+    let overloaded = move |_: tower::BoxError| {
+        let metrics = metrics.clone();
+        async move {
+            metrics.shed.inc();
+            let mut response =
+                (StatusCode::SERVICE_UNAVAILABLE, "The server is at capacity; retry in a second.").into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    };
+    router.layer(
+        ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+            .layer(tower::load_shed::LoadShedLayer::new())
+            // Global: one semaphore for every route, however often the layer is applied.
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limit)),
+    )
 }
 
 /// Wraps the router in the middleware stack. `ServiceBuilder` applies layers
@@ -114,4 +141,43 @@ fn with_middleware(router: Router) -> Router {
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::shed_when_busy;
+
+    /// At the limit, the next request is answered 503 with Retry-After at once, not queued.
+    #[tokio::test]
+    async fn requests_beyond_the_limit_are_shed_with_retry_after() {
+        let metrics = Arc::new(crate::telemetry::Metrics::default());
+        let slow = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                "done"
+            }),
+        );
+        let app = shed_when_busy(slow, 1, metrics.clone());
+        let request = || Request::get("/slow").body(Body::empty()).expect("request");
+        let first = tokio::spawn(app.clone().oneshot(request()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let second = app.clone().oneshot(request()).await.expect("response");
+        assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(second.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+        assert!(started.elapsed() < Duration::from_millis(200), "shed at once, not after waiting");
+        assert_eq!(first.await.expect("join").expect("response").status(), StatusCode::OK);
+        assert_eq!(app.oneshot(request()).await.expect("response").status(), StatusCode::OK, "capacity is back");
+        assert!(metrics.encode().contains("gatelog_requests_shed_total 1"));
+    }
 }

@@ -90,7 +90,8 @@ async fn serve_with(
     }
     let state = AppState::with_ingest_rate(pool, ledger, config.ingest_rate)
         .with_public_url(&config.public_url)
-        .with_snapshots_dir(&config.snapshots_dir);
+        .with_snapshots_dir(&config.snapshots_dir)
+        .with_max_concurrent(config.max_concurrent);
     if let Some(every) = config.snapshot_every {
         tokio::spawn(snapshot_job(state.pool.clone(), config.snapshots_dir.clone(), every));
     }

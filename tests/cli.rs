@@ -419,3 +419,43 @@ fn reporting_obligations_are_set_shown_and_checked() {
         .arg(dir.path()));
     assert!(!status.success() && error_line(&stderr).contains("no provider nobody"), "{stderr}");
 }
+
+/// A backup restored into an empty database verifies against the original log's key;
+/// restoring over existing data is refused.
+#[test]
+fn a_backup_restores_into_an_empty_database_and_verifies() {
+    let source = data_dir();
+    let (status, _, stderr) = run(gatelog().args(["demo", "load", "--data-dir"]).arg(source.path()));
+    assert!(status.success(), "{stderr}");
+    let file = source.path().join("gatelog.dump");
+    let (status, stdout, stderr) =
+        run(gatelog().args(["backup", "--data-dir"]).arg(source.path()).arg("--out").arg(&file));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("backed up the ledger at tree size"), "{stdout}");
+    let vkey = std::fs::read_to_string(source.path().join("gatelog.dump.vkey")).expect("vkey").trim().to_owned();
+
+    let target = data_dir();
+    let (status, stdout, stderr) = run(gatelog().arg("restore").arg(&file).arg("--data-dir").arg(target.path()));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("restored 4"), "{stdout}");
+    let (status, stdout, stderr) =
+        run(gatelog().args(["verify", "--data-dir"]).arg(target.path()).args(["--vkey", &vkey]));
+    assert!(status.success(), "restored log must verify against the original key: {stdout}{stderr}");
+
+    let (status, _, stderr) = run(gatelog().arg("restore").arg(&file).arg("--data-dir").arg(target.path()));
+    assert!(!status.success() && error_line(&stderr).contains("restore only into an empty database"), "{stderr}");
+}
+
+#[test]
+fn logs_can_be_one_json_object_per_line() {
+    let dir = data_dir();
+    let (status, _, stderr) =
+        run(gatelog().args(["migrate", "--log", "info", "--log-format", "json", "--data-dir"]).arg(dir.path()));
+    assert!(status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert!(value["timestamp"].is_string() && value["level"].is_string(), "{value}");
+    }
+}

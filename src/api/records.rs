@@ -161,7 +161,8 @@ pub async fn post(
         return Ok(replay);
     }
 
-    let located = formats::parse(format, &bytes).map_err(|error| match error {
+    let located = formats::parse(format, &bytes).inspect_err(|_| state.metrics.ingested("rejected_batch", 1));
+    let located = located.map_err(|error| match error {
         BodyError::Malformed(message) => AppError::BadRequest { message, details: Vec::new() },
         BodyError::Invalid(details) => AppError::Unprocessable {
             message: format!("{} problem(s) found; nothing was written", details.len()),
@@ -225,6 +226,11 @@ pub async fn post(
             leaf_hash: receipt.map(|r| r.leaf_hash.clone()),
             inclusion_proof: receipt.map(|r| r.inclusion_proof.clone()),
         });
+    }
+    if !query.dry_run {
+        state.metrics.ingested("created", summary.created as u64);
+        state.metrics.ingested("amended", summary.amended as u64);
+        state.metrics.ingested("duplicate", summary.duplicate as u64);
     }
     let wrote = summary.created + summary.amended > 0;
     let status = if wrote && !query.dry_run { StatusCode::CREATED } else { StatusCode::OK };

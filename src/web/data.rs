@@ -204,8 +204,18 @@ pub async fn export(
     });
     // After the last chunk, a failure ends the body with an error, so the client sees a
     // broken transfer rather than a short file that looks complete.
-    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|bytes| (Ok::<_, std::io::Error>(Bytes::from(bytes)), receiver))
+    let sent: prometheus_client::metrics::counter::Counter = state
+        .metrics
+        .export_bytes
+        .get_or_create(&crate::telemetry::ExportLabels {
+            dataset: dataset.name.to_owned(),
+            format: format.extension().to_owned(),
+        })
+        .clone();
+    let chunks = futures_util::stream::unfold((receiver, sent), |(mut receiver, sent)| async move {
+        let bytes = receiver.recv().await?;
+        sent.inc_by(bytes.len() as u64);
+        Some((Ok::<_, std::io::Error>(Bytes::from(bytes)), (receiver, sent)))
     });
     let tail = futures_util::stream::once(async move {
         match failure.await {
