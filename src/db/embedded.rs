@@ -245,7 +245,18 @@ impl EmbeddedCluster {
         } else {
             tracing::warn!(pid, "removing stale postmaster.pid left by a crash");
             let pid_file = pgdata.join("postmaster.pid");
-            fs::remove_file(&pid_file).map_err(io_err("removing", &pid_file))
+            fs::remove_file(&pid_file).map_err(io_err("removing", &pid_file))?;
+            // The socket's lock file names the same dead postmaster. PostgreSQL checks that pid
+            // with kill(0), which succeeds on a zombie nobody has reaped (a container whose init
+            // does not reap): it would refuse to start, so the lock goes too.
+            let socket = self.socket_dir().join(format!(".s.PGSQL.{SOCKET_PORT}"));
+            let lock = self.socket_dir().join(format!(".s.PGSQL.{SOCKET_PORT}.lock"));
+            let lock_pid = fs::read_to_string(&lock).ok().and_then(|t| t.lines().next()?.trim().parse::<i32>().ok());
+            if lock_pid.is_some_and(|p| !is_postmaster_for(p, &pgdata)) {
+                let _ = fs::remove_file(&lock);
+                let _ = fs::remove_file(&socket);
+            }
+            Ok(())
         }
     }
 
