@@ -1,0 +1,180 @@
+//! Load test on loopback: the demo world served by the real router over TCP, closed-loop
+//! clients sending a mix of 80% page views, 15% exports and 5% ingest batches for a fixed
+//! time. Reports throughput, p50/p99 latency per class, status counts (no 5xx other than
+//! load-shedding 503s may appear) and the process's memory.
+//!
+//! Run: `cargo bench --bench load` (GATELOG_LOAD_SECONDS=120 and GATELOG_LOAD_CLIENTS=16 by
+//! default; GATELOG_LOAD_LIMIT sets the server's concurrency limit).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::BenchDatabase;
+use gatelog::ledger::Ledger;
+use gatelog::ledger::note::NoteSigner;
+
+const PAGES: [&str; 8] = [
+    "/",
+    "/providers",
+    "/providers/corvid-gpu",
+    "/providers/rhine-ai-factory",
+    "/metrics/queue-times?region=eu-de",
+    "/lockups",
+    "/compare?a=corvid-gpu&b=nordic-hpc",
+    "/ledger",
+];
+const EXPORTS: [&str; 4] = [
+    "/data/lockups.csv",
+    "/data/prices.csv?provider=stratus-compute",
+    "/data/grades.parquet",
+    "/data/capacity.ndjson?region=eu-fi",
+];
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> f64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    field("VmRSS:")
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("GATELOG_LOAD_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(120);
+    let clients: usize = std::env::var("GATELOG_LOAD_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let limit: usize = std::env::var("GATELOG_LOAD_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(gatelog::DEFAULT_MAX_CONCURRENT);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let database = BenchDatabase::create(&runtime, "load");
+    let pool = database.pool.clone();
+    let (url, token) = runtime.block_on(async {
+        let ledger = Ledger::new(NoteSigner::generate("bench.gatelog.invalid/log").expect("key"));
+        ledger.ensure_checkpoint(&pool).await.expect("checkpoint");
+        gatelog::demo::load(&pool, &ledger, gatelog::demo::DEFAULT_SEED).await.expect("demo");
+        let mut conn = pool.acquire().await.expect("conn");
+        let issued = gatelog::tokens::issue().expect("token");
+        let slug = gatelog::records::Slug::parse("nordic-hpc").expect("slug");
+        gatelog::db::tokens::insert(&mut conn, &slug, &issued, "load").await.expect("token");
+        let state = gatelog::AppState::with_ingest_rate(
+            pool.clone(),
+            ledger,
+            gatelog::api::auth::IngestRate {
+                per_second: std::num::NonZeroU32::new(100_000).expect("rate"),
+                burst: std::num::NonZeroU32::new(100_000).expect("burst"),
+            },
+        )
+        .with_max_concurrent(limit);
+        let app = gatelog::app(state, std::path::Path::new("static"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        (url, issued.token)
+    });
+    let baseline = rss_mb();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|worker| {
+            let (url, token, stop) = (url.clone(), token.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let config = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build();
+                let agent = ureq::Agent::new_with_config(config);
+                let mut seen: Vec<(&'static str, Duration, u16)> = Vec::new();
+                let mut i: u64 = worker as u64 * 7919;
+                let mut batch = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let roll = (i >> 33) % 100;
+                    let began = Instant::now();
+                    let (class, status) = if roll < 80 {
+                        let page = PAGES[((i >> 20) % PAGES.len() as u64) as usize];
+                        ("page", agent.get(&format!("{url}{page}")).call().map(|mut r| {
+                            let _ = r.body_mut().read_to_vec();
+                            r.status().as_u16()
+                        }))
+                    } else if roll < 95 {
+                        let export = EXPORTS[((i >> 20) % EXPORTS.len() as u64) as usize];
+                        ("export", agent.get(&format!("{url}{export}")).call().map(|mut r| {
+                            let _ = r.body_mut().with_config().limit(1 << 30).read_to_vec();
+                            r.status().as_u16()
+                        }))
+                    } else {
+                        batch += 1;
+                        let records: Vec<serde_json::Value> = (0..20)
+                            .map(|k| serde_json::json!({"kind": "capacity", "as_of": "2027-01-01", "resource": "nvidia-h100-80gb",
+                                "region": format!("load-{worker}-{batch}-{k}"), "total_accelerators": 64, "newcomer_set_aside": 4}))
+                            .collect();
+                        let body = serde_json::to_vec(&records).expect("json");
+                        ("ingest", agent
+                            .post(&format!("{url}/api/v1/records"))
+                            .header("Authorization", format!("Bearer {token}"))
+                            .header("Content-Type", "application/json")
+                            .send(&body[..])
+                            .map(|mut r| {
+                                let _ = r.body_mut().read_to_vec();
+                                r.status().as_u16()
+                            }))
+                    };
+                    seen.push((class, began.elapsed(), status.unwrap_or(0)));
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut peak = baseline;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_millis(500));
+        peak = peak.max(rss_mb());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut by_class: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+    for worker in workers {
+        for (class, took, status) in worker.join().expect("worker") {
+            by_class.entry(class).or_default().push(took);
+            *statuses.entry(status).or_default() += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total: usize = by_class.values().map(Vec::len).sum();
+    println!("## load: {clients} closed-loop clients for {seconds} s, concurrency limit {limit}, demo world");
+    println!("| class | requests | requests/s | p50 (ms) | p99 (ms) |\n|---|---:|---:|---:|---:|");
+    for (class, times) in &mut by_class {
+        times.sort();
+        println!(
+            "| {class} | {} | {:.0} | {:.1} | {:.1} |",
+            times.len(),
+            times.len() as f64 / elapsed,
+            pct(times, 0.5),
+            pct(times, 0.99)
+        );
+    }
+    println!("| all | {total} | {:.0} | | |", total as f64 / elapsed);
+    println!("\nstatus counts: {statuses:?} (0 = connection error)");
+    println!("process RSS (server and clients): {baseline:.0} MB after loading, peak {peak:.0} MB during the run");
+    let server_errors: u64 = statuses.iter().filter(|(s, _)| **s >= 500 && **s != 503).map(|(_, n)| n).sum();
+    assert_eq!(server_errors, 0, "5xx under load");
+    assert_eq!(statuses.get(&0).copied().unwrap_or(0), 0, "connection errors under load");
+    database.finish(&runtime);
+}
