@@ -121,9 +121,17 @@ fn main() {
                         }))
                     } else {
                         batch += 1;
-                        let records: Vec<serde_json::Value> = (0..20)
-                            .map(|k| serde_json::json!({"kind": "capacity", "as_of": "2027-01-01", "resource": "nvidia-h100-80gb",
-                                "region": format!("load-{worker}-{batch}-{k}"), "total_accelerators": 64, "newcomer_set_aside": 4}))
+                        // Filings inside the demo's reporting window, for one resource and region: the
+                        // first time a date is filed it is new, later filings of it are amendments. (Each
+                        // record in a new region, or dated beyond the window, would make every checkpoint
+                        // regrade every provider: not what providers do.)
+                        let records: Vec<serde_json::Value> = (0..20u64)
+                            .map(|k| {
+                                let day = (worker as u64 * 131 + batch * 20 + k) % 600;
+                                let as_of = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date") + chrono::Days::new(day);
+                                serde_json::json!({"kind": "capacity", "as_of": as_of.to_string(), "resource": "nvidia-h100-80gb",
+                                    "region": "eu-fi", "total_accelerators": 64 + batch % 7, "newcomer_set_aside": 4})
+                            })
                             .collect();
                         let body = serde_json::to_vec(&records).expect("json");
                         ("ingest", agent

@@ -166,19 +166,29 @@ pub async fn export(
     }
     let derived_rows = match dataset.source {
         Source::Derived(table) => {
-            let for_rows = snapshot.clone();
-            let filter = filter.clone();
-            let rows = tokio::task::spawn_blocking(move || {
-                let providers = for_rows
-                    .providers
-                    .iter()
-                    .filter(|p| filter.provider.as_deref().is_none_or(|only| p.slug.as_str() == only))
-                    .filter_map(|p| for_rows.data.get(p.slug.as_str()).map(|d| (p.slug.as_str(), &d.disclosures)));
-                table.rows(providers, &filter.place_and_time, for_rows.window)
-            })
-            .await
-            .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
-            Some(rows)
+            // Kept with the snapshot: the same table for the same filter is computed once per checkpoint.
+            let memo_key = format!("derived:{}:{filter:?}", dataset.name);
+            let rows = match snapshot.memo.get::<Vec<Vec<Cell>>>(&memo_key) {
+                Some(rows) => rows,
+                None => {
+                    let for_rows = snapshot.clone();
+                    let filter = filter.clone();
+                    let rows = tokio::task::spawn_blocking(move || {
+                        let providers = for_rows
+                            .providers
+                            .iter()
+                            .filter(|p| filter.provider.as_deref().is_none_or(|only| p.slug.as_str() == only))
+                            .filter_map(|p| {
+                                for_rows.data.get(p.slug.as_str()).map(|d| (p.slug.as_str(), &d.disclosures))
+                            });
+                        table.rows(providers, &filter.place_and_time, for_rows.window)
+                    })
+                    .await
+                    .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
+                    snapshot.memo.put(memo_key, Arc::new(rows))
+                }
+            };
+            Some(rows.as_ref().clone())
         }
         Source::Compliance => {
             let report = super::compliance::report(&state, &snapshot).await?;
