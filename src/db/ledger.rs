@@ -353,6 +353,17 @@ pub struct EntrySummary {
     pub supersedes: Option<u64>,
 }
 
+/// An [`EntrySummary`] from a row of `idx, provider, kind, received_at, supersedes`.
+fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<EntrySummary, sqlx::Error> {
+    Ok(EntrySummary {
+        index: to_u64(row.try_get(0)?, "idx")?,
+        provider: row.try_get(1)?,
+        kind: row.try_get(2)?,
+        received_at: row.try_get(3)?,
+        supersedes: row.try_get::<Option<i64>, _>(4)?.map(|s| to_u64(s, "supersedes")).transpose()?,
+    })
+}
+
 /// The newest `limit` entries (of one provider, if given), newest first.
 pub async fn recent_entries(
     conn: &mut PgConnection,
@@ -367,17 +378,7 @@ pub async fn recent_entries(
     .bind(provider)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(EntrySummary {
-                index: to_u64(row.try_get(0)?, "idx")?,
-                provider: row.try_get(1)?,
-                kind: row.try_get(2)?,
-                received_at: row.try_get(3)?,
-                supersedes: row.try_get::<Option<i64>, _>(4)?.map(|s| to_u64(s, "supersedes")).transpose()?,
-            })
-        })
-        .collect()
+    rows.iter().map(summary_from_row).collect()
 }
 
 /// The newest `limit` amendments of one provider (entries that supersede an earlier
@@ -395,17 +396,7 @@ pub async fn amendments_of(
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(EntrySummary {
-                index: to_u64(row.try_get(0)?, "idx")?,
-                provider: row.try_get(1)?,
-                kind: row.try_get(2)?,
-                received_at: row.try_get(3)?,
-                supersedes: row.try_get::<Option<i64>, _>(4)?.map(|s| to_u64(s, "supersedes")).transpose()?,
-            })
-        })
-        .collect()
+    rows.iter().map(summary_from_row).collect()
 }
 
 /// The entry that amends `index`, if any.
