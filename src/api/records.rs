@@ -429,9 +429,11 @@ mod tests {
         let no_token = app.post("/api/v1/records", "application/json", body.clone(), None, &[]).await;
         no_token.assert_status(StatusCode::UNAUTHORIZED);
         assert!(no_token.header("www-authenticate").starts_with("Bearer"));
-        for bad in
-            ["not-a-token", "gl_000000000000_0000000000000000000000000000000000000000", &token.replacen('a', "b", 1)]
-        {
+        // The real token with its last character changed (always a change, unlike replacing a letter it may lack).
+        let mut tampered = token.clone();
+        let last = tampered.pop().expect("non-empty");
+        tampered.push(if last == '0' { '1' } else { '0' });
+        for bad in ["not-a-token", "gl_000000000000_0000000000000000000000000000000000000000", &tampered] {
             app.post("/api/v1/records", "application/json", body.clone(), Some(bad), &[])
                 .await
                 .assert_status(StatusCode::UNAUTHORIZED);
