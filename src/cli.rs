@@ -225,6 +225,15 @@ pub struct ServeArgs {
     #[arg(long, env = "GATELOG_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// Requests per second each client address may sustain, every route (0: no per-address limit,
+    /// e.g. behind a reverse proxy, where every request comes from the proxy)
+    #[arg(long, env = "GATELOG_PER_IP_RATE", default_value_t = 50, value_name = "N")]
+    pub per_ip_rate: u32,
+
+    /// Requests a client address may send at once before its rate applies
+    #[arg(long, env = "GATELOG_PER_IP_BURST", default_value_t = 200, value_name = "N")]
+    pub per_ip_burst: u32,
+
     /// Requests served at once; beyond it the server answers 503 with Retry-After at once
     #[arg(long, env = "GATELOG_MAX_CONCURRENT", default_value_t = crate::DEFAULT_MAX_CONCURRENT, value_name = "N")]
     pub max_concurrent: usize,

@@ -51,6 +51,8 @@ pub struct ServeConfig {
     pub snapshots_dir: PathBuf,
     /// Requests served at once.
     pub max_concurrent: usize,
+    /// Per-address rate limit (`None`: off).
+    pub per_ip_rate: Option<crate::api::per_ip::PerIpRate>,
     /// How often a snapshot of the latest checkpoint is written (`None`: never).
     pub snapshot_every: Option<std::time::Duration>,
 }
@@ -94,6 +96,10 @@ impl ServeConfig {
         Ok(Self {
             snapshots_dir: data_dir(global)?.join("snapshots"),
             max_concurrent: serve.max_concurrent.max(1),
+            per_ip_rate: std::num::NonZeroU32::new(serve.per_ip_rate).map(|per_second| crate::api::per_ip::PerIpRate {
+                per_second,
+                burst: std::num::NonZeroU32::new(serve.per_ip_burst).unwrap_or(per_second),
+            }),
             snapshot_every: (hours > 0).then(|| std::time::Duration::from_secs(hours * 3600)),
             public_url,
             addr,
@@ -225,6 +231,8 @@ mod tests {
             public_url: None,
             snapshot_every: "24".into(),
             max_concurrent: crate::DEFAULT_MAX_CONCURRENT,
+            per_ip_rate: 50,
+            per_ip_burst: 200,
         }
     }
 

@@ -56,6 +56,8 @@ pub struct AppState {
     pub metrics: Arc<telemetry::Metrics>,
     /// Requests served at once; beyond it, 503 with Retry-After.
     pub max_concurrent: usize,
+    /// Per-client-address rate limit, if any.
+    pub per_ip: Option<api::per_ip::PerIpLimiter>,
 }
 
 impl AppState {
@@ -75,7 +77,14 @@ impl AppState {
             snapshots_dir: None,
             metrics: Arc::new(telemetry::Metrics::default()),
             max_concurrent: DEFAULT_MAX_CONCURRENT,
+            per_ip: None,
         }
+    }
+
+    /// The same state limiting each client address to `rate` (`None`: no per-address limit).
+    pub fn with_per_ip_rate(mut self, rate: Option<api::per_ip::PerIpRate>) -> Self {
+        self.per_ip = rate.map(api::per_ip::PerIpLimiter::new);
+        self
     }
 
     /// The same state with another concurrency limit.

@@ -87,9 +87,15 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         Some(files) => router.nest_service("/data/snapshots", files),
         None => router,
     };
-    let (metrics, limit) = (state.metrics.clone(), state.max_concurrent);
+    let (metrics, limit, per_ip) = (state.metrics.clone(), state.max_concurrent, state.per_ip.clone());
     let router = router.fallback(errors::not_found).with_state(state);
-    with_middleware(shed_when_busy(router, limit, metrics))
+    // Per address first (a flood from one address is refused before it takes concurrency slots).
+    let router = shed_when_busy(router, limit, metrics);
+    let router = match per_ip {
+        Some(limiter) => router.layer(axum::middleware::from_fn_with_state(limiter, crate::api::per_ip::limit)),
+        None => router,
+    };
+    with_middleware(router)
 }
 
 /// Serves at most `limit` requests at once; more are answered at once with 503 and

@@ -91,7 +91,8 @@ async fn serve_with(
     let state = AppState::with_ingest_rate(pool, ledger, config.ingest_rate)
         .with_public_url(&config.public_url)
         .with_snapshots_dir(&config.snapshots_dir)
-        .with_max_concurrent(config.max_concurrent);
+        .with_max_concurrent(config.max_concurrent)
+        .with_per_ip_rate(config.per_ip_rate);
     if let Some(every) = config.snapshot_every {
         tokio::spawn(snapshot_job(state.pool.clone(), config.snapshots_dir.clone(), every));
     }
@@ -115,6 +116,8 @@ async fn serve_with(
     let _ = writeln!(stdout, "Gatelog is serving on http://{local}/ (press Ctrl-C to stop)");
     let _ = stdout.flush();
 
+    // The peer address feeds the per-address rate limit.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServeError::Http)?;
     tracing::info!("HTTP server stopped; shutting down");
     Ok(())

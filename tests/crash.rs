@@ -88,7 +88,7 @@ fn nothing_acknowledged_is_lost_and_nothing_is_partial_across_kills() {
     for point in 0..points {
         let server = Server::start(
             dir.path(),
-            &["--snapshot-every", "0", "--ingest-rate", "100000", "--ingest-burst", "100000"],
+            &["--snapshot-every", "0", "--ingest-rate", "100000", "--ingest-burst", "100000", "--per-ip-rate", "0"],
         );
         let stop = Arc::new(AtomicBool::new(false));
         let (url, token_for_thread, stop_for_thread, first) =
@@ -140,8 +140,10 @@ fn nothing_acknowledged_is_lost_and_nothing_is_partial_across_kills() {
         served.extend(notes.iter().filter_map(|n| checkpoint_of(n)));
     }
 
-    let server =
-        Server::start(dir.path(), &["--snapshot-every", "0", "--ingest-rate", "100000", "--ingest-burst", "100000"]);
+    let server = Server::start(
+        dir.path(),
+        &["--snapshot-every", "0", "--ingest-rate", "100000", "--ingest-burst", "100000", "--per-ip-rate", "0"],
+    );
     let (status, stdout, stderr) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()));
     assert!(status.success(), "verify after {points} kills: {stdout}{stderr}");
 

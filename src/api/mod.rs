@@ -5,4 +5,5 @@ pub mod auth;
 pub mod extract;
 pub mod ledger;
 pub mod openapi;
+pub mod per_ip;
 pub mod records;
