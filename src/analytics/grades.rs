@@ -148,10 +148,7 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
         .iter()
         .map(|tier| {
             let mut waits: Vec<f64> = series.iter().filter(|p| p.tier == *tier).map(|p| p.p50_seconds).collect();
-            waits.sort_by(f64::total_cmp);
-            let mid = waits.len() / 2;
-            let median = if waits.len().is_multiple_of(2) { (waits[mid - 1] + waits[mid]) / 2.0 } else { waits[mid] };
-            (*tier, median)
+            (*tier, super::median(&mut waits).unwrap_or(0.0))
         })
         .collect();
     match (

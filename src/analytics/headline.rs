@@ -5,6 +5,7 @@
 use chrono::{Months, NaiveDate};
 
 use super::grades::NEWCOMER_CATEGORIES;
+use super::median;
 use super::metrics::{AcceptanceRate, QueuePoint};
 
 /// One provider's inputs to the headline.
@@ -51,28 +52,19 @@ impl Headline {
     }
 }
 
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
-}
-
 /// Headline over the twelve months ending with the latest month any queue time covers.
 pub fn headline<'a>(providers: impl IntoIterator<Item = ProviderInputs<'a>> + Clone) -> Headline {
     let latest = providers.clone().into_iter().flat_map(|p| p.queue.iter().map(|q| q.period_start)).max();
     let first = latest.and_then(|l| l.checked_sub_months(Months::new(11)));
     let waits = |tier: &str| {
-        let values: Vec<f64> = providers
+        let mut values: Vec<f64> = providers
             .clone()
             .into_iter()
             .flat_map(|p| p.queue.iter())
             .filter(|q| q.tier == tier && first.is_some_and(|f| q.period_start >= f))
             .map(|q| q.p50_seconds / 3600.0)
             .collect();
-        median(values)
+        median(&mut values)
     };
     let mut out = Headline {
         wait_window: first.zip(latest),

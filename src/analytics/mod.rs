@@ -35,6 +35,16 @@ pub fn reporting_window<'a>(
     })
 }
 
+/// The median of `values` (the mean of the middle two for an even count); `None` if empty.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
+}
+
 /// What the dashboards (and datasets) narrow disclosures by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

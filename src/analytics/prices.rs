@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::Disclosures;
+use super::{Disclosures, median};
 
 /// The median price of one resource and pricing model in one month.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,15 +22,6 @@ pub struct PricePoint {
     pub price: f64,
     /// Median disclosed cost basis, when any price that month disclosed one.
     pub cost_basis: Option<f64>,
-}
-
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
 }
 
 fn month_of(date: NaiveDate) -> NaiveDate {

@@ -222,34 +222,16 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
             )
         }
         "prices" => {
-            // The latest price in the window for each provider, resource, region and model.
-            let mut latest: std::collections::BTreeMap<(String, String, String, &str), &crate::records::kinds::Price> =
-                Default::default();
-            for (p, price) in &filtered.prices {
-                let key =
-                    (p.clone(), price.resource.to_string(), price.region.to_string(), price.pricing_model.as_str());
-                if latest.get(&key).is_none_or(|current| current.effective_date < price.effective_date) {
-                    latest.insert(key, price);
-                }
-            }
-            let rows = latest
+            let rows = crate::analytics::prices::latest_prices(filtered)
                 .iter()
-                .map(|((p, resource, region, model), price)| {
-                    let markup = price.cost_basis_per_accelerator_hour.filter(|c| !c.is_zero()).map_or(
-                        "—".to_owned(),
-                        |cost| {
-                            format!(
-                                "{:.0} %",
-                                ((price.price_per_accelerator_hour / cost) - rust_decimal::Decimal::ONE)
-                                    * rust_decimal::Decimal::ONE_HUNDRED
-                            )
-                        },
-                    );
+                .map(|latest| {
+                    let price = &latest.price;
+                    let markup = latest.markup_percent().map_or("—".to_owned(), |m| format!("{m:.0} %"));
                     vec![
-                        provider(p),
-                        Cell::text(resource),
-                        Cell::text(region),
-                        Cell::text(model),
+                        provider(&latest.provider),
+                        Cell::text(&price.resource),
+                        Cell::text(&price.region),
+                        Cell::text(price.pricing_model.as_str()),
                         Cell::text(format!("{} {}", price.price_per_accelerator_hour, price.currency)),
                         Cell::text(
                             price
