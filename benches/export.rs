@@ -40,6 +40,7 @@ fn record(i: u64) -> PendingEntry {
             "p50_seconds": 60 + i % 600, "p90_seconds": 900 + i % 3600, "p99_seconds": 7200 + i % 7200,
         }),
         supersedes: None,
+        signature: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn record(i: u64) -> PendingEntry {
             "sequence": i,
         }),
         supersedes: None,
+        signature: None,
     }
 }
 

@@ -92,6 +92,7 @@ fn main() {
                     natural_key: format!("{round}-{page}"),
                     record: serde_json::json!({"round": round}),
                     supersedes: None,
+                    signature: None,
                 };
                 ledger.append(&pool, &[marker]).await.expect("append");
                 cold.entry(page).or_default().push(get(&app, page).await.0);

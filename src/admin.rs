@@ -1,4 +1,4 @@
-//! Operator commands: `gatelog provider add|list|show` and `gatelog token issue|list|revoke`.
+//! Operator commands: `gatelog provider add|list|show|oblige|key|keygen` and `gatelog token issue|list|revoke`.
 //! They print for people; tokens are printed once, at issue, and never again.
 
 use clap::{Args, Subcommand};
@@ -23,6 +23,44 @@ pub enum ProviderCommand {
     },
     /// Set what a provider must file, how often, and by when (replaces that kind's obligation)
     Oblige(ObligeArgs),
+    /// Register, list and revoke a provider's record-signing keys
+    #[command(subcommand)]
+    Key(ProviderKeyCommand),
+    /// Write a new Ed25519 record-signing key for a provider (mode 0600) and print its vkey
+    /// (run by the provider; register the vkey with `gatelog provider key add`)
+    Keygen {
+        /// The provider's slug (the key's name)
+        slug: String,
+        /// Where to write the private key (never overwritten)
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+}
+
+/// `gatelog provider key ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum ProviderKeyCommand {
+    /// Register a provider's public key: records signed with it are then accepted and marked signed
+    Add {
+        /// The provider's slug
+        slug: String,
+        /// The verifier key, `<slug>+<hex id>+<base64 key>` (as `gatelog provider keygen` prints it)
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
+    },
+    /// List a provider's keys, revoked ones too
+    List {
+        /// The provider's slug
+        slug: String,
+    },
+    /// Revoke a key: records signed with it are refused from now on (entries already signed stay valid)
+    Revoke {
+        /// The provider's slug
+        slug: String,
+        /// The verifier key to revoke
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
+    },
 }
 
 /// Flags of `gatelog provider oblige`.
@@ -196,6 +234,16 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
                     .map_or("active".to_owned(), |at| format!("revoked {}", at.format("%Y-%m-%d %H:%M")));
                 println!("token:    {} ({state}) {}", token.public_id, token.label);
             }
+            for key in db::provider_keys::list(&mut conn, &slug).await? {
+                println!("key:      {} ({})", key.vkey, key_state(&key));
+            }
+        }
+        ProviderCommand::Key(command) => provider_key(&mut conn, command).await?,
+        ProviderCommand::Keygen { .. } => {
+            return Err(AdminError::Invalid {
+                flag: "keygen",
+                reason: "needs no database; run through `gatelog provider keygen`".into(),
+            });
         }
         ProviderCommand::Oblige(args) => {
             let obligation = obligation(args)?;
@@ -210,6 +258,60 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
                 obligation.deadline_days,
                 obligation.since
             );
+        }
+    }
+    Ok(())
+}
+
+fn key_state(key: &db::provider_keys::KeyInfo) -> String {
+    let added = key.added_at.format("%Y-%m-%d %H:%M");
+    key.revoked_at.map_or(format!("active since {added}"), |at| format!("added {added}, revoked {}", at.format("%Y-%m-%d %H:%M")))
+}
+
+/// Runs a `provider key` command.
+async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyCommand) -> Result<(), AdminError> {
+    use crate::records::signature::ProviderKey;
+    match command {
+        ProviderKeyCommand::Add { slug: text, vkey } => {
+            let slug = slug("slug", text)?;
+            let key = ProviderKey::for_provider(vkey, &slug)
+                .map_err(|e| AdminError::Invalid { flag: "--vkey", reason: e.to_string() })?;
+            match db::provider_keys::add(conn, &slug, &key).await? {
+                db::provider_keys::Added::New => {
+                    println!("registered key {} for {slug}; records it signs are accepted and marked signed", key.label())
+                }
+                db::provider_keys::Added::AlreadyRegistered => {
+                    return Err(AdminError::Invalid {
+                        flag: "--vkey",
+                        reason: format!("key {} is already registered (a revoked key stays revoked)", key.label()),
+                    });
+                }
+                db::provider_keys::Added::NoProvider => {
+                    return Err(AdminError::NotFound(format!(
+                        "no provider {slug}; register it with `gatelog provider add`"
+                    )));
+                }
+            }
+        }
+        ProviderKeyCommand::List { slug: text } => {
+            let slug = slug("slug", text)?;
+            if db::providers::get(conn, &slug).await?.is_none() {
+                return Err(AdminError::NotFound(format!("no provider {slug}")));
+            }
+            let keys = db::provider_keys::list(conn, &slug).await?;
+            if keys.is_empty() {
+                eprintln!("{slug} has no record-signing keys; its records are submitted with a token only");
+            }
+            for key in keys {
+                println!("{}  {}", key.vkey, key_state(&key));
+            }
+        }
+        ProviderKeyCommand::Revoke { slug: text, vkey } => {
+            let slug = slug("slug", text)?;
+            if !db::provider_keys::revoke(conn, &slug, vkey.trim()).await? {
+                return Err(AdminError::NotFound(format!("{slug} has no active key {}", vkey.trim())));
+            }
+            println!("revoked the key; records signed with it are refused from now on (existing entries stay valid)");
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use crate::db::{Database, DbError};
 use crate::ledger::keys::{self, KeyFileError};
 use crate::ledger::note::{NoteError, NoteVerifier};
 use crate::ledger::verify::{self, RemoteError};
+use crate::monitor::{MonitorError, MonitorOptions};
 use crate::server::{self, ServeError};
 
 /// Gatelog: a public, verifiable ledger of who gets access to compute, and on what terms.
@@ -83,11 +84,20 @@ pub enum Command {
     VerifyReceipt(VerifyReceiptArgs),
     /// Write a new Ed25519 checkpoint signing key (mode 0600) and print its verifier key
     Keygen(KeygenArgs),
+    /// For provider engineers: sign NDJSON records (stdin) with a record-signing key, writing each
+    /// with its `signature` added (stdout), ready for POST /api/v1/records
+    SignRecords(SignRecordsArgs),
     /// Recompute every hash from the entries and check every checkpoint; exit 0 only if all holds
     Verify(VerifyArgs),
+    /// Follow a remote Gatelog's checkpoints and alert on a fork or rollback
+    /// (exit 0: consistent; 1: alert; 2: could not check)
+    Monitor(MonitorArgs),
     /// Export datasets
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Run a C2SP tlog-witness for Gatelog logs, or make its key
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Dump the database (one consistent pg_dump) with the verifier key and latest checkpoint beside it
     Backup {
         /// The dump file to write (FILE.vkey and FILE.checkpoint are written beside it)
@@ -173,12 +183,51 @@ pub struct VerifyReceiptArgs {
     pub vkeys: Vec<String>,
 }
 
+/// `gatelog witness ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum WitnessCommand {
+    /// Write a new witness (cosigner, type 0x04) key, mode 0600, and print its vkey
+    Keygen {
+        /// The witness's name, a schema-less URL such as witness.example.org/w1
+        name: String,
+        /// Where to write the key (never overwritten)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Serve POST /add-checkpoint: cosign each log's checkpoints only if they extend the last one cosigned
+    Serve {
+        /// The witness's private key (from `gatelog witness keygen`)
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// A log to witness, by its checkpoint vkey (repeatable)
+        #[arg(long = "log", value_name = "VKEY", required = true)]
+        logs: Vec<String>,
+        /// Where to keep the latest cosigned checkpoint of each log (survives restarts; required)
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8090", value_name = "IP:PORT")]
+        listen: String,
+    },
+}
+
 /// Flags of `gatelog keygen`.
 #[derive(Debug, Clone, Args)]
 pub struct KeygenArgs {
     /// Where to write the key (never overwritten)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+/// Flags of `gatelog sign-records`.
+#[derive(Debug, Clone, Args)]
+pub struct SignRecordsArgs {
+    /// The provider's private key file (as `gatelog provider keygen` writes it; mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The provider the records are filed for [default: the key's name, which must be it]
+    #[arg(long, value_name = "SLUG")]
+    pub provider: Option<String>,
 }
 
 /// Flags of `gatelog verify`.
@@ -196,6 +245,27 @@ pub struct VerifyArgs {
     /// [default: the local signing key's; with --from-url, the key the log serves, with a warning]
     #[arg(long = "vkey", value_name = "VKEY")]
     pub vkeys: Vec<String>,
+}
+
+/// Flags of `gatelog monitor`.
+#[derive(Debug, Clone, Args)]
+pub struct MonitorArgs {
+    /// The log's public address, e.g. https://gatelog.example
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// JSON file holding every checkpoint accepted so far (created on the first run)
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+
+    /// The log's verifier key (C2SP vkey), obtained out of band; required on the first run,
+    /// then read from the state file (a different one is refused)
+    #[arg(long, value_name = "VKEY")]
+    pub vkey: Option<String>,
+
+    /// Check again every SECONDS until an alert or an error [default: check once]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub every: Option<u64>,
 }
 
 /// Flags of `gatelog serve`.
@@ -241,6 +311,14 @@ pub struct ServeArgs {
     /// Hours between checkpoint-pinned snapshots of every dataset, served under /data/snapshots/ (0: off)
     #[arg(long, env = "GATELOG_SNAPSHOT_EVERY", default_value = "24", value_name = "HOURS")]
     pub snapshot_every: String,
+
+    /// A witness to ask for cosignatures: '<vkey> <url>' (repeat the flag; in the variable, one per line)
+    #[arg(long = "witness", env = "GATELOG_WITNESSES", value_delimiter = '\n', value_name = "VKEY URL")]
+    pub witnesses: Vec<String>,
+
+    /// Seconds between rounds of asking the witnesses to cosign the newest checkpoint
+    #[arg(long, env = "GATELOG_WITNESS_EVERY", default_value_t = 10, value_name = "SECONDS")]
+    pub witness_every: u64,
 }
 
 /// Why a command failed; printed as one line by `main`.
@@ -290,6 +368,15 @@ pub enum CliError {
     /// A snapshot could not be written or read.
     #[error(transparent)]
     Snapshot(#[from] crate::datasets::snapshot::SnapshotError),
+    /// Records could not be signed.
+    #[error("sign-records: {0}")]
+    Sign(String),
+    /// The monitor raised an alert (evidence already printed) or could not check the log.
+    #[error(transparent)]
+    Monitor(#[from] MonitorError),
+    /// The witness could not start.
+    #[error("witness: {0}")]
+    Witness(String),
 }
 
 /// Runs the chosen subcommand.
@@ -313,8 +400,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("wrote {} (mode 0600)", args.out.display());
             println!("vkey: {}", signer.verifier());
         }
+        Command::Provider(ProviderCommand::Keygen { slug, out }) => {
+            // Run by the provider, wherever it signs records: no database needed.
+            let slug = crate::records::Slug::parse(&slug)
+                .map_err(|e| AdminError::Invalid { flag: "slug", reason: format!("{slug:?} {e}") })?;
+            let signer = keys::create(&out, slug.as_str())?;
+            println!("wrote {} (mode 0600); keep it with the systems that sign {slug}'s records", out.display());
+            println!("vkey: {}", signer.verifier());
+            println!("register it: gatelog provider key add {slug} --vkey {}", signer.verifier());
+        }
+        Command::SignRecords(args) => sign_records(&args, std::io::stdin().lock(), std::io::stdout().lock())?,
         Command::Verify(args) if args.snapshot.is_some() => verify_snapshot(&cli.global, &args).await?,
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
+        Command::Monitor(args) => monitor_command(args).await?,
+        Command::Witness(command) => witness_command(command).await?,
         Command::Export(ExportCommand::Dataset(args)) => export_dataset(&cli.global, &args).await?,
         Command::Backup { out } => {
             // Never create a key here: the backup names the key that signed the log.
@@ -423,6 +522,53 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `gatelog sign-records`: NDJSON records in, the same records validated and signed out,
+/// one per line, each with `provider` and `signature` set. Stops at the first bad line.
+pub fn sign_records(
+    args: &SignRecordsArgs,
+    input: impl std::io::BufRead,
+    mut output: impl std::io::Write,
+) -> Result<(), CliError> {
+    use crate::records::signature::RecordSigner;
+    use crate::records::{Record, Slug};
+    use serde_json::Value;
+    let signer = RecordSigner::new(&keys::load(&args.key)?).map_err(|e| CliError::Sign(e.to_string()))?;
+    let provider = match &args.provider {
+        Some(text) => Slug::parse(text).map_err(|e| CliError::Sign(format!("--provider {text:?} {e}")))?,
+        None => signer.provider().clone(),
+    };
+    let fail = |number: usize, reason: String| CliError::Sign(format!("line {number}: {reason}"));
+    for (number, line) in input.lines().enumerate().map(|(i, line)| (i + 1, line)) {
+        let line = line.map_err(|e| CliError::Sign(format!("reading stdin: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Value::Object(mut map) = serde_json::from_str(&line).map_err(|e| fail(number, format!("not JSON: {e}")))?
+        else {
+            return Err(fail(number, "a record is a JSON object".into()));
+        };
+        match map.remove("provider") {
+            Some(Value::String(named)) if named != provider.as_str() => {
+                return Err(fail(number, format!("the record names provider {named:?}, not {provider}")));
+            }
+            _ => {}
+        }
+        map.remove("signature");
+        let record = Record::parse(Value::Object(map)).map_err(|errors| {
+            let reasons: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect();
+            fail(number, reasons.join("; "))
+        })?;
+        let signature = signer.sign(&provider, &record).map_err(|e| fail(number, e.to_string()))?;
+        let mut signed = record.to_submission();
+        if let Value::Object(fields) = &mut signed {
+            fields.insert("provider".into(), Value::String(provider.to_string()));
+            fields.insert("signature".into(), Value::String(signature.to_base64()));
+        }
+        writeln!(output, "{signed}").map_err(|e| CliError::Sign(format!("writing stdout: {e}")))?;
+    }
+    output.flush().map_err(|e| CliError::Sign(format!("writing stdout: {e}")))
+}
+
 /// Opens and migrates the database, runs `job`, and closes it (stopping an embedded cluster) whatever happens.
 async fn with_database<F, Fut>(global: &GlobalArgs, job: F) -> Result<(), CliError>
 where
@@ -526,6 +672,43 @@ async fn verify_command(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     if report.ok() { Ok(()) } else { Err(CliError::VerifyFailed(report.findings.len() as u64 + report.more_findings)) }
 }
 
+/// `gatelog monitor`: alerts exit 1 through `main`; anything that kept the log from
+/// being checked exits 2 here, so scripts can tell "the log lied" from "try again".
+async fn monitor_command(args: MonitorArgs) -> Result<(), CliError> {
+    let vkey = args.vkey.as_deref().map(NoteVerifier::parse).transpose().map_err(CliError::Vkey);
+    let vkey = match vkey {
+        Ok(vkey) => vkey,
+        Err(error) => could_not_check(&error),
+    };
+    let options = MonitorOptions {
+        url: args.url,
+        state: args.state,
+        vkey,
+        every: args.every.map(std::time::Duration::from_secs),
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        crate::monitor::run(&options, |line| {
+            println!("{line}");
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(MonitorError::Alert(evidence))) => {
+            println!("{evidence}");
+            Err(MonitorError::Alert(evidence).into())
+        }
+        Ok(Err(error)) => could_not_check(&error),
+        Err(join) => could_not_check(&join),
+    }
+}
+
+/// Prints the error as `main` would and exits 2 (`main` maps every error to 1).
+fn could_not_check(error: &dyn std::fmt::Display) -> ! {
+    eprintln!("error: {error}");
+    std::process::exit(2)
+}
+
 /// The key a remote log says it signs with: trusted only for lack of a better one.
 async fn served_vkey(url: &str) -> Result<NoteVerifier, CliError> {
     let endpoint = format!("{}/api/v1/ledger/checkpoint", url.trim_end_matches('/'));
@@ -540,4 +723,38 @@ async fn served_vkey(url: &str) -> Result<NoteVerifier, CliError> {
     .map_err(|join| RemoteError::Fetch { url: url.to_owned(), reason: join.to_string() })??;
     eprintln!("warning: no --vkey given; trusting the key the log itself serves ({fetched})");
     NoteVerifier::parse(&fetched).map_err(CliError::Vkey)
+}
+
+async fn witness_command(command: WitnessCommand) -> Result<(), CliError> {
+    use crate::witness::cosignature::CosignerKey;
+    let failed = |e: &dyn std::fmt::Display| CliError::Witness(e.to_string());
+    match command {
+        WitnessCommand::Keygen { name, out } => {
+            let key = CosignerKey::generate(&name).map_err(|e| failed(&e))?;
+            keys::write_private(&out, &key.to_private_text())?;
+            println!("wrote {} (mode 0600)", out.display());
+            println!("vkey: {}", key.verifier());
+        }
+        WitnessCommand::Serve { key, logs, state, listen } => {
+            let key = CosignerKey::parse(&keys::read_private(&key)?).map_err(|e| failed(&e))?;
+            let logs = logs
+                .iter()
+                .map(|l| NoteVerifier::parse(l).map_err(|e| failed(&format!("--log {l:?}: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let witness = crate::witness::server::Witness::new(key.clone(), logs, Some(state)).map_err(|e| failed(&e))?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| failed(&format!("cannot listen on {listen}: {e}")))?;
+            let local = listener.local_addr().map_err(|e| failed(&e))?;
+            println!("witness {} is serving on http://{local}/add-checkpoint", key.verifier());
+            let app = crate::witness::server::router(std::sync::Arc::new(witness));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .map_err(|e| failed(&e))?;
+        }
+    }
+    Ok(())
 }

@@ -55,6 +55,10 @@ pub struct ServeConfig {
     pub per_ip_rate: Option<crate::api::per_ip::PerIpRate>,
     /// How often a snapshot of the latest checkpoint is written (`None`: never).
     pub snapshot_every: Option<std::time::Duration>,
+    /// Witnesses asked for cosignatures.
+    pub witnesses: Vec<crate::witness::client::WitnessConfig>,
+    /// Time between cosignature rounds.
+    pub witness_every: std::time::Duration,
 }
 
 /// Where the log's signing key comes from.
@@ -93,7 +97,18 @@ impl ServeConfig {
             value: serve.snapshot_every.clone(),
             reason: "expected a whole number of hours (0 turns periodic snapshots off)".into(),
         })?;
+        let mut witnesses = Vec::new();
+        for text in serve.witnesses.iter().filter(|w| !w.trim().is_empty()) {
+            let witness = crate::witness::client::WitnessConfig::parse(text).map_err(|e| ConfigError::Invalid {
+                setting: "GATELOG_WITNESSES (--witness)",
+                value: text.clone(),
+                reason: format!("expected '<witness vkey> <url>': {e}"),
+            })?;
+            witnesses.push(witness);
+        }
         Ok(Self {
+            witnesses,
+            witness_every: std::time::Duration::from_secs(serve.witness_every.max(1)),
             snapshots_dir: data_dir(global)?.join("snapshots"),
             max_concurrent: serve.max_concurrent.max(1),
             per_ip_rate: std::num::NonZeroU32::new(serve.per_ip_rate).map(|per_second| crate::api::per_ip::PerIpRate {
@@ -230,6 +245,8 @@ mod tests {
             ingest_burst: "30".into(),
             public_url: None,
             snapshot_every: "24".into(),
+            witnesses: Vec::new(),
+            witness_every: 10,
             max_concurrent: crate::DEFAULT_MAX_CONCURRENT,
             per_ip_rate: 50,
             per_ip_burst: 200,

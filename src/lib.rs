@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod ledger;
+pub mod monitor;
 pub mod providers;
 pub mod records;
 pub mod routes;
@@ -24,6 +25,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tokens;
 pub mod web;
+pub mod witness;
 
 #[cfg(test)]
 pub mod testing;
@@ -58,6 +60,8 @@ pub struct AppState {
     pub max_concurrent: usize,
     /// Per-client-address rate limit, if any.
     pub per_ip: Option<api::per_ip::PerIpLimiter>,
+    /// Witnesses asked to cosign checkpoints, and how each last answered.
+    pub witnesses: witness::Witnesses,
 }
 
 impl AppState {
@@ -78,12 +82,19 @@ impl AppState {
             metrics: Arc::new(telemetry::Metrics::default()),
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             per_ip: None,
+            witnesses: witness::Witnesses::default(),
         }
     }
 
     /// The same state limiting each client address to `rate` (`None`: no per-address limit).
     pub fn with_per_ip_rate(mut self, rate: Option<api::per_ip::PerIpRate>) -> Self {
         self.per_ip = rate.map(api::per_ip::PerIpLimiter::new);
+        self
+    }
+
+    /// The same state asking these witnesses for cosignatures.
+    pub fn with_witnesses(mut self, witnesses: Vec<witness::client::WitnessConfig>) -> Self {
+        self.witnesses = witness::Witnesses::new(witnesses);
         self
     }
 

@@ -56,6 +56,7 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/readyz", get(health::readyz))
         // C2SP tlog-tiles read API, at the site root as the spec lays it out.
         .route("/checkpoint", get(ledger_api::checkpoint))
+        .route("/checkpoint/witnessed", get(ledger_api::witnessed_checkpoint))
         .route("/tile/{*path}", get(ledger_api::tile))
         .route("/api/v1/ledger/checkpoint", get(ledger_api::checkpoint_json_handler))
         .route("/api/v1/ledger/entries/{index}", get(ledger_api::entry))

@@ -92,7 +92,11 @@ async fn serve_with(
         .with_public_url(&config.public_url)
         .with_snapshots_dir(&config.snapshots_dir)
         .with_max_concurrent(config.max_concurrent)
-        .with_per_ip_rate(config.per_ip_rate);
+        .with_per_ip_rate(config.per_ip_rate)
+        .with_witnesses(config.witnesses.clone());
+    if !state.witnesses.configured.is_empty() {
+        tokio::spawn(witness_job(state.clone(), config.witness_every));
+    }
     if let Some(every) = config.snapshot_every {
         tokio::spawn(snapshot_job(state.pool.clone(), config.snapshots_dir.clone(), every));
     }
@@ -157,6 +161,19 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received"),
         () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Asks the witnesses to cosign the newest checkpoint every `every` (a round with
+/// nothing new to cosign costs one query).
+async fn witness_job(state: AppState, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = state.witnesses.collect(&state.pool).await {
+            tracing::warn!(%error, "witness round failed");
+        }
     }
 }
 

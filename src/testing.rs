@@ -189,6 +189,13 @@ impl TestApp {
         self
     }
 
+    /// The same app, asking these witnesses for cosignatures.
+    pub fn with_witnesses(mut self, witnesses: Vec<crate::witness::client::WitnessConfig>) -> Self {
+        self.state = self.state.clone().with_witnesses(witnesses);
+        self.router = crate::app(self.state.clone(), &Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+        self
+    }
+
     /// The app's ledger.
     pub fn ledger(&self) -> crate::ledger::Ledger {
         self.state.ledger.as_ref().clone()
@@ -337,6 +344,7 @@ pub fn sample_pending(i: u64) -> crate::ledger::entry::PendingEntry {
         natural_key: format!("2026-{:02}-01|nvidia-h100-80gb|eu-de", 1 + i % 12),
         record: serde_json::json!({"as_of": "2026-11-01", "resource": "nvidia-h100-80gb", "region": "eu-de", "total": 100 + i}),
         supersedes: None,
+        signature: None,
     }
 }
 

@@ -459,3 +459,128 @@ fn logs_can_be_one_json_object_per_line() {
         assert!(value["timestamp"].is_string() && value["level"].is_string(), "{value}");
     }
 }
+
+/// A site with a provider and a token, to publish disclosures through the write API.
+struct Site {
+    server: Server,
+    auth: String,
+}
+
+impl Site {
+    fn start(dir: &std::path::Path, key: &std::path::Path) -> Self {
+        let key = key.to_str().expect("utf-8 path");
+        let server = Server::start(dir, &["--signing-key", key]);
+        let cli = |args: &[&str]| run(gatelog().args(args).arg("--data-dir").arg(dir).args(["--signing-key", key]));
+        let (status, _, stderr) =
+            cli(&["provider", "add", "--slug", "lab", "--name", "Lab", "--kind", "hpc_centre", "--country", "FI"]);
+        assert!(status.success(), "{stderr}");
+        let (status, token, stderr) = cli(&["token", "issue", "--provider", "lab", "--label", "monitor-test"]);
+        assert!(status.success(), "{stderr}");
+        Self { server, auth: format!("Bearer {}", token.trim()) }
+    }
+
+    /// Publishes one capacity disclosure; returns the new tree size.
+    fn publish(&self, as_of: &str, accelerators: u32) -> u64 {
+        let record = format!(
+            r#"{{"kind":"capacity","as_of":"{as_of}","resource":"nvidia-a100","region":"eu-fi","total_accelerators":{accelerators},"newcomer_set_aside":8}}"#
+        );
+        let headers = [("Authorization", self.auth.as_str()), ("Content-Type", "application/json")];
+        let (status, body) = support::http_post(&self.server.url, "/api/v1/records", &headers, &record);
+        assert_eq!(status, 201, "{body}");
+        let (status, note) = self.server.get("/checkpoint");
+        assert_eq!(status, 200, "{note}");
+        note.lines().nth(1).and_then(|size| size.parse().ok()).expect("checkpoint size line")
+    }
+}
+
+/// Two sites signing with the same key but holding different entries: to a monitor that
+/// has seen one, the other is a fork of the same log. Growth of the real one is consistent.
+#[test]
+fn monitor_accepts_growth_and_alerts_on_a_fork() {
+    let keys = data_dir();
+    let key = keys.path().join("log.key");
+    let (status, stdout, stderr) = run(gatelog().args(["keygen", "--origin", "monitor.test/log", "--out"]).arg(&key));
+    assert!(status.success(), "{stderr}");
+    let vkey = stdout.lines().find_map(|line| line.strip_prefix("vkey: ")).expect("vkey line").to_owned();
+    let (dir_a, dir_b) = (data_dir(), data_dir());
+    // Both embedded clusters start at once: initdb dominates this test's time.
+    let (site_a, site_b) = std::thread::scope(|scope| {
+        let b = scope.spawn(|| Site::start(dir_b.path(), &key));
+        (Site::start(dir_a.path(), &key), b.join().expect("site B"))
+    });
+    assert_eq!(site_a.publish("2026-11-01", 64), 1);
+    assert_eq!(site_b.publish("2026-11-01", 640), 1);
+    assert_eq!(site_b.publish("2026-12-01", 64), 2);
+
+    let state = keys.path().join("monitor.json");
+    let monitor =
+        |url: &str, extra: &[&str]| run(gatelog().args(["monitor", "--url", url, "--state"]).arg(&state).args(extra));
+    let (status, _, stderr) = monitor(&site_a.server.url, &[]);
+    assert_eq!(status.code(), Some(2), "the first run needs --vkey: {stderr}");
+    assert!(error_line(&stderr).contains("--vkey"), "{stderr}");
+    assert!(!state.exists());
+
+    let (status, stdout, stderr) = monitor(&site_a.server.url, &["--vkey", &vkey]);
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("size 1: first checkpoint seen"), "{stdout}");
+    let trusted = std::fs::read_to_string(&state).expect("state written");
+    let json: serde_json::Value = serde_json::from_str(&trusted).expect("state is JSON");
+    assert_eq!(json["vkey"], vkey.as_str());
+    assert_eq!(json["origin"], "monitor.test/log");
+    assert_eq!(json["checkpoints"][0]["size"], 1);
+
+    // Site B's size-2 tree does not extend site A's size-1 tree: a fork, with both notes shown.
+    let (status, stdout, stderr) = monitor(&site_b.server.url, &[]);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    let line = error_line(&stderr);
+    assert!(line.contains("ALERT: fork") && line.contains("does not extend the tree of size 1"), "{line}");
+    assert!(stdout.contains("last checkpoint accepted (size 1") && stdout.contains("checkpoint now served at"));
+    assert_eq!(stdout.matches("\n\u{2014} monitor.test/log ").count(), 2, "both signed notes: {stdout}");
+    assert_eq!(std::fs::read_to_string(&state).expect("state"), trusted, "an alert leaves the state alone");
+
+    // The real log grows: consistent, and the new checkpoint is recorded.
+    assert_eq!(site_a.publish("2026-12-01", 64), 2);
+    let (status, stdout, stderr) = monitor(&site_a.server.url, &[]);
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("size 1 -> 2: consistent"), "{stdout}");
+    let (status, stdout, _) = monitor(&site_a.server.url, &["--vkey", &vkey]);
+    assert!(status.success() && stdout.contains("size 2: unchanged"), "{stdout}");
+
+    // Same size, another root; and a smaller tree than the one seen.
+    let (status, _, stderr) = monitor(&site_b.server.url, &[]);
+    assert_eq!(status.code(), Some(1));
+    assert!(error_line(&stderr).contains("fork: two different roots signed for tree size 2"), "{stderr}");
+    assert_eq!(site_a.publish("2027-01-01", 64), 3);
+    assert!(monitor(&site_a.server.url, &[]).0.success());
+    let (status, _, stderr) = monitor(&site_b.server.url, &[]);
+    assert_eq!(status.code(), Some(1));
+    assert!(error_line(&stderr).contains("rollback"), "{stderr}");
+
+    // With --every, each new checkpoint gets one line, until stopped.
+    let mut follower = gatelog()
+        .args(["monitor", "--every", "1", "--url", &site_a.server.url, "--state"])
+        .arg(&state)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn gatelog monitor --every");
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(follower.stdout.take().expect("stdout")));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| drop(sender.send(line))));
+    assert_eq!(site_a.publish("2027-02-01", 64), 4);
+    let seen = receiver.recv_timeout(Duration::from_secs(20));
+    follower.kill().expect("stop the monitor");
+    let _ = follower.wait();
+    assert_eq!(seen.as_deref(), Ok("size 3 -> 4: consistent"));
+
+    // Could not check: another key than the state's, or no log at the address.
+    let other_key = keys.path().join("other.key");
+    let (_, stdout, _) = run(gatelog().args(["keygen", "--origin", "monitor.test/log", "--out"]).arg(&other_key));
+    let other = stdout.lines().find_map(|line| line.strip_prefix("vkey: ")).expect("vkey line").to_owned();
+    let (status, _, stderr) = monitor(&site_a.server.url, &["--vkey", &other]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(error_line(&stderr).contains("differs from the key in the state file"), "{stderr}");
+    let (status, _, stderr) = monitor("http://127.0.0.1:1", &[]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(error_line(&stderr).contains("could not check: fetching http://127.0.0.1:1/checkpoint"), "{stderr}");
+}

@@ -47,10 +47,27 @@ async fn latest(state: &AppState) -> Result<store::StoredCheckpoint, ApiError> {
         .ok_or_else(|| AppError::Unavailable("no checkpoint has been signed yet".into()))?)
 }
 
-/// `GET /checkpoint`: the latest signed checkpoint note (C2SP tlog-checkpoint in a signed-note).
+/// `GET /checkpoint`: the latest signed checkpoint note (C2SP tlog-checkpoint in a
+/// signed-note), with every witness cosignature collected on it so far.
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let latest = latest(&state).await?;
-    let response = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], latest.note).into_response();
+    let mut conn = state.pool.acquire().await?;
+    let cosignatures = crate::db::cosignatures::of_checkpoint(&mut conn, latest.id).await?;
+    let note = crate::witness::collector::with_cosignatures(&latest.note, &cosignatures);
+    let response = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response();
+    Ok(with_cache(response, SHORT))
+}
+
+/// `GET /checkpoint/witnessed`: the newest checkpoint that witnesses have cosigned,
+/// with their cosignatures (404 until one has). Lags `/checkpoint` by a witness round.
+pub async fn witnessed_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let missing = || AppError::Missing("no checkpoint has been cosigned by a witness yet".into());
+    let id = crate::db::cosignatures::latest_witnessed_checkpoint(&mut conn).await?.ok_or_else(missing)?;
+    let stored = store::checkpoint_by_id(&mut conn, id).await?.ok_or_else(missing)?;
+    let cosignatures = crate::db::cosignatures::of_checkpoint(&mut conn, id).await?;
+    let note = crate::witness::collector::with_cosignatures(&stored.note, &cosignatures);
+    let response = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response();
     Ok(with_cache(response, SHORT))
 }
 

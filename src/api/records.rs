@@ -2,6 +2,11 @@
 //! batch is accepted whole or not at all, and every record gets its outcome and
 //! receipt. `GET /api/v1/receipts/{index}` re-issues a receipt.
 //!
+//! A record may carry its provider's Ed25519 `signature` (see [`crate::records::signature`]):
+//! it must verify against one of the provider's registered, unrevoked keys, or the
+//! batch is refused (422, naming the record and the field `signature`). The entry
+//! stores the signature with the key, so anyone can check it from the entry alone.
+//!
 //! Limits: at most [`MAX_RECORDS`] records and [`MAX_BODY_BYTES`] bytes per request
 //! (413 beyond either); per token, the rate of [`super::auth::IngestRate`] (429).
 
@@ -19,9 +24,11 @@ use sqlx::Row;
 use super::auth::ProviderToken;
 use super::extract::{Path, Query};
 use crate::AppState;
-use crate::error::{ApiError, AppError};
-use crate::ingest::formats::{self, BodyError, Format};
+use crate::error::{ApiError, AppError, ErrorDetail};
+use crate::ingest::formats::{self, BodyError, Format, Located};
 use crate::ingest::{self, Outcome, Receipt};
+use crate::ledger::entry::EntrySignature;
+use crate::records::signature::ProviderKey;
 use crate::records::{Record, RecordKind};
 
 /// Most records in one request.
@@ -188,10 +195,14 @@ pub async fn post(
         .into());
     }
 
+    let signatures =
+        check_signatures(&state, &token, &located).await.inspect_err(|_| state.metrics.ingested("rejected_batch", 1))?;
+
     let records: Vec<Record> = located.iter().map(|r| r.record.clone()).collect();
-    let result = ingest::submit(&state.pool, &state.ledger, &token.provider, &records, query.dry_run)
-        .await
-        .map_err(AppError::from)?;
+    let result =
+        ingest::submit_signed(&state.pool, &state.ledger, &token.provider, &records, &signatures, query.dry_run)
+            .await
+            .map_err(AppError::from)?;
 
     let (checkpoint, receipts) = if query.dry_run {
         (None, Vec::new())
@@ -247,6 +258,69 @@ pub async fn post(
         remember(&state, token.provider_id, key, &request_hash, status, &json).await?;
     }
     Ok((status, Json(json)).into_response())
+}
+
+/// Checks every signed record against the provider's registered, unrevoked keys and
+/// returns what each entry will store; any failure refuses the whole batch (422).
+async fn check_signatures(
+    state: &AppState,
+    token: &ProviderToken,
+    located: &[Located],
+) -> Result<Vec<Option<EntrySignature>>, ApiError> {
+    if located.iter().all(|r| r.signature.is_none()) {
+        return Ok(Vec::new());
+    }
+    let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
+    let registered = crate::db::provider_keys::active(&mut conn, token.provider_id).await.map_err(AppError::from)?;
+    drop(conn);
+    // Registration checks the key's name, so a key that does not parse or is named otherwise is never used.
+    let keys: Vec<ProviderKey> =
+        registered.iter().filter_map(|vkey| ProviderKey::for_provider(vkey, &token.provider).ok()).collect();
+    let mut stored = Vec::with_capacity(located.len());
+    let mut details = Vec::new();
+    for place in located {
+        let Some(signature) = &place.signature else {
+            stored.push(None);
+            continue;
+        };
+        let (kind, json) = (place.record.kind().as_str(), place.record.to_json());
+        match keys.iter().find(|key| key.verify(&token.provider, kind, &json, signature).is_ok()) {
+            Some(key) => stored.push(Some(EntrySignature::new(signature, key))),
+            None => {
+                stored.push(None);
+                let reason = if keys.is_empty() {
+                    format!(
+                        "{} has no registered signing key (or only revoked ones); register one with \
+                         `gatelog provider key add`, or send the record unsigned",
+                        token.provider
+                    )
+                } else {
+                    let labels: Vec<String> = keys.iter().map(ProviderKey::label).collect();
+                    format!(
+                        "does not verify against any active key of {} ({}); sign the record as validated, \
+                         with its kind and provider (`gatelog sign-records`)",
+                        token.provider,
+                        labels.join(", ")
+                    )
+                };
+                if details.len() < formats::MAX_DETAILS {
+                    details.push(ErrorDetail {
+                        index: Some(place.position),
+                        field: Some("signature".into()),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+    if details.is_empty() {
+        return Ok(stored);
+    }
+    Err(AppError::Unprocessable {
+        message: format!("{} signature(s) do not verify; nothing was written", details.len()),
+        details,
+    }
+    .into())
 }
 
 /// A stored response for this key, if the same request was made before.

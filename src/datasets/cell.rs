@@ -23,6 +23,8 @@ pub enum Cell {
     Date(NaiveDate),
     /// Instant.
     DateTime(DateTime<Utc>),
+    /// True or false.
+    Bool(bool),
 }
 
 impl Cell {
@@ -37,6 +39,7 @@ impl Cell {
             Self::Text(v) => v.clone(),
             Self::Date(d) => d.to_string(),
             Self::DateTime(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            Self::Bool(v) => v.to_string(),
         }
     }
 
@@ -49,6 +52,7 @@ impl Cell {
             Self::Decimal(_, text) => Value::String(text.clone()),
             Self::Text(v) => Value::String(v.clone()),
             Self::Date(_) | Self::DateTime(_) => Value::String(self.to_text()),
+            Self::Bool(v) => Value::Bool(*v),
         }
     }
 }
@@ -88,6 +92,7 @@ pub fn from_json(field: &Field, value: Option<&Value>) -> Result<Cell, CellError
             let text = value.as_str().ok_or_else(|| bad(format!("{value} is not a date")))?;
             Cell::Date(text.parse().map_err(|e| bad(format!("{text:?}: {e}")))?)
         }
+        FieldType::Boolean => Cell::Bool(value.as_bool().ok_or_else(|| bad(format!("{value} is not true or false")))?),
         FieldType::DateTime => {
             let text = value.as_str().ok_or_else(|| bad(format!("{value} is not a date-time")))?;
             Cell::DateTime(

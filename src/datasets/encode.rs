@@ -198,6 +198,7 @@ pub fn dtype(kind: FieldType) -> DataType {
         FieldType::Decimal => DataType::Decimal(DECIMAL_PRECISION, DECIMAL_SCALE as usize),
         FieldType::Date => DataType::Date,
         FieldType::DateTime => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        FieldType::Boolean => DataType::Boolean,
     }
 }
 
@@ -303,6 +304,16 @@ pub fn frame(fields: &[Field], rows: &[Vec<Cell>]) -> Result<DataFrame, ExportEr
                     })
                     .collect::<Result<_, _>>()?;
                 Series::new(name, values).cast(&dtype(FieldType::DateTime)).map_err(encode_error)?
+            }
+            FieldType::Boolean => {
+                let values: Vec<Option<bool>> = cells
+                    .map(|c| match c {
+                        Cell::Null => Ok(None),
+                        Cell::Bool(v) => Ok(Some(*v)),
+                        other => Err(mismatch(other)),
+                    })
+                    .collect::<Result<_, _>>()?;
+                Series::new(name, values)
             }
         };
         columns.push(series.into_column());

@@ -19,6 +19,8 @@ pub enum FieldType {
     Date,
     /// Instant, RFC 3339 UTC.
     DateTime,
+    /// `true` or `false`.
+    Boolean,
 }
 
 impl FieldType {
@@ -30,6 +32,7 @@ impl FieldType {
             Self::Number | Self::Decimal => "number",
             Self::Date => "date",
             Self::DateTime => "datetime",
+            Self::Boolean => "boolean",
         }
     }
 
@@ -42,6 +45,7 @@ impl FieldType {
             Self::Decimal => "exact decimal",
             Self::Date => "date (YYYY-MM-DD)",
             Self::DateTime => "date-time (UTC)",
+            Self::Boolean => "true or false",
         }
     }
 }
@@ -91,7 +95,7 @@ impl Field {
     }
 }
 
-use FieldType::{Date, DateTime, Decimal, Integer, Number, String as Text};
+use FieldType::{Boolean, Date, DateTime, Decimal, Integer, Number, String as Text};
 
 /// Columns every record dataset starts with: where the record sits in the ledger.
 pub fn entry_columns() -> Vec<Field> {
@@ -219,6 +223,12 @@ pub fn entries_fields() -> Vec<Field> {
         Field::new("supersedes", Integer, "Entry index this entry amends.").optional().min(0),
         Field::new("leaf_hash", Text, "RFC 6962 leaf hash: SHA-256 of 0x00 then the entry bytes, hex."),
         Field::new("entry", Text, "The entry's canonical JSON (RFC 8785), exactly the hashed bytes."),
+        Field::new(
+            "provider_signed",
+            Boolean,
+            "Whether the provider signed the record with its own registered key (the signature and key are in \
+             the entry's `signature`); false: submitted with the provider's API token only.",
+        ),
     ]
 }
 

@@ -139,6 +139,17 @@ pub async fn records(
     Ok(count)
 }
 
+/// Whether entry bytes carry a provider signature. Reads only the top-level keys
+/// (the record's fields are skipped), because an export reads every entry.
+fn provider_signed(bytes: &[u8]) -> Result<bool, String> {
+    #[derive(serde::Deserialize)]
+    struct Signature {
+        signature: Option<serde::de::IgnoredAny>,
+    }
+    let parsed: Signature = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    Ok(parsed.signature.is_some())
+}
+
 /// Streams the first `tree_size` entries (of one provider or kind, received in the date range).
 pub async fn entries(
     conn: &mut PgConnection,
@@ -170,6 +181,7 @@ pub async fn entries(
         let index = index_of(&row)?;
         let leaf: Vec<u8> = row.try_get(5)?;
         let bytes: Vec<u8> = row.try_get(6)?;
+        let signed = provider_signed(&bytes).map_err(|reason| ExportError::NotJson { index, reason })?;
         let entry = String::from_utf8(bytes).map_err(|e| ExportError::NotJson { index, reason: e.to_string() })?;
         sink.push(vec![
             Cell::Int(index as i64),
@@ -179,6 +191,7 @@ pub async fn entries(
             optional_index(row.try_get(4)?),
             Cell::Text(hex::encode(leaf)),
             Cell::Text(entry),
+            Cell::Bool(signed),
         ])
         .await?;
         count += 1;

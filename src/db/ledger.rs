@@ -233,6 +233,15 @@ pub async fn checkpoint_at(conn: &mut PgConnection, size: u64) -> Result<Option<
     row.as_ref().map(checkpoint_from_row).transpose()
 }
 
+/// The checkpoint stored under row `id`.
+pub async fn checkpoint_by_id(conn: &mut PgConnection, id: i64) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
+    let row = sqlx::query("SELECT id, tree_size, root_hash, note, signed_at FROM ledger_checkpoints WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(checkpoint_from_row).transpose()
+}
+
 /// Every checkpoint ever signed, oldest first.
 pub async fn all_checkpoints(conn: &mut PgConnection) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
     let rows = sqlx::query("SELECT id, tree_size, root_hash, note, signed_at FROM ledger_checkpoints ORDER BY id")

@@ -1,9 +1,11 @@
 //! PostgreSQL: where the connection comes from (an external server or the
 //! embedded cluster), migrations, and the query functions, one module per table.
 
+pub mod cosignatures;
 pub mod embedded;
 pub mod ledger;
 pub mod obligations;
+pub mod provider_keys;
 pub mod providers;
 pub mod records;
 pub mod tokens;

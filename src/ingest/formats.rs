@@ -2,10 +2,15 @@
 //! `application/x-ndjson` (one per line) and `text/csv` (one kind per file, header
 //! row). Every problem is reported with where it is: the array index for JSON,
 //! the line number for NDJSON and CSV.
+//!
+//! A record may carry its provider's `signature` (a JSON field, or a CSV column):
+//! it is taken off before the record is validated and kept beside it, to be
+//! checked against the provider's keys (see [`crate::records::signature`]).
 
 use serde_json::{Map, Value};
 
 use crate::error::ErrorDetail;
+use crate::records::signature::RecordSignature;
 use crate::records::{FieldError, Record, RecordKind};
 
 /// Most problems listed in one response; the rest are counted.
@@ -31,6 +36,8 @@ pub struct Located {
     pub record: Record,
     /// The provider the record names, if it names one (it must be the token's).
     pub claimed_provider: Option<String>,
+    /// The provider's signature over the record, if it carries one (not yet checked).
+    pub signature: Option<RecordSignature>,
 }
 
 /// Why a body could not be turned into records.
@@ -90,7 +97,7 @@ fn json_error(what: &str, error: &serde_json::Error) -> String {
 }
 
 fn add(records: &mut Vec<Located>, problems: &mut Problems, position: usize, item: Value, kind: Option<RecordKind>) {
-    let (item, claimed_provider) = match item {
+    let (item, claimed_provider, signature) = match item {
         Value::Object(mut map) => {
             let claimed = match map.remove("provider") {
                 Some(Value::String(slug)) => Some(slug),
@@ -100,16 +107,30 @@ fn add(records: &mut Vec<Located>, problems: &mut Problems, position: usize, ite
                     return;
                 }
             };
-            (Value::Object(map), claimed)
+            let signature = match map.remove("signature") {
+                Some(Value::String(text)) => match RecordSignature::parse(&text) {
+                    Ok(signature) => Some(signature),
+                    Err(error) => {
+                        problems.push(position, "signature", error.to_string());
+                        return;
+                    }
+                },
+                Some(Value::Null) | None => None,
+                Some(_) => {
+                    problems.push(position, "signature", "must be a string (a base64 Ed25519 signature)".into());
+                    return;
+                }
+            };
+            (Value::Object(map), claimed, signature)
         }
-        other => (other, None),
+        other => (other, None, None),
     };
     let parsed = match (kind, item) {
         (Some(kind), Value::Object(map)) => Record::parse_kind(kind, map),
         (_, item) => Record::parse(item),
     };
     match parsed {
-        Ok(record) => records.push(Located { position, record, claimed_provider }),
+        Ok(record) => records.push(Located { position, record, claimed_provider, signature }),
         Err(errors) => {
             for FieldError { field, reason } in errors {
                 problems.push(position, &field, reason);
@@ -252,6 +273,25 @@ mod tests {
         let short_row = "as_of,resource,region,total_accelerators,newcomer_set_aside\n2026-11-01,a,eu-de,4096\n";
         let found = details(parse(Format::Csv(RecordKind::Capacity), short_row.as_bytes()));
         assert!(found[0].reason.contains("has 4 fields, but the header has 5"), "{found:?}");
+    }
+
+    #[test]
+    fn a_signature_is_taken_off_the_record_and_kept_beside_it() {
+        let signature = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64]);
+        let signed = QUEUE_TIME.replacen('{', &format!("{{\"signature\":\"{signature}\","), 1);
+        let records = parse(Format::Json, signed.as_bytes()).expect("valid");
+        assert_eq!(records[0].signature.as_ref().map(RecordSignature::to_base64), Some(signature.clone()));
+        assert!(parse(Format::Json, QUEUE_TIME.as_bytes()).expect("valid")[0].signature.is_none());
+
+        let bad = QUEUE_TIME.replacen('{', "{\"signature\":\"c2hvcnQ=\",", 1);
+        let found = details(parse(Format::Ndjson, bad.as_bytes()));
+        assert_eq!((found[0].index, found[0].field.as_deref()), (Some(1), Some("signature")));
+
+        let csv = format!(
+            "as_of,resource,region,total_accelerators,newcomer_set_aside,signature\n2026-11-01,a100,eu-de,4,0,{signature}\n2026-11-01,h100,eu-de,4,0,\n"
+        );
+        let records = parse(Format::Csv(RecordKind::Capacity), csv.as_bytes()).expect("valid");
+        assert!(records[0].signature.is_some() && records[1].signature.is_none());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - `amended`: the latest entry with its natural key differs; appended with `supersedes`.
 //! - `duplicate`: the latest entry with its natural key is identical; nothing appended,
 //!   the existing entry's receipt is returned. This makes retrying a batch always safe.
+//!   Only the record is compared: a record already in the log unsigned stays so when
+//!   it is sent again signed (file a changed record to get a signed entry).
 
 pub mod formats;
 
@@ -17,7 +19,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::db::ledger as store;
-use crate::ledger::entry::PendingEntry;
+use crate::ledger::entry::{EntrySignature, PendingEntry};
 use crate::ledger::merkle::Hash;
 use crate::ledger::{Ledger, LedgerError, log};
 use crate::records::{Record, Slug};
@@ -102,6 +104,19 @@ pub async fn submit(
     records: &[Record],
     dry_run: bool,
 ) -> Result<BatchResult, LedgerError> {
+    submit_signed(pool, ledger, provider, records, &[], dry_run).await
+}
+
+/// [`submit`], with the provider's signature of each record, already checked
+/// (`signatures[i]` belongs to `records[i]`; missing or `None`: unsigned).
+pub async fn submit_signed(
+    pool: &PgPool,
+    ledger: &Ledger,
+    provider: &Slug,
+    records: &[Record],
+    signatures: &[Option<EntrySignature>],
+    dry_run: bool,
+) -> Result<BatchResult, LedgerError> {
     let mut tx = pool.begin().await?;
     // The head lock serialises batches, so two concurrent identical batches cannot both append.
     let head = if dry_run { store::head(&mut tx).await? } else { store::lock_head(&mut tx).await? };
@@ -110,7 +125,7 @@ pub async fn submit(
 
     let mut results = Vec::with_capacity(records.len());
     let mut pending = Vec::new();
-    for (record, key) in records.iter().zip(keys) {
+    for (position, (record, key)) in records.iter().zip(keys).enumerate() {
         let json = record.to_json();
         let next_index = head.size + pending.len() as u64;
         let result = match latest.get(&key) {
@@ -129,6 +144,7 @@ pub async fn submit(
                 natural_key: key.1.clone(),
                 record: json.clone(),
                 supersedes: result.supersedes,
+                signature: signatures.get(position).cloned().flatten(),
             });
             // A later record in the same batch with this key compares against this one.
             latest.insert(key, Latest { index: next_index, record: json });

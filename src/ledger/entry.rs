@@ -1,11 +1,13 @@
 //! Ledger entries: the canonical JSON (RFC 8785) of
-//! `{v, index, provider, kind, received_at, record, supersedes}`.
-//! These bytes are what is hashed, stored and served, byte for byte.
+//! `{v, index, provider, kind, received_at, record, supersedes}`, plus `signature`
+//! when the provider signed the record (absent otherwise, so unsigned entries are
+//! exactly as they always were). These bytes are what is hashed, stored and served, byte for byte.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::records::Slug;
+use crate::records::signature::{ProviderKey, RecordSignature, SignatureError};
 
 /// Version of the entry format written into every entry as `v`.
 pub const ENTRY_FORMAT_VERSION: u32 = 1;
@@ -27,10 +29,32 @@ pub struct Entry {
     pub received_at: String,
     /// The record itself, as validated at the edge.
     pub record: serde_json::Value,
+    /// The provider's own signature over the record, if it signed it (see [`crate::records::signature`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<EntrySignature>,
     /// The entry this one amends, if any.
     pub supersedes: Option<u64>,
     /// Entry format version.
     pub v: u32,
+}
+
+/// A provider's signature as an entry carries it: the signature and the whole
+/// public key, so anyone can check it from the public entry alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntrySignature {
+    // Fields in sorted key order, as RFC 8785 writes them.
+    /// Ed25519 signature, base64.
+    pub sig: String,
+    /// The provider's signed-note verifier key, `<slug>+<hex id>+<base64 key>`.
+    pub vkey: String,
+}
+
+impl EntrySignature {
+    /// The stored form of a signature checked against `key`.
+    pub fn new(signature: &RecordSignature, key: &ProviderKey) -> Self {
+        Self { sig: signature.to_base64(), vkey: key.to_string() }
+    }
 }
 
 /// A record on its way into the log, already validated by the caller.
@@ -46,6 +70,8 @@ pub struct PendingEntry {
     pub record: serde_json::Value,
     /// The entry it amends, if any.
     pub supersedes: Option<u64>,
+    /// The provider's signature over the record, already checked by the caller.
+    pub signature: Option<EntrySignature>,
 }
 
 /// Why an entry cannot be written or read.
@@ -82,8 +108,20 @@ impl Entry {
             kind: pending.kind.clone(),
             received_at: format_received_at(received_at),
             record: pending.record.clone(),
+            signature: pending.signature.clone(),
             supersedes: pending.supersedes,
         }
+    }
+
+    /// Checks the provider's signature, if the entry carries one: the key must be named
+    /// for the entry's provider and the signature must cover this record, kind and provider.
+    /// Returns the key that signed it (`None` for an unsigned entry).
+    pub fn check_signature(&self) -> Result<Option<ProviderKey>, SignatureError> {
+        let Some(signed) = &self.signature else { return Ok(None) };
+        let key = ProviderKey::for_provider(&signed.vkey, &self.provider)?;
+        let signature = RecordSignature::parse(&signed.sig)?;
+        key.verify(&self.provider, &self.kind, &self.record, &signature)?;
+        Ok(Some(key))
     }
 
     /// The canonical bytes, refusing entries over the size limit.
@@ -148,6 +186,7 @@ mod tests {
             natural_key: "2026-11-01|nvidia-h100|eu-fi".into(),
             record,
             supersedes: None,
+            signature: None,
         }
     }
 
@@ -161,6 +200,23 @@ mod tests {
             r#"{"index":3,"kind":"capacity","provider":"nordic-hpc","received_at":"2026-11-25T10:00:00.500000Z","record":{"as_of":"2026-11-01","total":512},"supersedes":null,"v":1}"#
         );
         assert_eq!(Entry::from_canonical_bytes(&bytes), Ok(entry));
+    }
+
+    #[test]
+    fn a_signature_sits_in_sorted_key_position_and_round_trips() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").expect("time").with_timezone(&Utc);
+        let mut signed = pending(json!({"total": 512}));
+        signed.signature = Some(EntrySignature { sig: "c2ln+/=".into(), vkey: "nordic-hpc+0000abcd+AQ/+=".into() });
+        let entry = Entry::new(&signed, 4, at);
+        let bytes = entry.to_canonical_bytes().expect("fits");
+        assert_eq!(
+            String::from_utf8(bytes.clone()).expect("utf8"),
+            r#"{"index":4,"kind":"capacity","provider":"nordic-hpc","received_at":"2026-11-25T10:00:00.000000Z","record":{"total":512},"signature":{"sig":"c2ln+/=","vkey":"nordic-hpc+0000abcd+AQ/+="},"supersedes":null,"v":1}"#
+        );
+        assert_eq!(entry.is_canonical_fast(&bytes), Some(true));
+        assert_eq!(Entry::from_canonical_bytes(&bytes), Ok(entry));
+        let stray = br#"{"index":0,"kind":"k","provider":"a","received_at":"x","record":{},"signature":{"sig":"","vkey":"","x":1},"supersedes":null,"v":1}"#;
+        assert!(matches!(Entry::from_canonical_bytes(stray), Err(EntryError::Malformed(_))));
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub enum KeyFileError {
 
 /// Reads a signing key, refusing files others can read.
 pub fn load(path: &Path) -> Result<NoteSigner, KeyFileError> {
+    let text = read_private(path)?;
+    NoteSigner::parse(&text).map_err(|source| KeyFileError::Format { path: path.to_path_buf(), source })
+}
+
+/// Reads a private key file's text (any kind of key), refusing files others can read.
+pub fn read_private(path: &Path) -> Result<String, KeyFileError> {
     let meta = fs::metadata(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => KeyFileError::Missing { path: path.to_path_buf() },
         _ => KeyFileError::Io { action: "reading", path: path.to_path_buf(), source },
@@ -61,18 +67,19 @@ pub fn load(path: &Path) -> Result<NoteSigner, KeyFileError> {
     if mode & 0o077 != 0 {
         return Err(KeyFileError::Permissions { path: path.to_path_buf(), mode });
     }
-    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Io {
-        action: "reading",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    NoteSigner::parse(&text).map_err(|source| KeyFileError::Format { path: path.to_path_buf(), source })
+    fs::read_to_string(path).map_err(|source| KeyFileError::Io { action: "reading", path: path.to_path_buf(), source })
 }
 
 /// Writes a new random key for `origin` to `path` (mode 0600), never overwriting.
 pub fn create(path: &Path, origin: &str) -> Result<NoteSigner, KeyFileError> {
     let signer =
         NoteSigner::generate(origin).map_err(|source| KeyFileError::Format { path: path.to_path_buf(), source })?;
+    write_private(path, &signer.to_private_text())?;
+    Ok(signer)
+}
+
+/// Writes a private key's text to a new file of mode 0600 (never overwriting one).
+pub fn write_private(path: &Path, text: &str) -> Result<(), KeyFileError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|source| KeyFileError::Io {
             action: "creating the directory of",
@@ -87,13 +94,12 @@ pub fn create(path: &Path, origin: &str) -> Result<NoteSigner, KeyFileError> {
                 _ => KeyFileError::Io { action: "creating", path: path.to_path_buf(), source },
             }
         })?;
-    writeln!(file, "{}", signer.to_private_text()).map_err(|source| KeyFileError::Io {
+    writeln!(file, "{text}").map_err(|source| KeyFileError::Io {
         action: "writing",
         path: path.to_path_buf(),
         source,
     })?;
-    file.sync_all().map_err(|source| KeyFileError::Io { action: "writing", path: path.to_path_buf(), source })?;
-    Ok(signer)
+    file.sync_all().map_err(|source| KeyFileError::Io { action: "writing", path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

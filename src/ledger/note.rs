@@ -34,7 +34,7 @@ pub enum NoteError {
 }
 
 /// A key name: non-empty, no whitespace, no `+`.
-fn check_name(name: &str) -> Result<(), NoteError> {
+pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
         return Err(NoteError::MalformedKey(format!("key name {name:?} must be non-empty, without spaces or '+'")));
     }
@@ -42,10 +42,16 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 }
 
 fn key_id(name: &str, public: &ed25519_dalek::VerifyingKey) -> u32 {
+    typed_key_id(name, ALG_ED25519, public.as_bytes())
+}
+
+/// First four bytes of SHA-256(name ‖ 0x0A ‖ type ‖ public key), big-endian: the key
+/// ID of signed-note keys (type 0x01) and of cosigner keys (type 0x04) alike.
+pub(crate) fn typed_key_id(name: &str, alg: u8, public: &[u8]) -> u32 {
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
-    hasher.update([b'\n', ALG_ED25519]);
-    hasher.update(public.as_bytes());
+    hasher.update([b'\n', alg]);
+    hasher.update(public);
     let digest = hasher.finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
@@ -194,6 +200,15 @@ pub struct SignatureLine {
     pub signature: Vec<u8>,
 }
 
+impl SignatureLine {
+    /// The line as it appears in a note, without its newline.
+    pub fn to_line(&self) -> String {
+        let mut blob = self.key_id.to_be_bytes().to_vec();
+        blob.extend_from_slice(&self.signature);
+        format!("{SIGNATURE_PREFIX}{} {}", self.name, BASE64.encode(blob))
+    }
+}
+
 /// A note split into its body and signature lines (signatures not yet checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedNote<'a> {
@@ -214,23 +229,29 @@ pub fn parse_note(note: &str) -> Result<ParsedNote<'_>, NoteError> {
     check_body(body)?;
     let mut signatures = Vec::new();
     for line in note[split + 2..].lines() {
-        let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(|| malformed("a signature line starts with '— '"))?;
-        let (name, blob) = rest.split_once(' ').ok_or_else(|| malformed("a signature line is '— <name> <base64>'"))?;
-        check_name(name).map_err(|_| malformed("bad key name in a signature line"))?;
-        let blob = BASE64.decode(blob).map_err(|_| malformed("signature is not base64"))?;
-        if blob.len() < 5 {
-            return Err(malformed("signature too short"));
-        }
-        signatures.push(SignatureLine {
-            name: name.to_owned(),
-            key_id: u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]),
-            signature: blob[4..].to_vec(),
-        });
+        signatures.push(parse_signature_line(line)?);
     }
     if signatures.is_empty() {
         return Err(malformed("no signature lines"));
     }
     Ok(ParsedNote { body, signatures })
+}
+
+/// Parses one `— <name> <base64(key ID ‖ signature)>` line (without its newline).
+pub fn parse_signature_line(line: &str) -> Result<SignatureLine, NoteError> {
+    let malformed = |why: &str| NoteError::MalformedNote(why.to_owned());
+    let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(|| malformed("a signature line starts with '— '"))?;
+    let (name, blob) = rest.split_once(' ').ok_or_else(|| malformed("a signature line is '— <name> <base64>'"))?;
+    check_name(name).map_err(|_| malformed("bad key name in a signature line"))?;
+    let blob = BASE64.decode(blob).map_err(|_| malformed("signature is not base64"))?;
+    if blob.len() < 5 {
+        return Err(malformed("signature too short"));
+    }
+    Ok(SignatureLine {
+        name: name.to_owned(),
+        key_id: u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]),
+        signature: blob[4..].to_vec(),
+    })
 }
 
 fn check_body(body: &str) -> Result<(), NoteError> {
@@ -243,7 +264,8 @@ fn check_body(body: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-fn split_key(text: &str) -> Result<(&str, u32, &str), NoteError> {
+/// Splits `<name>+<hex key ID>+<key>` (the ID not yet checked against the key).
+pub(crate) fn split_key(text: &str) -> Result<(&str, u32, &str), NoteError> {
     let mut parts = text.splitn(3, '+');
     let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(NoteError::MalformedKey("expected <name>+<key id>+<key>".into()));

@@ -1,8 +1,10 @@
 //! `gatelog verify`: recompute everything from the entry bytes and compare it
 //! with what is stored or served. The [`Audit`] is pure; [`verify_database`]
 //! and [`verify_remote`] feed it from PostgreSQL or from a log's public tiles.
+//! Both also check every provider signature an entry carries (the key is in the
+//! entry); the database check also asks whether that key was registered for the provider.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use sqlx::PgConnection;
@@ -26,6 +28,8 @@ pub struct Report {
     pub nodes: u64,
     /// Checkpoints checked.
     pub checkpoints: u64,
+    /// Entries carrying their provider's signature (each one checked).
+    pub signed: u64,
     /// Every difference found, in the order found.
     pub findings: Vec<String>,
     /// Differences beyond [`MAX_FINDINGS`].
@@ -60,9 +64,10 @@ impl fmt::Display for Report {
         } else {
             format!("FAILED ({} differences)", self.findings.len() as u64 + self.more_findings)
         };
+        let signed = if self.signed > 0 { format!(" ({} signed by their provider)", self.signed) } else { String::new() };
         write!(
             f,
-            "verified {} entries, {} stored hashes, {} checkpoints: {verdict}",
+            "verified {} entries{signed}, {} stored hashes, {} checkpoints: {verdict}",
             self.entries, self.nodes, self.checkpoints
         )
     }
@@ -80,6 +85,8 @@ pub struct Audit {
     next_node: Option<NodeId>,
     /// Leaf-level stored hashes were checked with the entries (see [`Audit::leaf_node`]).
     leaf_nodes_checked: bool,
+    /// Registered provider keys as (provider slug, vkey), when known (see [`Audit::with_registered_keys`]).
+    registered_keys: Option<HashSet<(String, String)>>,
     /// What has been found.
     pub report: Report,
 }
@@ -100,8 +107,15 @@ impl Audit {
             levels: Vec::new(),
             next_node: None,
             leaf_nodes_checked: false,
+            registered_keys: None,
             report: Report::default(),
         }
+    }
+
+    /// The same audit, also reporting entries signed with a key not registered for their provider.
+    pub fn with_registered_keys(mut self, keys: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.registered_keys = Some(keys.into_iter().collect());
+        self
     }
 
     /// Entries seen so far.
@@ -118,10 +132,12 @@ impl Audit {
             ));
         }
         match Entry::from_canonical_bytes(bytes) {
-            Ok(entry) if entry.index != index => {
-                self.report.find(format!("entry {index}: its bytes say index {}", entry.index));
+            Ok(entry) => {
+                if entry.index != index {
+                    self.report.find(format!("entry {index}: its bytes say index {}", entry.index));
+                }
+                self.signature(index, &entry);
             }
-            Ok(_) => {}
             Err(error) => self.report.find(format!("entry {index}: {error}")),
         }
         let leaf = merkle::leaf_hash(bytes);
@@ -140,6 +156,26 @@ impl Audit {
         let size = self.frontier.size();
         if self.wanted_roots.contains(&size) {
             self.roots.insert(size, self.frontier.root());
+        }
+    }
+
+    /// Checks the provider's signature an entry carries, if any.
+    fn signature(&mut self, index: u64, entry: &Entry) {
+        match entry.check_signature() {
+            Ok(None) => {}
+            Ok(Some(key)) => {
+                self.report.signed += 1;
+                if let Some(registered) = &self.registered_keys
+                    && !registered.contains(&(entry.provider.to_string(), key.to_string()))
+                {
+                    self.report.find(format!(
+                        "entry {index}: signed with key {}, which was never registered for provider {}",
+                        key.label(),
+                        entry.provider
+                    ));
+                }
+            }
+            Err(error) => self.report.find(format!("entry {index}: provider signature: {error}")),
         }
     }
 
@@ -285,17 +321,19 @@ enum Work {
     Nodes(Vec<(NodeId, Hash)>),
 }
 
-/// Verifies the ledger in the database: every entry, every stored hash, every checkpoint and the head.
+/// Verifies the ledger in the database: every entry (and its provider signature, against
+/// the registered keys), every stored hash, every checkpoint and the head.
 ///
 /// Reading rows and hashing them run on two threads (the database stream here, the
 /// [`Audit`] on a blocking thread), joined by a bounded channel so memory stays flat.
 pub async fn verify_database(conn: &mut PgConnection, keys: &[NoteVerifier]) -> Result<Report, sqlx::Error> {
     let checkpoints = store::all_checkpoints(conn).await?;
     let head = store::head(conn).await?;
+    let registered = crate::db::provider_keys::all(conn).await?;
     let sizes: Vec<u64> = checkpoints.iter().map(|c| c.size).chain([head.size]).collect();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Work>(8);
     let worker = tokio::task::spawn_blocking(move || {
-        let mut audit = Audit::new(sizes);
+        let mut audit = Audit::new(sizes).with_registered_keys(registered);
         for work in receiver {
             match work {
                 Work::Entries(rows) => rows.iter().for_each(|row| {
@@ -377,7 +415,8 @@ fn fetch(base: &str, path: &str) -> Result<Vec<u8>, RemoteError> {
 }
 
 /// Verifies a remote Gatelog from its public endpoints alone, as an outside
-/// monitor would: the signed checkpoint, every entry bundle, every hash tile.
+/// monitor would: the signed checkpoint, every entry bundle (with the provider
+/// signatures entries carry), every hash tile.
 pub fn verify_remote(base: &str, keys: &[NoteVerifier]) -> Result<Report, RemoteError> {
     let note = String::from_utf8_lossy(&fetch(base, "checkpoint")?).into_owned();
     // Learn the claimed size first (unverified), then recompute and check the signature and root.

@@ -1,10 +1,11 @@
 //! What providers report, parsed once at the edge into domain types: slugs,
 //! the five record kinds of v1 with their rules and natural keys, and the
-//! field reader that names every problem.
+//! field reader that names every problem, and providers' own signatures over them.
 
 pub mod currency;
 pub mod fields;
 pub mod kinds;
+pub mod signature;
 pub mod slug;
 
 pub use fields::FieldError;

@@ -1,6 +1,6 @@
 //! `/ledger` (the latest checkpoint, how to verify it, the newest entries) and
 //! `/ledger/entries/{index}` (one entry: its exact JSON, hashes, inclusion proof,
-//! and what it amends or was amended by).
+//! what it amends or was amended by, and whether the provider signed it).
 
 use askama::Template;
 use axum::extract::State;
@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::api::extract::Path;
 use crate::db::ledger as store;
 use crate::error::{AppError, PageError};
+use crate::ledger::entry::Entry;
 use crate::ledger::log;
 
 /// The ledger overview.
@@ -27,8 +28,60 @@ pub struct LedgerPage {
     pub root_hex: String,
     /// Newest entries.
     pub recent: Vec<store::EntrySummary>,
+    /// What the witnesses vouched for.
+    pub witnessing: Witnessing,
     /// The citation line.
     pub cite: Citation,
+}
+
+/// The witnesses' view: the newest checkpoint they cosigned, and each witness's row.
+pub struct Witnessing {
+    /// Size of the newest cosigned checkpoint (`None`: none yet).
+    pub size: Option<u64>,
+    /// Cosignatures on it (k of "k of n").
+    pub cosigned: usize,
+    /// One row per configured witness.
+    pub rows: Vec<WitnessRow>,
+}
+
+/// One configured witness on `/ledger`.
+pub struct WitnessRow {
+    /// Its name.
+    pub name: String,
+    /// Its verifier key.
+    pub vkey: String,
+    /// When it cosigned the newest witnessed checkpoint ("—" if it did not).
+    pub cosigned_at: String,
+    /// Its last answer, if it failed.
+    pub problem: Option<String>,
+}
+
+async fn witnessing(state: &AppState, conn: &mut sqlx::PgConnection) -> Result<Witnessing, sqlx::Error> {
+    let id = crate::db::cosignatures::latest_witnessed_checkpoint(conn).await?;
+    let (size, cosignatures) = match id {
+        Some(id) => {
+            let cosignatures = crate::db::cosignatures::of_checkpoint(conn, id).await?;
+            (cosignatures.first().map(|c| c.tree_size), cosignatures)
+        }
+        None => (None, Vec::new()),
+    };
+    let rows: Vec<WitnessRow> = state
+        .witnesses
+        .configured
+        .iter()
+        .map(|w| {
+            let vkey = w.verifier.to_string();
+            let mine = cosignatures.iter().find(|c| c.witness == vkey);
+            WitnessRow {
+                name: w.verifier.name().to_owned(),
+                cosigned_at: mine.map_or("—".into(), |c| c.cosigned_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+                problem: state.witnesses.last_attempt(&vkey).and_then(|a| a.problem),
+                vkey,
+            }
+        })
+        .collect();
+    let cosigned = rows.iter().filter(|r| r.cosigned_at != "—").count();
+    Ok(Witnessing { size, cosigned, rows })
 }
 
 /// `/ledger`.
@@ -37,6 +90,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
     let checkpoint =
         store::latest_checkpoint(&mut conn).await?.ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
     let recent = store::recent_entries(&mut conn, 25, None).await?;
+    let witnessing = witnessing(&state, &mut conn).await?;
     let root_hex = hex::encode(checkpoint.root);
     let cite = Citation::at(&state, "ledger checkpoint", "/ledger", checkpoint.size, &root_hex, checkpoint.signed_at);
     Ok(super::render(&LedgerPage {
@@ -46,6 +100,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
         root_hex,
         checkpoint,
         recent,
+        witnessing,
     }))
 }
 
@@ -63,6 +118,10 @@ pub struct EntryPage {
     pub leaf_hex: String,
     /// The entry that amends this one.
     pub superseded_by: Option<u64>,
+    /// The key (`<slug>+<hex id>`) whose signature over the record verifies, if the provider signed it.
+    pub signed_by: Option<String>,
+    /// Why a signature the entry carries does not verify (`verify` reports it too).
+    pub signature_problem: Option<String>,
     /// Checkpoint size the proof leads to.
     pub tree_size: u64,
     /// Its root, hex.
@@ -85,6 +144,13 @@ pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> 
     let proof = log::inclusion_proof(&mut conn, index, checkpoint.size).await.map_err(AppError::from)?;
     let superseded_by = store::superseded_by(&mut conn, index).await?;
     let parsed: serde_json::Value = serde_json::from_slice(&entry.bytes).unwrap_or(serde_json::Value::Null);
+    let signature = Entry::from_canonical_bytes(&entry.bytes).map_err(|e| e.to_string()).and_then(|e| {
+        e.check_signature().map(|key| key.map(|k| k.label())).map_err(|e| format!("its provider signature {e}"))
+    });
+    let (signed_by, signature_problem) = match signature {
+        Ok(signed_by) => (signed_by, None),
+        Err(problem) => (None, Some(problem)),
+    };
     let cite = Citation::at(
         &state,
         format!("ledger entry {index} ({} from {})", entry.kind, entry.provider),
@@ -99,6 +165,8 @@ pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> 
         raw: String::from_utf8_lossy(&entry.bytes).into_owned(),
         leaf_hex: hex::encode(entry.leaf_hash),
         superseded_by,
+        signed_by,
+        signature_problem,
         tree_size: checkpoint.size,
         root_hex: hex::encode(checkpoint.root),
         proof: proof.iter().map(hex::encode).collect(),
