@@ -265,7 +265,8 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
 
 fn key_state(key: &db::provider_keys::KeyInfo) -> String {
     let added = key.added_at.format("%Y-%m-%d %H:%M");
-    key.revoked_at.map_or(format!("active since {added}"), |at| format!("added {added}, revoked {}", at.format("%Y-%m-%d %H:%M")))
+    key.revoked_at
+        .map_or(format!("active since {added}"), |at| format!("added {added}, revoked {}", at.format("%Y-%m-%d %H:%M")))
 }
 
 /// Runs a `provider key` command.
@@ -278,7 +279,10 @@ async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyComman
                 .map_err(|e| AdminError::Invalid { flag: "--vkey", reason: e.to_string() })?;
             match db::provider_keys::add(conn, &slug, &key).await? {
                 db::provider_keys::Added::New => {
-                    println!("registered key {} for {slug}; records it signs are accepted and marked signed", key.label())
+                    println!(
+                        "registered key {} for {slug}; records it signs are accepted and marked signed",
+                        key.label()
+                    )
                 }
                 db::provider_keys::Added::AlreadyRegistered => {
                     return Err(AdminError::Invalid {

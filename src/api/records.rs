@@ -195,8 +195,9 @@ pub async fn post(
         .into());
     }
 
-    let signatures =
-        check_signatures(&state, &token, &located).await.inspect_err(|_| state.metrics.ingested("rejected_batch", 1))?;
+    let signatures = check_signatures(&state, &token, &located)
+        .await
+        .inspect_err(|_| state.metrics.ingested("rejected_batch", 1))?;
 
     let records: Vec<Record> = located.iter().map(|r| r.record.clone()).collect();
     let result =
@@ -304,11 +305,7 @@ async fn check_signatures(
                     )
                 };
                 if details.len() < formats::MAX_DETAILS {
-                    details.push(ErrorDetail {
-                        index: Some(place.position),
-                        field: Some("signature".into()),
-                        reason,
-                    });
+                    details.push(ErrorDetail { index: Some(place.position), field: Some("signature".into()), reason });
                 }
             }
         }
@@ -396,6 +393,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use crate::ingest::{Receipt, verify_receipt};
+    use crate::ledger::entry::Entry;
+    use crate::ledger::note::NoteSigner;
+    use crate::records::signature::RecordSigner;
     use crate::testing::TestApp;
 
     fn queue_time(p50: u64, tier: &str) -> Value {
@@ -684,6 +684,118 @@ mod tests {
         // Another token has its own budget.
         let other = app.provider_token("nimbus-gpu").await;
         post_json(&app, &other, &json!([capacity(1)])).await.assert_status(StatusCode::CREATED);
+    }
+
+    /// Registers a fresh record-signing key for `slug` (which must already be a provider).
+    async fn register_key(app: &TestApp, slug: &str) -> RecordSigner {
+        let signer = RecordSigner::new(&NoteSigner::generate(slug).expect("key")).expect("signer");
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let added = crate::db::provider_keys::add(&mut conn, signer.provider(), signer.public_key()).await;
+        assert_eq!(added.expect("add"), crate::db::provider_keys::Added::New);
+        signer
+    }
+
+    /// `record` with `signer`'s signature over it, as `gatelog sign-records` writes it.
+    fn signed(signer: &RecordSigner, mut record: Value) -> Value {
+        let parsed = crate::records::Record::parse(record.clone()).expect("valid record");
+        let signature = signer.sign(signer.provider(), &parsed).expect("sign");
+        record["signature"] = json!(signature.to_base64());
+        record
+    }
+
+    fn signature_detail(response: &crate::testing::TestResponse) -> (Value, Value, String) {
+        response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let detail = response.json()["error"]["details"][0].clone();
+        (detail["index"].clone(), detail["field"].clone(), detail["reason"].as_str().unwrap_or_default().to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_signed_batch_is_stored_with_its_key_and_shown_as_signed() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        let signer = register_key(&app, "nordic-hpc").await;
+        let batch = json!([signed(&signer, capacity(512)), queue_time(60, "spot")]);
+        post_json(&app, &token, &batch).await.assert_status(StatusCode::CREATED);
+
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let stored = crate::db::ledger::entry(&mut conn, 0).await.expect("query").expect("entry 0");
+        let entry = Entry::from_canonical_bytes(&stored.bytes).expect("canonical");
+        let signature = entry.signature.clone().expect("the entry carries the signature");
+        assert_eq!(signature.vkey, signer.public_key().to_string());
+        assert_eq!(entry.check_signature().expect("verifies from the entry alone"), Some(signer.public_key().clone()));
+        assert!(!entry.record.as_object().expect("object").contains_key("signature"));
+        let unsigned = crate::db::ledger::entry(&mut conn, 1).await.expect("query").expect("entry 1");
+        assert!(!String::from_utf8_lossy(&unsigned.bytes).contains("signature"), "unsigned entries are unchanged");
+
+        let page = app.get("/ledger/entries/0").await.html();
+        assert_eq!(page.text_of("#submitted"), format!("Signed by the provider (key {})", signer.public_key().label()));
+        let page = app.get("/ledger/entries/1").await.html();
+        assert_eq!(page.text_of("#submitted"), "Submitted with a provider token");
+
+        let csv = app.get("/data/entries.csv").await.text();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let headers = reader.headers().expect("header").clone();
+        let column = headers.iter().position(|h| h == "provider_signed").expect("provider_signed column");
+        let flags: Vec<String> = reader.records().map(|r| r.expect("row")[column].to_owned()).collect();
+        assert_eq!(flags, ["true", "false"]);
+
+        let report =
+            crate::ledger::verify::verify_database(&mut conn, &[app.ledger().verifier()]).await.expect("verify");
+        assert!(report.ok(), "{report}");
+        assert_eq!(report.signed, 1);
+    }
+
+    #[tokio::test]
+    async fn a_tampered_signature_is_refused_naming_the_record_and_nothing_is_written() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        let signer = register_key(&app, "nordic-hpc").await;
+        let mut tampered = signed(&signer, capacity(512));
+        tampered["total_accelerators"] = json!(513);
+        let response = post_json(&app, &token, &json!([signed(&signer, queue_time(60, "spot")), tampered])).await;
+        let (index, field, reason) = signature_detail(&response);
+        assert_eq!((index, field), (json!(1), json!("signature")));
+        assert!(reason.contains("does not verify") && reason.contains(&signer.public_key().label()), "{reason}");
+        let garbled = json!([{"signature": "bm90IGEgc2lnbmF0dXJl", "kind": "capacity", "as_of": "2026-11-01",
+            "resource": "a100", "region": "eu-fi", "total_accelerators": 1, "newcomer_set_aside": 0}]);
+        let (index, field, _) = signature_detail(&post_json(&app, &token, &garbled).await);
+        assert_eq!((index, field), (json!(0), json!("signature")));
+        // A CSV body carries it as a column, refused the same way (line numbers for CSV).
+        let other = RecordSigner::new(&NoteSigner::generate("nordic-hpc").expect("key")).expect("signer");
+        let stray = signed(&other, capacity(7))["signature"].as_str().expect("sig").to_owned();
+        let csv = format!(
+            "as_of,resource,region,total_accelerators,newcomer_set_aside,signature\n2026-11-01,nvidia-h100-80gb,eu-de,7,7,{stray}\n"
+        );
+        let response = app.post("/api/v1/records?kind=capacity", "text/csv", csv, Some(&token), &[]).await;
+        assert_eq!(signature_detail(&response).0, json!(2));
+        assert_eq!(app.tree_size().await, 0);
+    }
+
+    #[tokio::test]
+    async fn signatures_need_a_registered_unrevoked_key_and_unsigned_records_stay_accepted() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        // A well-formed signature, but the provider never registered the key.
+        let unregistered = RecordSigner::new(&NoteSigner::generate("nordic-hpc").expect("key")).expect("signer");
+        let (index, field, reason) =
+            signature_detail(&post_json(&app, &token, &json!([signed(&unregistered, capacity(1))])).await);
+        assert_eq!((index, field), (json!(0), json!("signature")));
+        assert!(reason.contains("no registered signing key"), "{reason}");
+
+        let signer = register_key(&app, "nordic-hpc").await;
+        post_json(&app, &token, &json!([signed(&signer, capacity(2))])).await.assert_status(StatusCode::CREATED);
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let vkey = signer.public_key().to_string();
+        assert!(crate::db::provider_keys::revoke(&mut conn, signer.provider(), &vkey).await.expect("revoke"));
+        let (_, field, _) = signature_detail(&post_json(&app, &token, &json!([signed(&signer, capacity(3))])).await);
+        assert_eq!(field, json!("signature"), "a revoked key signs nothing new");
+        // Revocation only sets revoked_at: the row can be neither changed nor deleted.
+        assert!(sqlx::query("DELETE FROM provider_keys").execute(&mut *conn).await.is_err());
+        assert!(sqlx::query("UPDATE provider_keys SET revoked_at = NULL").execute(&mut *conn).await.is_err());
+        assert_eq!(app.tree_size().await, 1);
+
+        post_json(&app, &token, &json!([capacity(4)])).await.assert_status(StatusCode::CREATED);
+        assert_eq!(app.tree_size().await, 2, "signing is optional: unsigned records are accepted");
     }
 
     proptest! {

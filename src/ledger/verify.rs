@@ -64,7 +64,8 @@ impl fmt::Display for Report {
         } else {
             format!("FAILED ({} differences)", self.findings.len() as u64 + self.more_findings)
         };
-        let signed = if self.signed > 0 { format!(" ({} signed by their provider)", self.signed) } else { String::new() };
+        let signed =
+            if self.signed > 0 { format!(" ({} signed by their provider)", self.signed) } else { String::new() };
         write!(
             f,
             "verified {} entries{signed}, {} stored hashes, {} checkpoints: {verdict}",
@@ -402,7 +403,7 @@ pub enum RemoteError {
     },
 }
 
-fn fetch(base: &str, path: &str) -> Result<Vec<u8>, RemoteError> {
+pub(crate) fn fetch(base: &str, path: &str) -> Result<Vec<u8>, RemoteError> {
     let url = format!("{}/{path}", base.trim_end_matches('/'));
     let mut response =
         ureq::get(&url).call().map_err(|e| RemoteError::Fetch { url: url.clone(), reason: e.to_string() })?;
@@ -481,4 +482,79 @@ fn partial_width(size: u64, tile_index: u64) -> Option<u16> {
 /// (the signature is checked once the entries are recomputed).
 fn tiles_size_hint(note: &str) -> u64 {
     note.lines().nth(1).and_then(|line| line.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ledger::entry::{EntrySignature, PendingEntry};
+    use crate::ledger::note::NoteSigner;
+    use crate::records::signature::RecordSigner;
+    use crate::records::{Record, Slug};
+    use crate::testing::TestApp;
+
+    fn capacity(total: u64) -> serde_json::Value {
+        json!({"kind": "capacity", "as_of": "2026-11-01", "resource": "a100", "region": "eu-fi",
+               "total_accelerators": total, "newcomer_set_aside": 0})
+    }
+
+    /// An entry of `provider` holding `record`, carrying `signature` as given (unchecked, as a faulty log might).
+    fn pending(provider: &Slug, record: &Record, signature: EntrySignature) -> PendingEntry {
+        PendingEntry {
+            provider: provider.clone(),
+            kind: record.kind().as_str().into(),
+            natural_key: record.natural_key(),
+            record: record.to_json(),
+            supersedes: None,
+            signature: Some(signature),
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_and_unregistered_provider_signatures_are_findings_naming_the_entry() {
+        let app = TestApp::new().await;
+        app.provider_token("nordic-hpc").await;
+        let provider = Slug::parse("nordic-hpc").expect("slug");
+        let signer = RecordSigner::new(&NoteSigner::generate("nordic-hpc").expect("key")).expect("signer");
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        crate::db::provider_keys::add(&mut conn, &provider, signer.public_key()).await.expect("add");
+        let (one, two) = (Record::parse(capacity(1)).expect("record"), Record::parse(capacity(2)).expect("record"));
+        let good = EntrySignature::new(&signer.sign(&provider, &one).expect("sign"), signer.public_key());
+        // Entry 1: record two with the signature of record one.
+        let wrong = EntrySignature::new(&signer.sign(&provider, &one).expect("sign"), signer.public_key());
+        // Entry 2: a valid signature by a key nobody registered.
+        let stranger = RecordSigner::new(&NoteSigner::generate("nordic-hpc").expect("key")).expect("signer");
+        let unregistered = EntrySignature::new(&stranger.sign(&provider, &two).expect("sign"), stranger.public_key());
+        // Entry 3: a key named for another provider.
+        let other = RecordSigner::new(&NoteSigner::generate("nimbus-gpu").expect("key")).expect("signer");
+        let other_slug = Slug::parse("nimbus-gpu").expect("slug");
+        let misnamed = EntrySignature::new(&other.sign(&other_slug, &two).expect("sign"), other.public_key());
+        let batch = [
+            pending(&provider, &one, good),
+            pending(&provider, &two, wrong),
+            pending(&provider, &two, unregistered),
+            pending(&provider, &two, misnamed),
+        ];
+        app.ledger().append(&app.db.pool, &batch).await.expect("append");
+
+        let report = verify_database(&mut conn, &[app.ledger().verifier()]).await.expect("verify");
+        assert_eq!(report.findings.len(), 3, "{report}");
+        assert!(report.findings[0].starts_with("entry 1: provider signature: does not verify"), "{report}");
+        assert!(report.findings[1].starts_with("entry 2: signed with key nordic-hpc+"), "{report}");
+        assert!(report.findings[1].contains("never registered"), "{report}");
+        assert!(report.findings[2].starts_with("entry 3: provider signature: the key is named \"nimbus-gpu\""));
+        assert_eq!(report.signed, 2, "entries 0 and 2 carry signatures that verify");
+
+        // An outside monitor, with the entries alone, finds the signatures that do not verify.
+        let mut audit = Audit::new([]);
+        for index in 0..4 {
+            let row = crate::db::ledger::entry(&mut conn, index).await.expect("query").expect("entry");
+            audit.entry(index, &row.bytes, None);
+        }
+        let findings: Vec<&str> = audit.report.findings.iter().map(String::as_str).collect();
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert!(findings[0].starts_with("entry 1:") && findings[1].starts_with("entry 3:"), "{findings:?}");
+    }
 }

