@@ -245,6 +245,20 @@ pub struct VerifyArgs {
     /// [default: the local signing key's; with --from-url, the key the log serves, with a warning]
     #[arg(long = "vkey", value_name = "VKEY")]
     pub vkeys: Vec<String>,
+
+    /// Re-derive every published dataset from the public entries and compare it, cell by cell,
+    /// with the site's snapshot (and its live exports if still at that checkpoint); needs --from-url
+    #[arg(long, requires = "from_url")]
+    pub figures: bool,
+
+    /// With --figures: the snapshot to check, by tree size [default: the newest the site offers]
+    #[arg(long, value_name = "N", requires = "figures")]
+    pub tree_size: Option<u64>,
+
+    /// With --figures: an empty PostgreSQL database to recompute in
+    /// [default: a private cluster in a temporary directory, removed afterwards]
+    #[arg(long, value_name = "URL", requires = "figures")]
+    pub scratch_database_url: Option<String>,
 }
 
 /// Flags of `gatelog monitor`.
@@ -374,6 +388,9 @@ pub enum CliError {
     /// The monitor raised an alert (evidence already printed) or could not check the log.
     #[error(transparent)]
     Monitor(#[from] MonitorError),
+    /// Published figures could not be re-derived.
+    #[error(transparent)]
+    Figures(#[from] crate::figures::FiguresError),
     /// The witness could not start.
     #[error("witness: {0}")]
     Witness(String),
@@ -411,6 +428,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::SignRecords(args) => sign_records(&args, std::io::stdin().lock(), std::io::stdout().lock())?,
         Command::Verify(args) if args.snapshot.is_some() => verify_snapshot(&cli.global, &args).await?,
+        Command::Verify(args) if args.figures => verify_figures(&cli.global, &args).await?,
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
         Command::Monitor(args) => monitor_command(args).await?,
         Command::Witness(command) => witness_command(command).await?,
@@ -672,6 +690,80 @@ async fn verify_command(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     if report.ok() { Ok(()) } else { Err(CliError::VerifyFailed(report.findings.len() as u64 + report.more_findings)) }
 }
 
+/// `gatelog verify --figures --from-url URL`: re-derives every dataset of a published
+/// snapshot from the entries alone and lists every cell that differs.
+async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CliError> {
+    use crate::figures;
+    let url = args.from_url.clone().unwrap_or_default();
+    let mut trusted: Vec<NoteVerifier> =
+        args.vkeys.iter().map(|v| NoteVerifier::parse(v)).collect::<Result<_, _>>().map_err(CliError::Vkey)?;
+    if trusted.is_empty() {
+        trusted.push(served_vkey(&url).await?);
+    }
+    let (base, size) = (url.clone(), args.tree_size);
+    let (published, entries) = tokio::task::spawn_blocking(move || -> Result<_, figures::FiguresError> {
+        let published = figures::fetch_published(&base, size)?;
+        let entries = figures::fetch_entries(&base, published.size)?;
+        Ok((published, entries))
+    })
+    .await
+    .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??;
+    let checkpoint = figures::check_entries(&entries, &published.note, &trusted)?;
+    println!(
+        "{} entries fetched from {url} match the signed checkpoint of the snapshot at size {}",
+        entries.len(),
+        published.size
+    );
+
+    // A scratch database that holds nothing but these entries.
+    let scratch_dir = std::env::temp_dir().join(format!("gatelog-figures-{}", std::process::id()));
+    let config = match &args.scratch_database_url {
+        Some(url) => crate::db::DatabaseConfig::External(Box::new(
+            crate::db::parse_database_url(url)
+                .map_err(|e| CliError::Figures(figures::FiguresError::Malformed(e.to_string())))?,
+        )),
+        None => {
+            crate::db::DatabaseConfig::Embedded { data_dir: scratch_dir.clone(), pg_bindir: global.pg_bindir.clone() }
+        }
+    };
+    let database = Database::open(config).await?;
+    let result = async {
+        database.migrate().await?;
+        figures::load_scratch(&database.pool, &entries, &checkpoint, &published.note, published.signed_at).await?;
+        Ok::<_, CliError>(figures::recompute(&database.pool, &published).await?)
+    }
+    .await;
+    database.close().await?;
+    let _ = std::fs::remove_dir_all(&scratch_dir);
+    let recomputed = result?;
+
+    let mut differences = figures::compare(&published, &recomputed);
+    let (base, snapshot) = (url.clone(), published.clone());
+    let live = tokio::task::spawn_blocking(move || figures::fetch_live(&base, &snapshot))
+        .await
+        .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??;
+    match &live {
+        Some(files) => {
+            let live = figures::Published { files: files.clone(), ..published.clone() };
+            for mut difference in figures::compare(&live, &recomputed) {
+                difference.source = format!("live /data/ export ({})", difference.source);
+                differences.push(difference);
+            }
+        }
+        None => println!("the site has moved past size {}: its live exports were not compared", published.size),
+    }
+    for difference in &differences {
+        println!("DIFFERENCE {difference}");
+    }
+    let files = recomputed.len() * if live.is_some() { 2 } else { 1 };
+    if differences.is_empty() {
+        println!("figures at size {}: {files} published files re-derived from the entries: OK", published.size);
+        Ok(())
+    } else {
+        Err(CliError::VerifyFailed(differences.len() as u64))
+    }
+}
+
 /// `gatelog monitor`: alerts exit 1 through `main`; anything that kept the log from
 /// being checked exits 2 here, so scripts can tell "the log lied" from "try again".
 async fn monitor_command(args: MonitorArgs) -> Result<(), CliError> {
@@ -741,7 +833,8 @@ async fn witness_command(command: WitnessCommand) -> Result<(), CliError> {
                 .iter()
                 .map(|l| NoteVerifier::parse(l).map_err(|e| failed(&format!("--log {l:?}: {e}"))))
                 .collect::<Result<Vec<_>, _>>()?;
-            let witness = crate::witness::server::Witness::new(key.clone(), logs, Some(state)).map_err(|e| failed(&e))?;
+            let witness =
+                crate::witness::server::Witness::new(key.clone(), logs, Some(state)).map_err(|e| failed(&e))?;
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .map_err(|e| failed(&format!("cannot listen on {listen}: {e}")))?;

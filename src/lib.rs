@@ -15,6 +15,7 @@ pub mod datasets;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod figures;
 pub mod ingest;
 pub mod ledger;
 pub mod monitor;

@@ -78,6 +78,7 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/compliance", get(crate::web::compliance::show))
         .route("/data", get(crate::web::data::index))
         .route("/data/dictionary", get(crate::web::data::dictionary))
+        .route("/data/snapshots.json", get(crate::web::data::snapshots_json))
         .route("/data/{file}", get(crate::web::data::export))
         .route("/ledger/entries/{index}", get(crate::web::ledger::entry))
         .route("/metrics", get(crate::telemetry::scrape))

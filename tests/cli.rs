@@ -584,3 +584,54 @@ fn monitor_accepts_growth_and_alerts_on_a_fork() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(error_line(&stderr).contains("could not check: fetching http://127.0.0.1:1/checkpoint"), "{stderr}");
 }
+
+#[test]
+fn verify_figures_re_derives_a_published_snapshot_and_names_a_changed_figure() {
+    let dir = data_dir();
+    let (status, _, stderr) = run(gatelog().args(["demo", "load", "--data-dir"]).arg(dir.path()));
+    assert!(status.success(), "{stderr}");
+    // serve writes a snapshot of the newest checkpoint at start-up.
+    let server = Server::start(dir.path(), &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let size = loop {
+        let (_, body) = server.get("/data/snapshots.json");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if let Some(size) = json["sizes"][0].as_u64() {
+            break size;
+        }
+        assert!(std::time::Instant::now() < deadline, "no snapshot was written: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let (_, checkpoint) = server.get("/api/v1/ledger/checkpoint");
+    let vkey = serde_json::from_str::<serde_json::Value>(&checkpoint).expect("json")["vkey"]
+        .as_str()
+        .expect("vkey")
+        .to_owned();
+    let figures = || {
+        run(gatelog()
+            .args(["verify", "--figures", "--from-url", &server.url, "--vkey", &vkey])
+            .env_remove("DATABASE_URL"))
+    };
+    let (status, stdout, stderr) = figures();
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("match the signed checkpoint") && stdout.contains("re-derived from the entries: OK"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("24 published files"), "snapshot and live exports, 12 each: {stdout}");
+
+    // Change one figure in the published snapshot behind the ledger's back.
+    let file = dir.path().join("snapshots").join(size.to_string()).join(format!("gatelog_acceptance_rates_{size}.csv"));
+    let text = std::fs::read_to_string(&file).expect("read the published table");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let last = lines[1].rfind(',').expect("cells");
+    lines[1] = format!("{},0.999", &lines[1][..last]);
+    std::fs::write(&file, lines.join("\n") + "\n").expect("tamper");
+    let (status, stdout, stderr) = figures();
+    assert!(!status.success(), "{stdout}");
+    let differences: Vec<&str> = stdout.lines().filter(|l| l.starts_with("DIFFERENCE")).collect();
+    assert_eq!(differences.len(), 1, "{stdout}");
+    assert!(differences[0].contains(&format!("gatelog_acceptance_rates_{size}.csv row 1")), "{stdout}");
+    assert!(differences[0].contains("published \"0.999\""), "{stdout}");
+    assert!(error_line(&stderr).contains("1 differences"), "{stderr}");
+}

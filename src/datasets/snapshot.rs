@@ -93,7 +93,10 @@ impl Pinned {
             Some(size) => db::ledger::checkpoint_at(&mut conn, size).await?.ok_or(SnapshotError::NoCheckpoint(size))?,
             None => db::ledger::latest_checkpoint(&mut conn).await?.ok_or(SnapshotError::EmptyLedger)?,
         };
-        let providers = db::providers::list(&mut conn).await?;
+        let mut providers = db::providers::list(&mut conn).await?;
+        // Datasets list providers by slug: the order must follow from the ledger alone
+        // (display names are not in it), so that anyone can re-derive the same files.
+        providers.sort_by(|a, b| a.slug.cmp(&b.slug));
         let obligations = match obligations {
             Some(given) => given,
             None => db::obligations::list(&mut conn, None).await?,
@@ -259,7 +262,7 @@ fn obligations_json(obligations: &[Obligation]) -> Vec<u8> {
 }
 
 /// Reads obligations as [`obligations_json`] wrote them.
-fn parse_obligations(bytes: &[u8]) -> Option<Vec<Obligation>> {
+pub(crate) fn parse_obligations(bytes: &[u8]) -> Option<Vec<Obligation>> {
     let list: Vec<serde_json::Value> = serde_json::from_slice(bytes).ok()?;
     list.iter()
         .map(|o| {

@@ -61,6 +61,18 @@ fn archives(dir: Option<&std::path::Path>) -> Vec<u64> {
     sizes
 }
 
+/// `GET /data/snapshots.json`: `{"sizes": [...]}`, the tree sizes of the snapshots on
+/// offer, newest first (what `gatelog verify --figures` checks by default).
+pub async fn snapshots_json(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let sizes = archives(state.snapshots_dir.as_deref());
+    let mut response = axum::Json(serde_json::json!({ "sizes": sizes })).into_response();
+    response
+        .headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("public, max-age=60"));
+    response
+}
+
 impl DataPage {
     /// A download link.
     pub fn href(&self, dataset: &Dataset, format: &Format) -> String {

@@ -1,0 +1,482 @@
+//! Re-derivation of every published figure from public entries alone
+//! (`gatelog verify --figures`).
+//!
+//! An auditor who trusts neither the providers nor the operator fetches the entries
+//! up to a published snapshot's checkpoint from the tiles, checks them against that
+//! signed checkpoint, loads them into a scratch database of their own (nothing else:
+//! no operator tables but the published obligations), runs the very code the site
+//! uses to produce every dataset, and compares the result cell by cell with what the
+//! site published — the snapshot's files and, when the site is still at that
+//! checkpoint, its live exports. Every difference is reported by dataset, row and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::analytics::compliance::Obligation;
+use crate::datasets::snapshot::{CHECKPOINT_FILE, OBLIGATIONS_FILE, Pinned, WriteSink, parse_obligations};
+use crate::datasets::{CATALOG, Format};
+use crate::db;
+use crate::db::ledger::EntryRow;
+use crate::ledger::checkpoint::Checkpoint;
+use crate::ledger::entry::Entry;
+use crate::ledger::merkle::{self, Frontier};
+use crate::ledger::note::NoteVerifier;
+use crate::ledger::tiles::{self, TILE_WIDTH, TileKind, TilePath};
+use crate::ledger::verify::{RemoteError, fetch};
+
+/// Why the figures could not be checked at all (as opposed to checked and found different).
+#[derive(Debug, thiserror::Error)]
+pub enum FiguresError {
+    /// A download failed.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// The site publishes no snapshot to compare with.
+    #[error("{0}")]
+    NoSnapshot(String),
+    /// What was published is malformed.
+    #[error("{0}")]
+    Malformed(String),
+    /// The entries do not lead to the signed checkpoint: nothing derived from them can be trusted.
+    #[error("the entries do not match the signed checkpoint: {0}")]
+    Untrusted(String),
+    /// The scratch database failed.
+    #[error("scratch database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Recomputing a dataset failed.
+    #[error("recomputing {dataset}: {reason}")]
+    Recompute {
+        /// The file.
+        dataset: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a site published at one checkpoint.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The checkpoint's tree size.
+    pub size: u64,
+    /// The signed checkpoint note.
+    pub note: String,
+    /// When the checkpoint was signed (the snapshot's `created`), for the compliance report.
+    pub signed_at: DateTime<Utc>,
+    /// The obligations the compliance report was computed against.
+    pub obligations: Vec<Obligation>,
+    /// Every dataset's CSV, by file name.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// One published cell (or row) that the entries do not give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// Where it was published: a file name, or `live /data/...` for the site's current export.
+    pub source: String,
+    /// The data row (1 = the first row after the header), if the difference is in a row.
+    pub row: Option<usize>,
+    /// The row's identifying cells (its first columns), to find it again.
+    pub row_label: String,
+    /// The column, if the difference is in one cell.
+    pub column: Option<String>,
+    /// What was published.
+    pub published: String,
+    /// What the entries give.
+    pub recomputed: String,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(row) = self.row {
+            write!(f, " row {row}")?;
+            if !self.row_label.is_empty() {
+                write!(f, " ({})", self.row_label)?;
+            }
+        }
+        if let Some(column) = &self.column {
+            write!(f, " column {column}")?;
+        }
+        write!(f, ": published {:?}, the entries give {:?}", self.published, self.recomputed)
+    }
+}
+
+/// The tree sizes of the snapshots a site offers, newest first (`/data/snapshots.json`).
+pub fn snapshot_sizes(base: &str) -> Result<Vec<u64>, FiguresError> {
+    let bytes = fetch(base, "data/snapshots.json")?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| FiguresError::Malformed(format!("data/snapshots.json: {e}")))?;
+    Ok(value["sizes"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default())
+}
+
+/// Downloads the snapshot of `size` entries (the newest the site offers if `None`).
+pub fn fetch_published(base: &str, size: Option<u64>) -> Result<Published, FiguresError> {
+    let size = match size {
+        Some(size) => size,
+        None => *snapshot_sizes(base)?.first().ok_or_else(|| {
+            FiguresError::NoSnapshot(format!("{base} publishes no snapshot under /data/snapshots/ to compare with"))
+        })?,
+    };
+    let dir = format!("data/snapshots/{size}");
+    let note = String::from_utf8_lossy(&fetch(base, &format!("{dir}/{CHECKPOINT_FILE}"))?).into_owned();
+    let obligations = parse_obligations(&fetch(base, &format!("{dir}/{OBLIGATIONS_FILE}"))?)
+        .ok_or_else(|| FiguresError::Malformed(format!("{dir}/{OBLIGATIONS_FILE} is malformed")))?;
+    let package: serde_json::Value =
+        serde_json::from_slice(&fetch(base, &format!("{dir}/{}", crate::datasets::datapackage::FILE))?)
+            .map_err(|e| FiguresError::Malformed(format!("{dir}/datapackage.json: {e}")))?;
+    let signed_at = package["created"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| FiguresError::Malformed(format!("{dir}/datapackage.json has no 'created' time")))?;
+    let mut files = BTreeMap::new();
+    for dataset in CATALOG.iter() {
+        let name = dataset.file_name(size, Format::Csv);
+        files.insert(name.clone(), fetch(base, &format!("{dir}/{name}"))?);
+    }
+    Ok(Published { size, note, signed_at, obligations, files })
+}
+
+/// Downloads entries `0..size` from the entry bundles.
+pub fn fetch_entries(base: &str, size: u64) -> Result<Vec<Vec<u8>>, FiguresError> {
+    let mut entries = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    for tile_index in 0..size.div_ceil(TILE_WIDTH) {
+        let width = (size - tile_index * TILE_WIDTH).min(TILE_WIDTH);
+        let tile = TilePath {
+            kind: TileKind::Entries,
+            index: tile_index,
+            partial: (width < TILE_WIDTH).then_some(width as u16),
+        };
+        let bundle = fetch(base, &tile.to_string())?;
+        let parts = tiles::split_bundle(&bundle)
+            .ok_or_else(|| FiguresError::Untrusted(format!("{tile}: truncated entry bundle")))?;
+        if parts.len() as u64 != width {
+            return Err(FiguresError::Untrusted(format!("{tile}: {} entries, expected {width}", parts.len())));
+        }
+        entries.extend(parts.into_iter().map(<[u8]>::to_vec));
+    }
+    Ok(entries)
+}
+
+/// Checks that `entries` are exactly the tree the signed `note` commits to.
+pub fn check_entries(entries: &[Vec<u8>], note: &str, keys: &[NoteVerifier]) -> Result<Checkpoint, FiguresError> {
+    let body = keys
+        .iter()
+        .find_map(|key| key.open(note).ok())
+        .ok_or_else(|| FiguresError::Untrusted("the snapshot's checkpoint is not signed by a trusted key".into()))?;
+    let checkpoint = Checkpoint::parse(body).map_err(|e| FiguresError::Untrusted(e.to_string()))?;
+    let mut frontier = Frontier::empty();
+    for entry in entries {
+        frontier.push(merkle::leaf_hash(entry));
+    }
+    if frontier.size() != checkpoint.size || frontier.root() != checkpoint.root {
+        return Err(FiguresError::Untrusted(format!(
+            "{} entries hash to {}, the checkpoint says {} entries with root {}",
+            frontier.size(),
+            hex::encode(frontier.root()),
+            checkpoint.size,
+            hex::encode(checkpoint.root)
+        )));
+    }
+    Ok(checkpoint)
+}
+
+/// Loads verified entries (and the checkpoint) into an empty, migrated scratch database.
+/// Providers are registered from the entries themselves: the ledger is all there is.
+pub async fn load_scratch(
+    pool: &PgPool,
+    entries: &[Vec<u8>],
+    checkpoint: &Checkpoint,
+    note: &str,
+    signed_at: DateTime<Utc>,
+) -> Result<(), FiguresError> {
+    let mut tx = pool.begin().await?;
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut providers = BTreeSet::new();
+    for (index, bytes) in entries.iter().enumerate() {
+        let entry: Entry = serde_json::from_slice(bytes)
+            .map_err(|e| FiguresError::Malformed(format!("entry {index} is not a Gatelog entry: {e}")))?;
+        let received_at = DateTime::parse_from_rfc3339(&entry.received_at)
+            .map_err(|e| FiguresError::Malformed(format!("entry {index}: received_at: {e}")))?
+            .with_timezone(&Utc);
+        // The natural key is a function of the record; one that no longer parses gets a
+        // key of its own, so that it amends nothing (as the site treats it).
+        let natural_key = crate::records::RecordKind::OPTIONS
+            .iter()
+            .find(|(name, _)| *name == entry.kind)
+            .and_then(|(_, kind)| crate::records::Record::parse_kind(*kind, entry.record.as_object()?.clone()).ok())
+            .map_or_else(|| format!("unparsed entry {index}"), |r| r.natural_key());
+        providers.insert(entry.provider.clone());
+        rows.push(EntryRow {
+            index: index as u64,
+            leaf_hash: merkle::leaf_hash(bytes),
+            bytes: bytes.clone(),
+            provider: entry.provider.to_string(),
+            kind: entry.kind.clone(),
+            natural_key,
+            received_at,
+            supersedes: entry.supersedes,
+        });
+    }
+    for slug in providers {
+        let provider = crate::providers::NewProvider {
+            display_name: slug.to_string(),
+            slug,
+            kind: crate::providers::ProviderKind::Other,
+            country: None,
+            website: None,
+        };
+        db::providers::insert_if_missing(&mut tx, &provider).await?;
+    }
+    for chunk in rows.chunks(1000) {
+        db::ledger::insert_entries(&mut tx, chunk).await?;
+    }
+    sqlx::query("INSERT INTO ledger_checkpoints (tree_size, root_hash, note, signed_at) VALUES ($1, $2, $3, $4)")
+        .bind(i64::try_from(checkpoint.size).unwrap_or(i64::MAX))
+        .bind(checkpoint.root.as_slice())
+        .bind(note)
+        .bind(signed_at)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every dataset's CSV, recomputed in the scratch database with the site's own code.
+pub async fn recompute(pool: &PgPool, published: &Published) -> Result<BTreeMap<String, Vec<u8>>, FiguresError> {
+    let pinned = Pinned::load(pool, Some(published.size), Some(published.obligations.clone()), true)
+        .await
+        .map_err(|e| FiguresError::Recompute { dataset: "every dataset".into(), reason: e.to_string() })?;
+    let mut out = BTreeMap::new();
+    for dataset in CATALOG.iter() {
+        let name = dataset.file_name(published.size, Format::Csv);
+        let failed = |reason: String| FiguresError::Recompute { dataset: name.clone(), reason };
+        let mut sink = WriteSink::new(dataset, Format::Csv, Vec::new()).map_err(|e| failed(e.to_string()))?;
+        pinned.render(pool, dataset, &mut sink).await.map_err(|e| failed(e.to_string()))?;
+        out.insert(name.clone(), sink.finish().map_err(|e| failed(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// How many leading cells name a row in reports.
+const LABEL_CELLS: usize = 3;
+/// Most differences listed per file; the rest are counted.
+const MAX_PER_FILE: usize = 50;
+
+fn read_csv(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.map(|r| r.iter().map(str::to_owned).collect()).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Compares one published CSV with the recomputed one, cell by cell.
+pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Difference> {
+    let difference = |row, label: String, column, published: String, recomputed: String| Difference {
+        source: source.to_owned(),
+        row,
+        row_label: label,
+        column,
+        published,
+        recomputed,
+    };
+    let (theirs, ours) = match (read_csv(published), read_csv(recomputed)) {
+        (Ok(theirs), Ok(ours)) => (theirs, ours),
+        (Err(e), _) => return vec![difference(None, String::new(), None, format!("not CSV: {e}"), String::new())],
+        (_, Err(e)) => return vec![difference(None, String::new(), None, String::new(), format!("not CSV: {e}"))],
+    };
+    let header = ours.first().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    if theirs.first() != ours.first() {
+        out.push(difference(
+            None,
+            String::new(),
+            Some("(header)".into()),
+            theirs.first().map(|h| h.join(",")).unwrap_or_default(),
+            header.join(","),
+        ));
+        return out;
+    }
+    let mut hidden = 0usize;
+    let rows = theirs.len().max(ours.len());
+    for i in 1..rows {
+        let label_of = |row: &Vec<String>| row.iter().take(LABEL_CELLS).cloned().collect::<Vec<_>>().join(", ");
+        let found = match (theirs.get(i), ours.get(i)) {
+            (Some(t), Some(o)) if t == o => Vec::new(),
+            (Some(t), Some(o)) => header
+                .iter()
+                .enumerate()
+                .filter(|(c, _)| t.get(*c) != o.get(*c))
+                .map(|(c, name)| {
+                    let cell = |r: &Vec<String>| r.get(c).cloned().unwrap_or_default();
+                    difference(Some(i), label_of(o), Some(name.clone()), cell(t), cell(o))
+                })
+                .collect(),
+            (Some(t), None) => vec![difference(Some(i), label_of(t), None, t.join(","), "(no such row)".into())],
+            (None, Some(o)) => vec![difference(Some(i), label_of(o), None, "(no such row)".into(), o.join(","))],
+            (None, None) => Vec::new(),
+        };
+        for d in found {
+            if out.len() < MAX_PER_FILE {
+                out.push(d);
+            } else {
+                hidden += 1;
+            }
+        }
+    }
+    if hidden > 0 {
+        out.push(difference(None, String::new(), None, format!("{hidden} more differences"), String::new()));
+    }
+    out
+}
+
+/// Compares every published file with its recomputation.
+pub fn compare(published: &Published, recomputed: &BTreeMap<String, Vec<u8>>) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for (name, ours) in recomputed {
+        match published.files.get(name) {
+            Some(theirs) => out.extend(diff_csv(name, theirs, ours)),
+            None => out.push(Difference {
+                source: name.clone(),
+                row: None,
+                row_label: String::new(),
+                column: None,
+                published: "(not published)".into(),
+                recomputed: format!("{} bytes", ours.len()),
+            }),
+        }
+    }
+    out
+}
+
+/// The site's live CSV exports, if the site is still at the snapshot's checkpoint
+/// (each export names its tree size in its file name); `None` if it has moved on.
+pub fn fetch_live(base: &str, published: &Published) -> Result<Option<BTreeMap<String, Vec<u8>>>, FiguresError> {
+    let current = crate::ledger::verify::fetch(base, "checkpoint")?;
+    let size = String::from_utf8_lossy(&current).lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+    if size != Some(published.size) {
+        return Ok(None);
+    }
+    let mut out = BTreeMap::new();
+    for dataset in CATALOG.iter() {
+        let bytes = fetch(base, &format!("data/{}.csv", dataset.name))?;
+        out.insert(dataset.file_name(published.size, Format::Csv), bytes);
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TestApp, TestDb};
+
+    /// Serves `app` on a loopback port for the rest of the test.
+    async fn serve(app: &TestApp) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = app.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    async fn rederive(url: &str, keys: Vec<NoteVerifier>) -> (Published, BTreeMap<String, Vec<u8>>) {
+        let base = url.to_owned();
+        let (published, entries) = tokio::task::spawn_blocking(move || {
+            let published = fetch_published(&base, None).expect("published snapshot");
+            let entries = fetch_entries(&base, published.size).expect("entries");
+            (published, entries)
+        })
+        .await
+        .expect("join");
+        let checkpoint = check_entries(&entries, &published.note, &keys).expect("entries match the checkpoint");
+        let scratch = TestDb::new().await;
+        load_scratch(&scratch.pool, &entries, &checkpoint, &published.note, published.signed_at).await.expect("load");
+        let recomputed = recompute(&scratch.pool, &published).await.expect("recompute");
+        (published, recomputed)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_published_figure_is_re_derived_and_a_changed_one_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = TestApp::with_demo().await.with_snapshots_dir(dir.path());
+        let size = app.tree_size().await;
+        crate::datasets::snapshot::write(&app.db.pool, &dir.path().join(size.to_string()), Some(size))
+            .await
+            .expect("snapshot");
+        let url = serve(&app).await;
+        let keys = vec![app.state.ledger.verifier()];
+
+        // Untouched: every cell of every dataset, snapshot and live, comes back the same.
+        let (published, recomputed) = rederive(&url, keys.clone()).await;
+        assert_eq!(recomputed.len(), CATALOG.len());
+        assert!(recomputed.values().all(|csv| csv.len() > 100), "every dataset has rows");
+        assert_eq!(compare(&published, &recomputed), Vec::new());
+        let base = url.clone();
+        let snapshot = published.clone();
+        let live = tokio::task::spawn_blocking(move || fetch_live(&base, &snapshot))
+            .await
+            .expect("join")
+            .expect("live exports")
+            .expect("the site is still at the snapshot's size");
+        assert_eq!(compare(&Published { files: live, ..published.clone() }, &recomputed), Vec::new());
+
+        // The operator changes one grade in the published snapshot (and fixes up nothing
+        // else: even with SHA256SUMS rewritten, the entries give the true figure).
+        let name = crate::datasets::find("grades").expect("grades").file_name(size, Format::Csv);
+        let path = dir.path().join(size.to_string()).join(&name);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let header: Vec<String> = lines[0].split(',').map(str::to_owned).collect();
+        let column = header.iter().position(|h| h == "score").expect("a score column");
+        let mut cells: Vec<String> = lines[2].split(',').map(str::to_owned).collect();
+        let original = cells[column].clone();
+        cells[column] = "99.9".into();
+        lines[2] = cells.join(",");
+        std::fs::write(&path, lines.join("\n") + "\n").expect("tamper");
+
+        let (published, recomputed) = rederive(&url, keys).await;
+        let differences = compare(&published, &recomputed);
+        assert_eq!(differences.len(), 1, "{differences:?}");
+        let difference = &differences[0];
+        assert_eq!(difference.source, name);
+        assert_eq!(difference.row, Some(2));
+        assert_eq!(difference.column.as_deref(), Some("score"));
+        assert_eq!((difference.published.as_str(), difference.recomputed.as_str()), ("99.9", original.as_str()));
+        let line = difference.to_string();
+        assert!(line.contains("row 2") && line.contains("column score"), "{line}");
+    }
+
+    #[tokio::test]
+    async fn entries_that_do_not_match_the_checkpoint_are_refused() {
+        let app = TestApp::new().await;
+        let ledger = app.ledger();
+        let appended = ledger.append(&app.db.pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let mut entries = db::ledger::entry_bytes_range(&mut conn, 0, 3).await.expect("entries");
+        let keys = vec![ledger.verifier()];
+        assert!(check_entries(&entries, &appended.checkpoint.note, &keys).is_ok());
+        entries[1][5] ^= 1;
+        let error = check_entries(&entries, &appended.checkpoint.note, &keys).expect_err("changed entry");
+        assert!(error.to_string().contains("do not match the signed checkpoint"), "{error}");
+        let stranger = crate::ledger::note::NoteSigner::generate("x.invalid/log").expect("key").verifier();
+        assert!(check_entries(&entries, &appended.checkpoint.note, &[stranger]).is_err());
+    }
+
+    #[test]
+    fn csv_differences_name_rows_columns_and_missing_rows() {
+        let published = b"provider,month,score\r\nacme,2026-01,70\r\nbeta,2026-01,60\r\n";
+        let ours = b"provider,month,score\r\nacme,2026-01,71\r\nbeta,2026-01,60\r\ngamma,2026-01,50\r\n";
+        let found = diff_csv("grades_9.csv", published, ours);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[0].row, found[0].column.as_deref()), (Some(1), Some("score")));
+        assert_eq!(found[0].row_label, "acme, 2026-01, 71");
+        assert_eq!((found[1].row, found[1].published.as_str()), (Some(3), "(no such row)"));
+        assert!(diff_csv("x", b"a,b\r\n", b"a,c\r\n")[0].column.as_deref() == Some("(header)"));
+        assert!(diff_csv("x", published, published).is_empty());
+    }
+}
