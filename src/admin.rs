@@ -391,3 +391,40 @@ pub async fn token(pool: &PgPool, command: &TokenCommand) -> Result<(), AdminErr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::note::NoteSigner;
+    use crate::testing::TestApp;
+
+    #[tokio::test]
+    async fn provider_keys_are_added_by_name_listed_and_revoked_once() {
+        let app = TestApp::new().await;
+        app.provider_token("nordic-hpc").await;
+        let pool = &app.db.pool;
+        let vkey = NoteSigner::generate("nordic-hpc").expect("key").verifier().to_string();
+        let add = |slug: &str, vkey: &str| {
+            ProviderCommand::Key(ProviderKeyCommand::Add { slug: slug.into(), vkey: vkey.into() })
+        };
+        provider(pool, &add("nordic-hpc", &vkey)).await.expect("registered");
+        let again = provider(pool, &add("nordic-hpc", &vkey)).await.expect_err("already registered");
+        assert!(again.to_string().contains("already registered"), "{again}");
+        let misnamed = NoteSigner::generate("nimbus-gpu").expect("key").verifier().to_string();
+        let refused = provider(pool, &add("nordic-hpc", &misnamed)).await.expect_err("named for another provider");
+        assert!(refused.to_string().contains("must be named by its slug"), "{refused}");
+        let stranger = NoteSigner::generate("nobody").expect("key").verifier().to_string();
+        assert!(matches!(provider(pool, &add("nobody", &stranger)).await, Err(AdminError::NotFound(_))));
+
+        let revoke = ProviderCommand::Key(ProviderKeyCommand::Revoke { slug: "nordic-hpc".into(), vkey: vkey.clone() });
+        provider(pool, &revoke).await.expect("revoked");
+        assert!(matches!(provider(pool, &revoke).await, Err(AdminError::NotFound(_))), "revoked only once");
+        let mut conn = pool.acquire().await.expect("conn");
+        let keys = db::provider_keys::list(&mut conn, &Slug::parse("nordic-hpc").expect("slug")).await.expect("list");
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].vkey == vkey && keys[0].revoked_at.is_some());
+        provider(pool, &ProviderCommand::Key(ProviderKeyCommand::List { slug: "nordic-hpc".into() }))
+            .await
+            .expect("list");
+    }
+}

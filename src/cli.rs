@@ -199,8 +199,8 @@ pub enum WitnessCommand {
         /// The witness's private key (from `gatelog witness keygen`)
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// A log to witness, by its checkpoint vkey (repeatable)
-        #[arg(long = "log", value_name = "VKEY", required = true)]
+        /// A log to witness, by its checkpoint verifier key (repeatable)
+        #[arg(long = "log-vkey", value_name = "VKEY", required = true)]
         logs: Vec<String>,
         /// Where to keep the latest cosigned checkpoint of each log (survives restarts; required)
         #[arg(long, value_name = "FILE")]
@@ -850,4 +850,16 @@ async fn witness_command(command: WitnessCommand) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_and_flag_is_well_formed() {
+        // clap checks names only when a command is parsed: catch clashes (a subcommand
+        // flag named like a global one, say) here rather than at an operator's prompt.
+        super::Cli::command().debug_assert();
+    }
 }

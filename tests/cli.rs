@@ -635,3 +635,63 @@ fn verify_figures_re_derives_a_published_snapshot_and_names_a_changed_figure() {
     assert!(differences[0].contains("published \"0.999\""), "{stdout}");
     assert!(error_line(&stderr).contains("1 differences"), "{stderr}");
 }
+
+#[test]
+fn a_running_site_gets_its_checkpoints_cosigned_by_a_witness_process() {
+    use std::io::BufRead;
+    let dir = data_dir();
+    let log_key = dir.path().join("log.key");
+    let (status, stdout, stderr) =
+        run(gatelog().args(["keygen", "--origin", "witnessed.example/log", "--out"]).arg(&log_key));
+    assert!(status.success(), "{stderr}");
+    let log_vkey = stdout.lines().find_map(|l| l.strip_prefix("vkey: ")).expect("log vkey").to_owned();
+    let witness_key = dir.path().join("witness.key");
+    let (status, stdout, stderr) =
+        run(gatelog().args(["witness", "keygen", "witness.example/w1", "--out"]).arg(&witness_key));
+    assert!(status.success(), "{stderr}");
+    let witness_vkey = stdout.lines().find_map(|l| l.strip_prefix("vkey: ")).expect("witness vkey").to_owned();
+    assert!(witness_vkey.starts_with("witness.example/w1+"), "{witness_vkey}");
+
+    let mut witness = gatelog()
+        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
+        .arg(&witness_key)
+        .args(["--log-vkey", &log_vkey, "--state"])
+        .arg(dir.path().join("witness-state.json"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the witness");
+    let mut first = String::new();
+    std::io::BufReader::new(witness.stdout.take().expect("stdout")).read_line(&mut first).expect("its address");
+    let witness_url =
+        first.split_whitespace().find(|w| w.starts_with("http://")).expect("url").trim_end_matches("/add-checkpoint");
+
+    let (status, _, stderr) =
+        run(gatelog().args(["demo", "load", "--data-dir"]).arg(dir.path()).arg("--signing-key").arg(&log_key));
+    assert!(status.success(), "{stderr}");
+    let witness_flag = format!("{witness_vkey} {witness_url}");
+    let server = Server::start(
+        dir.path(),
+        &["--signing-key", log_key.to_str().expect("path"), "--witness", &witness_flag, "--witness-every", "1"],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let page = loop {
+        let (_, page) = server.get("/ledger");
+        if page.contains("witnessed by 1 of 1") {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "never witnessed: {page}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(page.contains("witness.example/w1"), "{page}");
+    let (status, note) = server.get("/checkpoint/witnessed");
+    assert_eq!(status, 200, "{note}");
+    assert!(
+        note.contains("\u{2014} witness.example/w1 ") && note.contains("\u{2014} witnessed.example/log "),
+        "{note}"
+    );
+    let state = std::fs::read_to_string(dir.path().join("witness-state.json")).expect("the witness kept its state");
+    assert!(state.contains("witnessed.example/log"), "{state}");
+    let _ = witness.kill();
+    let _ = witness.wait();
+}

@@ -731,6 +731,9 @@ mod tests {
         assert_eq!(page.text_of("#submitted"), format!("Signed by the provider (key {})", signer.public_key().label()));
         let page = app.get("/ledger/entries/1").await.html();
         assert_eq!(page.text_of("#submitted"), "Submitted with a provider token");
+        let scorecard = app.get("/providers/nordic-hpc").await.html();
+        assert_eq!(scorecard.texts_of("#filings td.submitted"), ["with a token", "signed by the provider"]);
+        assert!(scorecard.text_of("#keys li").starts_with(&signer.public_key().to_string()));
 
         let csv = app.get("/data/entries.csv").await.text();
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
@@ -796,6 +799,38 @@ mod tests {
 
         post_json(&app, &token, &json!([capacity(4)])).await.assert_status(StatusCode::CREATED);
         assert_eq!(app.tree_size().await, 2, "signing is optional: unsigned records are accepted");
+    }
+
+    /// The provider engineer's path: `gatelog provider keygen`'s key file, `gatelog sign-records`, then NDJSON.
+    #[tokio::test]
+    async fn records_signed_with_the_sign_records_helper_are_accepted() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nordic-hpc.key");
+        let key = crate::ledger::keys::create(&path, "nordic-hpc").expect("key file");
+        let public = crate::records::signature::ProviderKey::parse(&key.verifier().to_string()).expect("vkey");
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let provider = crate::records::Slug::parse("nordic-hpc").expect("slug");
+        crate::db::provider_keys::add(&mut conn, &provider, &public).await.expect("add");
+
+        // Decimals as the provider writes them ("2.50"); the helper signs them as Gatelog validates them ("2.5").
+        let mut price = crate::records::kinds::examples()[2].clone();
+        price["price_per_accelerator_hour"] = json!("2.50");
+        let input = format!("{}\n\n{price}\n", capacity(64));
+        let args = crate::cli::SignRecordsArgs { key: path.clone(), provider: None };
+        let mut output = Vec::new();
+        crate::cli::sign_records(&args, input.as_bytes(), &mut output).expect("signed");
+        let signed = String::from_utf8(output).expect("utf8");
+        assert_eq!(signed.lines().count(), 2);
+        let response = app.post("/api/v1/records", "application/x-ndjson", signed, Some(&token), &[]).await;
+        response.assert_status(StatusCode::CREATED);
+        let page = app.get("/ledger/entries/1").await.html();
+        assert!(page.text_of("#submitted").starts_with("Signed by the provider"));
+
+        let for_other = crate::cli::SignRecordsArgs { key: path, provider: Some("nimbus-gpu".into()) };
+        let refused = crate::cli::sign_records(&for_other, input.as_bytes(), &mut Vec::new());
+        assert!(refused.expect_err("another provider").to_string().contains("must be named by its slug"));
     }
 
     proptest! {

@@ -360,9 +360,11 @@ pub struct EntrySummary {
     pub received_at: DateTime<Utc>,
     /// The entry it amends.
     pub supersedes: Option<u64>,
+    /// Whether the provider signed the record (the entry carries its `signature`).
+    pub signed: bool,
 }
 
-/// An [`EntrySummary`] from a row of `idx, provider, kind, received_at, supersedes`.
+/// An [`EntrySummary`] from a row of `idx, provider, kind, received_at, supersedes`, then [`SIGNED`].
 fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<EntrySummary, sqlx::Error> {
     Ok(EntrySummary {
         index: to_u64(row.try_get(0)?, "idx")?,
@@ -370,8 +372,14 @@ fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<EntrySummary, sqlx::E
         kind: row.try_get(2)?,
         received_at: row.try_get(3)?,
         supersedes: row.try_get::<Option<i64>, _>(4)?.map(|s| to_u64(s, "supersedes")).transpose()?,
+        signed: row.try_get(5)?,
     })
 }
+
+/// Whether an entry carries a provider signature: a top-level `signature` key. Parsed
+/// as JSON, not searched as text, so nothing inside the record can look like one.
+/// Used for short lists only (a parse per row).
+const SIGNED: &str = "convert_from(entry, 'UTF8')::jsonb ? 'signature'";
 
 /// The newest `limit` entries (of one provider, if given), newest first.
 pub async fn recent_entries(
@@ -379,10 +387,10 @@ pub async fn recent_entries(
     limit: i64,
     provider: Option<&str>,
 ) -> Result<Vec<EntrySummary>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT idx, provider, kind, received_at, supersedes FROM ledger_entries
-         WHERE $2::text IS NULL OR provider = $2 ORDER BY idx DESC LIMIT $1",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT idx, provider, kind, received_at, supersedes, {SIGNED} FROM ledger_entries
+         WHERE $2::text IS NULL OR provider = $2 ORDER BY idx DESC LIMIT $1"
+    )))
     .bind(limit)
     .bind(provider)
     .fetch_all(conn)
@@ -397,10 +405,10 @@ pub async fn amendments_of(
     provider: &str,
     limit: i64,
 ) -> Result<Vec<EntrySummary>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT idx, provider, kind, received_at, supersedes FROM ledger_entries
-         WHERE provider = $1 AND supersedes IS NOT NULL ORDER BY idx DESC LIMIT $2",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT idx, provider, kind, received_at, supersedes, {SIGNED} FROM ledger_entries
+         WHERE provider = $1 AND supersedes IS NOT NULL ORDER BY idx DESC LIMIT $2"
+    )))
     .bind(provider)
     .bind(limit)
     .fetch_all(conn)

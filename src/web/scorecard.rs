@@ -113,6 +113,8 @@ pub struct ScorecardPage {
     pub recent: Vec<db::ledger::EntrySummary>,
     /// Their newest amendments.
     pub amendment_entries: Vec<db::ledger::EntrySummary>,
+    /// Their registered record-signing keys, revoked ones too.
+    pub keys: Vec<db::provider_keys::KeyInfo>,
     /// Amended records, counted.
     pub amendments: u64,
     /// How its reporting obligations were met.
@@ -155,6 +157,7 @@ pub async fn show(
     let mut conn = state.pool.acquire().await?;
     let recent = db::ledger::recent_entries(&mut conn, RECENT_ENTRIES, Some(&slug)).await?;
     let amendment_entries = db::ledger::amendments_of(&mut conn, &slug, RECENT_ENTRIES).await?;
+    let keys = db::provider_keys::list(&mut conn, &provider.slug).await?;
     drop(conn);
     let charts = ScorecardChart::ALL
         .into_iter()
@@ -180,6 +183,7 @@ pub async fn show(
         charts,
         recent,
         amendment_entries,
+        keys,
         snapshot,
         cite,
     };

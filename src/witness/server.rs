@@ -162,14 +162,13 @@ impl Witness {
         let known_root: Option<Hash> =
             known.as_ref().and_then(|k| BASE64.decode(&k.root).ok()).and_then(|b| b.try_into().ok());
         match known_root {
-            Some(root) if known_size == checkpoint.size => {
-                if root != checkpoint.root {
-                    return refuse(
-                        StatusCode::CONFLICT,
-                        format!("a different root for size {} was cosigned before: this log has forked", known_size),
-                    );
-                }
+            Some(root) if known_size == checkpoint.size && root != checkpoint.root => {
+                return refuse(
+                    StatusCode::CONFLICT,
+                    format!("a different root for size {known_size} was cosigned before: this log has forked"),
+                );
             }
+            Some(_) if known_size == checkpoint.size => {}
             Some(root) => {
                 if let Err(e) =
                     merkle::verify_consistency(known_size, checkpoint.size, &root, &checkpoint.root, &request.proof)
