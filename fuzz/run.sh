@@ -16,7 +16,7 @@ target_dir="${FUZZ_TARGET_DIR:-$HOME/.cache/gatelog-fuzz-target}"
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 fuzz=(cargo fuzz)
-flags=(-s none --debug-assertions --target-dir "$target_dir")
+flags=(-s none --debug-assertions --codegen-units 16 --target-dir "$target_dir")
 "${fuzz[@]}" build "${flags[@]}"
 for target in $("${fuzz[@]}" list); do
   mkdir -p "$corpus_root/$target" "artifacts/$target"

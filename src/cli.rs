@@ -246,9 +246,10 @@ pub struct VerifyArgs {
     #[arg(long = "vkey", value_name = "VKEY")]
     pub vkeys: Vec<String>,
 
-    /// Re-derive every published dataset from the public entries and compare it, cell by cell,
-    /// with the site's snapshot (and its live exports if still at that checkpoint); needs --from-url
-    #[arg(long, requires = "from_url")]
+    /// Re-derive every published dataset from the entries and compare it, cell by cell, with a
+    /// snapshot: the site's (--from-url; also its live exports if still at that checkpoint) or a
+    /// directory (--snapshot, entries from the local database)
+    #[arg(long)]
     pub figures: bool,
 
     /// With --figures: the snapshot to check, by tree size [default: the newest the site offers]
@@ -427,8 +428,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("register it: gatelog provider key add {slug} --vkey {}", signer.verifier());
         }
         Command::SignRecords(args) => sign_records(&args, std::io::stdin().lock(), std::io::stdout().lock())?,
-        Command::Verify(args) if args.snapshot.is_some() => verify_snapshot(&cli.global, &args).await?,
         Command::Verify(args) if args.figures => verify_figures(&cli.global, &args).await?,
+        Command::Verify(args) if args.snapshot.is_some() => verify_snapshot(&cli.global, &args).await?,
         Command::Verify(args) => verify_command(&cli.global, &args).await?,
         Command::Monitor(args) => monitor_command(args).await?,
         Command::Witness(command) => witness_command(command).await?,
@@ -694,26 +695,45 @@ async fn verify_command(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
 /// snapshot from the entries alone and lists every cell that differs.
 async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CliError> {
     use crate::figures;
-    let url = args.from_url.clone().unwrap_or_default();
     let mut trusted: Vec<NoteVerifier> =
         args.vkeys.iter().map(|v| NoteVerifier::parse(v)).collect::<Result<_, _>>().map_err(CliError::Vkey)?;
-    if trusted.is_empty() {
-        trusted.push(served_vkey(&url).await?);
-    }
-    let (base, size) = (url.clone(), args.tree_size);
-    let (published, entries) = tokio::task::spawn_blocking(move || -> Result<_, figures::FiguresError> {
-        let published = figures::fetch_published(&base, size)?;
-        let entries = figures::fetch_entries(&base, published.size)?;
-        Ok((published, entries))
-    })
-    .await
-    .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??;
+    let (published, entries, from) = match (&args.from_url, &args.snapshot) {
+        (Some(url), _) => {
+            if trusted.is_empty() {
+                trusted.push(served_vkey(url).await?);
+            }
+            let (base, size) = (url.clone(), args.tree_size);
+            let (published, entries) = tokio::task::spawn_blocking(move || -> Result<_, figures::FiguresError> {
+                let published = figures::fetch_published(&base, size)?;
+                let entries = figures::fetch_entries(&base, published.size)?;
+                Ok((published, entries))
+            })
+            .await
+            .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??;
+            (published, entries, format!("fetched from {url}"))
+        }
+        (None, Some(dir)) => {
+            if trusted.is_empty() {
+                trusted.push(keys::load(&config::signing_key_path(global)?)?.verifier());
+            }
+            let published = figures::read_published(dir)?;
+            let database = Database::open_for_command(config::database_config(global)?).await?;
+            let entries = match database.pool.acquire().await {
+                Ok(mut conn) => crate::db::ledger::entry_bytes_range(&mut conn, 0, published.size).await,
+                Err(error) => Err(error),
+            };
+            database.close().await?;
+            (published, entries.map_err(DbError::Query)?, "read from the local database".to_owned())
+        }
+        (None, None) => {
+            return Err(CliError::Figures(figures::FiguresError::NoSnapshot(
+                "--figures compares with a published snapshot: give --from-url URL or --snapshot DIR".into(),
+            )));
+        }
+    };
+    let url = args.from_url.clone().unwrap_or_default();
     let checkpoint = figures::check_entries(&entries, &published.note, &trusted)?;
-    println!(
-        "{} entries fetched from {url} match the signed checkpoint of the snapshot at size {}",
-        entries.len(),
-        published.size
-    );
+    println!("{} entries {from} match the signed checkpoint of the snapshot at size {}", entries.len(), published.size);
 
     // A scratch database that holds nothing but these entries.
     let scratch_dir = std::env::temp_dir().join(format!("gatelog-figures-{}", std::process::id()));
@@ -738,11 +758,16 @@ async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     let recomputed = result?;
 
     let mut differences = figures::compare(&published, &recomputed);
-    let (base, snapshot) = (url.clone(), published.clone());
-    let live = tokio::task::spawn_blocking(move || figures::fetch_live(&base, &snapshot))
-        .await
-        .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??;
+    let live = if args.from_url.is_some() {
+        let (base, snapshot) = (url.clone(), published.clone());
+        tokio::task::spawn_blocking(move || figures::fetch_live(&base, &snapshot))
+            .await
+            .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??
+    } else {
+        None
+    };
     match &live {
+        _ if args.from_url.is_none() => {}
         Some(files) => {
             let live = figures::Published { files: files.clone(), ..published.clone() };
             for mut difference in figures::compare(&live, &recomputed) {

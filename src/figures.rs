@@ -138,6 +138,35 @@ pub fn fetch_published(base: &str, size: Option<u64>) -> Result<Published, Figur
     Ok(Published { size, note, signed_at, obligations, files })
 }
 
+/// Reads a snapshot directory as `gatelog export snapshot` (or `serve`) wrote it.
+pub fn read_published(dir: &std::path::Path) -> Result<Published, FiguresError> {
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .map_err(|e| FiguresError::NoSnapshot(format!("{}: {e}", dir.join(name).display())))
+    };
+    let note = String::from_utf8_lossy(&read(CHECKPOINT_FILE)?).into_owned();
+    let size = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| FiguresError::Malformed(format!("{CHECKPOINT_FILE} has no tree size on its second line")))?;
+    let obligations = parse_obligations(&read(OBLIGATIONS_FILE)?)
+        .ok_or_else(|| FiguresError::Malformed(format!("{OBLIGATIONS_FILE} is malformed")))?;
+    let package: serde_json::Value = serde_json::from_slice(&read(crate::datasets::datapackage::FILE)?)
+        .map_err(|e| FiguresError::Malformed(format!("datapackage.json: {e}")))?;
+    let signed_at = package["created"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| FiguresError::Malformed("datapackage.json has no 'created' time".into()))?;
+    let mut files = BTreeMap::new();
+    for dataset in CATALOG.iter() {
+        let name = dataset.file_name(size, Format::Csv);
+        files.insert(name.clone(), read(&name)?);
+    }
+    Ok(Published { size, note, signed_at, obligations, files })
+}
+
 /// Downloads entries `0..size` from the entry bundles.
 pub fn fetch_entries(base: &str, size: u64) -> Result<Vec<Vec<u8>>, FiguresError> {
     let mut entries = Vec::with_capacity(usize::try_from(size).unwrap_or(0));

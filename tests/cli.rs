@@ -634,6 +634,20 @@ fn verify_figures_re_derives_a_published_snapshot_and_names_a_changed_figure() {
     assert!(differences[0].contains(&format!("gatelog_acceptance_rates_{size}.csv row 1")), "{stdout}");
     assert!(differences[0].contains("published \"0.999\""), "{stdout}");
     assert!(error_line(&stderr).contains("1 differences"), "{stderr}");
+
+    // The operator's own check: the same snapshot directory against the local database's entries.
+    let snapshot = dir.path().join("snapshots").join(size.to_string());
+    let (status, stdout, stderr) = run(gatelog()
+        .args(["verify", "--figures", "--data-dir"])
+        .arg(dir.path())
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .env_remove("DATABASE_URL"));
+    assert!(!status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("read from the local database"), "{stdout}");
+    let local: Vec<&str> = stdout.lines().filter(|l| l.starts_with("DIFFERENCE")).collect();
+    assert_eq!(local.len(), 1, "{stdout}");
+    assert!(local[0].contains("row 1") && local[0].contains("\"0.999\""), "{stdout}");
 }
 
 #[test]
