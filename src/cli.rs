@@ -331,6 +331,11 @@ pub struct ServeArgs {
     #[arg(long = "witness", env = "GATELOG_WITNESSES", value_delimiter = '\n', value_name = "VKEY URL")]
     pub witnesses: Vec<String>,
 
+    /// Milliseconds a page view waits for a new checkpoint's figures before it is served the
+    /// previous checkpoint's (each page names its checkpoint)
+    #[arg(long, env = "GATELOG_FRESH_WAIT_MS", default_value_t = 250, value_name = "MS")]
+    pub fresh_wait_ms: u64,
+
     /// Seconds between rounds of asking the witnesses to cosign the newest checkpoint
     #[arg(long, env = "GATELOG_WITNESS_EVERY", default_value_t = 10, value_name = "SECONDS")]
     pub witness_every: u64,

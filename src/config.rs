@@ -59,6 +59,8 @@ pub struct ServeConfig {
     pub witnesses: Vec<crate::witness::client::WitnessConfig>,
     /// Time between cosignature rounds.
     pub witness_every: std::time::Duration,
+    /// How long a page view waits for a new checkpoint's figures.
+    pub fresh_wait: std::time::Duration,
 }
 
 /// Where the log's signing key comes from.
@@ -109,6 +111,7 @@ impl ServeConfig {
         Ok(Self {
             witnesses,
             witness_every: std::time::Duration::from_secs(serve.witness_every.max(1)),
+            fresh_wait: std::time::Duration::from_millis(serve.fresh_wait_ms),
             snapshots_dir: data_dir(global)?.join("snapshots"),
             max_concurrent: serve.max_concurrent.max(1),
             per_ip_rate: std::num::NonZeroU32::new(serve.per_ip_rate).map(|per_second| crate::api::per_ip::PerIpRate {
@@ -247,6 +250,7 @@ mod tests {
             snapshot_every: "24".into(),
             witnesses: Vec::new(),
             witness_every: 10,
+            fresh_wait_ms: 250,
             max_concurrent: crate::DEFAULT_MAX_CONCURRENT,
             per_ip_rate: 50,
             per_ip_burst: 200,

@@ -93,6 +93,12 @@ impl AppState {
         self
     }
 
+    /// The same state, with page views waiting up to `wait` for a new checkpoint's figures.
+    pub fn with_fresh_wait(mut self, wait: std::time::Duration) -> Self {
+        self.snapshots = web::snapshot::SnapshotCache::with_fresh_wait(wait);
+        self
+    }
+
     /// The same state asking these witnesses for cosignatures.
     pub fn with_witnesses(mut self, witnesses: Vec<witness::client::WitnessConfig>) -> Self {
         self.witnesses = witness::Witnesses::new(witnesses);

@@ -93,7 +93,8 @@ async fn serve_with(
         .with_snapshots_dir(&config.snapshots_dir)
         .with_max_concurrent(config.max_concurrent)
         .with_per_ip_rate(config.per_ip_rate)
-        .with_witnesses(config.witnesses.clone());
+        .with_witnesses(config.witnesses.clone())
+        .with_fresh_wait(config.fresh_wait);
     if !state.witnesses.configured.is_empty() {
         tokio::spawn(witness_job(state.clone(), config.witness_every));
     }

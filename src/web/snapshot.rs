@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -171,11 +172,57 @@ impl Snapshot {
     }
 }
 
+/// How long, by default, a request waits for a new checkpoint's snapshot before it is
+/// served the previous one. Under steady ingest a checkpoint is signed per batch;
+/// without a bound, page views queue behind each recomputation (p99 840 ms at four
+/// checkpoints a second, docs/RELIABILITY.md). Every page names the checkpoint its
+/// figures come from, so a page one checkpoint behind is stale, never wrong.
+pub const DEFAULT_FRESH_WAIT: Duration = Duration::from_millis(250);
+
 /// The cache: the last snapshot, replaced when the checkpoint changes. One
-/// request computes a new snapshot while the others wait for it (the start-up
-/// warm-up and a first visitor do not both compute).
-#[derive(Debug, Clone, Default)]
-pub struct SnapshotCache(Arc<Mutex<Option<Arc<Snapshot>>>>, Arc<tokio::sync::Mutex<()>>);
+/// computation runs at a time, in its own task (the start-up warm-up and a first
+/// visitor do not both compute, and a request that stops waiting does not cancel it).
+#[derive(Debug, Clone)]
+pub struct SnapshotCache {
+    latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    computing: Arc<tokio::sync::Mutex<()>>,
+    finished: Arc<tokio::sync::Notify>,
+    fresh_wait: Duration,
+}
+
+impl Default for SnapshotCache {
+    fn default() -> Self {
+        Self::with_fresh_wait(DEFAULT_FRESH_WAIT)
+    }
+}
+
+impl SnapshotCache {
+    /// An empty cache whose requests wait up to `fresh_wait` for a new checkpoint's figures.
+    pub fn with_fresh_wait(fresh_wait: Duration) -> Self {
+        Self { latest: Arc::default(), computing: Arc::default(), finished: Arc::default(), fresh_wait }
+    }
+
+    /// The snapshot held now, whatever its checkpoint.
+    pub fn latest(&self) -> Option<Arc<Snapshot>> {
+        self.latest.lock().ok().and_then(|guard| guard.clone())
+    }
+
+    /// Forgets the held snapshot (the next request rebuilds from scratch).
+    pub fn clear(&self) {
+        if let Ok(mut guard) = self.latest.lock() {
+            *guard = None;
+        }
+    }
+
+    fn store(&self, snapshot: Arc<Snapshot>) {
+        if let Ok(mut guard) = self.latest.lock() {
+            // Never replace a newer snapshot with an older one.
+            if guard.as_ref().is_none_or(|held| held.tree_size <= snapshot.tree_size) {
+                *guard = Some(snapshot);
+            }
+        }
+    }
+}
 
 /// Puts `record` in place of the provider's earlier version with the same natural key.
 /// Returns true if there was one (an amendment).
@@ -223,35 +270,98 @@ fn refresh(data: &mut ProviderData, window: Option<(NaiveDate, NaiveDate)>) {
     data.grade = window.map(|w| grades::grade(&data.disclosures, w));
 }
 
-/// The snapshot for the current checkpoint: the cached one, brought up to date
-/// from the entries appended since, or built from scratch.
+/// What a snapshot is computed for: the checkpoint and a version of the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    root_hex: String,
+    providers_version: (i64, i64, i64),
+}
+
+impl Key {
+    fn matches(&self, snapshot: &Snapshot) -> bool {
+        snapshot.root_hex == self.root_hex && snapshot.providers_version == self.providers_version
+    }
+}
+
+async fn current_key(state: &AppState) -> Result<Key, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let checkpoint = db::ledger::latest_checkpoint(&mut conn)
+        .await?
+        .ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
+    Ok(Key { root_hex: hex::encode(checkpoint.root), providers_version: providers_version(&mut conn).await? })
+}
+
+// Registering a provider does not touch the ledger, so it is part of the cache key.
+// Obligations too (the compliance report depends on them): a checksum of every row.
+async fn providers_version(conn: &mut sqlx::PgConnection) -> Result<(i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM providers), (SELECT coalesce(max(id), 0) FROM providers),
+                (SELECT coalesce(sum(hashtext(concat_ws('|', provider_id, kind, cadence, deadline_days, since))), 0)::bigint
+                 FROM reporting_obligations)",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The snapshot for the current checkpoint. If the held one is older, a computation
+/// is started (unless one runs) and the request waits for it up to the cache's
+/// `fresh_wait`; past that it gets the held snapshot, which names its own checkpoint.
+/// With nothing held yet, it waits for the computation however long it takes.
 pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
+    let cache = &state.snapshots;
+    let key = current_key(state).await?;
+    let deadline = tokio::time::Instant::now() + cache.fresh_wait;
+    loop {
+        let held = cache.latest();
+        if let Some(hit) = held.as_ref().filter(|h| key.matches(h)) {
+            return Ok(hit.clone());
+        }
+        // Listen before starting or checking, so that a computation finishing in
+        // between is not missed.
+        let finished = cache.finished.notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
+        if let Ok(guard) = cache.computing.clone().try_lock_owned() {
+            let (state, done) = (state.clone(), cache.finished.clone());
+            tokio::spawn(async move {
+                if let Err(error) = compute(&state).await {
+                    tracing::error!(%error, "page snapshot not computed");
+                }
+                drop(guard);
+                done.notify_waiters();
+            });
+        }
+        match held {
+            Some(stale) => {
+                if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                    return Ok(cache.latest().unwrap_or(stale));
+                }
+            }
+            None => {
+                finished.await;
+                if cache.latest().is_none() {
+                    return Err(AppError::Unavailable(
+                        "the page data could not be computed; see the server log".into(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Computes the snapshot of the current checkpoint (from the held one and the
+/// entries appended since, or from scratch) and stores it.
+async fn compute(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let checkpoint = db::ledger::latest_checkpoint(&mut conn)
         .await?
         .ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
     let root_hex = hex::encode(checkpoint.root);
-    // Registering a provider does not touch the ledger, so it is part of the cache key.
-    // Obligations too (the compliance report depends on them): a checksum of every row.
-    let providers_version: (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM providers), (SELECT coalesce(max(id), 0) FROM providers),
-                (SELECT coalesce(sum(hashtext(concat_ws('|', provider_id, kind, cadence, deadline_days, since))), 0)::bigint
-                 FROM reporting_obligations)",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let fresh = |cached: &Option<Arc<Snapshot>>| {
-        cached.as_ref().filter(|c| c.root_hex == root_hex && c.providers_version == providers_version).cloned()
-    };
-    let cached = state.snapshots.0.lock().ok().and_then(|guard| guard.clone());
-    if let Some(hit) = fresh(&cached) {
-        return Ok(hit);
-    }
-    let _computing = state.snapshots.1.lock().await;
-    // Whoever held the lock may just have computed this very snapshot.
-    let cached = state.snapshots.0.lock().ok().and_then(|guard| guard.clone());
-    if let Some(hit) = fresh(&cached) {
-        return Ok(hit);
+    let providers_version = providers_version(&mut conn).await?;
+    let key = Key { root_hex: root_hex.clone(), providers_version };
+    let cached = state.snapshots.latest();
+    if let Some(hit) = cached.as_ref().filter(|c| key.matches(c)) {
+        return Ok(hit.clone());
     }
     let providers = db::providers::list(&mut conn).await?;
     // An append only extends the log, so the entries past the cached size are all that changed.
@@ -329,9 +439,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         headline,
         memo: Memo::default(),
     });
-    if let Ok(mut guard) = state.snapshots.0.lock() {
-        *guard = Some(snapshot.clone());
-    }
+    state.snapshots.store(snapshot.clone());
     Ok(snapshot)
 }
 
@@ -359,6 +467,33 @@ mod tests {
         assert_eq!(after_append.tree_size, 3);
     }
 
+    /// Under a tight wait, a view right after an append gets the previous checkpoint's
+    /// figures at once, the new ones are computed in the background, and a later view gets them.
+    #[tokio::test]
+    async fn a_view_does_not_wait_past_its_budget_for_new_figures() {
+        let app = TestApp::with_demo().await;
+        let state = app.state.clone().with_fresh_wait(std::time::Duration::ZERO);
+        let before = current(&state).await.expect("first snapshot: waited for, whatever the budget");
+        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
+        let started = std::time::Instant::now();
+        let served = current(&state).await.expect("snapshot");
+        assert!(Arc::ptr_eq(&served, &before), "the previous checkpoint's figures, at once");
+        assert!(started.elapsed() < std::time::Duration::from_millis(200), "{:?}", started.elapsed());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let now = current(&state).await.expect("snapshot");
+            if now.tree_size == before.tree_size + 3 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the background computation never finished");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // With a budget, the same request waits for the new figures instead.
+        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(3, 2)).await.expect("append");
+        let patient = app.state.clone().with_fresh_wait(std::time::Duration::from_secs(60));
+        assert_eq!(current(&patient).await.expect("snapshot").tree_size, before.tree_size + 5);
+    }
+
     /// Updating from the appended entries gives the same figures as building from scratch.
     #[tokio::test]
     async fn incremental_updates_match_a_full_rebuild() {
@@ -375,7 +510,7 @@ mod tests {
             .assert_status(axum::http::StatusCode::CREATED);
         let incremental = current(&app.state).await.expect("snapshot");
         assert_eq!(incremental.tree_size, before.tree_size + 1);
-        *app.state.snapshots.0.lock().expect("lock") = None;
+        app.state.snapshots.clear();
         let rebuilt = current(&app.state).await.expect("snapshot");
         for provider in &rebuilt.providers {
             let slug = provider.slug.as_str();

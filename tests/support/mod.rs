@@ -26,6 +26,9 @@ pub fn gatelog() -> Command {
         }
     }
     command.env("GATELOG_LOG", "warn");
+    // Tests look at a page right after changing the ledger: let pages wait for the newest
+    // figures rather than show the previous checkpoint's (the bounded wait has its own test).
+    command.env("GATELOG_FRESH_WAIT_MS", "120000");
     command
 }
 
