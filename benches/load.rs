@@ -85,9 +85,12 @@ fn main() {
         let app = gatelog::app(state, std::path::Path::new("static"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let listener = gatelog::server::NoDelayListener(listener);
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         (url, issued.token)
     });
+    // The address, for probing the server by hand while the load runs.
+    eprintln!("load: serving on {url}");
     let baseline = rss_mb();
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -100,22 +103,22 @@ fn main() {
                     .timeout_global(Some(Duration::from_secs(30)))
                     .build();
                 let agent = ureq::Agent::new_with_config(config);
-                let mut seen: Vec<(&'static str, Duration, u16)> = Vec::new();
+                let mut seen: Vec<(&'static str, &'static str, Duration, u16)> = Vec::new();
                 let mut i: u64 = worker as u64 * 7919;
                 let mut batch = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let roll = (i >> 33) % 100;
                     let began = Instant::now();
-                    let (class, status) = if roll < 80 {
+                    let (class, path, status) = if roll < 80 {
                         let page = PAGES[((i >> 20) % PAGES.len() as u64) as usize];
-                        ("page", agent.get(&format!("{url}{page}")).call().map(|mut r| {
+                        ("page", page, agent.get(&format!("{url}{page}")).call().map(|mut r| {
                             let _ = r.body_mut().read_to_vec();
                             r.status().as_u16()
                         }))
                     } else if roll < 95 {
                         let export = EXPORTS[((i >> 20) % EXPORTS.len() as u64) as usize];
-                        ("export", agent.get(&format!("{url}{export}")).call().map(|mut r| {
+                        ("export", export, agent.get(&format!("{url}{export}")).call().map(|mut r| {
                             let _ = r.body_mut().with_config().limit(1 << 30).read_to_vec();
                             r.status().as_u16()
                         }))
@@ -134,7 +137,7 @@ fn main() {
                             })
                             .collect();
                         let body = serde_json::to_vec(&records).expect("json");
-                        ("ingest", agent
+                        ("ingest", "POST /api/v1/records", agent
                             .post(&format!("{url}/api/v1/records"))
                             .header("Authorization", format!("Bearer {token}"))
                             .header("Content-Type", "application/json")
@@ -144,7 +147,7 @@ fn main() {
                                 r.status().as_u16()
                             }))
                     };
-                    seen.push((class, began.elapsed(), status.unwrap_or(0)));
+                    seen.push((class, path, began.elapsed(), status.unwrap_or(0)));
                 }
                 seen
             })
@@ -157,10 +160,12 @@ fn main() {
     }
     stop.store(true, Ordering::Relaxed);
     let mut by_class: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut by_path: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     for worker in workers {
-        for (class, took, status) in worker.join().expect("worker") {
+        for (class, path, took, status) in worker.join().expect("worker") {
             by_class.entry(class).or_default().push(took);
+            by_path.entry(path).or_default().push(took);
             *statuses.entry(status).or_default() += 1;
         }
     }
@@ -179,6 +184,17 @@ fn main() {
         );
     }
     println!("| all | {total} | {:.0} | | |", total as f64 / elapsed);
+    println!("\n| path | requests | p50 (ms) | p99 (ms) | max (ms) |\n|---|---:|---:|---:|---:|");
+    for (path, times) in &mut by_path {
+        times.sort();
+        println!(
+            "| `{path}` | {} | {:.1} | {:.1} | {:.1} |",
+            times.len(),
+            pct(times, 0.5),
+            pct(times, 0.99),
+            pct(times, 1.0)
+        );
+    }
     println!("\nstatus counts: {statuses:?} (0 = connection error)");
     println!("process RSS (server and clients): {baseline:.0} MB after loading, peak {peak:.0} MB during the run");
     let server_errors: u64 = statuses.iter().filter(|(s, _)| **s >= 500 && **s != 503).map(|(_, n)| n).sum();

@@ -709,3 +709,12 @@ fn a_running_site_gets_its_checkpoints_cosigned_by_a_witness_process() {
     let _ = witness.kill();
     let _ = witness.wait();
 }
+
+#[test]
+fn the_served_site_limits_each_client_address() {
+    let dir = data_dir();
+    let server = Server::start(dir.path(), &["--per-ip-rate", "1", "--per-ip-burst", "3", "--snapshot-every", "0"]);
+    let statuses: Vec<u16> = (0..6).map(|_| server.get("/healthz").0).collect();
+    assert_eq!(&statuses[..3], [200, 200, 200], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "the real peer address is limited: {statuses:?}");
+}

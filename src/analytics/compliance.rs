@@ -83,6 +83,67 @@ pub struct Filing {
     pub amends: bool,
 }
 
+impl Filing {
+    /// The filing an entry makes, if its kind is filed per period (lock-ups are per deal)
+    /// and the record names its date (period start, effective date or as-of date).
+    pub fn of_entry(
+        provider: &str,
+        kind: &str,
+        date: Option<&str>,
+        received_at: DateTime<Utc>,
+        amends: bool,
+    ) -> Option<Self> {
+        let kind = RecordKind::OPTIONS.iter().find(|(n, _)| *n == kind).map(|(_, k)| *k)?;
+        if kind == RecordKind::Lockup {
+            return None;
+        }
+        Some(Self { provider: provider.to_owned(), kind, date: date?.parse().ok()?, received_at, amends })
+    }
+
+    /// The date a record's JSON places it at, as [`Filing::of_entry`] reads it.
+    pub fn date_of(record: &serde_json::Value) -> Option<&str> {
+        ["period_start", "effective_date", "as_of"].iter().find_map(|key| record.get(*key)?.as_str())
+    }
+}
+
+/// Every filing, grouped by provider and kind (what each obligation is weighed against).
+/// Cheap to extend: a new checkpoint copies only the groups its entries touch.
+#[derive(Debug, Clone, Default)]
+pub struct Filings(std::collections::HashMap<(String, RecordKind), std::sync::Arc<Vec<Filing>>>);
+
+impl Filings {
+    /// One provider's filings of one kind, in ledger order.
+    pub fn of(&self, provider: &str, kind: RecordKind) -> &[Filing] {
+        self.0.get(&(provider.to_owned(), kind)).map_or(&[], |list| list.as_slice())
+    }
+
+    /// Adds filings (in ledger order).
+    pub fn extend(&mut self, filings: impl IntoIterator<Item = Filing>) {
+        for filing in filings {
+            let list = self.0.entry((filing.provider.clone(), filing.kind)).or_default();
+            std::sync::Arc::make_mut(list).push(filing);
+        }
+    }
+
+    /// How many filings there are.
+    pub fn len(&self) -> usize {
+        self.0.values().map(|list| list.len()).sum()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|list| list.is_empty())
+    }
+}
+
+impl FromIterator<Filing> for Filings {
+    fn from_iter<I: IntoIterator<Item = Filing>>(filings: I) -> Self {
+        let mut out = Self::default();
+        out.extend(filings);
+        out
+    }
+}
+
 /// A period's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -146,11 +207,11 @@ pub struct PeriodStatus {
 /// The status of every period of every obligation, from the period holding `since` to the
 /// last period that has ended by `as_of`, plus the current period if something was filed for it.
 /// Ordered by provider, kind and period.
-pub fn report(obligations: &[Obligation], filings: &[Filing], as_of: DateTime<Utc>) -> Vec<PeriodStatus> {
+pub fn report(obligations: &[Obligation], filings: &Filings, as_of: DateTime<Utc>) -> Vec<PeriodStatus> {
     let today = as_of.date_naive();
     let mut out = Vec::new();
     for o in obligations {
-        let mine: Vec<&Filing> = filings.iter().filter(|f| f.provider == o.provider && f.kind == o.kind).collect();
+        let mine: Vec<&Filing> = filings.of(&o.provider, o.kind).iter().collect();
         let mut start = o.cadence.period_start(o.since);
         loop {
             let end = o.cadence.period_end(start);
@@ -262,7 +323,7 @@ mod tests {
             filing("2026-04-01", "2026-05-20", true),
             filing("2026-04-01", "2026-06-03", true),
         ];
-        let periods = report(&[monthly("2026-01-10")], &filings, at("2026-06-10"));
+        let periods = report(&[monthly("2026-01-10")], &filings.into_iter().collect(), at("2026-06-10"));
         let summary: Vec<(String, &str, Option<i64>, u32)> = periods
             .iter()
             .map(|p| (p.period_start.to_string(), p.status.as_str(), p.status.days_late(), p.amendments))
@@ -289,7 +350,7 @@ mod tests {
         other.provider = "q".into();
         let obligation = Obligation { cadence: Cadence::Quarterly, deadline_days: 30, ..monthly("2026-02-01") };
         let filings = [other, filing("2026-03-01", "2026-04-30", false)];
-        let periods = report(&[obligation], &filings, at("2026-08-01"));
+        let periods = report(&[obligation], &filings.into_iter().collect(), at("2026-08-01"));
         let summary: Vec<(String, String, &str)> =
             periods.iter().map(|p| (p.period_start.to_string(), p.deadline.to_string(), p.status.as_str())).collect();
         assert_eq!(

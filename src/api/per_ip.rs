@@ -48,8 +48,9 @@ pub async fn limit(State(limiter): State<PerIpLimiter>, request: Request, next: 
     let extensions = request.extensions();
     // `MockConnectInfo` stands in for the peer address in tests of the router.
     let address = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .get::<ConnectInfo<crate::server::PeerAddr>>()
+        .map(|ConnectInfo(peer)| peer.0.ip())
+        .or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
         .or_else(|| extensions.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>().map(|m| m.0.ip()));
     if let Some(address) = address
         && let Err(wait) = limiter.check(address)

@@ -158,7 +158,8 @@ impl Pinned {
             Source::Compliance => {
                 let mut conn = pool.acquire().await?;
                 let filings = db::obligations::filings(&mut conn, size).await?;
-                let periods = compliance::report(&self.obligations, &filings, self.checkpoint.signed_at);
+                let periods =
+                    compliance::report(&self.obligations, &filings.into_iter().collect(), self.checkpoint.signed_at);
                 derived::compliance_rows(&periods, all)
             }
         };

@@ -88,7 +88,11 @@ pub async fn records(
     tree_size: u64,
     sink: &mut impl RowSink,
 ) -> Result<u64, ExportError> {
-    // Amendments count only if they are inside the pinned tree.
+    // Amendments count only if they are inside the pinned tree. The statement is planned
+    // per export with its real parameters (not cached): the ledger grows between
+    // autovacuum's ANALYZE runs, and a cached generic plan, made when the table was small,
+    // took 3-5 s per capacity export under steady ingest (`cargo bench --bench load`,
+    // docs/RELIABILITY.md). Planning costs well under a millisecond; an export, more.
     let sql = if filter.include_superseded {
         "SELECT e.idx, e.provider, e.received_at, e.supersedes,
                 (SELECT min(n.idx) FROM ledger_entries n WHERE n.supersedes = e.idx AND n.idx < $2), e.entry
@@ -106,6 +110,7 @@ pub async fn records(
     let place = &filter.place_and_time;
     let date_key = date_field(kind);
     let mut rows = sqlx::query(sql)
+        .persistent(false)
         .bind(kind.as_str())
         .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
         .bind(filter.provider.as_deref())

@@ -1,6 +1,6 @@
 //! Reporting obligations, and the filings the compliance report weighs against them.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::{PgConnection, Row};
 
@@ -72,18 +72,10 @@ pub async fn filings(conn: &mut PgConnection, tree_size: u64) -> Result<Vec<Fili
     .fetch(conn);
     let mut out = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        let kind: String = row.try_get(1)?;
+        let (provider, kind): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         let date: Option<String> = row.try_get(4)?;
-        let (Some(kind), Some(date)) = (kind_of(&kind), date.and_then(|d| d.parse::<NaiveDate>().ok())) else {
-            continue;
-        };
-        out.push(Filing {
-            provider: row.try_get(0)?,
-            kind,
-            date,
-            received_at: row.try_get::<DateTime<Utc>, _>(2)?,
-            amends: row.try_get(3)?,
-        });
+        let received_at = row.try_get::<DateTime<Utc>, _>(2)?;
+        out.extend(Filing::of_entry(&provider, &kind, date.as_deref(), received_at, row.try_get(3)?));
     }
     Ok(out)
 }

@@ -16,6 +16,8 @@ pub struct LatestRecord {
     pub record: serde_json::Value,
     /// How many earlier versions it superseded.
     pub amendments: u64,
+    /// When the ledger accepted this version.
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The latest version of every (provider, kind, natural key), optionally for one provider.
@@ -31,7 +33,7 @@ pub async fn latest_at(
 ) -> Result<Vec<LatestRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT DISTINCT ON (provider, kind, natural_key) idx, provider, kind, entry,
-                count(*) OVER (PARTITION BY provider, kind, natural_key) - 1 AS amendments
+                count(*) OVER (PARTITION BY provider, kind, natural_key) - 1 AS amendments, received_at
          FROM ledger_entries WHERE ($1::text IS NULL OR provider = $1) AND idx < $2
          ORDER BY provider, kind, natural_key, idx DESC",
     )
@@ -52,6 +54,7 @@ pub async fn latest_at(
                 kind: row.try_get(2)?,
                 record: entry["record"].take(),
                 amendments: amendments as u64,
+                received_at: row.try_get(5)?,
             })
         })
         .collect()
@@ -68,15 +71,20 @@ pub struct NewRecord {
     pub record: serde_json::Value,
     /// Whether it amends an earlier entry.
     pub amends: bool,
+    /// When the ledger accepted it.
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Entries with index in `[from, to)`, in order: what changed between two checkpoints.
 pub async fn appended(conn: &mut PgConnection, from: u64, to: u64) -> Result<Vec<NewRecord>, sqlx::Error> {
-    let rows = sqlx::query("SELECT provider, kind, entry, supersedes IS NOT NULL FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
-        .bind(i64::try_from(from).unwrap_or(i64::MAX))
-        .bind(i64::try_from(to).unwrap_or(i64::MAX))
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT provider, kind, entry, supersedes IS NOT NULL, received_at FROM ledger_entries
+         WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+    )
+    .bind(i64::try_from(from).unwrap_or(i64::MAX))
+    .bind(i64::try_from(to).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await?;
     rows.iter()
         .map(|row| {
             let bytes: Vec<u8> = row.try_get(2)?;
@@ -87,6 +95,7 @@ pub async fn appended(conn: &mut PgConnection, from: u64, to: u64) -> Result<Vec
                 kind: row.try_get(1)?,
                 record: entry["record"].take(),
                 amends: row.try_get(3)?,
+                received_at: row.try_get(4)?,
             })
         })
         .collect()

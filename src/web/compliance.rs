@@ -42,9 +42,10 @@ pub async fn report(state: &AppState, snapshot: &Snapshot) -> Result<Arc<Complia
     }
     let mut conn = state.pool.acquire().await?;
     let obligations = db::obligations::list(&mut conn, None).await?;
-    let filings = db::obligations::filings(&mut conn, snapshot.tree_size).await?;
     drop(conn);
     let as_of = snapshot.signed_at;
+    // The snapshot keeps every filing, extended per checkpoint: no pass over the ledger here.
+    let filings = snapshot.filings.clone();
     let periods = tokio::task::spawn_blocking({
         let obligations = obligations.clone();
         move || compliance::report(&obligations, &filings, as_of)
