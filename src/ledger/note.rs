@@ -56,6 +56,13 @@ pub(crate) fn typed_key_id(name: &str, alg: u8, public: &[u8]) -> u32 {
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
+/// 32 bytes from the OS for a new Ed25519 key.
+pub(crate) fn random_seed() -> Result<[u8; 32], NoteError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| NoteError::MalformedKey(format!("no OS randomness for a new key: {e}")))?;
+    Ok(seed)
+}
+
 /// A log's signing key.
 #[derive(Clone)]
 pub struct NoteSigner {
@@ -74,10 +81,7 @@ impl NoteSigner {
     /// A fresh random key with the given name.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
         check_name(name)?;
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)
-            .map_err(|e| NoteError::MalformedKey(format!("no OS randomness for a new key: {e}")))?;
-        Ok(Self { name: name.to_owned(), key: ed25519_dalek::SigningKey::from_bytes(&seed) })
+        Ok(Self { name: name.to_owned(), key: ed25519_dalek::SigningKey::from_bytes(&random_seed()?) })
     }
 
     /// Parses `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ seed)>`.

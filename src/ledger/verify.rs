@@ -405,8 +405,13 @@ pub enum RemoteError {
 
 pub(crate) fn fetch(base: &str, path: &str) -> Result<Vec<u8>, RemoteError> {
     let url = format!("{}/{path}", base.trim_end_matches('/'));
-    let mut response =
-        ureq::get(&url).call().map_err(|e| RemoteError::Fetch { url: url.clone(), reason: e.to_string() })?;
+    // A stalled server must not hang a verification for ever; a full entry bundle is 16 MB at most.
+    let mut response = ureq::get(&url)
+        .config()
+        .timeout_global(Some(std::time::Duration::from_secs(120)))
+        .build()
+        .call()
+        .map_err(|e| RemoteError::Fetch { url: url.clone(), reason: e.to_string() })?;
     response
         .body_mut()
         .with_config()

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signer, Verifier};
 
-use crate::ledger::note::{NoteError, SignatureLine, check_name, parse_note, split_key, typed_key_id};
+use crate::ledger::note::{NoteError, SignatureLine, check_name, parse_note, random_seed, split_key, typed_key_id};
 
 /// The signature type byte of Ed25519 cosigner keys.
 pub const ALG_COSIGNATURE_V1: u8 = 0x04;
@@ -54,10 +54,7 @@ impl CosignerKey {
     /// A fresh random key named `name` (a schema-less URL, say `witness.example/w1`).
     pub fn generate(name: &str) -> Result<Self, NoteError> {
         check_name(name)?;
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)
-            .map_err(|e| NoteError::MalformedKey(format!("no OS randomness for a new key: {e}")))?;
-        Ok(Self::from_seed(name, seed))
+        Ok(Self::from_seed(name, random_seed()?))
     }
 
     /// A key from a known seed (tests and known-answer vectors).
