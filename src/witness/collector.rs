@@ -82,6 +82,8 @@ impl Witnesses {
             return Ok(outcomes);
         };
         let have = db::cosignatures::of_checkpoint(&mut conn, checkpoint.id).await?;
+        // No connection is held while a witness answers (up to its timeout).
+        drop(conn);
         let body = checkpoint_body(&checkpoint.note);
         for witness in self.configured.iter() {
             let vkey = witness.verifier.to_string();
@@ -89,7 +91,7 @@ impl Witnesses {
                 outcomes.push((vkey, Outcome::AlreadyCosigned));
                 continue;
             }
-            let mut old = db::cosignatures::latest_size(&mut conn, &vkey).await?.unwrap_or(0);
+            let mut old = db::cosignatures::latest_size(&mut *pool.acquire().await?, &vkey).await?.unwrap_or(0);
             let mut outcome = Outcome::Failed("no answer".into());
             // The witness may know a size we do not expect (a lost row, another log
             // instance): one retry from the size its 409 names.
@@ -104,7 +106,7 @@ impl Witnesses {
                 let proof = if old == 0 || old == checkpoint.size {
                     Vec::new()
                 } else {
-                    crate::ledger::log::consistency_proof(&mut conn, old, checkpoint.size).await?
+                    crate::ledger::log::consistency_proof(&mut *pool.acquire().await?, old, checkpoint.size).await?
                 };
                 let request = AddCheckpoint { old_size: old, proof, checkpoint: checkpoint.note.clone() };
                 let (config, body_text) = (witness.clone(), body.clone());
@@ -123,7 +125,7 @@ impl Witnesses {
                             line: cosignature.line,
                             cosigned_at: cosignature.time,
                         };
-                        db::cosignatures::insert(&mut conn, &stored).await?;
+                        db::cosignatures::insert(&mut *pool.acquire().await?, &stored).await?;
                         outcome = Outcome::Cosigned;
                         break;
                     }
