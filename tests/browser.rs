@@ -50,7 +50,20 @@ fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
     );
 
     let dir = data_dir();
-    let server = Server::start(dir.path(), &["--demo"]);
+    // A configured witness that never answers, so /ledger shows its witness table (with the
+    // witness's last problem) to axe and to the screenshots.
+    let witness_key = dir.path().join("witness.key");
+    let keygen = support::gatelog()
+        .args(["witness", "keygen", "down.example/witness", "--out"])
+        .arg(&witness_key)
+        .output()
+        .expect("witness keygen");
+    let vkey = String::from_utf8_lossy(&keygen.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("vkey: ").map(str::to_owned))
+        .expect("witness vkey");
+    let witness = format!("{vkey} http://127.0.0.1:9");
+    let server = Server::start(dir.path(), &["--demo", "--witness", &witness, "--witness-every", "1"]);
     let output = Command::new("node")
         .arg(browser_dir.join("check-pages.mjs"))
         .arg(&server.url)
