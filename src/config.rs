@@ -269,6 +269,24 @@ mod tests {
     }
 
     #[test]
+    fn witnesses_are_a_cosigner_vkey_and_a_url_and_a_bad_one_is_named() {
+        let key = crate::witness::cosignature::CosignerKey::generate("w.example/1").expect("key");
+        let good = format!("{} https://w.example/1/", key.verifier());
+        let args = ServeArgs { witnesses: vec![good, " ".into()], ..serve("127.0.0.1:8080") };
+        let config = ServeConfig::from_args(&global(), &args).expect("config");
+        assert_eq!(config.witnesses.len(), 1, "blank lines of the variable are skipped");
+        assert_eq!(config.witnesses[0].url, "https://w.example/1");
+        let log_key = crate::ledger::note::NoteSigner::generate("log.example").expect("key").verifier();
+        for bad in
+            [key.verifier().to_string(), format!("{log_key} https://w.example"), format!("{} ftp://x", key.verifier())]
+        {
+            let args = ServeArgs { witnesses: vec![bad.clone()], ..serve("127.0.0.1:8080") };
+            let message = ServeConfig::from_args(&global(), &args).expect_err("refused").to_string();
+            assert!(message.contains("GATELOG_WITNESSES") && message.contains("--witness"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
     fn a_bad_address_names_the_variable_and_flag() {
         let error = ServeConfig::from_args(&global(), &serve("localhost")).expect_err("not a socket address");
         let message = error.to_string();

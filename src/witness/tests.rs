@@ -42,6 +42,8 @@ async fn checkpoints_are_cosigned_served_and_shown_as_k_of_n() {
     let down = unreachable_witness();
     let app = app.with_witnesses(vec![config.clone(), down.clone()]);
     let ledger = app.ledger();
+    app.get("/checkpoint/witnessed").await.assert_status(StatusCode::NOT_FOUND);
+    assert!(app.get("/ledger").await.html().text_of("#witness-summary").contains("witnessed by 0 of 2"));
 
     ledger.append(&app.db.pool, &sample_batch(0, 5)).await.expect("append");
     let outcomes = app.state.witnesses.collect(&app.db.pool).await.expect("round");
