@@ -281,6 +281,15 @@ pub struct MonitorArgs {
     /// Check again every SECONDS until an alert or an error [default: check once]
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub every: Option<u64>,
+
+    /// A witness whose cosignature counts (its cosigner vkey; repeatable): the log's
+    /// /checkpoint/witnessed must carry --quorum of them and extend what was accepted
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+
+    /// How many of the --witness keys must have cosigned [default: all of them]
+    #[arg(long, value_name = "K", requires = "witnesses")]
+    pub quorum: Option<usize>,
 }
 
 /// Flags of `gatelog serve`.
@@ -802,11 +811,26 @@ async fn monitor_command(args: MonitorArgs) -> Result<(), CliError> {
         Ok(vkey) => vkey,
         Err(error) => could_not_check(&error),
     };
+    let witnesses = args
+        .witnesses
+        .iter()
+        .map(|w| crate::witness::cosignature::CosignerVerifier::parse(w))
+        .collect::<Result<Vec<_>, _>>();
+    let witnesses = match witnesses {
+        Ok(witnesses) => witnesses,
+        Err(error) => could_not_check(&format!("invalid --witness: {error}")),
+    };
+    let quorum = args.quorum.unwrap_or(witnesses.len());
+    if quorum > witnesses.len() {
+        could_not_check(&format!("--quorum {quorum} is more than the {} --witness keys given", witnesses.len()));
+    }
     let options = MonitorOptions {
         url: args.url,
         state: args.state,
         vkey,
         every: args.every.map(std::time::Duration::from_secs),
+        witnesses,
+        quorum,
     };
     let result = tokio::task::spawn_blocking(move || {
         crate::monitor::run(&options, |line| {

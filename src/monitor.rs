@@ -76,6 +76,18 @@ pub enum Alert {
         /// Why the consistency proof failed.
         reason: String,
     },
+    /// Fewer of the trusted witnesses than required cosigned the log's witnessed checkpoint.
+    #[error("not witnessed: {found} of the {trusted} trusted witnesses cosigned checkpoint {size}, {quorum} required")]
+    BelowQuorum {
+        /// The witnessed checkpoint's size.
+        size: u64,
+        /// Valid cosignatures by trusted witnesses.
+        found: usize,
+        /// Witnesses trusted.
+        trusted: usize,
+        /// Cosignatures required.
+        quorum: usize,
+    },
 }
 
 /// What a new checkpoint means next to the latest one accepted.
@@ -302,6 +314,10 @@ pub struct MonitorOptions {
     pub vkey: Option<NoteVerifier>,
     /// Check again after this long, until an alert or an error; `None`: check once.
     pub every: Option<Duration>,
+    /// Witnesses whose cosignatures count (empty: cosignatures are not checked).
+    pub witnesses: Vec<crate::witness::cosignature::CosignerVerifier>,
+    /// How many of them must have cosigned the log's witnessed checkpoint.
+    pub quorum: usize,
 }
 
 /// Runs the monitor: one check, or one every `options.every`. Each accepted new
@@ -322,6 +338,12 @@ pub fn run(options: &MonitorOptions, mut progress: impl FnMut(&str)) -> Result<(
             _ => None,
         };
         if let Some(line) = line {
+            progress(&line);
+        }
+        if !options.witnesses.is_empty()
+            && let Some(state) = state.as_ref()
+            && let Some(line) = check_witnessed(&agent, base, &vkey, state, options)?
+        {
             progress(&line);
         }
         match options.every {
@@ -404,6 +426,60 @@ fn check(
     state.checkpoints.push(seen);
     state.save(path)?;
     Ok(outcome)
+}
+
+/// Checks the log's newest witnessed checkpoint (`/checkpoint/witnessed`): signed by the
+/// log, cosigned by at least `quorum` of the trusted witnesses, and consistent with the
+/// newest checkpoint this monitor accepted. Returns a line to report when all holds.
+fn check_witnessed(
+    agent: &ureq::Agent,
+    base: &str,
+    vkey: &NoteVerifier,
+    state: &MonitorState,
+    options: &MonitorOptions,
+) -> Result<Option<String>, MonitorError> {
+    let url = format!("{base}/checkpoint/witnessed");
+    let note = String::from_utf8_lossy(&fetch(agent, &url)?).into_owned();
+    let accepted = state
+        .latest()
+        .map_err(|reason| MonitorError::State { path: options.state.clone(), reason })?
+        .ok_or_else(|| MonitorError::State { path: options.state.clone(), reason: "no checkpoint accepted".into() })?;
+    let alert = |alert: Alert| {
+        MonitorError::Alert(Box::new(Evidence {
+            alert,
+            trusted: Some(accepted.1.clone()),
+            served: note.clone(),
+            url: url.clone(),
+        }))
+    };
+    let witnessed = open_checkpoint(&note, vkey, Some(&state.origin)).map_err(alert)?;
+    let found = options.witnesses.iter().filter(|w| w.find_in(&note).is_some()).count();
+    if found < options.quorum {
+        return Err(alert(Alert::BelowQuorum {
+            size: witnessed.size,
+            found,
+            trusted: options.witnesses.len(),
+            quorum: options.quorum,
+        }));
+    }
+    // The witnessed tree and the accepted one must be one history, whichever is larger.
+    let (older, newer) =
+        if witnessed.size <= accepted.0.size { (&witnessed, &accepted.0) } else { (&accepted.0, &witnessed) };
+    let mut outcome = compare(Some(older), newer, None);
+    if let Outcome::NeedProof { from, to } = outcome {
+        let proof = fetch_consistency(agent, base, from, to)?;
+        outcome = compare(Some(older), newer, Some(&proof));
+    }
+    if let Outcome::Alert(found) = outcome {
+        return Err(alert(found));
+    }
+    Ok(Some(format!(
+        "witnessed size {}: cosigned by {found} of {} trusted witnesses (quorum {}), consistent with size {}",
+        witnessed.size,
+        options.witnesses.len(),
+        options.quorum,
+        accepted.0.size
+    )))
 }
 
 /// The consistency proof endpoint's answer (see `api::ledger::ConsistencyJson`).

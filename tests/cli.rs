@@ -706,6 +706,28 @@ fn a_running_site_gets_its_checkpoints_cosigned_by_a_witness_process() {
     );
     let state = std::fs::read_to_string(dir.path().join("witness-state.json")).expect("the witness kept its state");
     assert!(state.contains("witnessed.example/log"), "{state}");
+
+    // A monitor that trusts this witness accepts the log's witnessed checkpoint...
+    let monitor_state = dir.path().join("monitor.json");
+    let monitor = |extra: &[&str]| {
+        run(gatelog()
+            .args(["monitor", "--url", &server.url, "--vkey", &log_vkey, "--state"])
+            .arg(&monitor_state)
+            .args(["--witness", &witness_vkey])
+            .args(extra))
+    };
+    let (status, stdout, stderr) = monitor(&[]);
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("cosigned by 1 of 1 trusted witnesses (quorum 1)"), "{stdout}");
+    // ...and one that also requires a witness who never saw it raises an alert.
+    let other = dir.path().join("other-witness.key");
+    let (_, stdout, _) = run(gatelog().args(["witness", "keygen", "other.example/w2", "--out"]).arg(&other));
+    let other_vkey = stdout.lines().find_map(|l| l.strip_prefix("vkey: ")).expect("vkey").to_owned();
+    let (status, stdout, stderr) = monitor(&["--witness", &other_vkey]);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("not witnessed: 1 of the 2 trusted witnesses"), "{stdout}");
+    let (status, stdout, stderr) = monitor(&["--witness", &other_vkey, "--quorum", "1"]);
+    assert!(status.success(), "a quorum of one is met: {stdout}{stderr}");
     let _ = witness.kill();
     let _ = witness.wait();
 }
