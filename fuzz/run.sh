@@ -30,5 +30,12 @@ for target in $("${fuzz[@]}" list); do
       exit 1
     }
   grep -E "^stat::number_of_executed_units|^stat::new_units_added" "artifacts/$target/log.txt" | sed "s/^/  $target /"
-  echo "  $target corpus: $(find "$corpus_root/$target" -type f | wc -l) inputs"
+  kept=$(find "$corpus_root/$target" -type f | wc -l)
+  echo "  $target corpus: $kept inputs"
+  # Keep the corpus from growing without end over many runs: past FUZZ_CORPUS_MAX inputs
+  # (default 20,000), keep only a smallest set with the same coverage.
+  if [ "$kept" -gt "${FUZZ_CORPUS_MAX:-20000}" ]; then
+    "${fuzz[@]}" cmin "${flags[@]}" "$target" "$corpus_root/$target" >"artifacts/$target/cmin.txt" 2>&1 || true
+    echo "  $target corpus minimised: $(find "$corpus_root/$target" -type f | wc -l) inputs"
+  fi
 done
