@@ -58,15 +58,16 @@ pub async fn list(conn: &mut PgConnection, provider: Option<&str>) -> Result<Vec
     Ok(out)
 }
 
-/// The filings of the kinds with a cadence among the first `tree_size` entries: the
-/// date that places each in a period, when it was accepted, and whether it amends.
+/// The filings of the kinds with a cadence among the first `tree_size` entries, in ledger
+/// order: the date that places each in a period, when it was accepted, and whether it amends.
 pub async fn filings(conn: &mut PgConnection, tree_size: u64) -> Result<Vec<Filing>, sqlx::Error> {
     let mut rows = sqlx::query(
         "SELECT provider, kind, received_at, supersedes IS NOT NULL,
                 coalesce(r ->> 'period_start', r ->> 'effective_date', r ->> 'as_of')
-         FROM (SELECT provider, kind, received_at, supersedes,
+         FROM (SELECT idx, provider, kind, received_at, supersedes,
                       convert_from(entry, 'UTF8')::jsonb -> 'record' AS r
-               FROM ledger_entries WHERE idx < $1 AND kind <> 'lockup') e",
+               FROM ledger_entries WHERE idx < $1 AND kind <> 'lockup') e
+         ORDER BY idx",
     )
     .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
     .fetch(conn);
