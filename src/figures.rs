@@ -119,46 +119,37 @@ pub fn fetch_published(base: &str, size: Option<u64>) -> Result<Published, Figur
         })?,
     };
     let dir = format!("data/snapshots/{size}");
-    let note = String::from_utf8_lossy(&fetch(base, &format!("{dir}/{CHECKPOINT_FILE}"))?).into_owned();
-    let obligations = parse_obligations(&fetch(base, &format!("{dir}/{OBLIGATIONS_FILE}"))?)
-        .ok_or_else(|| FiguresError::Malformed(format!("{dir}/{OBLIGATIONS_FILE} is malformed")))?;
-    let package: serde_json::Value =
-        serde_json::from_slice(&fetch(base, &format!("{dir}/{}", crate::datasets::datapackage::FILE))?)
-            .map_err(|e| FiguresError::Malformed(format!("{dir}/datapackage.json: {e}")))?;
-    let signed_at = package["created"]
-        .as_str()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| FiguresError::Malformed(format!("{dir}/datapackage.json has no 'created' time")))?;
-    let mut files = BTreeMap::new();
-    for dataset in CATALOG.iter() {
-        let name = dataset.file_name(size, Format::Csv);
-        files.insert(name.clone(), fetch(base, &format!("{dir}/{name}"))?);
-    }
-    Ok(Published { size, note, signed_at, obligations, files })
+    published(&dir, |name| Ok(fetch(base, &format!("{dir}/{name}"))?))
 }
 
 /// Reads a snapshot directory as `gatelog export snapshot` (or `serve`) wrote it.
 pub fn read_published(dir: &std::path::Path) -> Result<Published, FiguresError> {
-    let read = |name: &str| {
+    published(&dir.display().to_string(), |name| {
         std::fs::read(dir.join(name))
             .map_err(|e| FiguresError::NoSnapshot(format!("{}: {e}", dir.join(name).display())))
-    };
+    })
+}
+
+/// A snapshot's checkpoint, obligations, signing time and CSV files, each read by `read`
+/// (from a site or a directory); `place` names where, in errors.
+fn published(place: &str, read: impl Fn(&str) -> Result<Vec<u8>, FiguresError>) -> Result<Published, FiguresError> {
+    let malformed = |what: String| FiguresError::Malformed(format!("{place}/{what}"));
     let note = String::from_utf8_lossy(&read(CHECKPOINT_FILE)?).into_owned();
     let size = note
         .lines()
         .nth(1)
         .and_then(|l| l.parse().ok())
-        .ok_or_else(|| FiguresError::Malformed(format!("{CHECKPOINT_FILE} has no tree size on its second line")))?;
+        .ok_or_else(|| malformed(format!("{CHECKPOINT_FILE} has no tree size on its second line")))?;
     let obligations = parse_obligations(&read(OBLIGATIONS_FILE)?)
-        .ok_or_else(|| FiguresError::Malformed(format!("{OBLIGATIONS_FILE} is malformed")))?;
-    let package: serde_json::Value = serde_json::from_slice(&read(crate::datasets::datapackage::FILE)?)
-        .map_err(|e| FiguresError::Malformed(format!("datapackage.json: {e}")))?;
+        .ok_or_else(|| malformed(format!("{OBLIGATIONS_FILE} is malformed")))?;
+    let package_file = crate::datasets::datapackage::FILE;
+    let package: serde_json::Value =
+        serde_json::from_slice(&read(package_file)?).map_err(|e| malformed(format!("{package_file}: {e}")))?;
     let signed_at = package["created"]
         .as_str()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| FiguresError::Malformed("datapackage.json has no 'created' time".into()))?;
+        .ok_or_else(|| malformed(format!("{package_file} has no 'created' time")))?;
     let mut files = BTreeMap::new();
     for dataset in CATALOG.iter() {
         let name = dataset.file_name(size, Format::Csv);
@@ -386,7 +377,7 @@ pub fn compare(published: &Published, recomputed: &BTreeMap<String, Vec<u8>>) ->
 /// The site's live CSV exports, if the site is still at the snapshot's checkpoint
 /// (each export names its tree size in its file name); `None` if it has moved on.
 pub fn fetch_live(base: &str, published: &Published) -> Result<Option<BTreeMap<String, Vec<u8>>>, FiguresError> {
-    let current = crate::ledger::verify::fetch(base, "checkpoint")?;
+    let current = fetch(base, "checkpoint")?;
     let size = String::from_utf8_lossy(&current).lines().nth(1).and_then(|l| l.parse::<u64>().ok());
     if size != Some(published.size) {
         return Ok(None);

@@ -84,7 +84,9 @@ impl Witnesses {
         let have = db::cosignatures::of_checkpoint(&mut conn, checkpoint.id).await?;
         // No connection is held while a witness answers (up to its timeout).
         drop(conn);
-        let body = checkpoint_body(&checkpoint.note);
+        // The signed body, as the note parser splits it (the note was signed by us).
+        let body = crate::ledger::note::parse_note(&checkpoint.note)
+            .map_or_else(|_| checkpoint.note.clone(), |note| note.body.to_owned());
         for witness in self.configured.iter() {
             let vkey = witness.verifier.to_string();
             if have.iter().any(|c| c.witness == vkey) {
@@ -150,11 +152,6 @@ impl Witnesses {
         }
         Ok(outcomes)
     }
-}
-
-/// The signed body of a note (everything up to and including the blank line's first newline).
-fn checkpoint_body(note: &str) -> String {
-    note.rfind("\n\n").map_or_else(|| note.to_owned(), |split| note[..=split].to_owned())
 }
 
 /// A note with the given cosignature lines appended to its own signatures.
