@@ -220,13 +220,16 @@ pub async fn load_scratch(
         let received_at = DateTime::parse_from_rfc3339(&entry.received_at)
             .map_err(|e| FiguresError::Malformed(format!("entry {index}: received_at: {e}")))?
             .with_timezone(&Utc);
-        // The natural key is a function of the record; one that no longer parses gets a
-        // key of its own, so that it amends nothing (as the site treats it).
-        let natural_key = crate::records::RecordKind::OPTIONS
-            .iter()
-            .find(|(name, _)| *name == entry.kind)
-            .and_then(|(_, kind)| crate::records::Record::parse_kind(*kind, entry.record.as_object()?.clone()).ok())
-            .map_or_else(|| format!("unparsed entry {index}"), |r| r.natural_key());
+        // The natural key is a function of the record. One that no longer decodes is about
+        // what the entry it amends is about (so it is that key's latest version, unreadable,
+        // as on the site); one that amends nothing gets a key of its own.
+        let natural_key = match crate::records::Record::from_entry(&entry.kind, &entry.record) {
+            Ok(record) => record.natural_key(),
+            Err(_) => entry
+                .supersedes
+                .and_then(|earlier| rows.get(usize::try_from(earlier).ok()?))
+                .map_or_else(|| format!("unreadable entry {index}"), |row: &EntryRow| row.natural_key.clone()),
+        };
         providers.insert(entry.provider.clone());
         rows.push(EntryRow {
             index: index as u64,

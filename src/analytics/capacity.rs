@@ -40,8 +40,8 @@ pub fn capacity_over_time(disclosures: &Disclosures) -> Vec<CapacityPoint> {
     let mut by_date: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
     for (_, c) in &disclosures.capacity {
         let (total, set_aside) = by_date.entry(c.as_of).or_default();
-        *total += c.total_accelerators;
-        *set_aside += c.newcomer_set_aside;
+        *total = super::add(*total, c.total_accelerators);
+        *set_aside = super::add(*set_aside, c.newcomer_set_aside);
     }
     by_date
         .into_iter()

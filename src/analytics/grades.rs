@@ -115,8 +115,8 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
     let (accepted, rejected) = rates
         .iter()
         .filter(|r| NEWCOMER_CATEGORIES.contains(&r.category.as_str()))
-        .fold((0, 0), |(a, r), rate| (a + rate.accepted, r + rate.rejected));
-    match accepted + rejected {
+        .fold((0, 0), |(a, r), rate| (super::add(a, rate.accepted), super::add(r, rate.rejected)));
+    match super::add(accepted, rejected) {
         0 => push(Component::NewcomerAcceptance, 0.0, "no decided newcomer applications disclosed".into()),
         decided => push(
             Component::NewcomerAcceptance,

@@ -5,8 +5,8 @@
 use chrono::{Months, NaiveDate};
 
 use super::grades::NEWCOMER_CATEGORIES;
-use super::median;
 use super::metrics::{AcceptanceRate, QueuePoint};
+use super::{add, median};
 
 /// One provider's inputs to the headline.
 #[derive(Debug, Clone, Copy)]
@@ -74,13 +74,13 @@ pub fn headline<'a>(providers: impl IntoIterator<Item = ProviderInputs<'a>> + Cl
     };
     for p in providers {
         for rate in p.acceptance.iter().filter(|r| NEWCOMER_CATEGORIES.contains(&r.category.as_str())) {
-            out.newcomer_decisions.0 += rate.accepted;
-            out.newcomer_decisions.1 += rate.accepted + rate.rejected;
+            out.newcomer_decisions.0 = add(out.newcomer_decisions.0, rate.accepted);
+            out.newcomer_decisions.1 = add(out.newcomer_decisions.1, add(rate.accepted, rate.rejected));
         }
         if let Some((_, total, set_aside, locked)) = p.capacity {
-            out.capacity.0 += total;
-            out.capacity.1 += set_aside;
-            out.capacity.2 += locked.min(total);
+            out.capacity.0 = add(out.capacity.0, total);
+            out.capacity.1 = add(out.capacity.1, set_aside);
+            out.capacity.2 = add(out.capacity.2, locked.min(total));
         }
     }
     out

@@ -1,6 +1,8 @@
 //! Metric tables: queue-time percentiles per tier and month, acceptance rates
 //! per applicant category, capacity and lock-up shares. Grouping runs in polars.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 
@@ -38,7 +40,7 @@ impl AcceptanceRate {
     /// Accepted out of decided (accepted + rejected); `None` when nothing was decided.
     /// Derived here, never reported.
     pub fn rate(&self) -> Option<f64> {
-        let decided = self.accepted + self.rejected;
+        let decided = super::add(self.accepted, self.rejected);
         (decided > 0).then(|| self.accepted as f64 / decided as f64)
     }
 }
@@ -62,26 +64,32 @@ pub fn queue_series(disclosures: &Disclosures) -> PolarsResult<Vec<QueuePoint>> 
         "start" => rows.iter().map(|(_, r)| days(r.period_start)).collect::<Vec<_>>(),
         "p50" => rows.iter().map(|(_, r)| r.p50_seconds as f64).collect::<Vec<_>>(),
         "p90" => rows.iter().map(|(_, r)| r.p90_seconds as f64).collect::<Vec<_>>(),
-        "jobs" => rows.iter().map(|(_, r)| r.jobs).collect::<Vec<_>>(),
     )?;
+    let mut jobs: HashMap<(&str, i32), u64> = HashMap::new();
+    for (_, r) in rows {
+        let total = jobs.entry((r.tier.as_str(), days(r.period_start))).or_default();
+        *total = super::add(*total, r.jobs);
+    }
     let out = frame
         .lazy()
         .group_by([col("tier"), col("start")])
-        .agg([col("p50").median(), col("p90").median(), col("jobs").sum()])
+        .agg([col("p50").median(), col("p90").median()])
         .sort(["tier", "start"], SortMultipleOptions::default())
         .collect()?;
     let tiers = out.column("tier")?.str()?;
     let starts = out.column("start")?.i32()?;
     let p50 = out.column("p50")?.f64()?;
     let p90 = out.column("p90")?.f64()?;
-    let jobs = out.column("jobs")?.u64()?;
     Ok((0..out.height())
-        .map(|i| QueuePoint {
-            tier: tiers.get(i).unwrap_or_default().to_owned(),
-            period_start: from_days(starts.get(i).unwrap_or_default()),
-            p50_seconds: p50.get(i).unwrap_or_default(),
-            p90_seconds: p90.get(i).unwrap_or_default(),
-            jobs: jobs.get(i).unwrap_or_default(),
+        .map(|i| {
+            let (tier, start) = (tiers.get(i).unwrap_or_default(), starts.get(i).unwrap_or_default());
+            QueuePoint {
+                tier: tier.to_owned(),
+                period_start: from_days(start),
+                p50_seconds: p50.get(i).unwrap_or_default(),
+                p90_seconds: p90.get(i).unwrap_or_default(),
+                jobs: jobs.get(&(tier, start)).copied().unwrap_or_default(),
+            }
         })
         .collect())
 }
@@ -91,31 +99,21 @@ pub fn acceptance_by_category(disclosures: &Disclosures) -> PolarsResult<Vec<Acc
     if disclosures.acceptance.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = &disclosures.acceptance;
-    let frame = df!(
-        "category" => rows.iter().map(|(_, r)| r.applicant_category.as_str()).collect::<Vec<_>>(),
-        "received" => rows.iter().map(|(_, r)| r.received).collect::<Vec<_>>(),
-        "accepted" => rows.iter().map(|(_, r)| r.accepted).collect::<Vec<_>>(),
-        "rejected" => rows.iter().map(|(_, r)| r.rejected).collect::<Vec<_>>(),
-    )?;
-    let out = frame
-        .lazy()
-        .group_by([col("category")])
-        .agg([col("received").sum(), col("accepted").sum(), col("rejected").sum()])
-        .sort(["category"], SortMultipleOptions::default())
-        .collect()?;
-    let categories = out.column("category")?.str()?;
-    let received = out.column("received")?.u64()?;
-    let accepted = out.column("accepted")?.u64()?;
-    let rejected = out.column("rejected")?.u64()?;
-    Ok((0..out.height())
-        .map(|i| AcceptanceRate {
-            category: categories.get(i).unwrap_or_default().to_owned(),
-            received: received.get(i).unwrap_or_default(),
-            accepted: accepted.get(i).unwrap_or_default(),
-            rejected: rejected.get(i).unwrap_or_default(),
-        })
-        .collect())
+    // Only sums, by category name: summed here with checked arithmetic (polars' integer sums wrap).
+    let mut by_category: std::collections::BTreeMap<&str, AcceptanceRate> = std::collections::BTreeMap::new();
+    for (_, r) in &disclosures.acceptance {
+        let name = r.applicant_category.as_str();
+        let total = by_category.entry(name).or_insert_with(|| AcceptanceRate {
+            category: name.to_owned(),
+            received: 0,
+            accepted: 0,
+            rejected: 0,
+        });
+        total.received = super::add(total.received, r.received);
+        total.accepted = super::add(total.accepted, r.accepted);
+        total.rejected = super::add(total.rejected, r.rejected);
+    }
+    Ok(by_category.into_values().collect())
 }
 
 /// Capacity at the latest `as_of` a provider reported: (date, total, newcomer set-aside).
@@ -125,7 +123,7 @@ pub fn latest_capacity(disclosures: &Disclosures) -> Option<(NaiveDate, u64, u64
         .capacity
         .iter()
         .filter(|(_, c)| c.as_of == latest)
-        .fold((0, 0), |(t, s), (_, c)| (t + c.total_accelerators, s + c.newcomer_set_aside));
+        .fold((0, 0), |(t, s), (_, c)| (super::add(t, c.total_accelerators), super::add(s, c.newcomer_set_aside)));
     Some((latest, total, set_aside))
 }
 
@@ -136,7 +134,7 @@ pub fn locked_on(disclosures: &Disclosures, date: NaiveDate) -> u64 {
         .iter()
         .filter(|(_, l)| l.start_date <= date && l.end_date.is_none_or(|end| date < end))
         .map(|(_, l)| l.accelerators)
-        .sum()
+        .fold(0, super::add)
 }
 
 /// Waits of one provider and tier over a whole (filtered) window.
@@ -167,29 +165,35 @@ pub fn queue_by_provider_and_tier(disclosures: &Disclosures) -> PolarsResult<Vec
         "tier" => rows.iter().map(|(_, r)| r.tier.as_str()).collect::<Vec<_>>(),
         "p50" => rows.iter().map(|(_, r)| r.p50_seconds as f64).collect::<Vec<_>>(),
         "p90" => rows.iter().map(|(_, r)| r.p90_seconds as f64).collect::<Vec<_>>(),
-        "jobs" => rows.iter().map(|(_, r)| r.jobs).collect::<Vec<_>>(),
     )?;
+    let mut jobs: HashMap<(&str, &str), u64> = HashMap::new();
+    for (provider, r) in rows {
+        let total = jobs.entry((provider.as_str(), r.tier.as_str())).or_default();
+        *total = super::add(*total, r.jobs);
+    }
     let out = frame
         .lazy()
         .group_by([col("provider"), col("tier")])
-        .agg([col("p50").median(), col("p90").median(), col("jobs").sum(), col("p50").count().alias("records")])
+        .agg([col("p50").median(), col("p90").median(), col("p50").count().alias("records")])
         .sort(["provider", "tier"], SortMultipleOptions::default())
         .collect()?;
     let providers = out.column("provider")?.str()?;
     let tiers = out.column("tier")?.str()?;
     let p50 = out.column("p50")?.f64()?;
     let p90 = out.column("p90")?.f64()?;
-    let jobs = out.column("jobs")?.u64()?;
     let records = out.column("records")?.cast(&DataType::UInt64)?;
     let records = records.u64()?;
     Ok((0..out.height())
-        .map(|i| TierSummary {
-            provider: providers.get(i).unwrap_or_default().to_owned(),
-            tier: tiers.get(i).unwrap_or_default().to_owned(),
-            records: records.get(i).unwrap_or_default(),
-            p50_seconds: p50.get(i).unwrap_or_default(),
-            p90_seconds: p90.get(i).unwrap_or_default(),
-            jobs: jobs.get(i).unwrap_or_default(),
+        .map(|i| {
+            let (provider, tier) = (providers.get(i).unwrap_or_default(), tiers.get(i).unwrap_or_default());
+            TierSummary {
+                provider: provider.to_owned(),
+                tier: tier.to_owned(),
+                records: records.get(i).unwrap_or_default(),
+                p50_seconds: p50.get(i).unwrap_or_default(),
+                p90_seconds: p90.get(i).unwrap_or_default(),
+                jobs: jobs.get(&(provider, tier)).copied().unwrap_or_default(),
+            }
         })
         .collect())
 }
@@ -214,8 +218,9 @@ pub fn lockup_shares(disclosures: &Disclosures) -> Vec<LockupShare> {
         .map(|(provider, lockup)| {
             let filings = disclosures.capacity.iter().filter(|(p, c)| p == provider && c.as_of <= lockup.start_date);
             let at = filings.clone().map(|(_, c)| c.as_of).max();
-            let total: u64 =
-                at.map_or(0, |date| filings.filter(|(_, c)| c.as_of == date).map(|(_, c)| c.total_accelerators).sum());
+            let total: u64 = at.map_or(0, |date| {
+                super::sum(filings.filter(|(_, c)| c.as_of == date).map(|(_, c)| c.total_accelerators))
+            });
             LockupShare {
                 provider: provider.clone(),
                 lockup: lockup.clone(),

@@ -35,6 +35,20 @@ pub fn reporting_window<'a>(
     })
 }
 
+/// Adds two counts without wrapping. Every reported count is bounded
+/// ([`crate::records::domain`], at most 10^15), so a sum reaches `u64::MAX` only past
+/// eighteen thousand maximal records in one group; if it ever did, the figure would stay
+/// at the maximum instead of wrapping to a small, plausible-looking number, or panicking.
+pub fn add(a: u64, b: u64) -> u64 {
+    a.saturating_add(b)
+}
+
+/// The sum of `counts`, as [`add`] adds them. (Polars' integer sums wrap, so sums of
+/// reported counts are taken here, not in a frame.)
+pub fn sum(counts: impl IntoIterator<Item = u64>) -> u64 {
+    counts.into_iter().fold(0, add)
+}
+
 /// The median of `values` (the mean of the middle two for an even count); `None` if empty.
 pub fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
@@ -80,11 +94,7 @@ impl Disclosures {
         let mut out = Self::default();
         let mut skipped = 0;
         for (provider, kind, value) in records {
-            let Some(map) = value.as_object().cloned() else {
-                skipped += 1;
-                continue;
-            };
-            match Record::parse_kind(kind, map) {
+            match Record::from_entry(kind.as_str(), &value) {
                 Ok(Record::QueueTime(r)) => out.queue_times.push((provider, r)),
                 Ok(Record::Acceptance(r)) => out.acceptance.push((provider, r)),
                 Ok(Record::Price(r)) => out.prices.push((provider, r)),

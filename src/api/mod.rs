@@ -7,3 +7,6 @@ pub mod ledger;
 pub mod openapi;
 pub mod per_ip;
 pub mod records;
+
+#[cfg(test)]
+mod hostile_tests;

@@ -156,6 +156,80 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The value domains of [`crate::records::domain`] on the record schemas: the same
+/// table the parser enforces and the data dictionary prints (through the dataset
+/// schema, `crate::datasets::record_fields`), so the three cannot disagree.
+struct RecordDomains;
+
+impl utoipa::Modify for RecordDomains {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::records::RecordKind;
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else { return };
+        let kinds = [
+            ("QueueTime", RecordKind::QueueTime),
+            ("Acceptance", RecordKind::Acceptance),
+            ("Price", RecordKind::Price),
+            ("Lockup", RecordKind::Lockup),
+            ("Capacity", RecordKind::Capacity),
+        ];
+        for (name, kind) in kinds {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else { continue };
+            for field in crate::datasets::record_fields(kind) {
+                let (Some(domain), Some(RefOr::T(schema))) = (field.domain, object.properties.get_mut(field.name))
+                else {
+                    continue;
+                };
+                constrain(schema, domain);
+            }
+        }
+    }
+}
+
+/// Puts `domain` on a property's schema (on each branch of an optional field's `oneOf`).
+fn constrain(schema: &mut utoipa::openapi::Schema, domain: crate::datasets::schema::Domain) {
+    use crate::datasets::schema::Domain;
+    use utoipa::openapi::{RefOr, Schema};
+    let object = match schema {
+        Schema::Object(object) => object,
+        Schema::OneOf(one_of) => {
+            for item in &mut one_of.items {
+                if let RefOr::T(inner) = item {
+                    constrain(inner, domain);
+                }
+            }
+            return;
+        }
+        _ => return,
+    };
+    let describe = |object: &mut utoipa::openapi::schema::Object| {
+        let rule = domain.describe();
+        object.description = Some(match object.description.take() {
+            Some(text) if !text.is_empty() => format!("{text} {rule}"),
+            _ => rule,
+        });
+    };
+    let uint = |n: u64| utoipa::Number::UInt(usize::try_from(n).unwrap_or(usize::MAX));
+    match domain {
+        Domain::Count(count) => {
+            object.minimum = Some(uint(count.min));
+            object.maximum = Some(uint(count.max));
+        }
+        Domain::Amount(_) => {
+            // A decimal is a string (JSON numbers are doubles); its range is in the description.
+            object.pattern = Some("^-?[0-9]+(\\.[0-9]+)?$".into());
+            object.max_length = Some(crate::records::domain::MAX_DECIMAL_TEXT);
+            describe(object);
+        }
+        Domain::Date => describe(object),
+        Domain::Text(max, _) => {
+            object.min_length = Some(1);
+            object.max_length = Some(max);
+            describe(object);
+        }
+    }
+}
+
 /// The whole API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -165,7 +239,7 @@ impl utoipa::Modify for BearerAuth {
         RecordInput, QueueTime, Acceptance, Price, Lockup, Capacity, Tier, Track, ApplicantCategory, PricingModel, Exclusivity,
         BatchJson, RecordJson, Summary, Receipt, CheckpointJson, EntryJson, ConsistencyJson, ErrorEnvelope, ErrorBody, ErrorDetailDoc
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &RecordDomains),
     tags((name = "ingest", description = "Providers push disclosures"), (name = "ledger", description = "The verifiable log"))
 )]
 pub struct ApiDoc;

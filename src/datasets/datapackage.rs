@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::schema::{Field, FieldType};
+use super::schema::{Domain, Field, FieldType};
 use super::snapshot::FileSum;
 use super::{CATALOG, Format};
 use crate::db::ledger::StoredCheckpoint;
@@ -21,6 +21,28 @@ fn field(f: &Field) -> Value {
     }
     if let Some(min) = f.minimum {
         constraints.insert("minimum".into(), json!(min));
+    }
+    match f.domain {
+        Some(Domain::Count(count)) => {
+            constraints.insert("minimum".into(), json!(count.min));
+            constraints.insert("maximum".into(), json!(count.max));
+        }
+        Some(Domain::Amount(amount)) => {
+            // Table Schema compares numbers; the bounds are small enough to be exact as JSON numbers.
+            let number = |d: rust_decimal::Decimal| {
+                d.to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
+            };
+            constraints.insert("minimum".into(), number(amount.min));
+            constraints.insert("maximum".into(), number(amount.max));
+        }
+        Some(Domain::Date) => {
+            constraints.insert("minimum".into(), json!(crate::records::domain::DATES.start().to_string()));
+            constraints.insert("maximum".into(), json!(crate::records::domain::DATES.end().to_string()));
+        }
+        Some(Domain::Text(max, _)) => {
+            constraints.insert("maxLength".into(), json!(max));
+        }
+        None => {}
     }
     if !f.choices.is_empty() {
         constraints.insert("enum".into(), json!(f.choices));
@@ -48,10 +70,21 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
         .filter_map(|d| {
             let path = d.file_name(size, Format::Csv);
             let sum = sums.iter().find(|s| s.name == path)?;
+            // One policy for entries whose record no longer decodes: left out, and named here.
+            let left_out = match sum.unreadable.as_slice() {
+                [] => String::new(),
+                list => format!(
+                    " Left out: {} entr{} whose record does not decode under today's rules (entry {}); \
+                     they are in the entries dataset, byte for byte.",
+                    list.len(),
+                    if list.len() == 1 { "y" } else { "ies" },
+                    list.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            };
             Some(json!({
                 "name": d.name,
                 "title": d.title,
-                "description": format!("{} Also in this snapshot as {} and {}.", d.description,
+                "description": format!("{} Also in this snapshot as {} and {}.{left_out}", d.description,
                     d.file_name(size, Format::Ndjson), d.file_name(size, Format::Parquet)),
                 "path": path,
                 "type": "table",

@@ -2,7 +2,41 @@
 //! constraints and enum values. One source for the exports' headers and types,
 //! the data dictionary page and the Frictionless `datapackage.json`.
 
+use crate::records::domain::{self, Amount, Count, Lines};
 use crate::records::kinds::{ApplicantCategory, Exclusivity, PricingModel, Tier, Track};
+
+/// The values a reported field may take, from [`crate::records::domain`]: what the
+/// record parser enforces, printed in the dictionary, `datapackage.json` and OpenAPI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Domain {
+    /// A whole number in a range.
+    Count(Count),
+    /// A decimal in a range, with at most so many places.
+    Amount(Amount),
+    /// A date in [`domain::DATES`].
+    Date,
+    /// Text of at most so many characters, on one line or several.
+    Text(usize, Lines),
+}
+
+impl Domain {
+    /// The rule in words, for the data dictionary.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Count(c) => format!("A whole number from {} to {}.", c.min, c.max),
+            Self::Amount(a) => {
+                format!("A decimal from {} to {}, with at most {} digits after the point.", a.min, a.max, a.max_places)
+            }
+            Self::Date => format!("A date from {} to {}.", domain::DATES.start(), domain::DATES.end()),
+            Self::Text(max, Lines::One) => {
+                format!("At most {max} characters on one line; no control or invisible formatting characters.")
+            }
+            Self::Text(max, Lines::Many) => format!(
+                "At most {max} characters; line breaks allowed, no other control or invisible formatting characters."
+            ),
+        }
+    }
+}
 
 /// A column's type, as Table Schema names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,11 +101,13 @@ pub struct Field {
     pub minimum: Option<i64>,
     /// Allowed values, for enumerations.
     pub choices: Vec<&'static str>,
+    /// The domain of a reported field (range, precision, length).
+    pub domain: Option<Domain>,
 }
 
 impl Field {
     fn new(name: &'static str, kind: FieldType, description: &'static str) -> Self {
-        Self { name, kind, description, unit: None, required: true, minimum: None, choices: Vec::new() }
+        Self { name, kind, description, unit: None, required: true, minimum: None, choices: Vec::new(), domain: None }
     }
 
     fn optional(mut self) -> Self {
@@ -86,6 +122,27 @@ impl Field {
 
     fn min(mut self, minimum: i64) -> Self {
         self.minimum = Some(minimum);
+        self
+    }
+
+    fn count(mut self, count: Count) -> Self {
+        self.minimum = i64::try_from(count.min).ok();
+        self.domain = Some(Domain::Count(count));
+        self
+    }
+
+    fn amount(mut self, amount: Amount) -> Self {
+        self.domain = Some(Domain::Amount(amount));
+        self
+    }
+
+    fn dated(mut self) -> Self {
+        self.domain = Some(Domain::Date);
+        self
+    }
+
+    fn text(mut self, max: usize, lines: Lines) -> Self {
+        self.domain = Some(Domain::Text(max, lines));
         self
     }
 
@@ -124,8 +181,8 @@ fn region() -> Field {
 
 fn period() -> [Field; 2] {
     [
-        Field::new("period_start", Date, "First day of the period."),
-        Field::new("period_end", Date, "Day after the last day of the period."),
+        Field::new("period_start", Date, "First day of the period.").dated(),
+        Field::new("period_end", Date, "Day after the last day of the period (1 to 92 days after the start).").dated(),
     ]
 }
 
@@ -136,12 +193,21 @@ pub fn queue_time_fields() -> Vec<Field> {
         resource(),
         region(),
         Field::new("tier", Text, "Access tier the jobs queued in.").choices(Tier::OPTIONS),
-        Field::new("jobs", Integer, "Jobs started in the period.").min(1),
-        Field::new("p50_seconds", Integer, "Median wait from submission to start.").unit("seconds").min(0),
-        Field::new("p90_seconds", Integer, "90th percentile wait.").unit("seconds").min(0),
-        Field::new("p99_seconds", Integer, "99th percentile wait.").unit("seconds").min(0),
-        Field::new("mean_seconds", Integer, "Mean wait.").unit("seconds").optional().min(0),
-        Field::new("max_seconds", Integer, "Longest wait.").unit("seconds").optional().min(0),
+        Field::new("jobs", Integer, "Jobs started in the period.").count(domain::JOBS),
+        Field::new("p50_seconds", Integer, "Median wait from submission to start.")
+            .unit("seconds")
+            .count(domain::WAIT_SECONDS),
+        Field::new("p90_seconds", Integer, "90th percentile wait (at least p50).")
+            .unit("seconds")
+            .count(domain::WAIT_SECONDS),
+        Field::new("p99_seconds", Integer, "99th percentile wait (at least p90).")
+            .unit("seconds")
+            .count(domain::WAIT_SECONDS),
+        Field::new("mean_seconds", Integer, "Mean wait.").unit("seconds").optional().count(domain::WAIT_SECONDS),
+        Field::new("max_seconds", Integer, "Longest wait (at least p99).")
+            .unit("seconds")
+            .optional()
+            .count(domain::WAIT_SECONDS),
     ]);
     fields
 }
@@ -152,17 +218,19 @@ pub fn acceptance_fields() -> Vec<Field> {
     fields.extend([
         Field::new("track", Text, "Access programme applied to.").choices(Track::OPTIONS),
         Field::new("applicant_category", Text, "Who applied.").choices(ApplicantCategory::OPTIONS),
-        Field::new("received", Integer, "Applications received.").unit("applications").min(0),
-        Field::new("accepted", Integer, "Applications accepted.").unit("applications").min(0),
-        Field::new("rejected", Integer, "Applications rejected.").unit("applications").min(0),
+        Field::new("received", Integer, "Applications received.").unit("applications").count(domain::APPLICATIONS),
+        Field::new("accepted", Integer, "Applications accepted (accepted + rejected ≤ received).")
+            .unit("applications")
+            .count(domain::APPLICATIONS),
+        Field::new("rejected", Integer, "Applications rejected.").unit("applications").count(domain::APPLICATIONS),
         Field::new("accelerator_hours_requested", Integer, "Accelerator-hours requested.")
             .unit("accelerator-hours")
             .optional()
-            .min(0),
+            .count(domain::ACCELERATOR_HOURS),
         Field::new("accelerator_hours_granted", Integer, "Accelerator-hours granted.")
             .unit("accelerator-hours")
             .optional()
-            .min(0),
+            .count(domain::ACCELERATOR_HOURS),
     ]);
     fields
 }
@@ -170,46 +238,63 @@ pub fn acceptance_fields() -> Vec<Field> {
 /// Fields of a price record.
 pub fn price_fields() -> Vec<Field> {
     vec![
-        Field::new("effective_date", Date, "Date from which the price applies."),
+        Field::new("effective_date", Date, "Date from which the price applies.").dated(),
         resource(),
         region(),
         Field::new("pricing_model", Text, "How the capacity is priced.").choices(PricingModel::OPTIONS),
         Field::new("price_per_accelerator_hour", Decimal, "Price of one accelerator for one hour, exactly as filed.")
-            .unit("currency per accelerator-hour"),
+            .unit("currency per accelerator-hour")
+            .amount(domain::PRICE_PER_HOUR),
         Field::new("currency", Text, "ISO 4217 currency of both amounts."),
         Field::new("cost_basis_per_accelerator_hour", Decimal, "Disclosed cost of one accelerator-hour.")
             .unit("currency per accelerator-hour")
-            .optional(),
+            .optional()
+            .amount(domain::PRICE_PER_HOUR),
     ]
 }
 
 /// Fields of a lock-up record.
 pub fn lockup_fields() -> Vec<Field> {
     vec![
-        Field::new("counterparty", Text, "Who gets the capacity."),
+        Field::new("counterparty", Text, "Who gets the capacity.")
+            .text(crate::records::kinds::MAX_COUNTERPARTY, Lines::One),
         resource(),
         region(),
-        Field::new("accelerators", Integer, "Accelerators locked up.").unit("accelerators").min(1),
-        Field::new("start_date", Date, "First day of the deal."),
-        Field::new("end_date", Date, "Day after the last day of the deal, if it ends.").optional(),
+        Field::new("accelerators", Integer, "Accelerators locked up.")
+            .unit("accelerators")
+            .count(domain::LOCKED_ACCELERATORS),
+        Field::new("start_date", Date, "First day of the deal.").dated(),
+        Field::new("end_date", Date, "Day after the last day of the deal, if it ends.").optional().dated(),
         Field::new("exclusivity", Text, "How exclusive the deal is.").choices(Exclusivity::OPTIONS),
-        Field::new("contract_value", Decimal, "Contract value, if disclosed.").unit("contract_currency").optional(),
+        Field::new("contract_value", Decimal, "Contract value, if disclosed.")
+            .unit("contract_currency")
+            .optional()
+            .amount(domain::CONTRACT_VALUE),
         Field::new("contract_currency", Text, "ISO 4217 currency of the contract value.").optional(),
-        Field::new("source_url", Text, "Where the deal was reported.").optional(),
-        Field::new("notes", Text, "Free-text notes.").optional(),
-        Field::new("disclosure_date", Date, "When the provider disclosed the deal."),
+        Field::new("source_url", Text, "Where the deal was reported (http or https).")
+            .optional()
+            .text(crate::records::kinds::MAX_URL, Lines::One),
+        Field::new("notes", Text, "Free-text notes.").optional().text(crate::records::kinds::MAX_NOTES, Lines::Many),
+        Field::new("disclosure_date", Date, "When the provider disclosed the deal.").dated(),
     ]
 }
 
 /// Fields of a capacity record.
 pub fn capacity_fields() -> Vec<Field> {
     vec![
-        Field::new("as_of", Date, "Date the figures describe."),
+        Field::new("as_of", Date, "Date the figures describe.").dated(),
         resource(),
         region(),
-        Field::new("total_accelerators", Integer, "Accelerators installed.").unit("accelerators").min(0),
-        Field::new("newcomer_set_aside", Integer, "Accelerators reserved for newcomers.").unit("accelerators").min(0),
-        Field::new("utilisation", Decimal, "Average utilisation, 0 to 1.").unit("fraction").optional(),
+        Field::new("total_accelerators", Integer, "Accelerators installed.")
+            .unit("accelerators")
+            .count(domain::ACCELERATORS),
+        Field::new("newcomer_set_aside", Integer, "Accelerators reserved for newcomers (≤ total).")
+            .unit("accelerators")
+            .count(domain::ACCELERATORS),
+        Field::new("utilisation", Decimal, "Average utilisation, 0 to 1.")
+            .unit("fraction")
+            .optional()
+            .amount(domain::FRACTION),
     ]
 }
 

@@ -60,7 +60,9 @@ pub struct BatchResult {
 /// The latest entry for one natural key.
 struct Latest {
     index: u64,
-    record: Value,
+    /// Its record as decoded today; `None` if it no longer decodes (then anything filed
+    /// for the key differs from it, and is an amendment).
+    record: Option<Record>,
 }
 
 /// Looks up the latest entry of each (kind, natural key) of a provider.
@@ -88,10 +90,9 @@ async fn latest_entries(
         let bytes: Vec<u8> = row.try_get("entry")?;
         let entry: Value = serde_json::from_slice(&bytes).map_err(|e| sqlx::Error::Decode(e.into()))?;
         let index: i64 = row.try_get("idx")?;
-        latest.insert(
-            (row.try_get("kind")?, row.try_get("natural_key")?),
-            Latest { index: index as u64, record: entry["record"].clone() },
-        );
+        let kind: String = row.try_get("kind")?;
+        let record = Record::from_entry(&kind, &entry["record"]).ok();
+        latest.insert((kind, row.try_get("natural_key")?), Latest { index: index as u64, record });
     }
     Ok(latest)
 }
@@ -129,7 +130,8 @@ pub async fn submit_signed(
         let json = record.to_json();
         let next_index = head.size + pending.len() as u64;
         let result = match latest.get(&key) {
-            Some(existing) if existing.record == json => {
+            // The same record, compared as records (typed values, never through a lossy number).
+            Some(existing) if existing.record.as_ref() == Some(record) => {
                 RecordResult { outcome: Outcome::Duplicate, entry_index: existing.index, supersedes: None }
             }
             Some(existing) => {
@@ -142,12 +144,12 @@ pub async fn submit_signed(
                 provider: provider.clone(),
                 kind: key.0.clone(),
                 natural_key: key.1.clone(),
-                record: json.clone(),
+                record: json,
                 supersedes: result.supersedes,
                 signature: signatures.get(position).cloned().flatten(),
             });
             // A later record in the same batch with this key compares against this one.
-            latest.insert(key, Latest { index: next_index, record: json });
+            latest.insert(key, Latest { index: next_index, record: Some(record.clone()) });
         }
         results.push(result);
     }
@@ -258,3 +260,6 @@ pub fn verify_receipt(
         tree_size: checkpoint.size,
     })
 }
+
+#[cfg(test)]
+mod tests;

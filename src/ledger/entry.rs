@@ -88,6 +88,16 @@ pub enum EntryError {
     /// Not valid entry JSON.
     #[error("entry is not valid: {0}")]
     Malformed(String),
+    /// The record holds an integer that RFC 8785 would write as a different number
+    /// (it writes numbers as IEEE doubles): appending it would store a value other than
+    /// the one filed. The record parser's domains keep every field far below this.
+    #[error("entry {index} holds the integer {value}, which canonical JSON cannot write exactly")]
+    InexactNumber {
+        /// Entry index.
+        index: u64,
+        /// The integer as given.
+        value: String,
+    },
     /// Valid JSON, but not in RFC 8785 canonical form.
     #[error("entry bytes are not in canonical (RFC 8785) form")]
     NotCanonical,
@@ -124,6 +134,17 @@ impl Entry {
         Ok(Some(key))
     }
 
+    /// The bytes of a new entry: its canonical form, refused if the record holds an
+    /// integer canonical JSON would not write exactly. (Stored entries are read with
+    /// [`Entry::from_canonical_bytes`], which has no such rule: what is in a ledger stays
+    /// verifiable whatever rules came later.)
+    pub fn to_new_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        if let Some(value) = first_inexact_integer(&self.record) {
+            return Err(EntryError::InexactNumber { index: self.index, value });
+        }
+        self.to_canonical_bytes()
+    }
+
     /// The canonical bytes, refusing entries over the size limit.
     pub fn to_canonical_bytes(&self) -> Result<Vec<u8>, EntryError> {
         let bytes = serde_json_canonicalizer::to_vec(self).map_err(|e| EntryError::Malformed(e.to_string()))?;
@@ -158,18 +179,45 @@ impl Entry {
     fn is_canonical_fast(&self, bytes: &[u8]) -> Option<bool> {
         fn integers_only(value: &serde_json::Value) -> bool {
             match value {
-                serde_json::Value::Number(n) => n.is_u64() || n.is_i64(),
+                // Beyond 2^53 the two writers part: serde_json prints the digits, RFC 8785 the nearest double.
+                serde_json::Value::Number(n) => {
+                    n.as_u64().is_some_and(|n| n < SAFE) || n.as_i64().is_some_and(|n| n.unsigned_abs() < SAFE)
+                }
                 serde_json::Value::Array(items) => items.iter().all(integers_only),
                 serde_json::Value::Object(map) => map.iter().all(|(key, value)| key.is_ascii() && integers_only(value)),
                 _ => true,
             }
         }
         // RFC 8785 numbers are IEEE doubles: beyond 2^53 integers lose digits, so leave those to the full writer.
-        let small = |n: u64| n < (1 << 53);
+        const SAFE: u64 = 1 << 53;
+        let small = |n: u64| n < SAFE;
         if !integers_only(&self.record) || !small(self.index) || !self.supersedes.is_none_or(small) {
             return None;
         }
         serde_json::to_vec(self).ok().map(|compact| compact == bytes)
+    }
+}
+
+/// Largest integer RFC 8785 writes digit for digit (JavaScript's `Number.MAX_SAFE_INTEGER`).
+/// Past it, even integers a double holds exactly come out as other digits: 2^60 is written
+/// `1152921504606847000`, the shortest text that reads back as the same double.
+pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+
+/// The first integer in `value` that canonical JSON would not write digit for digit, as text.
+fn first_inexact_integer(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Number(n) => {
+            let exact = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u <= MAX_EXACT_INTEGER,
+                (None, Some(i)) => i.unsigned_abs() <= MAX_EXACT_INTEGER,
+                // A float: not a record field (the parser refuses them); the writer decides.
+                (None, None) => true,
+            };
+            (!exact).then(|| n.to_string())
+        }
+        serde_json::Value::Array(items) => items.iter().find_map(first_inexact_integer),
+        serde_json::Value::Object(map) => map.values().find_map(first_inexact_integer),
+        _ => None,
     }
 }
 
@@ -228,6 +276,26 @@ mod tests {
         assert!(matches!(Entry::from_canonical_bytes(unknown), Err(EntryError::Malformed(_))));
     }
 
+    /// The bug behind issue 15: 2^53 + 1 was stored as 2^53, and the fast check took the
+    /// digits as canonical. Now the append refuses it and the fast check defers.
+    #[test]
+    fn integers_a_double_cannot_hold_are_refused_not_rounded() {
+        let entry = Entry::new(&pending(json!({"jobs": 9_007_199_254_740_993_u64})), 0, Utc::now());
+        assert!(matches!(entry.to_new_bytes(), Err(EntryError::InexactNumber { .. })));
+        let digits = serde_json::to_vec(&entry).expect("json");
+        assert_eq!(entry.is_canonical_fast(&digits), None);
+        assert!(Entry::from_canonical_bytes(&digits).is_err());
+        let largest_exact = Entry::new(&pending(json!({"jobs": MAX_EXACT_INTEGER})), 0, Utc::now());
+        let bytes = largest_exact.to_new_bytes().expect("2^53 - 1 is written exactly");
+        assert!(String::from_utf8_lossy(&bytes).contains("9007199254740991"));
+        assert_eq!(Entry::from_canonical_bytes(&bytes), Ok(largest_exact));
+        // A ledger that already holds a rounded number still reads and verifies.
+        let mut old = Entry::new(&pending(json!({"jobs": 1_u64 << 60})), 1, Utc::now());
+        let stored = old.to_canonical_bytes().expect("the writer rounds it");
+        old.record = json!({"jobs": 1_152_921_504_606_847_000_u64});
+        assert_eq!(Entry::from_canonical_bytes(&stored), Ok(old));
+    }
+
     #[test]
     fn oversized_entries_are_refused() {
         let entry = Entry::new(&pending(json!({"notes": "x".repeat(70_000)})), 9, Utc::now());
@@ -238,7 +306,11 @@ mod tests {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
             any::<bool>().prop_map(serde_json::Value::Bool),
-            (-(1i64 << 52)..(1i64 << 52)).prop_map(|n| json!(n)),
+            // The whole range, not only small numbers: near 2^53 and beyond is where writers part.
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            ((1u64 << 53) - 4..(1u64 << 53) + 4).prop_map(|n| json!(n)),
+            (0u32..64).prop_map(|shift| json!(1u64 << shift)),
             "\\PC{0,16}".prop_map(serde_json::Value::String),
             "[\\x00-\\x1f\"\\\\/\\u{7f}-\\u{a0}\\u{2028}\\u{2029}\\u{fffd}\\u{1f600}]{0,8}"
                 .prop_map(serde_json::Value::String),
@@ -253,14 +325,33 @@ mod tests {
     }
 
     proptest! {
-        /// The fast canonical check agrees with the RFC 8785 writer on every integer-only entry.
+        /// The fast canonical check agrees with the RFC 8785 writer on every integer-only
+        /// entry it answers for, and whatever is written reads back as the same entry.
         #[test]
         fn the_fast_check_agrees_with_the_full_writer(record in integer_json(), index in 0u64..(1 << 53)) {
             let entry = Entry::new(&pending(record), index, Utc::now());
-            let canonical = entry.to_canonical_bytes().expect("small");
+            let Ok(canonical) = entry.to_new_bytes() else {
+                prop_assert!(first_inexact_integer(&entry.record).is_some(), "refused without an inexact integer");
+                return Ok(());
+            };
             if let Some(answer) = entry.is_canonical_fast(&canonical) {
                 prop_assert!(answer, "the fast check rejected canonical bytes");
-                prop_assert_eq!(serde_json::to_vec(&entry).expect("json"), canonical);
+                prop_assert_eq!(serde_json::to_vec(&entry).expect("json"), canonical.clone());
+            }
+            // Exact: the bytes decode to the very entry that was written, numbers included.
+            prop_assert_eq!(Entry::from_canonical_bytes(&canonical), Ok(entry));
+        }
+
+        /// An integer is written exactly or refused, never changed.
+        #[test]
+        fn integers_are_written_exactly_or_refused(n in prop_oneof![any::<u64>().prop_map(|n| json!(n)), any::<i64>().prop_map(|n| json!(n))]) {
+            let entry = Entry::new(&pending(json!({"n": n})), 0, Utc::now());
+            match entry.to_new_bytes() {
+                Ok(bytes) => {
+                    let back = Entry::from_canonical_bytes(&bytes).expect("reads back");
+                    prop_assert_eq!(&back.record["n"], &n, "stored {} for {}", String::from_utf8_lossy(&bytes), n);
+                }
+                Err(error) => prop_assert!(matches!(error, EntryError::InexactNumber { .. }), "{error}"),
             }
         }
 

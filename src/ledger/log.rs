@@ -134,7 +134,7 @@ impl Ledger {
         let mut nodes = Vec::with_capacity(pending.len() * 2);
         for record in pending {
             let index = frontier.size();
-            let bytes = Entry::new(record, index, received_at).to_canonical_bytes()?;
+            let bytes = Entry::new(record, index, received_at).to_new_bytes()?;
             let leaf_hash = merkle::leaf_hash(&bytes);
             nodes.extend(frontier.push(leaf_hash));
             rows.push(EntryRow {

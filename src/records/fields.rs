@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::Slug;
+use super::domain::{self, Amount, Count, Lines};
 
 /// One problem with one field of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,19 +65,19 @@ impl Fields {
         }
     }
 
-    /// A required string, trimmed, 1..=max characters.
+    /// A required one-line string, trimmed, 1..=max characters.
     pub fn text(&mut self, field: &str, max: usize) -> Option<String> {
         let value = self.required(field)?;
-        self.check_text(field, value, max)
+        self.check_text(field, value, max, Lines::One)
     }
 
-    /// An optional string, trimmed, 1..=max characters.
-    pub fn optional_text(&mut self, field: &str, max: usize) -> Option<String> {
+    /// An optional string, trimmed, 1..=max characters, on one line or (`Lines::Many`) several.
+    pub fn optional_text(&mut self, field: &str, max: usize, lines: Lines) -> Option<String> {
         let value = self.take(field)?;
-        self.check_text(field, value, max)
+        self.check_text(field, value, max, lines)
     }
 
-    fn check_text(&mut self, field: &str, value: Value, max: usize) -> Option<String> {
+    fn check_text(&mut self, field: &str, value: Value, max: usize, lines: Lines) -> Option<String> {
         let text = self.as_text(field, value)?;
         let trimmed = text.trim();
         let length = trimmed.chars().count();
@@ -86,8 +87,10 @@ impl Fields {
         } else if length > max {
             self.error(field, format!("must be at most {max} characters, got {length}"));
             None
-        } else if trimmed.chars().any(|c| c.is_control() && c != '\n') {
-            self.error(field, "must not contain control characters");
+        } else if let Some((position, reason)) =
+            trimmed.chars().enumerate().find_map(|(i, c)| domain::forbidden_char(c, lines).map(|r| (i, r)))
+        {
+            self.error(field, format!("must not contain {reason}; found one at character {}", position + 1));
             None
         } else {
             Some(trimmed.to_owned())
@@ -130,7 +133,13 @@ impl Fields {
     fn check_date(&mut self, field: &str, value: Value) -> Option<NaiveDate> {
         let text = self.as_text(field, value)?;
         match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-            Ok(date) if text.len() == 10 => Some(date),
+            Ok(date) if text.len() == 10 => match domain::check_date(date) {
+                None => Some(date),
+                Some(reason) => {
+                    self.error(field, reason);
+                    None
+                }
+            },
             _ => {
                 self.error(field, format!("must be a date as YYYY-MM-DD, got {text:?}"));
                 None
@@ -138,75 +147,45 @@ impl Fields {
         }
     }
 
-    /// A required whole number ≥ `min`.
-    pub fn count(&mut self, field: &str, min: u64) -> Option<u64> {
+    /// A required whole number within `domain`.
+    pub fn count(&mut self, field: &str, domain: Count) -> Option<u64> {
         let value = self.required(field)?;
-        self.check_count(field, value, min)
+        self.check_count(field, value, domain)
     }
 
-    /// An optional whole number ≥ `min`.
-    pub fn optional_count(&mut self, field: &str, min: u64) -> Option<u64> {
+    /// An optional whole number within `domain`.
+    pub fn optional_count(&mut self, field: &str, domain: Count) -> Option<u64> {
         let value = self.take(field)?;
-        self.check_count(field, value, min)
+        self.check_count(field, value, domain)
     }
 
-    fn check_count(&mut self, field: &str, value: Value, min: u64) -> Option<u64> {
-        // CSV cells arrive as strings; accept a string of digits too.
-        let number = match &value {
-            Value::Number(n) => n.as_u64().or_else(|| n.as_i64().map(|_| u64::MAX)),
-            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
-            _ => None,
-        };
-        match number {
-            Some(n) if n != u64::MAX && n >= min => Some(n),
-            Some(_) if value.as_i64().is_some_and(|n| n < 0) => {
-                self.error(field, format!("must not be negative, got {value}"));
-                None
-            }
-            Some(n) if n < min => {
-                self.error(field, format!("must be at least {min}, got {n}"));
-                None
-            }
-            _ => {
-                self.error(field, format!("must be a whole number, got {}", describe(&value)));
+    fn check_count(&mut self, field: &str, value: Value, domain: Count) -> Option<u64> {
+        match whole_number(&value, domain) {
+            Ok(n) => Some(n),
+            Err(reason) => {
+                self.error(field, reason);
                 None
             }
         }
     }
 
     /// A required decimal given as a string (money, ratios): never a float.
-    pub fn decimal(&mut self, field: &str) -> Option<Decimal> {
+    pub fn decimal(&mut self, field: &str, domain: Amount) -> Option<Decimal> {
         let value = self.required(field)?;
-        self.check_decimal(field, value)
+        self.check_decimal(field, value, domain)
     }
 
     /// An optional decimal string.
-    pub fn optional_decimal(&mut self, field: &str) -> Option<Decimal> {
+    pub fn optional_decimal(&mut self, field: &str, domain: Amount) -> Option<Decimal> {
         let value = self.take(field)?;
-        self.check_decimal(field, value)
+        self.check_decimal(field, value, domain)
     }
 
-    fn check_decimal(&mut self, field: &str, value: Value) -> Option<Decimal> {
-        let Value::String(text) = &value else {
-            self.error(
-                field,
-                format!(
-                    "must be a decimal written as a string, such as \"2.49\" (JSON numbers are floating point), got {}",
-                    describe(&value)
-                ),
-            );
-            return None;
-        };
-        let plain = !text.is_empty()
-            && text.len() <= 30
-            && text.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-            && text.bytes().filter(|b| *b == b'.').count() <= 1
-            && !text.starts_with('.')
-            && !text.ends_with('.');
-        match Decimal::from_str_exact(text) {
-            Ok(number) if plain => Some(number.normalize()),
-            _ => {
-                self.error(field, format!("must be a plain decimal such as \"2.49\", got {text:?}"));
+    fn check_decimal(&mut self, field: &str, value: Value, domain: Amount) -> Option<Decimal> {
+        match decimal(&value, domain) {
+            Ok(d) => Some(d),
+            Err(reason) => {
+                self.error(field, reason);
                 None
             }
         }
@@ -222,6 +201,79 @@ impl Fields {
     }
 }
 
+/// A whole number in `domain`, from a JSON integer or (CSV cells arrive as text) a
+/// string of ASCII digits. Floats are refused even when whole (`1.0`, `1e3`, `-0`):
+/// a JSON number with a point or exponent is a double, and the record must say
+/// exactly the number the provider meant.
+fn whole_number(value: &Value, domain: Count) -> Result<u64, String> {
+    let n = match value {
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(n), _) => n,
+            (None, Some(_)) => return Err(format!("must not be negative, got {n}")),
+            (None, None) => {
+                let reason = match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() > domain.max as f64 => {
+                        format!("must be at most {}, got {n}", domain.max)
+                    }
+                    _ => format!("must be a whole number written without a point or exponent, got {n}"),
+                };
+                return Err(reason);
+            }
+        },
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => match s.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return Err(format!("must be at most {}, got {s}", domain.max)),
+        },
+        other => return Err(format!("must be a whole number, got {}", describe(other))),
+    };
+    match domain.check(n) {
+        None => Ok(n),
+        Some(reason) => Err(reason),
+    }
+}
+
+/// A decimal in `domain`, written as a plain string such as "2.49" (JSON numbers are doubles).
+fn decimal(value: &Value, domain: Amount) -> Result<Decimal, String> {
+    let Value::String(text) = value else {
+        return Err(format!(
+            "must be a decimal written as a string, such as \"2.49\" (JSON numbers are floating point), got {}",
+            describe(value)
+        ));
+    };
+    let plain = !text.is_empty()
+        && text.len() <= domain::MAX_DECIMAL_TEXT
+        && text.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || b == b'.' || (b == b'-' && i == 0))
+        && text.bytes().filter(|b| *b == b'.').count() <= 1
+        && text.bytes().any(|b| b.is_ascii_digit())
+        && !text.starts_with('.')
+        && !text.starts_with("-.")
+        && !text.ends_with('.');
+    if !plain {
+        return Err(format!("must be a plain decimal such as \"2.49\", got {:?}", shorten(text)));
+    }
+    let number = Decimal::from_str_exact(text).map_err(|_| {
+        format!(
+            "must have at most {} digits after the point and be at most {}, got {:?}",
+            domain.max_places,
+            domain.max,
+            shorten(text)
+        )
+    })?;
+    match domain.check(number) {
+        None => Ok(number.normalize()),
+        Some(reason) => Err(reason),
+    }
+}
+
+/// At most 60 characters of a bad value, for an error message.
+fn shorten(text: &str) -> String {
+    let mut out: String = text.chars().take(60).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
 fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -235,7 +287,7 @@ fn type_name(value: &Value) -> &'static str {
 
 fn describe(value: &Value) -> String {
     match value {
-        Value::String(text) => format!("{text:?}"),
+        Value::String(text) => format!("{:?}", shorten(text)),
         Value::Number(number) => number.to_string(),
         other => type_name(other).to_owned(),
     }

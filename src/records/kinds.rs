@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::Slug;
 use super::currency::is_currency;
+use super::domain::{self, Lines};
 use super::fields::{FieldError, Fields};
 
 /// Shortest and longest reporting period, in days (`[start, end)`).
@@ -203,6 +204,14 @@ pub struct Capacity {
     pub utilisation: Option<Decimal>,
 }
 
+/// Why a stored record no longer decodes (see [`Record::from_entry`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable under today's rules: {reason}")]
+pub struct Unreadable {
+    /// Every field that fails, with why.
+    pub reason: String,
+}
+
 /// A validated record of any kind. (Decimals serialise as strings: the crate's `serde-str` feature.)
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -290,6 +299,30 @@ impl Record {
         Self::parse_kind(kind, map)
     }
 
+    /// Decodes the record of a stored ledger entry under today's rules. The one way
+    /// every reader (pages, datasets, re-derivation, the duplicate check) turns an
+    /// entry back into a record: an entry that fails here (written under older rules,
+    /// or out of today's domain) is unreadable, counted and named as such, and left
+    /// out of every figure, never guessed at.
+    pub fn from_entry(kind: &str, record: &Value) -> Result<Self, Unreadable> {
+        let unreadable = |reason: String| Unreadable { reason };
+        let kind = RecordKind::OPTIONS
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| unreadable(format!("unknown kind {kind:?}")))?;
+        let map = record.as_object().ok_or_else(|| unreadable("the record is not a JSON object".into()))?;
+        Self::parse_kind(kind, map.clone()).map_err(|errors| {
+            unreadable(
+                errors
+                    .iter()
+                    .map(|e| if e.field.is_empty() { e.reason.clone() } else { format!("{}: {}", e.field, e.reason) })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })
+    }
+
     /// Parses the fields of a record of a known kind (a CSV row, say).
     pub fn parse_kind(kind: RecordKind, map: Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(map);
@@ -337,27 +370,17 @@ fn currency(f: &mut Fields, field: &str, value: Option<String>) -> Option<String
     }
 }
 
-fn non_negative_money(f: &mut Fields, field: &str, value: Option<Decimal>) -> Option<Decimal> {
-    let amount = value?;
-    if amount.is_sign_negative() && !amount.is_zero() {
-        f.error(field, format!("must not be negative, got {amount}"));
-        None
-    } else {
-        Some(amount)
-    }
-}
-
 fn parse_queue_time(f: &mut Fields) -> Option<QueueTime> {
     let period = period(f);
     let resource = f.slug("resource");
     let region = f.slug("region");
     let tier = f.choice("tier", Tier::OPTIONS);
-    let jobs = f.count("jobs", 1);
-    let p50 = f.count("p50_seconds", 0);
-    let p90 = f.count("p90_seconds", 0);
-    let p99 = f.count("p99_seconds", 0);
-    let mean = f.optional_count("mean_seconds", 0);
-    let max = f.optional_count("max_seconds", 0);
+    let jobs = f.count("jobs", domain::JOBS);
+    let p50 = f.count("p50_seconds", domain::WAIT_SECONDS);
+    let p90 = f.count("p90_seconds", domain::WAIT_SECONDS);
+    let p99 = f.count("p99_seconds", domain::WAIT_SECONDS);
+    let mean = f.optional_count("mean_seconds", domain::WAIT_SECONDS);
+    let max = f.optional_count("max_seconds", domain::WAIT_SECONDS);
     let (p50, p90, p99) = (p50?, p90?, p99?);
     if p50 > p90 {
         f.error("p90_seconds", format!("must be at least p50_seconds ({p50}), got {p90}"));
@@ -390,11 +413,11 @@ fn parse_acceptance(f: &mut Fields) -> Option<Acceptance> {
     let period = period(f);
     let track = f.choice("track", Track::OPTIONS);
     let applicant_category = f.choice("applicant_category", ApplicantCategory::OPTIONS);
-    let received = f.count("received", 0);
-    let accepted = f.count("accepted", 0);
-    let rejected = f.count("rejected", 0);
-    let requested = f.optional_count("accelerator_hours_requested", 0);
-    let granted = f.optional_count("accelerator_hours_granted", 0);
+    let received = f.count("received", domain::APPLICATIONS);
+    let accepted = f.count("accepted", domain::APPLICATIONS);
+    let rejected = f.count("rejected", domain::APPLICATIONS);
+    let requested = f.optional_count("accelerator_hours_requested", domain::ACCELERATOR_HOURS);
+    let granted = f.optional_count("accelerator_hours_granted", domain::ACCELERATOR_HOURS);
     let (received, accepted, rejected) = (received?, accepted?, rejected?);
     if accepted.saturating_add(rejected) > received {
         f.error(
@@ -421,12 +444,10 @@ fn parse_price(f: &mut Fields) -> Option<Price> {
     let resource = f.slug("resource");
     let region = f.slug("region");
     let pricing_model = f.choice("pricing_model", PricingModel::OPTIONS);
-    let price = f.decimal("price_per_accelerator_hour");
-    let price = non_negative_money(f, "price_per_accelerator_hour", price);
+    let price = f.decimal("price_per_accelerator_hour", domain::PRICE_PER_HOUR);
     let code = f.text("currency", 3);
     let currency = currency(f, "currency", code);
-    let cost = f.optional_decimal("cost_basis_per_accelerator_hour");
-    let cost = non_negative_money(f, "cost_basis_per_accelerator_hour", cost);
+    let cost = f.optional_decimal("cost_basis_per_accelerator_hour", domain::PRICE_PER_HOUR);
     Some(Price {
         effective_date: effective_date?,
         resource: resource?,
@@ -442,16 +463,15 @@ fn parse_lockup(f: &mut Fields) -> Option<Lockup> {
     let counterparty = f.text("counterparty", MAX_COUNTERPARTY);
     let resource = f.slug("resource");
     let region = f.slug("region");
-    let accelerators = f.count("accelerators", 1);
+    let accelerators = f.count("accelerators", domain::LOCKED_ACCELERATORS);
     let start_date = f.date("start_date");
     let end_date = f.optional_date("end_date");
     let exclusivity = f.choice("exclusivity", Exclusivity::OPTIONS);
-    let value = f.optional_decimal("contract_value");
-    let value = non_negative_money(f, "contract_value", value);
-    let code = f.optional_text("contract_currency", 3);
+    let value = f.optional_decimal("contract_value", domain::CONTRACT_VALUE);
+    let code = f.optional_text("contract_currency", 3, Lines::One);
     let contract_currency = currency(f, "contract_currency", code.clone());
-    let source_url = f.optional_text("source_url", MAX_URL);
-    let notes = f.optional_text("notes", MAX_NOTES);
+    let source_url = f.optional_text("source_url", MAX_URL, Lines::One);
+    let notes = f.optional_text("notes", MAX_NOTES, Lines::Many);
     let disclosure_date = f.date("disclosure_date");
     if let (Some(start), Some(end)) = (start_date, end_date)
         && end <= start
@@ -489,18 +509,13 @@ fn parse_capacity(f: &mut Fields) -> Option<Capacity> {
     let as_of = f.date("as_of");
     let resource = f.slug("resource");
     let region = f.slug("region");
-    let total = f.count("total_accelerators", 0);
-    let set_aside = f.count("newcomer_set_aside", 0);
-    let utilisation = f.optional_decimal("utilisation");
+    let total = f.count("total_accelerators", domain::ACCELERATORS);
+    let set_aside = f.count("newcomer_set_aside", domain::ACCELERATORS);
+    let utilisation = f.optional_decimal("utilisation", domain::FRACTION);
     if let (Some(total), Some(set_aside)) = (total, set_aside)
         && set_aside > total
     {
         f.error("newcomer_set_aside", format!("must not exceed total_accelerators ({total}), got {set_aside}"));
-    }
-    if let Some(u) = utilisation
-        && (u < Decimal::ZERO || u > Decimal::ONE)
-    {
-        f.error("utilisation", format!("must be between 0 and 1, got {u}"));
     }
     Some(Capacity {
         as_of: as_of?,
@@ -621,7 +636,7 @@ mod tests {
             (with(l(), "end_date", json!("2025-01-01")), "end_date", "after start_date"),
             (with(l(), "contract_currency", Value::Null), "contract_currency", "required when contract_value"),
             (with(c(), "newcomer_set_aside", json!(5000)), "newcomer_set_aside", "must not exceed"),
-            (with(c(), "utilisation", json!("1.5")), "utilisation", "between 0 and 1"),
+            (with(c(), "utilisation", json!("1.5")), "utilisation", "at most 1"),
             (with(c(), "colour", json!("blue")), "colour", "not a field"),
             (with(c(), "kind", json!("energy")), "kind", "one of queue_time"),
         ];

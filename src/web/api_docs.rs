@@ -146,4 +146,51 @@ mod tests {
         assert!(schemas["QueueTime"]["properties"]["p90_seconds"].is_object());
         assert_eq!(json["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     }
+
+    /// Issue 15: every value rule the record types enforce is in the schema.
+    #[tokio::test]
+    async fn the_openapi_schema_carries_every_value_domain() {
+        use crate::records::domain;
+        let app = TestApp::new().await;
+        let json = app.get("/api/v1/openapi.json").await.json();
+        let schemas = &json["components"]["schemas"];
+        let property = |kind: &str, field: &str| schemas[kind]["properties"][field].to_string();
+        let jobs = &schemas["QueueTime"]["properties"]["jobs"];
+        assert_eq!((jobs["minimum"].as_u64(), jobs["maximum"].as_u64()), (Some(1), Some(domain::JOBS.max)), "{jobs}");
+        // Optional fields carry it too, whatever shape utoipa gives them.
+        for (kind, field, max) in [
+            ("QueueTime", "max_seconds", domain::WAIT_SECONDS.max),
+            ("Acceptance", "accelerator_hours_granted", domain::ACCELERATOR_HOURS.max),
+            ("Capacity", "total_accelerators", domain::ACCELERATORS.max),
+            ("Lockup", "accelerators", domain::LOCKED_ACCELERATORS.max),
+        ] {
+            assert!(
+                property(kind, field).contains(&format!("\"maximum\":{max}")),
+                "{kind}.{field}: {}",
+                property(kind, field)
+            );
+        }
+        assert!(
+            property("Lockup", "counterparty").contains("\"maxLength\":200"),
+            "{}",
+            property("Lockup", "counterparty")
+        );
+        assert!(property("Lockup", "notes").contains("\"maxLength\":2000"));
+        let price = property("Price", "price_per_accelerator_hour");
+        assert!(price.contains("at most 12 digits after the point") && price.contains("pattern"), "{price}");
+        assert!(property("QueueTime", "period_start").contains("1970-01-01 to 2099-12-31"));
+    }
+
+    /// The dictionary prints the same rules.
+    #[tokio::test]
+    async fn the_dictionary_prints_every_value_domain() {
+        let app = TestApp::new().await;
+        let page = app.get("/data/dictionary").await.html();
+        let rows = page.texts_of("section:has(h2#queue_times) tbody tr");
+        let jobs = rows.iter().find(|r| r.starts_with("jobs")).expect("jobs row");
+        assert!(jobs.contains("A whole number from 1 to 1000000000000."), "{jobs}");
+        let lockups = page.texts_of("section:has(h2#lockups) tbody tr");
+        let counterparty = lockups.iter().find(|r| r.starts_with("counterparty")).expect("row");
+        assert!(counterparty.contains("At most 200 characters on one line"), "{counterparty}");
+    }
 }

@@ -28,6 +28,9 @@ pub struct LedgerPage {
     pub root_hex: String,
     /// Newest entries.
     pub recent: Vec<store::EntrySummary>,
+    /// Latest versions whose record no longer decodes, and the checkpoint of the page
+    /// figures that found them (`None`: the figures are still being computed).
+    pub unreadable: Option<(u64, Vec<super::snapshot::UnreadableEntry>)>,
     /// What the witnesses vouched for.
     pub witnessing: Witnessing,
     /// The citation line.
@@ -93,7 +96,11 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
     let witnessing = witnessing(&state, &mut conn).await?;
     let root_hex = hex::encode(checkpoint.root);
     let cite = Citation::at(&state, "ledger checkpoint", "/ledger", checkpoint.size, &root_hex, checkpoint.signed_at);
+    // The ledger page answers without waiting for the figures: it shows what the held ones found.
+    let unreadable =
+        state.snapshots.latest().map(|held| (held.tree_size, held.unreadable_of(None).into_iter().cloned().collect()));
     Ok(super::render(&LedgerPage {
+        unreadable,
         cite,
         origin: state.ledger.origin().to_owned(),
         vkey: state.ledger.verifier().to_string(),
@@ -122,6 +129,8 @@ pub struct EntryPage {
     pub signed_by: Option<String>,
     /// Why a signature the entry carries does not verify (`verify` reports it too).
     pub signature_problem: Option<String>,
+    /// Why its record no longer decodes under today's rules, if it does not.
+    pub unreadable: Option<String>,
     /// Checkpoint size the proof leads to.
     pub tree_size: u64,
     /// Its root, hex.
@@ -147,6 +156,7 @@ pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> 
     let signature = Entry::from_canonical_bytes(&entry.bytes).map_err(|e| e.to_string()).and_then(|e| {
         e.check_signature().map(|key| key.map(|k| k.label())).map_err(|e| format!("its provider signature {e}"))
     });
+    let unreadable = crate::records::Record::from_entry(&entry.kind, &parsed["record"]).err().map(|e| e.reason);
     let (signed_by, signature_problem) = match signature {
         Ok(signed_by) => (signed_by, None),
         Err(problem) => (None, Some(problem)),
@@ -167,6 +177,7 @@ pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> 
         superseded_by,
         signed_by,
         signature_problem,
+        unreadable,
         tree_size: checkpoint.size,
         root_hex: hex::encode(checkpoint.root),
         proof: proof.iter().map(hex::encode).collect(),

@@ -75,3 +75,6 @@ pub fn render_with_status<T: Template>(status: StatusCode, template: &T) -> Resp
         }
     }
 }
+
+#[cfg(test)]
+mod unreadable_tests;

@@ -3,7 +3,7 @@
 //! ledger grows, only the new entries are read and only the providers they
 //! concern are recomputed, so the first view after an append stays cheap.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,6 +55,24 @@ pub struct ProviderData {
     pub grade: Option<Grade>,
 }
 
+/// The latest version of a record that no longer decodes under today's rules (filed
+/// under older rules, or out of today's value domains). It is left out of every figure
+/// and dataset and named on `/ledger` and `/data`; the entry itself stays public.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableEntry {
+    /// Entry index.
+    pub index: u64,
+    /// Provider slug.
+    pub provider: String,
+    /// Record kind as the entry names it.
+    pub kind: String,
+    /// Why it does not decode.
+    pub reason: String,
+}
+
+/// Unreadable latest versions by (provider, kind, natural key).
+pub type Unreadable = BTreeMap<(String, String, String), UnreadableEntry>;
+
 /// Everything the pages show, at one checkpoint.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -77,6 +95,8 @@ pub struct Snapshot {
     /// Every filing (original or amendment) up to this checkpoint, for the compliance
     /// report: extended from the previous snapshot's with the entries appended since.
     pub filings: Arc<Filings>,
+    /// Latest versions that do not decode: left out of the figures, listed instead.
+    pub unreadable: Arc<Unreadable>,
     /// Results computed from this snapshot on demand, kept until the next checkpoint.
     pub memo: Memo,
 }
@@ -148,6 +168,14 @@ impl Snapshot {
     /// How many of a provider's records were amended.
     pub fn amendments(&self, slug: &str) -> u64 {
         self.data.get(slug).map_or(0, |d| d.amended.len() as u64)
+    }
+
+    /// The unreadable latest versions of one kind (all kinds with `None`), in entry order.
+    pub fn unreadable_of(&self, kind: Option<&str>) -> Vec<&UnreadableEntry> {
+        let mut list: Vec<&UnreadableEntry> =
+            self.unreadable.values().filter(|u| kind.is_none_or(|k| u.kind == k)).collect();
+        list.sort_by_key(|u| u.index);
+        list
     }
 
     /// Every provider's disclosures narrowed by `filter`, together.
@@ -254,9 +282,20 @@ fn upsert(d: &mut Disclosures, provider: &str, record: Record) -> bool {
     }
 }
 
-fn parse(kind: &str, record: serde_json::Value) -> Option<Record> {
-    let kind = RecordKind::OPTIONS.iter().find(|(name, _)| *name == kind).map(|(_, k)| *k)?;
-    Record::parse_kind(kind, record.as_object()?.clone()).ok()
+/// Takes out the provider's record of `kind` with natural key `key`, if it holds one
+/// (its latest version no longer decodes, so no version of it is published).
+fn remove(d: &mut Disclosures, kind: &str, key: &str) {
+    fn drop_key<T: Clone>(list: &mut Vec<(String, T)>, key: &str, wrap: impl Fn(T) -> Record) {
+        list.retain(|(_, existing)| wrap(existing.clone()).natural_key() != key);
+    }
+    match RecordKind::OPTIONS.iter().find(|(name, _)| *name == kind).map(|(_, k)| *k) {
+        Some(RecordKind::QueueTime) => drop_key(&mut d.queue_times, key, Record::QueueTime),
+        Some(RecordKind::Acceptance) => drop_key(&mut d.acceptance, key, Record::Acceptance),
+        Some(RecordKind::Price) => drop_key(&mut d.prices, key, Record::Price),
+        Some(RecordKind::Lockup) => drop_key(&mut d.lockups, key, Record::Lockup),
+        Some(RecordKind::Capacity) => drop_key(&mut d.capacity, key, Record::Capacity),
+        None => {}
+    }
 }
 
 /// Recomputes a provider's figures and grade.
@@ -384,8 +423,10 @@ async fn compute(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
             let rebuilt = all
                 .into_iter()
                 .map(|r| db::records::NewRecord {
+                    index: r.index,
                     provider: r.provider,
                     kind: r.kind,
+                    natural_key: r.natural_key,
                     record: r.record,
                     amends: r.amendments > 0,
                     received_at: r.received_at,
@@ -397,18 +438,34 @@ async fn compute(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     drop(conn);
     let slugs: Vec<String> = providers.iter().map(|p| p.slug.to_string()).collect();
     // The analytics are CPU work (and polars blocks): keep them off the async workers.
-    let (data, window, headline) = tokio::task::spawn_blocking(move || {
+    let (data, window, headline, unreadable) = tokio::task::spawn_blocking(move || {
         let mut data: HashMap<String, Arc<ProviderData>> = base.as_ref().map(|b| b.data.clone()).unwrap_or_default();
+        let mut unreadable: Unreadable = base.as_ref().map(|b| (*b.unreadable).clone()).unwrap_or_default();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut working: HashMap<String, ProviderData> = HashMap::new();
         for change in changes {
-            let Some(record) = parse(&change.kind, change.record) else { continue };
             let entry = working
                 .entry(change.provider.clone())
                 .or_insert_with(|| data.get(&change.provider).map(|d| (**d).clone()).unwrap_or_default());
-            let key = (record.kind().as_str().to_owned(), record.natural_key());
-            if upsert(&mut entry.disclosures, &change.provider, record) || change.amends {
-                entry.amended.insert(key);
+            let slot = (change.provider.clone(), change.kind.clone(), change.natural_key.clone());
+            match Record::from_entry(&change.kind, &change.record) {
+                Ok(record) => {
+                    unreadable.remove(&slot);
+                    if upsert(&mut entry.disclosures, &change.provider, record) || change.amends {
+                        entry.amended.insert((change.kind, change.natural_key));
+                    }
+                }
+                Err(error) => {
+                    // One policy for an entry that no longer decodes: named, counted, left out,
+                    // and the version it amends is not published in its place.
+                    remove(&mut entry.disclosures, &change.kind, &change.natural_key);
+                    if change.amends {
+                        entry.amended.insert((change.kind.clone(), change.natural_key.clone()));
+                    }
+                    let index = change.index;
+                    let (provider, kind) = (change.provider.clone(), change.kind);
+                    unreadable.insert(slot, UnreadableEntry { index, provider, kind, reason: error.reason });
+                }
             }
             touched.insert(change.provider);
         }
@@ -434,7 +491,7 @@ async fn compute(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
             capacity: d.figures.capacity.last().map(|c| (c.as_of, c.total, c.set_aside, c.locked)),
         });
         let headline = headline(inputs);
-        (data, window, headline)
+        (data, window, headline, unreadable)
     })
     .await
     .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
@@ -448,6 +505,7 @@ async fn compute(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         window,
         headline,
         filings: Arc::new(filings),
+        unreadable: Arc::new(unreadable),
         memo: Memo::default(),
     });
     state.snapshots.store(snapshot.clone());
