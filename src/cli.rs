@@ -348,6 +348,11 @@ pub struct ServeArgs {
     /// Seconds between rounds of asking the witnesses to cosign the newest checkpoint
     #[arg(long, env = "GATELOG_WITNESS_EVERY", default_value_t = 10, value_name = "SECONDS")]
     pub witness_every: u64,
+
+    /// Days an Idempotency-Key of the write API is remembered; after that it counts as unused
+    /// and is deleted
+    #[arg(long, env = "GATELOG_IDEMPOTENCY_DAYS", default_value = "30", value_name = "DAYS")]
+    pub idempotency_days: String,
 }
 
 /// Why a command failed; printed as one line by `main`.

@@ -30,6 +30,9 @@ pub enum ConfigError {
     NoDataDir,
 }
 
+/// Longest `GATELOG_IDEMPOTENCY_DAYS`: ten years.
+const MAX_IDEMPOTENCY_DAYS: u32 = 3650;
+
 /// Everything `gatelog serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -61,6 +64,8 @@ pub struct ServeConfig {
     pub witness_every: std::time::Duration,
     /// How long a page view waits for a new checkpoint's figures.
     pub fresh_wait: std::time::Duration,
+    /// Days an `Idempotency-Key` is remembered.
+    pub idempotency_days: std::num::NonZeroU32,
 }
 
 /// Where the log's signing key comes from.
@@ -108,7 +113,16 @@ impl ServeConfig {
             })?;
             witnesses.push(witness);
         }
+        let idempotency_days = positive("GATELOG_IDEMPOTENCY_DAYS (--idempotency-days)", &serve.idempotency_days)?;
+        if idempotency_days.get() > MAX_IDEMPOTENCY_DAYS {
+            return Err(ConfigError::Invalid {
+                setting: "GATELOG_IDEMPOTENCY_DAYS (--idempotency-days)",
+                value: serve.idempotency_days.clone(),
+                reason: format!("expected a whole number of days from 1 to {MAX_IDEMPOTENCY_DAYS}"),
+            });
+        }
         Ok(Self {
+            idempotency_days,
             witnesses,
             witness_every: std::time::Duration::from_secs(serve.witness_every.max(1)),
             fresh_wait: std::time::Duration::from_millis(serve.fresh_wait_ms),
@@ -254,6 +268,7 @@ mod tests {
             max_concurrent: crate::DEFAULT_MAX_CONCURRENT,
             per_ip_rate: 50,
             per_ip_burst: 200,
+            idempotency_days: "30".into(),
         }
     }
 
@@ -292,6 +307,22 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("GATELOG_ADDR") && message.contains("--addr"), "{message}");
         assert!(message.contains("127.0.0.1:8080"), "{message}");
+    }
+
+    #[test]
+    fn idempotency_keys_are_kept_30_days_unless_set_and_a_bad_value_is_named() {
+        let config = ServeConfig::from_args(&global(), &serve("127.0.0.1:8080")).expect("config");
+        assert_eq!(config.idempotency_days.get(), 30);
+        let args = ServeArgs { idempotency_days: "7".into(), ..serve("127.0.0.1:8080") };
+        assert_eq!(ServeConfig::from_args(&global(), &args).expect("config").idempotency_days.get(), 7);
+        for bad in ["0", "-1", "a week", "3651"] {
+            let args = ServeArgs { idempotency_days: bad.into(), ..serve("127.0.0.1:8080") };
+            let message = ServeConfig::from_args(&global(), &args).expect_err(bad).to_string();
+            assert!(
+                message.contains("GATELOG_IDEMPOTENCY_DAYS") && message.contains("--idempotency-days"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum AppError {
         /// Where exactly.
         details: Vec<ErrorDetail>,
     },
+    /// The request conflicts with one still in progress (an `Idempotency-Key` in flight).
+    #[error("{0}")]
+    Conflict(String),
     /// Too many requests for this token; retry after this many seconds.
     #[error("rate limit exceeded for this token; retry after {0} s")]
     RateLimited(u64),
@@ -82,6 +85,7 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,6 +102,7 @@ impl AppError {
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable { .. } => "invalid_records",
+            Self::Conflict(_) => "conflict",
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Database(_) | Self::Render(_) => "internal",

@@ -40,6 +40,9 @@ pub use routes::app;
 /// Requests served at once by default (2 cores; the database pool is the real bound).
 pub const DEFAULT_MAX_CONCURRENT: usize = 256;
 
+/// Days an `Idempotency-Key` is remembered by default.
+pub const DEFAULT_IDEMPOTENCY_DAYS: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("non-zero");
+
 /// Shared state handed to every handler; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -63,6 +66,8 @@ pub struct AppState {
     pub per_ip: Option<api::per_ip::PerIpLimiter>,
     /// Witnesses asked to cosign checkpoints, and how each last answered.
     pub witnesses: witness::Witnesses,
+    /// Days an `Idempotency-Key` is remembered; older keys count as unused.
+    pub idempotency_days: std::num::NonZeroU32,
 }
 
 impl AppState {
@@ -84,6 +89,7 @@ impl AppState {
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             per_ip: None,
             witnesses: witness::Witnesses::default(),
+            idempotency_days: DEFAULT_IDEMPOTENCY_DAYS,
         }
     }
 
@@ -102,6 +108,12 @@ impl AppState {
     /// The same state asking these witnesses for cosignatures.
     pub fn with_witnesses(mut self, witnesses: Vec<witness::client::WitnessConfig>) -> Self {
         self.witnesses = witness::Witnesses::new(witnesses);
+        self
+    }
+
+    /// The same state, remembering idempotency keys for `days`.
+    pub fn with_idempotency_days(mut self, days: std::num::NonZeroU32) -> Self {
+        self.idempotency_days = days;
         self
     }
 

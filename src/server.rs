@@ -94,10 +94,12 @@ async fn serve_with(
         .with_max_concurrent(config.max_concurrent)
         .with_per_ip_rate(config.per_ip_rate)
         .with_witnesses(config.witnesses.clone())
-        .with_fresh_wait(config.fresh_wait);
+        .with_fresh_wait(config.fresh_wait)
+        .with_idempotency_days(config.idempotency_days);
     if !state.witnesses.configured.is_empty() {
         tokio::spawn(witness_job(state.clone(), config.witness_every));
     }
+    tokio::spawn(idempotency_prune_job(state.pool.clone(), config.idempotency_days.get()));
     if let Some(every) = config.snapshot_every {
         tokio::spawn(snapshot_job(state.pool.clone(), config.snapshots_dir.clone(), every));
     }
@@ -212,6 +214,24 @@ async fn witness_job(state: AppState, every: std::time::Duration) {
         ticks.tick().await;
         if let Err(error) = state.witnesses.collect(&state.pool).await {
             tracing::warn!(%error, "witness round failed");
+        }
+    }
+}
+
+/// Deletes expired idempotency keys now and then hourly, so the table holds at most
+/// `days` of keys (a claim also takes over an expired row it meets).
+async fn idempotency_prune_job(pool: sqlx::PgPool, days: u32) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        ticks.tick().await;
+        let pruned = match pool.acquire().await {
+            Ok(mut conn) => crate::db::idempotency_keys::prune(&mut conn, days).await,
+            Err(error) => Err(error),
+        };
+        match pruned {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, days, "expired idempotency keys deleted"),
+            Err(error) => tracing::warn!(%error, "idempotency key pruning failed"),
         }
     }
 }

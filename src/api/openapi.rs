@@ -74,7 +74,7 @@ pub struct ErrorDetailDoc {
     params(
         ("kind" = Option<String>, Query, description = "Record kind of a CSV body"),
         ("dry_run" = Option<bool>, Query, description = "Validate, deduplicate and classify, but write nothing"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request with the same key and body"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request with the same key and body (header Idempotent-Replayed: true); a key is remembered for GATELOG_IDEMPOTENCY_DAYS (30 by default)"),
     ),
     request_body(content(
         (Vec<RecordInput> = "application/json"),
@@ -90,6 +90,7 @@ pub struct ErrorDetailDoc {
         (status = 413, description = "Over the record or byte limit", body = ErrorEnvelope),
         (status = 415, description = "Unsupported Content-Type", body = ErrorEnvelope),
         (status = 422, description = "Invalid records (nothing written), or an Idempotency-Key reused for another body", body = ErrorEnvelope),
+        (status = 409, description = "A request with this Idempotency-Key is still being processed; retry for its answer", body = ErrorEnvelope),
         (status = 429, description = "Per-token rate limit; see Retry-After", body = ErrorEnvelope),
     ),
     security(("bearer" = []))

@@ -17,16 +17,18 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::auth::ProviderToken;
 use super::extract::{Path, Query};
 use crate::AppState;
+use crate::db::idempotency_keys::{self, Answer, Claim};
+use crate::db::ledger::StoredCheckpoint;
 use crate::error::{ApiError, AppError, ErrorDetail};
 use crate::ingest::formats::{self, BodyError, Format, Located};
-use crate::ingest::{self, Outcome, Receipt};
+use crate::ingest::{self, Outcome, Receipt, RecordResult};
 use crate::ledger::entry::EntrySignature;
 use crate::records::signature::ProviderKey;
 use crate::records::{Record, RecordKind};
@@ -141,6 +143,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 }
 
 /// `POST /api/v1/records`.
+///
+/// With an `Idempotency-Key`, the key is claimed before any work: of two requests with
+/// one key, one applies the batch and the other is answered 409 while it runs, or the
+/// first answer once it has finished. The same key with another body is refused (422).
 pub async fn post(
     State(state): State<AppState>,
     token: ProviderToken,
@@ -155,18 +161,6 @@ pub async fn post(
             "the request body exceeds the limit of {MAX_BODY_BYTES} bytes (8 MiB); split the batch"
         ))
     })?;
-
-    let request_hash: [u8; 32] = {
-        let mut hasher = Sha256::new();
-        hasher.update(format!("{format:?}|{}|", query.dry_run));
-        hasher.update(&bytes);
-        hasher.finalize().into()
-    };
-    if let Some(key) = &key
-        && let Some(replay) = replay(&state, token.provider_id, key, &request_hash).await?
-    {
-        return Ok(replay);
-    }
 
     let located = formats::parse(format, &bytes).inspect_err(|_| state.metrics.ingested("rejected_batch", 1));
     let located = located.map_err(|error| match error {
@@ -195,30 +189,122 @@ pub async fn post(
         .into());
     }
 
-    let signatures = check_signatures(&state, &token, &located)
-        .await
-        .inspect_err(|_| state.metrics.ingested("rejected_batch", 1))?;
-
-    let records: Vec<Record> = located.iter().map(|r| r.record.clone()).collect();
-    let result =
-        ingest::submit_signed(&state.pool, &state.ledger, &token.provider, &records, &signatures, query.dry_run)
+    let claim = match &key {
+        None => None,
+        Some(key) => {
+            let request_hash: [u8; 32] = {
+                let mut hasher = Sha256::new();
+                hasher.update(format!("{format:?}|{}|", query.dry_run));
+                hasher.update(&bytes);
+                hasher.finalize().into()
+            };
+            let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
+            let claim = idempotency_keys::claim(
+                &mut conn,
+                token.provider_id,
+                key,
+                &request_hash,
+                state.idempotency_days.get(),
+                CLAIM_LEASE,
+            )
             .await
             .map_err(AppError::from)?;
-
-    let (checkpoint, receipts) = if query.dry_run {
-        (None, Vec::new())
-    } else {
-        let indexes: Vec<u64> =
-            result.records.iter().map(|r| r.entry_index).collect::<BTreeSet<_>>().into_iter().collect();
-        let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
-        let (checkpoint, receipts) = ingest::receipts(&mut conn, &indexes).await.map_err(AppError::from)?;
-        (Some(checkpoint.note), receipts)
+            match claim {
+                Claim::Claimed(claimed_at) => Some(KeyClaim::new(&state, token.provider_id, key, claimed_at)),
+                Claim::InFlight => {
+                    return Err(AppError::Conflict(
+                        "a request with this Idempotency-Key is still being processed; retry it shortly to get its answer"
+                            .into(),
+                    )
+                    .into());
+                }
+                Claim::OtherRequest => {
+                    return Err(AppError::Unprocessable {
+                        message: "this Idempotency-Key was used for a different request".into(),
+                        details: Vec::new(),
+                    }
+                    .into());
+                }
+                Claim::Finished(answer) => return replay(&state, &token, &located, query.dry_run, &answer).await,
+            }
+        }
     };
-    let receipt_of = |index: u64| receipts.iter().find(|r| r.entry_index == index);
+
+    match (apply(&state, &token, &located, query.dry_run).await, claim) {
+        (Ok((status, body, _)), None) => Ok((status, Json(body)).into_response()),
+        (Ok((status, body, answer)), Some(claim)) => {
+            claim.finish(&answer).await;
+            Ok((status, Json(body)).into_response())
+        }
+        (Err(error), claim) => {
+            if let Some(claim) = claim {
+                claim.release().await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Checks signatures, classifies and (unless a dry run) appends the batch; the response,
+/// and the compact answer an idempotency key remembers.
+async fn apply(
+    state: &AppState,
+    token: &ProviderToken,
+    located: &[Located],
+    dry_run: bool,
+) -> Result<(StatusCode, BatchJson, Answer), ApiError> {
+    let signatures =
+        check_signatures(state, token, located).await.inspect_err(|_| state.metrics.ingested("rejected_batch", 1))?;
+
+    let records: Vec<Record> = located.iter().map(|r| r.record.clone()).collect();
+    let result = ingest::submit_signed(&state.pool, &state.ledger, &token.provider, &records, &signatures, dry_run)
+        .await
+        .map_err(AppError::from)?;
+    let checkpoint = if dry_run {
+        None
+    } else {
+        let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
+        let latest = crate::db::ledger::latest_checkpoint(&mut conn).await.map_err(AppError::from)?;
+        Some(latest.ok_or_else(|| AppError::Unavailable("the ledger has no checkpoint".into()))?)
+    };
+    let body =
+        batch_json(state, token, located, &result.records, result.tree_size, checkpoint.as_ref(), dry_run).await?;
+    if !dry_run {
+        state.metrics.ingested("created", body.summary.created as u64);
+        state.metrics.ingested("amended", body.summary.amended as u64);
+        state.metrics.ingested("duplicate", body.summary.duplicate as u64);
+    }
+    let wrote = body.summary.created + body.summary.amended > 0;
+    let status = if wrote && !dry_run { StatusCode::CREATED } else { StatusCode::OK };
+    let answer = Answer::new(status.as_u16(), result.tree_size, checkpoint.map(|c| c.id), &result.records);
+    Ok((status, body, answer))
+}
+
+/// The response to a classified batch: each record where it was, its outcome and entry,
+/// and (unless a dry run) its leaf hash and inclusion proof against `checkpoint`.
+async fn batch_json(
+    state: &AppState,
+    token: &ProviderToken,
+    located: &[Located],
+    results: &[RecordResult],
+    tree_size: u64,
+    checkpoint: Option<&StoredCheckpoint>,
+    dry_run: bool,
+) -> Result<BatchJson, ApiError> {
+    let receipts = match checkpoint {
+        None => Vec::new(),
+        Some(checkpoint) => {
+            let indexes: Vec<u64> =
+                results.iter().map(|r| r.entry_index).collect::<BTreeSet<_>>().into_iter().collect();
+            let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
+            receipts_against(&mut conn, checkpoint, &indexes).await.map_err(AppError::from)?
+        }
+    };
+    let receipt_of = |index: u64| receipts.iter().find(|r| r.0 == index);
 
     let mut summary = Summary::default();
     let mut out = Vec::with_capacity(located.len());
-    for (place, outcome) in located.iter().zip(&result.records) {
+    for (place, outcome) in located.iter().zip(results) {
         match outcome.outcome {
             Outcome::Created => summary.created += 1,
             Outcome::Amended => summary.amended += 1,
@@ -235,30 +321,40 @@ pub async fn post(
                 .unwrap_or_default(),
             entry_index: outcome.entry_index,
             supersedes: outcome.supersedes,
-            leaf_hash: receipt.map(|r| r.leaf_hash.clone()),
-            inclusion_proof: receipt.map(|r| r.inclusion_proof.clone()),
+            leaf_hash: receipt.map(|r| r.1.clone()),
+            inclusion_proof: receipt.map(|r| r.2.clone()),
         });
     }
-    if !query.dry_run {
-        state.metrics.ingested("created", summary.created as u64);
-        state.metrics.ingested("amended", summary.amended as u64);
-        state.metrics.ingested("duplicate", summary.duplicate as u64);
-    }
-    let wrote = summary.created + summary.amended > 0;
-    let status = if wrote && !query.dry_run { StatusCode::CREATED } else { StatusCode::OK };
-    let body = BatchJson {
-        dry_run: query.dry_run,
+    Ok(BatchJson {
+        dry_run,
         provider: token.provider.to_string(),
         summary,
-        tree_size: result.tree_size,
-        checkpoint,
+        tree_size,
+        checkpoint: checkpoint.map(|c| c.note.clone()),
         records: out,
-    };
-    let json = serde_json::to_value(&body).map_err(|e| AppError::Unavailable(e.to_string()))?;
-    if let Some(key) = &key {
-        remember(&state, token.provider_id, key, &request_hash, status, &json).await?;
-    }
-    Ok((status, Json(json)).into_response())
+    })
+}
+
+/// (index, leaf hash, inclusion proof), hex, for `indexes` against `checkpoint`: the one
+/// the first answer used, so a replay's proofs are the same even after the log has grown.
+async fn receipts_against(
+    conn: &mut sqlx::PgConnection,
+    checkpoint: &StoredCheckpoint,
+    indexes: &[u64],
+) -> Result<Vec<(u64, String, Vec<String>)>, crate::ledger::LedgerError> {
+    let proofs = crate::ledger::log::inclusion_proofs(conn, indexes, checkpoint.size).await?;
+    let rows = crate::db::ledger::entries_by_index(conn, indexes).await?;
+    indexes
+        .iter()
+        .zip(proofs)
+        .map(|(index, proof)| {
+            let row = rows
+                .iter()
+                .find(|row| row.index == *index)
+                .ok_or_else(|| crate::ledger::LedgerError::Inconsistent(format!("entry {index} is missing")))?;
+            Ok((*index, hex::encode(row.leaf_hash), proof.iter().map(hex::encode).collect()))
+        })
+        .collect()
 }
 
 /// Checks every signed record against the provider's registered, unrevoked keys and
@@ -320,57 +416,107 @@ async fn check_signatures(
     .into())
 }
 
-/// A stored response for this key, if the same request was made before.
+/// How long a claim may stay unfinished before another request may take the key over:
+/// well past the request timeout (30 s, `routes`), after which the claiming request is
+/// gone, so this only frees keys of requests cut off without releasing (a crash).
+const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The first answer again, rebuilt from its compact summary and the same request body.
 async fn replay(
     state: &AppState,
-    provider_id: i64,
-    key: &str,
-    request_hash: &[u8; 32],
-) -> Result<Option<Response>, ApiError> {
-    let row =
-        sqlx::query("SELECT request_hash, status, response FROM idempotency_keys WHERE provider_id = $1 AND key = $2")
-            .bind(provider_id)
-            .bind(key)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(AppError::from)?;
-    let Some(row) = row else { return Ok(None) };
-    let stored_hash: Vec<u8> = row.try_get("request_hash").map_err(AppError::from)?;
-    if stored_hash != request_hash {
-        return Err(AppError::Unprocessable {
-            message: "this Idempotency-Key was used for a different request".into(),
-            details: Vec::new(),
+    token: &ProviderToken,
+    located: &[Located],
+    dry_run: bool,
+    answer: &Answer,
+) -> Result<Response, ApiError> {
+    let inconsistent =
+        || AppError::Unavailable("a remembered Idempotency-Key answer does not match its request".into());
+    let results = answer.results(dry_run).filter(|r| r.len() == located.len()).ok_or_else(inconsistent)?;
+    let checkpoint = match answer.checkpoint_id {
+        None => None,
+        Some(id) => {
+            let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
+            let checkpoint = crate::db::ledger::checkpoint_by_id(&mut conn, id).await.map_err(AppError::from)?;
+            Some(checkpoint.ok_or_else(inconsistent)?)
         }
-        .into());
-    }
-    let status: i16 = row.try_get("status").map_err(AppError::from)?;
-    let response: serde_json::Value = row.try_get("response").map_err(AppError::from)?;
-    let mut replayed = (StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK), Json(response)).into_response();
+    };
+    let body = batch_json(state, token, located, &results, answer.tree_size, checkpoint.as_ref(), dry_run).await?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut replayed = (status, Json(body)).into_response();
     replayed.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    Ok(Some(replayed))
+    Ok(replayed)
 }
 
-async fn remember(
-    state: &AppState,
+/// This request's claim on an idempotency key: finished with the answer, or released so
+/// the key can be used again. A request cut off before either (its future dropped, e.g.
+/// by the timeout or a disconnect) releases it in the background.
+struct KeyClaim {
+    pool: sqlx::PgPool,
     provider_id: i64,
-    key: &str,
-    request_hash: &[u8; 32],
-    status: StatusCode,
-    json: &serde_json::Value,
-) -> Result<(), ApiError> {
-    sqlx::query(
-        "INSERT INTO idempotency_keys (provider_id, key, request_hash, status, response) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (provider_id, key) DO NOTHING",
-    )
-    .bind(provider_id)
-    .bind(key)
-    .bind(request_hash.as_slice())
-    .bind(status.as_u16() as i16)
-    .bind(json)
-    .execute(&state.pool)
-    .await
-    .map_err(AppError::from)?;
-    Ok(())
+    key: String,
+    claimed_at: DateTime<Utc>,
+    settled: bool,
+}
+
+impl KeyClaim {
+    fn new(state: &AppState, provider_id: i64, key: &str, claimed_at: DateTime<Utc>) -> Self {
+        Self { pool: state.pool.clone(), provider_id, key: key.to_owned(), claimed_at, settled: false }
+    }
+
+    /// Remembers the answer. The batch is applied by now, so a failure here is logged and
+    /// the claim released: the client still gets its answer, and a retry is classified
+    /// again (duplicates, nothing appended twice).
+    async fn finish(mut self, answer: &Answer) {
+        let stored = match self.pool.acquire().await {
+            Ok(mut conn) => {
+                idempotency_keys::finish(&mut conn, self.provider_id, &self.key, self.claimed_at, answer).await
+            }
+            Err(error) => Err(error),
+        };
+        match stored {
+            Ok(true) => self.settled = true,
+            Ok(false) => {
+                self.settled = true;
+                tracing::warn!(
+                    provider_id = self.provider_id,
+                    "an idempotency claim was taken over before it finished"
+                );
+            }
+            Err(error) => {
+                tracing::error!(%error, provider_id = self.provider_id, "idempotency answer not stored");
+                self.release().await;
+            }
+        }
+    }
+
+    /// Gives the key up (the request failed, so there is no answer to remember).
+    async fn release(mut self) {
+        self.settled = true;
+        let released = match self.pool.acquire().await {
+            Ok(mut conn) => idempotency_keys::release(&mut conn, self.provider_id, &self.key, self.claimed_at).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = released {
+            // The lease frees it later.
+            tracing::warn!(%error, provider_id = self.provider_id, "idempotency claim not released");
+        }
+    }
+}
+
+impl Drop for KeyClaim {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (pool, provider_id, key, claimed_at) =
+            (self.pool.clone(), self.provider_id, self.key.clone(), self.claimed_at);
+        runtime.spawn(async move {
+            if let Ok(mut conn) = pool.acquire().await {
+                let _ = idempotency_keys::release(&mut conn, provider_id, &key, claimed_at).await;
+            }
+        });
+    }
 }
 
 /// `GET /api/v1/receipts/{index}`: a self-contained receipt against the latest checkpoint.
@@ -664,6 +810,300 @@ mod tests {
             .await
             .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(app.tree_size().await, 1);
+    }
+
+    /// Posts `body` as JSON with an `Idempotency-Key`.
+    async fn post_keyed(app: &TestApp, token: &str, key: &str, body: &Value) -> crate::testing::TestResponse {
+        app.post("/api/v1/records", "application/json", body.to_string(), Some(token), &[("idempotency-key", key)])
+            .await
+    }
+
+    /// Claims not finished yet.
+    async fn claims_in_flight(app: &TestApp) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM idempotency_keys WHERE status IS NULL")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("count")
+    }
+
+    /// Moves every remembered key's claim time back by `days`.
+    async fn age_keys(app: &TestApp, days: i32) {
+        sqlx::query("UPDATE idempotency_keys SET created_at = created_at - make_interval(days => $1)")
+            .bind(days)
+            .execute(&app.db.pool)
+            .await
+            .expect("age");
+    }
+
+    #[tokio::test]
+    async fn a_key_in_flight_is_answered_409_and_its_batch_is_applied_once() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        let batch = json!([capacity(10), queue_time(60, "spot")]);
+        // Hold the ledger's sequencer: the first request claims the key, then waits inside its batch.
+        let mut sequencer = app.db.pool.begin().await.expect("begin");
+        sqlx::query("SELECT tree_size FROM ledger_head FOR UPDATE").execute(&mut *sequencer).await.expect("lock");
+        let first = post_keyed(&app, &token, "held", &batch);
+        tokio::pin!(first);
+        let claimed = async {
+            while claims_in_flight(&app).await == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        let claimed = tokio::time::timeout(std::time::Duration::from_secs(10), claimed);
+        tokio::select! {
+            response = &mut first => panic!("answered while the sequencer was held: {}", response.text()),
+            waited = claimed => waited.expect("the key is claimed before the batch runs"),
+        }
+
+        let second = post_keyed(&app, &token, "held", &batch).await;
+        second.assert_status(StatusCode::CONFLICT);
+        assert_eq!(second.json()["error"]["code"], "conflict");
+        assert!(second.json()["error"]["message"].as_str().is_some_and(|m| m.contains("Idempotency-Key")));
+        let other = post_keyed(&app, &token, "held", &json!([capacity(11)])).await;
+        other.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
+        sequencer.rollback().await.expect("release the sequencer");
+        let first = first.await;
+        first.assert_status(StatusCode::CREATED);
+        assert_eq!(first.header("idempotent-replayed"), "");
+        let third = post_keyed(&app, &token, "held", &batch).await;
+        third.assert_status(StatusCode::CREATED);
+        assert_eq!(third.header("idempotent-replayed"), "true");
+        assert_eq!(third.json(), first.json());
+        assert_eq!(app.tree_size().await, 2, "one batch of two entries, appended once");
+        // Another provider's key of the same name is its own.
+        let other_token = app.provider_token("nimbus-gpu").await;
+        post_keyed(&app, &other_token, "held", &batch).await.assert_status(StatusCode::CREATED);
+    }
+
+    #[tokio::test]
+    async fn two_requests_at_once_with_one_key_apply_the_batch_once() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        for round in 0..6u64 {
+            let key = format!("race-{round}");
+            let batch = json!([capacity(100 + round)]);
+            let (a, b) = tokio::join!(post_keyed(&app, &token, &key, &batch), post_keyed(&app, &token, &key, &batch));
+            let fresh = |r: &crate::testing::TestResponse| {
+                r.status == StatusCode::CREATED && r.header("idempotent-replayed").is_empty()
+            };
+            assert!(fresh(&a) != fresh(&b), "round {round}: exactly one applies ({} and {})", a.status, b.status);
+            let (applied, other) = if fresh(&a) { (&a, &b) } else { (&b, &a) };
+            match other.status {
+                StatusCode::CONFLICT => assert_eq!(other.json()["error"]["code"], "conflict"),
+                StatusCode::CREATED => {
+                    assert_eq!(other.header("idempotent-replayed"), "true");
+                    assert_eq!(other.json(), applied.json());
+                }
+                status => panic!("round {round}: the other request got {status}: {}", other.text()),
+            }
+        }
+        assert_eq!(app.tree_size().await, 6, "one entry per round");
+        assert_eq!(claims_in_flight(&app).await, 0);
+    }
+
+    #[tokio::test]
+    async fn the_answer_is_stored_compactly_and_replayed_exactly_after_the_log_has_grown() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        post_json(&app, &token, &json!([capacity(10), queue_time(60, "spot")]))
+            .await
+            .assert_status(StatusCode::CREATED);
+        let mut batch = vec![capacity(11), queue_time(60, "spot"), queue_time(70, "newcomer")];
+        for i in 0..40 {
+            let mut record = capacity(i);
+            record["region"] = json!(format!("r{i}"));
+            batch.push(record);
+        }
+        // NDJSON with a blank line: positions are line numbers, so they must come back the same.
+        let ndjson =
+            format!("{}\n\n{}\n", batch[0], batch[1..].iter().map(Value::to_string).collect::<Vec<_>>().join("\n"));
+        let send = || async {
+            app.post(
+                "/api/v1/records",
+                "application/x-ndjson",
+                ndjson.clone(),
+                Some(&token),
+                &[("idempotency-key", "k1")],
+            )
+            .await
+        };
+        let first = send().await;
+        first.assert_status(StatusCode::CREATED);
+        let original = first.json();
+        assert_eq!(original["records"][1]["position"], 3);
+
+        let (outcomes, refs, stored_bytes): (String, Vec<i64>, i32) = sqlx::query_as(
+            "SELECT outcomes, refs, pg_column_size(k.*) FROM idempotency_keys k WHERE key = 'k1' AND status = 201",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the finished key");
+        assert_eq!(outcomes, format!("adc{}", "c".repeat(40)));
+        assert_eq!(refs, [0, 1], "what the amendment supersedes, where the duplicate is; new entries are derived");
+        assert!(stored_bytes * 50 < first.body.len() as i32, "{stored_bytes} bytes stored for {}", first.body.len());
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'idempotency_keys'",
+        )
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("columns");
+        assert!(!columns.iter().any(|c| c == "response"), "no response body is kept: {columns:?}");
+
+        // The log grows: the latest checkpoint is no longer the one the first answer proved against.
+        post_json(&app, &token, &json!([capacity(12)])).await.assert_status(StatusCode::CREATED);
+        let replay = send().await;
+        replay.assert_status(StatusCode::CREATED);
+        assert_eq!(replay.header("idempotent-replayed"), "true");
+        assert_eq!(replay.json(), original);
+        assert_eq!(replay.header("content-type"), first.header("content-type"));
+        let latest = app.get("/api/v1/receipts/0").await.json();
+        assert_ne!(latest["checkpoint"], original["checkpoint"]);
+        let receipt: Receipt = serde_json::from_value(json!({
+            "entry_index": original["records"][2]["entry_index"],
+            "leaf_hash": replay.json()["records"][2]["leaf_hash"],
+            "entry_base64": app.get(&format!("/api/v1/receipts/{}", original["records"][2]["entry_index"])).await.json()["entry_base64"],
+            "checkpoint": replay.json()["checkpoint"],
+            "inclusion_proof": replay.json()["records"][2]["inclusion_proof"],
+        }))
+        .expect("receipt");
+        verify_receipt(&receipt, &[app.ledger().verifier()]).expect("the replayed proof verifies");
+
+        // A dry run's answer too (no checkpoint, indexes it would get).
+        let dry = json!([capacity(13), queue_time(80, "reserved")]).to_string();
+        let post_dry = || async {
+            app.post(
+                "/api/v1/records?dry_run=true",
+                "application/json",
+                dry.clone(),
+                Some(&token),
+                &[("idempotency-key", "dry")],
+            )
+            .await
+        };
+        let first_dry = post_dry().await;
+        first_dry.assert_status(StatusCode::OK);
+        post_json(&app, &token, &json!([capacity(14)])).await.assert_status(StatusCode::CREATED);
+        let replayed_dry = post_dry().await;
+        assert_eq!(replayed_dry.header("idempotent-replayed"), "true");
+        assert_eq!(replayed_dry.json(), first_dry.json());
+    }
+
+    #[tokio::test]
+    async fn an_expired_key_is_unused_again_and_expired_keys_are_pruned() {
+        let mut app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        post_keyed(&app, &token, "monthly", &json!([capacity(1)])).await.assert_status(StatusCode::CREATED);
+        age_keys(&app, 29).await;
+        let reused = post_keyed(&app, &token, "monthly", &json!([capacity(2)])).await;
+        reused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        age_keys(&app, 2).await;
+        let reused = post_keyed(&app, &token, "monthly", &json!([capacity(2)])).await;
+        reused.assert_status(StatusCode::CREATED);
+        assert_eq!(reused.header("idempotent-replayed"), "", "after 30 days the key counts as unused");
+        assert_eq!(app.tree_size().await, 2);
+
+        // GATELOG_IDEMPOTENCY_DAYS sets the time.
+        let one_day = NonZeroU32::new(1).expect("non-zero");
+        app.state = app.state.clone().with_idempotency_days(one_day);
+        app.router = crate::app(app.state.clone(), &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+        age_keys(&app, 1).await;
+        post_keyed(&app, &token, "monthly", &json!([capacity(3)])).await.assert_status(StatusCode::CREATED);
+        assert_eq!(app.tree_size().await, 3);
+
+        for key in ["a", "b", "c"] {
+            post_keyed(&app, &token, key, &json!([capacity(3)])).await.assert_status(StatusCode::OK);
+        }
+        age_keys(&app, 20).await;
+        post_keyed(&app, &token, "fresh", &json!([capacity(4)])).await.assert_status(StatusCode::CREATED);
+        let keys = || async {
+            let keys = sqlx::query_scalar::<_, String>("SELECT key FROM idempotency_keys ORDER BY key");
+            keys.fetch_all(&app.db.pool).await.expect("keys")
+        };
+        assert_eq!(keys().await, ["a", "b", "c", "fresh", "monthly"]);
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        assert_eq!(crate::db::idempotency_keys::prune(&mut conn, 30).await.expect("prune"), 0);
+        assert_eq!(crate::db::idempotency_keys::prune(&mut conn, 19).await.expect("prune"), 4);
+        assert_eq!(keys().await, ["fresh"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_releases_its_key_and_an_abandoned_claim_is_taken_over() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        // Refused after the claim (the signature check needs the database): the key is free again.
+        let stranger = RecordSigner::new(&NoteSigner::generate("nordic-hpc").expect("key")).expect("signer");
+        let refused = post_keyed(&app, &token, "retry-me", &json!([signed(&stranger, capacity(1))])).await;
+        refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        post_keyed(&app, &token, "retry-me", &json!([capacity(1)])).await.assert_status(StatusCode::CREATED);
+
+        // A claim whose request died without a word (a crash) blocks its key only for the lease.
+        let abandon = |minutes: i32| {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (provider_id, key, request_hash, created_at)
+                 SELECT id, 'abandoned-' || $1, decode(repeat('ab', 32), 'hex'), now() - make_interval(mins => $1)
+                 FROM providers WHERE slug = 'nordic-hpc'",
+            )
+            .bind(minutes)
+            .execute(&app.db.pool)
+        };
+        abandon(1).await.expect("insert");
+        abandon(10).await.expect("insert");
+        post_keyed(&app, &token, "abandoned-1", &json!([capacity(2)]))
+            .await
+            .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        post_keyed(&app, &token, "abandoned-10", &json!([capacity(2)])).await.assert_status(StatusCode::CREATED);
+        assert_eq!(app.tree_size().await, 2);
+    }
+
+    #[tokio::test]
+    async fn answers_remembered_before_the_claims_migration_are_converted_and_replayed() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("nordic-hpc").await;
+        post_json(&app, &token, &json!([capacity(10), queue_time(60, "spot")]))
+            .await
+            .assert_status(StatusCode::CREATED);
+        let batch = json!([capacity(11), queue_time(60, "spot"), queue_time(70, "newcomer")]);
+        let first = post_keyed(&app, &token, "before", &batch).await;
+        first.assert_status(StatusCode::CREATED);
+        let dry_body = json!([capacity(12)]).to_string();
+        let dry = || async {
+            let headers = [("idempotency-key", "dry-before")];
+            app.post("/api/v1/records?dry_run=true", "application/json", dry_body.clone(), Some(&token), &headers).await
+        };
+        let first_dry = dry().await;
+        let hashes: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT key, request_hash FROM idempotency_keys ORDER BY key")
+                .fetch_all(&app.db.pool)
+                .await
+                .expect("hashes");
+
+        // Back to the old shape, holding what the old code stored: the whole response body.
+        let migrator = &crate::db::MIGRATOR;
+        migrator.undo(&app.db.pool, 20261125000009).await.expect("down");
+        for ((key, hash), response) in hashes.iter().zip([&first, &first_dry]) {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (provider_id, key, request_hash, status, response)
+                 SELECT id, $1, $2, $3, $4 FROM providers WHERE slug = 'nordic-hpc'",
+            )
+            .bind(key)
+            .bind(hash)
+            .bind(response.status.as_u16() as i16)
+            .bind(response.json())
+            .execute(&app.db.pool)
+            .await
+            .expect("old row");
+        }
+        migrator.run(&app.db.pool).await.expect("up");
+
+        let replay = post_keyed(&app, &token, "before", &batch).await;
+        assert_eq!(replay.header("idempotent-replayed"), "true");
+        assert_eq!((replay.status, replay.json()), (first.status, first.json()));
+        let replay_dry = dry().await;
+        assert_eq!(replay_dry.header("idempotent-replayed"), "true");
+        assert_eq!(replay_dry.json(), first_dry.json());
+        assert_eq!(app.tree_size().await, 4);
     }
 
     #[tokio::test]

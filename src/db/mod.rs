@@ -3,6 +3,7 @@
 
 pub mod cosignatures;
 pub mod embedded;
+pub mod idempotency_keys;
 pub mod ledger;
 pub mod obligations;
 pub mod provider_keys;
