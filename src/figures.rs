@@ -474,6 +474,44 @@ mod tests {
         assert!(line.contains("row 2") && line.contains("column score"), "{line}");
     }
 
+    /// Entries that no longer decode are re-derived by the same policy as the site's:
+    /// an unreadable amendment hides the version it amends, the rest is left out, and
+    /// every figure still matches.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unreadable_entries_re_derive_to_the_same_figures() {
+        use crate::ledger::entry::PendingEntry;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = TestApp::new().await.with_snapshots_dir(dir.path());
+        let token = app.provider_token("old-cloud").await;
+        let examples = serde_json::Value::Array(crate::records::kinds::examples()).to_string();
+        app.post("/api/v1/records", "application/json", examples, Some(&token), &[]).await;
+        let queue = crate::records::Record::parse(crate::records::kinds::examples()[0].clone()).expect("valid");
+        let mut out_of_domain = queue.to_json();
+        out_of_domain["jobs"] = serde_json::json!(9_007_199_254_740_991_u64);
+        let provider = crate::records::Slug::parse("old-cloud").expect("slug");
+        let raw = |kind: &str, key: String, record: serde_json::Value, supersedes| PendingEntry {
+            provider: provider.clone(),
+            kind: kind.into(),
+            natural_key: key,
+            record,
+            supersedes,
+            signature: None,
+        };
+        let bad = [
+            raw("queue_time", queue.natural_key(), out_of_domain, Some(0)),
+            raw("capacity", "x".into(), serde_json::json!({"total": 1}), None),
+            raw("energy", "y".into(), serde_json::json!({"kwh": 1}), None),
+        ];
+        app.ledger().append(&app.db.pool, &bad).await.expect("append");
+        let size = app.tree_size().await;
+        crate::datasets::snapshot::write(&app.db.pool, &dir.path().join(size.to_string()), Some(size))
+            .await
+            .expect("snapshot");
+        let url = serve(&app).await;
+        let (published, recomputed) = rederive(&url, vec![app.state.ledger.verifier()]).await;
+        assert_eq!(compare(&published, &recomputed), Vec::new());
+    }
+
     #[tokio::test]
     async fn entries_that_do_not_match_the_checkpoint_are_refused() {
         let app = TestApp::new().await;
