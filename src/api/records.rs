@@ -209,6 +209,8 @@ pub async fn post(
             )
             .await
             .map_err(AppError::from)?;
+            // A replay takes connections of its own.
+            drop(conn);
             match claim {
                 Claim::Claimed(claimed_at) => Some(KeyClaim::new(&state, token.provider_id, key, claimed_at)),
                 Claim::InFlight => {
