@@ -4,10 +4,12 @@
 //! after a lost answer is never applied twice. A later run sends new keys: the
 //! server then answers from the ledger (duplicates) rather than replaying the first
 //! answer. Server errors, rate limits and network failures are retried with backoff.
+//! A batch the server finds too large (413: its byte limit is lower than ours, or a
+//! proxy's is) is split in half and each half sent, down to single records.
 
 use std::time::Duration;
 
-use gatelog::api::records::BatchJson;
+use gatelog::api::records::{BatchJson, Summary};
 use sha2::{Digest, Sha256};
 
 /// The largest batch the server takes.
@@ -24,6 +26,15 @@ pub enum ClientError {
         /// The error envelope's message and details.
         message: String,
     },
+    /// One record is too large for the server even on its own, so splitting cannot help.
+    /// The records before it in the batch are in; those after it were not sent.
+    #[error("record {index} of the batch is too large for the server even alone (413): {message}")]
+    RecordTooLarge {
+        /// Its index in the batch given to [`Client::post`].
+        index: usize,
+        /// The server's message.
+        message: String,
+    },
     /// Retries ran out.
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp {
@@ -32,6 +43,33 @@ pub enum ClientError {
         /// The last failure.
         last: String,
     },
+}
+
+/// The server's answers to one batch, in order: one per part it was sent as (several when
+/// the server answered 413 and the batch was split). Each part's receipts prove inclusion
+/// against that part's own checkpoint, so they are kept apart rather than merged.
+#[derive(Debug)]
+pub struct Posted {
+    /// (index of the part's first record in the batch, the server's answer to the part).
+    pub parts: Vec<(usize, BatchJson)>,
+}
+
+impl Posted {
+    /// Outcome counts over every part.
+    pub fn summary(&self) -> Summary {
+        let mut total = Summary::default();
+        for (_, answer) in &self.parts {
+            total.created += answer.summary.created;
+            total.amended += answer.summary.amended;
+            total.duplicate += answer.summary.duplicate;
+        }
+        total
+    }
+
+    /// The tree size after the last part.
+    pub fn tree_size(&self) -> u64 {
+        self.parts.last().map_or(0, |(_, answer)| answer.tree_size)
+    }
 }
 
 /// A push API client for one provider.
@@ -68,8 +106,41 @@ impl Client {
         }
     }
 
-    /// Posts one batch (at most [`MAX_BATCH`] records) and returns the server's answer.
-    pub fn post(&self, records: &[serde_json::Value]) -> Result<BatchJson, ClientError> {
+    /// Posts one batch (at most [`MAX_BATCH`] records) and returns the server's answers. On
+    /// 413 the batch is halved and each half posted the same way; a single record refused
+    /// with 413 is an error, so this ends after at most `2 × records.len()` requests.
+    pub fn post(&self, records: &[serde_json::Value]) -> Result<Posted, ClientError> {
+        let mut parts = Vec::new();
+        self.post_split(records, 0, &mut parts)?;
+        Ok(Posted { parts })
+    }
+
+    /// Posts `records` (starting at `first` in the caller's batch), appending each accepted part.
+    fn post_split(
+        &self,
+        records: &[serde_json::Value],
+        first: usize,
+        parts: &mut Vec<(usize, BatchJson)>,
+    ) -> Result<(), ClientError> {
+        match self.post_once(records) {
+            Ok(answer) => {
+                parts.push((first, answer));
+                Ok(())
+            }
+            Err(ClientError::Refused { status: 413, message }) if records.len() <= 1 => {
+                Err(ClientError::RecordTooLarge { index: first, message })
+            }
+            Err(ClientError::Refused { status: 413, .. }) => {
+                let (left, right) = records.split_at(records.len() / 2);
+                self.post_split(left, first, parts)?;
+                self.post_split(right, first + left.len(), parts)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// One request for the whole of `records`, retried on server errors, rate limits and network failures.
+    fn post_once(&self, records: &[serde_json::Value]) -> Result<BatchJson, ClientError> {
         let body = serde_json::to_vec(records).unwrap_or_default();
         let mut hasher = Sha256::new();
         hasher.update(self.run.as_bytes());

@@ -50,6 +50,11 @@ pub struct ImportState {
     pub rows_done: u64,
     /// Counts so far.
     pub summary: ImportSummary,
+    /// Length of the rejects file when `rows_done` was saved. Rows after `rows_done` are
+    /// checked again on resume, so the lines they added before the interruption are cut
+    /// off rather than written twice. Absent in state files of older versions.
+    #[serde(default)]
+    pub rejects_bytes: Option<u64>,
 }
 
 /// What an import did.
@@ -73,6 +78,23 @@ pub fn side_files(file: &Path) -> (PathBuf, PathBuf) {
 
 fn file_error(path: &Path) -> impl Fn(String) -> ImportError + '_ {
     move |reason| ImportError::File { path: path.to_owned(), reason }
+}
+
+/// The rejects file, ready for appending: started afresh for a new import (a previous run's
+/// lines would be written again), or cut back to `keep` bytes for a resumed one.
+fn open_rejects(path: &Path, keep: Option<u64>) -> Result<std::fs::File, ImportError> {
+    let error = file_error(path);
+    let mut file =
+        std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| error(e.to_string()))?;
+    let length = file.metadata().map_err(|e| error(e.to_string()))?.len();
+    let keep = keep.unwrap_or(length).min(length);
+    if keep < length {
+        file.set_len(keep).map_err(|e| error(e.to_string()))?;
+    }
+    if keep == 0 {
+        writeln!(file, "line,field,reason").map_err(|e| error(e.to_string()))?;
+    }
+    Ok(file)
 }
 
 fn save(path: &Path, state: &ImportState) -> Result<(), ImportError> {
@@ -103,16 +125,16 @@ pub fn run(
         }
         hex::encode(hasher.finalize())
     };
-    let mut state = match std::fs::read(&state_path) {
+    let (mut state, resumed) = match std::fs::read(&state_path) {
         Ok(bytes) => {
             let state: ImportState =
                 serde_json::from_slice(&bytes).map_err(|e| file_error(&state_path)(e.to_string()))?;
             if state.fingerprint != fingerprint {
                 return Err(ImportError::ForeignState(state_path));
             }
-            state
+            (state, true)
         }
-        Err(_) => ImportState { fingerprint, ..ImportState::default() },
+        Err(_) => (ImportState { fingerprint, ..ImportState::default() }, false),
     };
     let resumed_at = state.rows_done;
     let total = count_rows(file).map_err(&open_error)?;
@@ -122,14 +144,7 @@ pub fn run(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_position(resumed_at);
-    let mut rejects = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&rejects_path)
-        .map_err(|e| file_error(&rejects_path)(e.to_string()))?;
-    if rejects.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-        let _ = writeln!(rejects, "line,field,reason");
-    }
+    let rejects = open_rejects(&rejects_path, if resumed { state.rejects_bytes } else { Some(0) })?;
 
     let mut pending: Vec<serde_json::Value> = Vec::with_capacity(batch);
     let mut row_buffer = csv::WriterBuilder::new().from_writer(Vec::new());
@@ -139,13 +154,14 @@ pub fn run(
     let mut last_line = 1u64;
     let flush = |pending: &mut Vec<serde_json::Value>, state: &mut ImportState, done: u64, line: u64| {
         if !pending.is_empty() {
-            let answer = client.post(pending).map_err(|source| ImportError::Batch { line, source })?;
-            state.summary.created += answer.summary.created as u64;
-            state.summary.amended += answer.summary.amended as u64;
-            state.summary.duplicate += answer.summary.duplicate as u64;
+            let answer = client.post(pending).map_err(|source| ImportError::Batch { line, source })?.summary();
+            state.summary.created += answer.created as u64;
+            state.summary.amended += answer.amended as u64;
+            state.summary.duplicate += answer.duplicate as u64;
             pending.clear();
         }
         state.rows_done = done;
+        state.rejects_bytes = Some(rejects.metadata().map_err(|e| file_error(&rejects_path)(e.to_string()))?.len());
         save(&state_path, state)
     };
     for row in reader.records() {
@@ -166,7 +182,9 @@ pub fn run(
                 state.summary.rejected += 1;
                 let mut w = csv::Writer::from_writer(Vec::new());
                 let _ = w.write_record([line.to_string().as_str(), field.as_str(), reason.as_str()]);
-                let _ = rejects.write_all(&w.into_inner().unwrap_or_default());
+                (&rejects)
+                    .write_all(&w.into_inner().unwrap_or_default())
+                    .map_err(|e| file_error(&rejects_path)(e.to_string()))?;
             }
         }
         if pending.len() >= batch {

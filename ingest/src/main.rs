@@ -46,6 +46,10 @@ enum Command {
         /// Poll every feed once and exit (non-zero if any failed)
         #[arg(long)]
         once: bool,
+        /// Largest feed body read, in bytes, for feeds without their own max_bytes
+        #[arg(long, value_name = "BYTES", default_value_t = feeds::DEFAULT_MAX_BYTES,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_feed_bytes: u64,
     },
     /// Turn `sacct --parsable2` output (plain or gzip; - for stdin) into queue_time records and push them
     Sacct {
@@ -108,8 +112,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Run { config, once } => {
-            let config = feeds::Config::load(&config)?;
+        Command::Run { config, once, max_feed_bytes } => {
+            let mut config = feeds::Config::load(&config)?;
+            config.default_max_bytes(max_feed_bytes);
             let failures = feeds::run(&config, once, feeds::Retry::default());
             Ok(if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
@@ -143,14 +148,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let client = target.client()?;
             for chunk in records.chunks(MAX_BATCH) {
-                let answer = client.post(chunk).map_err(|e| e.to_string())?;
+                let posted = client.post(chunk).map_err(|e| e.to_string())?;
+                let summary = posted.summary();
                 eprintln!(
                     "sent {} records: {} created, {} amended, {} unchanged (tree size {})",
                     chunk.len(),
-                    answer.summary.created,
-                    answer.summary.amended,
-                    answer.summary.duplicate,
-                    answer.tree_size
+                    summary.created,
+                    summary.amended,
+                    summary.duplicate,
+                    posted.tree_size()
                 );
             }
             Ok(ExitCode::SUCCESS)

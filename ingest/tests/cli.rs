@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::Site;
+use support::{Answer, FeedServer, Site, capacity_csv};
 
 fn collect() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatelog-collect"));
@@ -97,16 +97,6 @@ fn unusable_sacct_input_is_refused_with_a_reason() {
     assert!(run("cut.gz", &bytes[..bytes.len() / 2]).contains("reading line"));
 }
 
-fn capacity_csv(rows: usize, bad: &[usize]) -> String {
-    let mut text = String::from("as_of,resource,region,total_accelerators,newcomer_set_aside\n");
-    for i in 0..rows {
-        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("date") + chrono::Days::new(i as u64 / 10);
-        let set_aside = if bad.contains(&i) { "lots".to_owned() } else { (i % 7).to_string() };
-        text.push_str(&format!("{day},nvidia-h100-80gb,eu-r{},{},{set_aside}\n", i % 10, 100 + i % 50));
-    }
-    text
-}
-
 #[test]
 fn an_import_killed_mid_file_resumes_and_every_row_lands_exactly_once() {
     let site = Site::start();
@@ -159,4 +149,26 @@ fn an_import_killed_mid_file_resumes_and_every_row_lands_exactly_once() {
     let again = String::from_utf8_lossy(&again.stderr);
     assert!(again.contains("0 created, 0 amended, 19998 duplicate"), "{again}");
     assert_eq!(site.entries(), rows as i64 - 2);
+}
+
+#[test]
+fn max_feed_bytes_bounds_every_feed_without_its_own_limit() {
+    let feed = FeedServer::start(vec![Answer::ok(&"x".repeat(5_000), &[])]);
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("feeds.toml");
+    let toml = format!(
+        "site = \"http://127.0.0.1:9\"\n[[feed]]\nname = \"big\"\nurl = \"{}\"\nformat = \"csv\"\nkind = \"capacity\"\ntoken = \"gl_x\"\n[feed.fields]\nas_of = \"as_of\"\n",
+        feed.url
+    );
+    std::fs::write(&config, toml).expect("config");
+    let out = collect()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .args(["--once", "--max-feed-bytes", "4096"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("feed big") && stderr.contains("limit of 4096 bytes"), "{stderr}");
 }

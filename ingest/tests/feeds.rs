@@ -1,12 +1,12 @@
 //! The feed collector against a real Gatelog site and a local feed server that
-//! changes between polls, fails with 500s and times out.
+//! changes between polls, fails with 500s, times out, sends too much and redirects.
 
 mod support;
 
 use std::time::Duration;
 
 use gatelog_collect::feeds::{self, Config, Feed, FeedState, Polled, Retry};
-use support::{Answer, FeedServer, Site};
+use support::{Answer, FeedServer, Site, endless_feed};
 
 const QUICK: Retry = Retry { attempts: 3, backoff: Duration::from_millis(50), timeout: Duration::from_millis(700) };
 
@@ -19,6 +19,11 @@ fn queue_json(p50_first: u64) -> String {
 }
 
 fn queue_feed(url: &str, token: &str) -> Feed {
+    queue_feed_with(url, token, "")
+}
+
+/// The queue feed with `extra` settings (TOML lines of the [[feed]] table).
+fn queue_feed_with(url: &str, token: &str, extra: &str) -> Feed {
     let config = format!(
         r#"
         site = "unused"
@@ -29,6 +34,7 @@ fn queue_feed(url: &str, token: &str) -> Feed {
         kind = "queue_time"
         token = "{token}"
         records_at = "data.queues"
+        {extra}
         [feed.fields]
         period_start = "month"
         period_end = "next"
@@ -140,4 +146,104 @@ fn a_feed_that_changed_shape_is_reported_and_the_others_keep_running() {
         }
         other => panic!("expected a failure, got {other:?}"),
     }
+}
+
+fn failure(polled: Polled) -> String {
+    match polled {
+        Polled::Failed(reason) => reason,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_feed_over_its_size_limit_is_refused_naming_the_feed_and_the_limit() {
+    let site = Site::start();
+    let token = site.token("nordic-hpc");
+    let body = queue_json(1800);
+    let server = FeedServer::start(vec![Answer::ok(&body, &[])]);
+    let limit = body.len() - 1;
+    let feed = queue_feed_with(&server.url, &token, &format!("max_bytes = {limit}"));
+    let reason = failure(feeds::poll(&feed, &site.url, &mut FeedState::default(), QUICK));
+    assert!(reason.contains("feed nordic-queues") && reason.contains(&format!("limit of {limit} bytes")), "{reason}");
+    assert_eq!(server.served(), 1, "a feed too large is not fetched again within the poll");
+    // Exactly at the limit is fine.
+    let feed = queue_feed_with(&server.url, &token, &format!("max_bytes = {}", body.len()));
+    assert_eq!(feeds::poll(&feed, &site.url, &mut FeedState::default(), QUICK), Polled::Posted(2, 2, 0, 0));
+}
+
+#[test]
+fn a_feed_of_unknown_length_is_cut_off_at_the_limit_while_it_streams() {
+    let site = Site::start();
+    let token = site.token("nordic-hpc");
+    let (url, sent) = endless_feed();
+    let limit = 64 * 1024;
+    let feed = queue_feed_with(&url, &token, &format!("max_bytes = {limit}"));
+    let slow = Retry { timeout: Duration::from_secs(20), ..QUICK };
+    let started = std::time::Instant::now();
+    let reason = failure(feeds::poll(&feed, &site.url, &mut FeedState::default(), slow));
+    assert!(reason.contains(&format!("larger than the limit of {limit} bytes")), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(10), "refused while streaming, not at the timeout");
+    // The server could send no more than the socket buffers hold beyond what was read.
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent < 64 * 1024 * 1024, "the collector stopped reading: {sent} bytes sent");
+    assert_eq!(site.entries(), 0);
+}
+
+#[test]
+fn the_size_limit_defaults_to_64_mib_and_the_flag_sets_it_for_feeds_without_their_own() {
+    assert_eq!(feeds::DEFAULT_MAX_BYTES, 64 * 1024 * 1024);
+    let own = queue_feed_with("http://127.0.0.1:9/feed", "gl_x", "max_bytes = 10");
+    let mut config = Config { site: "unused".into(), feeds: vec![own, queue_feed("http://127.0.0.1:9/feed", "gl_x")] };
+    config.default_max_bytes(5_000);
+    assert_eq!(config.feeds[0].max_bytes, Some(10));
+    assert_eq!(config.feeds[1].max_bytes, Some(5_000));
+}
+
+#[test]
+fn redirects_on_the_feeds_host_are_followed() {
+    let site = Site::start();
+    let token = site.token("nordic-hpc");
+    let server = FeedServer::start(vec![
+        Answer { status: 301, ..Answer::ok("", &[("Location", "/moved/queues.json")]) },
+        Answer { status: 307, ..Answer::ok("", &[("Location", "latest.json")]) },
+        Answer::ok(&queue_json(1800), &[]),
+    ]);
+    let feed = queue_feed(&server.url, &token);
+    assert_eq!(feeds::poll(&feed, &site.url, &mut FeedState::default(), QUICK), Polled::Posted(2, 2, 0, 0));
+    assert_eq!(server.served(), 3);
+}
+
+#[test]
+fn a_redirect_to_another_host_is_refused_unless_the_feed_allows_that_host() {
+    let site = Site::start();
+    let token = site.token("nordic-hpc");
+    // 127.0.0.2 is loopback too, but another host as far as the URL goes.
+    let elsewhere = FeedServer::start_on("127.0.0.2", vec![Answer::ok(&queue_json(1800), &[])]);
+    let redirect = Answer { status: 302, ..Answer::ok("", &[("Location", elsewhere.url.as_str())]) };
+    let origin = FeedServer::start(vec![redirect]);
+
+    let reason = failure(feeds::poll(&queue_feed(&origin.url, &token), &site.url, &mut FeedState::default(), QUICK));
+    assert!(
+        reason.contains("feed nordic-queues")
+            && reason.contains("127.0.0.2 is not the feed's host")
+            && reason.contains("follow_redirects_to"),
+        "{reason}"
+    );
+    assert_eq!(elsewhere.served(), 0, "the other host was never asked");
+    assert_eq!(site.entries(), 0);
+
+    let allowed = queue_feed_with(&origin.url, &token, r#"follow_redirects_to = ["127.0.0.2"]"#);
+    assert_eq!(feeds::poll(&allowed, &site.url, &mut FeedState::default(), QUICK), Polled::Posted(2, 2, 0, 0));
+    assert_eq!(elsewhere.served(), 1);
+}
+
+#[test]
+fn a_redirect_loop_stops_after_a_bounded_number_of_hops() {
+    let site = Site::start();
+    let token = site.token("nordic-hpc");
+    let looping = FeedServer::start(vec![Answer { status: 302, ..Answer::ok("", &[("Location", "/feed")]) }]);
+    let reason = failure(feeds::poll(&queue_feed(&looping.url, &token), &site.url, &mut FeedState::default(), QUICK));
+    assert!(reason.contains(&format!("more than {} redirects", feeds::MAX_REDIRECTS)), "{reason}");
+    assert_eq!(looping.served(), feeds::MAX_REDIRECTS + 1, "not retried: a loop stays a loop");
 }

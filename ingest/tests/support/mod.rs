@@ -1,12 +1,14 @@
 //! A real Gatelog site for the collectors' tests: its own database (a private
 //! cluster in a temporary directory, or a fresh database on the server in
-//! DATABASE_URL), the real router on a loopback port, and a feed server whose
+//! DATABASE_URL), the real router on a loopback port (behind a gate that can
+//! refuse pushes, to interrupt a collector mid-way), and a feed server whose
 //! answers each test scripts.
 
 #![allow(dead_code, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +19,8 @@ use sqlx::PgPool;
 
 pub struct Site {
     pub url: String,
+    /// Pushes (POSTs) the site still accepts; after that it answers 503 until this is raised.
+    pub pushes_left: Arc<AtomicUsize>,
     pub pool: PgPool,
     pub runtime: tokio::runtime::Runtime,
     cluster: Option<EmbeddedCluster>,
@@ -40,6 +44,8 @@ impl Site {
             std::process::id(),
             dir.path().file_name().and_then(|n| n.to_str()).unwrap_or("x").replace('-', "_").to_lowercase()
         );
+        let pushes_left = Arc::new(AtomicUsize::new(usize::MAX));
+        let gate = pushes_left.clone();
         let (url, pool) = runtime.block_on(async {
             gatelog::db::create_database_if_missing(&admin, &name).await.expect("create database");
             let pool = sqlx::postgres::PgPoolOptions::new()
@@ -50,13 +56,27 @@ impl Site {
             gatelog::db::MIGRATOR.run(&pool).await.expect("migrate");
             let ledger = Ledger::new(NoteSigner::generate("collect.test/log").expect("key"));
             ledger.ensure_checkpoint(&pool).await.expect("checkpoint");
-            let app = gatelog::app(gatelog::AppState::new(pool.clone(), ledger), std::path::Path::new("../static"));
+            let app = gatelog::app(gatelog::AppState::new(pool.clone(), ledger), std::path::Path::new("../static"))
+                .layer(axum::middleware::from_fn(
+                    move |request: axum::extract::Request, next: axum::middleware::Next| {
+                        let gate = gate.clone();
+                        async move {
+                            let refused = request.method() == axum::http::Method::POST
+                                && gate.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_err();
+                            if refused {
+                                axum::response::IntoResponse::into_response(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+                            } else {
+                                next.run(request).await
+                            }
+                        }
+                    },
+                ));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let url = format!("http://{}", listener.local_addr().expect("addr"));
             tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
             (url, pool)
         });
-        Self { url, pool, runtime, cluster, _dir: dir }
+        Self { url, pushes_left, pool, runtime, cluster, _dir: dir }
     }
 
     /// Registers `slug` and returns a fresh token for it.
@@ -131,7 +151,13 @@ pub struct FeedServer {
 
 impl FeedServer {
     pub fn start(script: Vec<Answer>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::start_on("127.0.0.1", script)
+    }
+
+    /// On another loopback address (127.0.0.2, …): another host, for redirect tests.
+    pub fn start_on(ip: &str, script: Vec<Answer>) -> Self {
+        assert!(ip.starts_with("127."), "loopback only");
+        let listener = TcpListener::bind((ip, 0)).expect("bind");
         let url = format!("http://{}/feed", listener.local_addr().expect("addr"));
         let script = Arc::new(Mutex::new(script));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -152,7 +178,9 @@ impl FeedServer {
                         headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
                     }
                 }
-                let _ = reader.take(0).read_to_end(&mut Vec::new());
+                // Read the whole body, so closing the connection never resets it under the client.
+                let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok());
+                let _ = reader.take(length.unwrap_or(0)).read_to_end(&mut Vec::new());
                 r.lock().expect("lock").push(headers.clone());
                 let answer = {
                     let mut script = s.lock().expect("lock");
@@ -182,4 +210,50 @@ impl FeedServer {
         });
         Self { url, script, requests }
     }
+
+    /// Requests served so far.
+    pub fn served(&self) -> usize {
+        self.requests.lock().expect("lock").len()
+    }
+}
+
+/// A feed server that answers every request with an endless JSON body of unknown length
+/// (no Content-Length: it ends when the connection closes). Returns its URL and the bytes it
+/// managed to send, which stop growing once the client hangs up.
+pub fn endless_feed() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/feed", listener.local_addr().expect("addr"));
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[";
+            if stream.write_all(head.as_bytes()).is_err() {
+                continue;
+            }
+            let chunk = "{\"a\": 1},".repeat(6_000);
+            while stream.write_all(chunk.as_bytes()).is_ok() {
+                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+        }
+    });
+    (url, sent)
+}
+
+/// A capacity CSV of `rows` records; the rows at the indexes in `bad` have an unreadable
+/// newcomer_set_aside (row i is on line i + 2).
+pub fn capacity_csv(rows: usize, bad: &[usize]) -> String {
+    let mut text = String::from("as_of,resource,region,total_accelerators,newcomer_set_aside\n");
+    for i in 0..rows {
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("date") + chrono::Days::new(i as u64 / 10);
+        let set_aside = if bad.contains(&i) { "lots".to_owned() } else { (i % 7).to_string() };
+        text.push_str(&format!("{day},nvidia-h100-80gb,eu-r{},{},{set_aside}\n", i % 10, 100 + i % 50));
+    }
+    text
 }
