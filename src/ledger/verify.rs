@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use super::checkpoint::Checkpoint;
 use super::entry::Entry;
@@ -327,7 +327,13 @@ enum Work {
 ///
 /// Reading rows and hashing them run on two threads (the database stream here, the
 /// [`Audit`] on a blocking thread), joined by a bounded channel so memory stays flat.
+///
+/// Every table is read in one read-only REPEATABLE READ transaction, so from one snapshot:
+/// a log that grows while it is verified is checked as it stood when the check began, not
+/// as old checkpoints and head beside newer entries and hashes (issue 15).
 pub async fn verify_database(conn: &mut PgConnection, keys: &[NoteVerifier]) -> Result<Report, sqlx::Error> {
+    let mut view = conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+    let conn: &mut PgConnection = &mut view;
     let checkpoints = store::all_checkpoints(conn).await?;
     let head = store::head(conn).await?;
     let registered = crate::db::provider_keys::all(conn).await?;
@@ -367,6 +373,9 @@ pub async fn verify_database(conn: &mut PgConnection, keys: &[NoteVerifier]) -> 
     .await?;
     let _ = sender.send(Work::Nodes(nodes));
     drop(sender);
+    // Every row is read: end the transaction now rather than sit idle in it while the
+    // hashing catches up (PostgreSQL ends sessions idle in a transaction for too long).
+    view.rollback().await?;
     let mut audit =
         worker.await.map_err(|join| sqlx::Error::Protocol(format!("verification thread failed: {join}")))?;
     for stored in &checkpoints {
@@ -515,6 +524,43 @@ mod tests {
             supersedes: None,
             signature: Some(signature),
         }
+    }
+
+    /// Issue 15: a verification running while batches are appended reads one view of the log,
+    /// so a log that grows under it is not reported as a broken one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn verifying_while_batches_are_appended_finds_no_difference() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        use crate::testing::{TestDb, sample_batch, test_ledger};
+
+        let db = TestDb::new().await;
+        let ledger = test_ledger();
+        ledger.append(&db.pool, &sample_batch(0, 600)).await.expect("append");
+        let stop = Arc::new(AtomicBool::new(false));
+        let appender = tokio::spawn({
+            let (pool, ledger, stop) = (db.pool.clone(), ledger.clone(), stop.clone());
+            async move {
+                let mut next = 600;
+                while !stop.load(Ordering::Relaxed) {
+                    ledger.append(&pool, &sample_batch(next, 3)).await.expect("append");
+                    next += 3;
+                }
+                next
+            }
+        });
+        let mut conn = db.pool.acquire().await.expect("conn");
+        let mut sizes = Vec::new();
+        for round in 0..15 {
+            let report = verify_database(&mut conn, &[ledger.verifier()]).await.expect("verify");
+            assert!(report.ok(), "round {round}: {report}");
+            sizes.push(report.entries);
+        }
+        stop.store(true, Ordering::Relaxed);
+        let appended = appender.await.expect("appender");
+        sizes.dedup();
+        assert!(sizes.len() > 5, "the log grew while it was verified: sizes {sizes:?}, {appended} at the end");
     }
 
     #[tokio::test]
