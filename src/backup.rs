@@ -108,7 +108,8 @@ pub async fn backup(
     run("pg_dump", command)?;
     let (vkey_path, checkpoint_path) = side_files(out);
     let write = |path: &Path, text: &str| {
-        std::fs::write(path, text).map_err(|e| BackupError::File { path: path.to_owned(), reason: e.to_string() })
+        crate::fsutil::write_atomically(path, text.as_bytes())
+            .map_err(|e| BackupError::File { path: path.to_owned(), reason: e.to_string() })
     };
     write(&vkey_path, &format!("{vkey}\n"))?;
     let (size, note) = checkpoint.map_or((0, String::new()), |c| (c.size, c.note));

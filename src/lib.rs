@@ -16,6 +16,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod figures;
+pub mod fsutil;
 pub mod ingest;
 pub mod ledger;
 pub mod monitor;

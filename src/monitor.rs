@@ -12,7 +12,6 @@
 //!
 //! [`open_checkpoint`] and [`compare`] decide; they are pure. [`run`] does the I/O.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -204,29 +203,12 @@ impl MonitorState {
         Ok(Some(state))
     }
 
-    /// Writes the state file atomically: a temporary file beside it, synced, then renamed over it.
+    /// Writes the state file atomically and durably ([`crate::fsutil::write_atomically`]).
     pub fn save(&self, path: &Path) -> Result<(), MonitorError> {
         let failed = |reason: String| MonitorError::State { path: path.to_owned(), reason };
-        let name = path.file_name().ok_or_else(|| failed("not a file name".into()))?;
-        let mut temp_name = name.to_owned();
-        temp_name.push(format!(".tmp-{}", std::process::id()));
-        let temp = path.with_file_name(temp_name);
         let mut text = serde_json::to_string_pretty(self).map_err(|e| failed(e.to_string()))?;
         text.push('\n');
-        let written = std::fs::File::create(&temp)
-            .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()))
-            .and_then(|()| std::fs::rename(&temp, path));
-        if let Err(error) = written {
-            let _ = std::fs::remove_file(&temp);
-            return Err(failed(error.to_string()));
-        }
-        // Make the rename itself durable; a failure here leaves a complete file either way.
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
-            && let Ok(dir) = std::fs::File::open(dir)
-        {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        crate::fsutil::write_atomically(path, text.as_bytes()).map_err(|e| failed(e.to_string()))
     }
 
     /// The latest accepted checkpoint, decoded, with its record.

@@ -98,10 +98,9 @@ fn open_rejects(path: &Path, keep: Option<u64>) -> Result<std::fs::File, ImportE
 }
 
 fn save(path: &Path, state: &ImportState) -> Result<(), ImportError> {
-    let temp = path.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(state).unwrap_or_default();
-    std::fs::write(&temp, text).map_err(|e| file_error(&temp)(e.to_string()))?;
-    std::fs::rename(&temp, path).map_err(|e| file_error(path)(e.to_string()))
+    // Synced and renamed, then the directory synced: a resumed import never repeats or skips rows.
+    gatelog::fsutil::write_atomically(path, &text).map_err(|e| file_error(path)(e.to_string()))
 }
 
 /// Imports `file` as records of `kind`, `batch` rows per request.

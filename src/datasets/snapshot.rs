@@ -342,7 +342,8 @@ pub async fn write(pool: &PgPool, out: &Path, tree_size: Option<u64>) -> Result<
     if out.exists() {
         std::fs::remove_dir(out).map_err(io(out))?;
     }
-    std::fs::rename(&staging, out).map_err(io(out))?;
+    // Every file synced before the directory appears under its name, and the rename synced too.
+    crate::fsutil::rename_durably(&staging, out).map_err(io(out))?;
     Ok(Written::Created { tree_size: size, files: files + 1 })
 }
 

@@ -1,9 +1,8 @@
 //! The log's signing key file: one line, `PRIVATE+KEY+<origin>+<id>+<key>`,
 //! readable by its owner only. The key's name is the log's origin.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::note::{NoteError, NoteSigner};
@@ -87,19 +86,13 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), KeyFileError> {
             source,
         })?;
     }
-    let mut file =
-        OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|source| {
-            match source.kind() {
-                std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.to_path_buf() },
-                _ => KeyFileError::Io { action: "creating", path: path.to_path_buf(), source },
-            }
-        })?;
-    writeln!(file, "{text}").map_err(|source| KeyFileError::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    file.sync_all().map_err(|source| KeyFileError::Io { action: "writing", path: path.to_path_buf(), source })
+    // Written whole beside it, then linked in place: a crash leaves no key or all of it.
+    crate::fsutil::create_atomically(path, format!("{text}\n").as_bytes(), 0o600).map_err(|source| {
+        match source.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.to_path_buf() },
+            _ => KeyFileError::Io { action: "creating", path: path.to_path_buf(), source },
+        }
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! cosigned, and cosigns a new one only if it extends that one: never two
 //! inconsistent trees, never a smaller tree after a larger one. The check and
 //! the update happen under one lock, and the state is written to disk (temp file,
-//! fsync, rename) before the cosignature is returned.
+//! fsync, rename, directory fsync: [`crate::fsutil::write_atomically`]) before the cosignature is returned.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -195,13 +195,8 @@ impl Witness {
     }
 
     fn persist(&self, state: &BTreeMap<String, Cosigned>) -> std::io::Result<()> {
-        use std::io::Write;
         let Some(path) = &self.state_file else { return Ok(()) };
-        let temp = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(&serde_json::to_vec_pretty(state).unwrap_or_default())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
+        crate::fsutil::write_atomically(path, &serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?)
     }
 }
 
