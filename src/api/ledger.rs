@@ -473,4 +473,52 @@ mod tests {
             .expect("run script");
         assert!(!output.status.success(), "a checkpoint must not verify under another key");
     }
+
+    /// Issue 15: docs/verify-entry.sh believes only signed values. A server lying in the unsigned
+    /// JSON (a tree size beside the signed checkpoint, another entry passed off as the one asked
+    /// for) gets no lie repeated as verified.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_documented_shell_verification_believes_only_signed_values() {
+        use axum::http::{Uri, header};
+        use axum::response::IntoResponse;
+
+        let app = app_with_entries(1000).await;
+        let vkey = app.ledger().verifier().to_string();
+        let honest = app.get("/api/v1/ledger/entries/0").await.json();
+        // Entry 0's proof walks the same for every size from 513 to 1024: only the signed size tells.
+        let mut bigger = honest.clone();
+        bigger["checkpoint"]["size"] = 1023.into();
+        let lies = std::collections::HashMap::from([
+            ("/api/v1/ledger/entries/0".to_owned(), bigger.to_string()),
+            // Entry 1024 does not exist (the tree holds 1000); entry 0 and its true proof stand in.
+            ("/api/v1/ledger/entries/1024".to_owned(), honest.to_string()),
+        ]);
+        let lying = axum::Router::new().fallback(move |uri: Uri| {
+            let body = lies.get(uri.path()).cloned();
+            async move {
+                match body {
+                    Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, lying).await });
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/verify-entry.sh");
+        let run = |index: &'static str| {
+            tokio::process::Command::new("bash").arg(&script).args([&base, index, &vkey]).output()
+        };
+
+        let output = run("0").await.expect("run script");
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("inclusion proof: OK (entry 0 is in the signed tree of size 1000)"), "{stdout}");
+        assert!(!stdout.contains("1023"), "the unsigned size was believed:\n{stdout}");
+
+        let output = run("1024").await.expect("run script");
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!output.status.success(), "entry 0 passed off as entry 1024:\n{stdout}");
+        assert!(stderr.contains("asked for entry 1024, the entry bytes say index 0"), "{stdout}{stderr}");
+    }
 }
