@@ -5,6 +5,11 @@
 //!
 //! Run: `cargo bench --bench load` (GATELOG_LOAD_SECONDS=120 and GATELOG_LOAD_CLIENTS=16 by
 //! default; GATELOG_LOAD_LIMIT sets the server's concurrency limit).
+//!
+//! Hostile readers (issue 15): `GATELOG_LOAD_STALLED=50 cargo bench --bench load` adds fifty
+//! clients that each ask for the largest export (`/data/entries.ndjson`) and never read a byte,
+//! for the whole run; the bench then fails unless page views and ingest batches keep a p99
+//! under one second.
 
 mod common;
 
@@ -48,6 +53,24 @@ fn rss_mb() -> f64 {
     field("VmRSS:")
 }
 
+/// A client that asks for the largest export and never reads a byte (a small receive window, so
+/// the server's buffers fill at once). It hangs up and asks again every 50 s, before the server's
+/// 60 s stall limit would drop it, so that the stall lasts the whole run.
+async fn stalled_reader(address: std::net::SocketAddr, stop: Arc<AtomicBool>) {
+    use tokio::io::AsyncWriteExt;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(socket) = tokio::net::TcpSocket::new_v4() else { return };
+        let _ = socket.set_recv_buffer_size(4096);
+        if let Ok(mut stream) = socket.connect(address).await {
+            let _ = stream.write_all(b"GET /data/entries.ndjson HTTP/1.1\r\nHost: bench\r\n\r\n").await;
+            let until = Instant::now() + Duration::from_secs(50);
+            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -62,10 +85,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(gatelog::DEFAULT_MAX_CONCURRENT);
+    let stalled: usize = std::env::var("GATELOG_LOAD_STALLED").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let database = BenchDatabase::create(&runtime, "load");
     let pool = database.pool.clone();
-    let (url, token) = runtime.block_on(async {
+    let (url, token, exports) = runtime.block_on(async {
         let ledger = Ledger::new(NoteSigner::generate("bench.gatelog.invalid/log").expect("key"));
         ledger.ensure_checkpoint(&pool).await.expect("checkpoint");
         gatelog::demo::load(&pool, &ledger, gatelog::demo::DEFAULT_SEED).await.expect("demo");
@@ -82,17 +106,28 @@ fn main() {
             },
         )
         .with_max_concurrent(limit);
+        let exports = state.exports.clone();
         let app = gatelog::app(state, std::path::Path::new("static"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let listener = gatelog::server::NoDelayListener(listener);
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-        (url, issued.token)
+        (url, issued.token, exports)
     });
     // The address, for probing the server by hand while the load runs.
     eprintln!("load: serving on {url}");
     let baseline = rss_mb();
     let stop = Arc::new(AtomicBool::new(false));
+    let export_slots = exports.available();
+    if stalled > 0 {
+        let address: std::net::SocketAddr = url.trim_start_matches("http://").parse().expect("address");
+        for _ in 0..stalled {
+            runtime.spawn(stalled_reader(address, stop.clone()));
+        }
+        // Let them take every export slot they can before the load starts.
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let mut slots_held: Vec<usize> = Vec::new();
     let started = Instant::now();
     let workers: Vec<_> = (0..clients)
         .map(|worker| {
@@ -157,6 +192,7 @@ fn main() {
     while started.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_millis(500));
         peak = peak.max(rss_mb());
+        slots_held.push(export_slots - exports.available());
     }
     stop.store(true, Ordering::Relaxed);
     let mut by_class: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
@@ -171,7 +207,10 @@ fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let total: usize = by_class.values().map(Vec::len).sum();
-    println!("## load: {clients} closed-loop clients for {seconds} s, concurrency limit {limit}, demo world");
+    println!(
+        "## load: {clients} closed-loop clients for {seconds} s, concurrency limit {limit}, demo world, \
+         {stalled} stalled readers"
+    );
     println!("| class | requests | requests/s | p50 (ms) | p99 (ms) |\n|---|---:|---:|---:|---:|");
     for (class, times) in &mut by_class {
         times.sort();
@@ -196,9 +235,21 @@ fn main() {
         );
     }
     println!("\nstatus counts: {statuses:?} (0 = connection error)");
+    slots_held.sort_unstable();
+    println!(
+        "export slots in use (of {export_slots}), sampled every 0.5 s: median {}, min {}",
+        slots_held.get(slots_held.len() / 2).copied().unwrap_or(0),
+        slots_held.first().copied().unwrap_or(0)
+    );
     println!("process RSS (server and clients): {baseline:.0} MB after loading, peak {peak:.0} MB during the run");
     let server_errors: u64 = statuses.iter().filter(|(s, _)| **s >= 500 && **s != 503).map(|(_, n)| n).sum();
     assert_eq!(server_errors, 0, "5xx under load");
     assert_eq!(statuses.get(&0).copied().unwrap_or(0), 0, "connection errors under load");
+    if stalled > 0 {
+        for class in ["page", "ingest"] {
+            let p99 = by_class.get(class).map_or(0.0, |times| pct(times, 0.99));
+            assert!(p99 < 1000.0, "{class} p99 {p99:.0} ms with {stalled} stalled readers");
+        }
+    }
     database.finish(&runtime);
 }

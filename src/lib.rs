@@ -20,6 +20,7 @@ pub mod fsutil;
 pub mod ingest;
 pub mod ledger;
 pub mod monitor;
+pub mod net;
 pub mod providers;
 pub mod records;
 pub mod routes;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub witnesses: witness::Witnesses,
     /// Days an `Idempotency-Key` is remembered; older keys count as unused.
     pub idempotency_days: std::num::NonZeroU32,
+    /// Exports at once, and how long one waits on its first page and on a stalled client.
+    pub exports: web::data::ExportLimits,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
     /// State with a chosen per-token ingest rate.
     pub fn with_ingest_rate(pool: PgPool, ledger: ledger::Ledger, rate: api::auth::IngestRate) -> Self {
         Self {
+            exports: web::data::ExportLimits::for_pool(&pool),
             pool,
             ledger: Arc::new(ledger),
             ingest_limiter: api::auth::TokenRateLimiter::new(rate),
@@ -109,6 +113,12 @@ impl AppState {
     /// The same state asking these witnesses for cosignatures.
     pub fn with_witnesses(mut self, witnesses: Vec<witness::client::WitnessConfig>) -> Self {
         self.witnesses = witness::Witnesses::new(witnesses);
+        self
+    }
+
+    /// The same state with other export limits (by default, half the pool's connections).
+    pub fn with_export_limits(mut self, limits: web::data::ExportLimits) -> Self {
+        self.exports = limits;
         self
     }
 

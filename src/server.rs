@@ -137,11 +137,12 @@ async fn serve_with(
 /// export writes its body in chunks; with Nagle's algorithm on, a small write after a
 /// large one waits for the client's delayed ACK (40 ms on Linux) — measured: every
 /// export took at least 40 ms, and a 180 KB NDJSON export seconds under load
-/// (docs/RELIABILITY.md).
+/// (docs/RELIABILITY.md). A connection whose client reads nothing for
+/// [`crate::net::SEND_STALL`] is dropped (issue 15).
 pub struct NoDelayListener(pub TcpListener);
 
 impl axum::serve::Listener for NoDelayListener {
-    type Io = tokio::net::TcpStream;
+    type Io = crate::net::StallGuard;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -149,7 +150,7 @@ impl axum::serve::Listener for NoDelayListener {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "TCP_NODELAY not set on a connection");
         }
-        (stream, addr)
+        (crate::net::StallGuard::new(stream, crate::net::SEND_STALL), addr)
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {

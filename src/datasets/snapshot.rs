@@ -132,14 +132,8 @@ impl Pinned {
     ) -> Result<u64, ExportError> {
         let size = self.checkpoint.size;
         let rows = match dataset.source {
-            Source::Records(kind) => {
-                let mut conn = pool.acquire().await?;
-                return source::records(&mut conn, kind, all, size, sink).await;
-            }
-            Source::Entries => {
-                let mut conn = pool.acquire().await?;
-                return source::entries(&mut conn, all, size, sink).await;
-            }
+            Source::Records(kind) => return source::records(pool, kind, all, size, sink).await,
+            Source::Entries => return source::entries(pool, all, size, sink).await,
             Source::Derived(table) => {
                 // polars blocks (and must not run on an async worker).
                 let disclosures = self.disclosures.clone();
@@ -163,6 +157,7 @@ impl Pinned {
                 derived::compliance_rows(&periods, all)
             }
         };
+        sink.page_read();
         let count = rows.len() as u64;
         for row in rows {
             sink.push(row).await?;
@@ -175,12 +170,14 @@ impl Pinned {
 pub struct WriteSink<W: Write + Send> {
     encoder: Box<dyn Encoder>,
     out: W,
+    /// Entries left out because their record no longer decodes, in entry order.
+    pub unreadable: Vec<u64>,
 }
 
 impl<W: Write + Send> WriteSink<W> {
     /// Encodes `format` for `dataset` into `out`.
     pub fn new(dataset: &Dataset, format: Format, out: W) -> Result<Self, ExportError> {
-        Ok(Self { encoder: encode::encoder(format, dataset.fields(), false)?, out })
+        Ok(Self { encoder: encode::encoder(format, dataset.fields(), false)?, out, unreadable: Vec::new() })
     }
 
     fn drain(&mut self) -> Result<(), ExportError> {
@@ -204,6 +201,10 @@ impl<W: Write + Send> RowSink for WriteSink<W> {
             self.drain()?;
         }
         Ok(())
+    }
+
+    fn unreadable(&mut self, index: u64, _reason: &str) {
+        self.unreadable.push(index);
     }
 }
 
@@ -242,6 +243,8 @@ pub struct FileSum {
     pub sha256: String,
     /// Size in bytes.
     pub bytes: u64,
+    /// Entries left out of the file because their record no longer decodes.
+    pub unreadable: Vec<u64>,
 }
 
 /// The name of the file holding the signed checkpoint note.
@@ -362,9 +365,10 @@ async fn write_into(pool: &PgPool, pinned: &Pinned, dir: &Path) -> Result<Vec<Fi
         let export = |source| SnapshotError::Export { dataset: name.clone(), source };
         let mut sink = WriteSink::new(&dataset, format, hashed).map_err(export)?;
         pinned.render(pool, &dataset, &mut sink).await.map_err(export)?;
+        let unreadable = sink.unreadable.clone();
         let tee = sink.finish().map_err(export)?;
         let (sha256, bytes) = tee.hash.result();
-        sums.push(FileSum { name, sha256, bytes });
+        sums.push(FileSum { name, sha256, bytes, unreadable });
     }
     let extra = [
         (CHECKPOINT_FILE.to_owned(), pinned.checkpoint.note.clone().into_bytes()),
@@ -385,7 +389,12 @@ async fn write_into(pool: &PgPool, pinned: &Pinned, dir: &Path) -> Result<Vec<Fi
 }
 
 fn sum_of(name: &str, bytes: &[u8]) -> FileSum {
-    FileSum { name: name.to_owned(), sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 }
+    FileSum {
+        name: name.to_owned(),
+        sha256: hex::encode(Sha256::digest(bytes)),
+        bytes: bytes.len() as u64,
+        unreadable: Vec::new(),
+    }
 }
 
 /// Writes to a file and hashes on the way.
@@ -444,8 +453,9 @@ pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), 
         let export = |source| SnapshotError::Export { dataset: name.clone(), source };
         let mut sink = WriteSink::new(&dataset, format, HashWriter::default()).map_err(export)?;
         pinned.render(pool, &dataset, &mut sink).await.map_err(export)?;
+        let unreadable = sink.unreadable.clone();
         let (sha256, bytes) = sink.finish().map_err(export)?.result();
-        recomputed.push(FileSum { name, sha256, bytes });
+        recomputed.push(FileSum { name, sha256, bytes, unreadable });
     }
     let checkpoint_ok = note == pinned.checkpoint.note;
     recomputed.push(sum_of(CHECKPOINT_FILE, pinned.checkpoint.note.as_bytes()));

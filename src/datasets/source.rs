@@ -1,15 +1,18 @@
-//! Rows of the ledger-backed datasets, streamed from PostgreSQL in entry order
-//! and pinned to a tree size: each row is built as it arrives and handed to the
-//! caller, so memory stays flat whatever the size. When the caller stops (the
-//! client went away), the query is dropped with the stream.
+//! Rows of the ledger-backed datasets, read from PostgreSQL in entry order and
+//! pinned to a tree size, a page at a time: each page is read on a pooled
+//! connection that goes back to the pool before its rows are built and handed
+//! to the caller, so memory stays flat whatever the size, and a client that
+//! reads slowly (or not at all) holds no database connection (issue 15).
+//! Pages follow each other by entry index (`idx > last ORDER BY idx LIMIT n`),
+//! so every page is one short indexed query, whatever the ledger's size.
 
 use chrono::{DateTime, Days, Utc};
-use futures_util::TryStreamExt;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgPool, Row};
 
 use super::cell::{self, Cell, CellError};
 use super::filter::ExportFilter;
 use super::record_fields;
+use super::schema::Field;
 use crate::records::RecordKind;
 
 /// Why an export stopped.
@@ -40,12 +43,54 @@ pub enum ExportError {
     /// The client went away.
     #[error("the client disconnected")]
     Disconnected,
+    /// The client read nothing for this long, so the export gave up on it.
+    #[error("the client read nothing for {0:?}")]
+    Stalled(std::time::Duration),
+}
+
+/// Entries per page: a page is a range of this many entry indices (fewer rows once filtered),
+/// a few hundred kilobytes at most; the connection is held only while PostgreSQL produces it.
+pub const PAGE_ROWS: u64 = 2000;
+
+/// The pages of the first `tree_size` entries, as index ranges, in order. A page is a range of
+/// indices rather than "the next n rows", so that each query reads at most [`PAGE_ROWS`]
+/// entries through the primary key whatever the planner believes: with `idx > last LIMIT n`
+/// and statistics made when the table was small, PostgreSQL chose to read and sort the rest
+/// of the table on every page (47 s a page under `cargo bench --bench load`).
+fn pages(tree_size: u64) -> impl Iterator<Item = (i64, i64)> {
+    let end = i64::try_from(tree_size).unwrap_or(i64::MAX);
+    (0..tree_size.div_ceil(PAGE_ROWS)).map(move |page| {
+        let start = i64::try_from(page * PAGE_ROWS).unwrap_or(i64::MAX);
+        (start, start.saturating_add(PAGE_ROWS as i64).min(end))
+    })
 }
 
 /// Where exported rows go, one at a time (an encoder sending chunks to a client, a file).
 pub trait RowSink: Send {
     /// Takes one row; an error stops the export.
     fn push(&mut self, row: Vec<Cell>) -> impl std::future::Future<Output = Result<(), ExportError>> + Send;
+
+    /// Called after each page is read from the database, before its rows are pushed (once
+    /// for a source that does not read pages): from then on the source is known to work.
+    /// The HTTP export sends its headers only after the first call, so what fails earlier
+    /// (no connection to be had, a failing query) is answered with an error status, not
+    /// with a broken download.
+    fn page_read(&mut self) {}
+
+    /// Told of each version left out because its record no longer decodes under today's
+    /// rules (see [`crate::records::Record::from_entry`]); a snapshot lists them in its notes.
+    fn unreadable(&mut self, _index: u64, _reason: &str) {}
+}
+
+/// What one stored version becomes in a record dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordRow {
+    /// Its row: the five ledger columns, then the record's fields.
+    Row(Vec<Cell>),
+    /// The filter leaves it out.
+    Filtered,
+    /// Its record no longer decodes: left out and reported, never fatal to the export.
+    Unreadable(String),
 }
 
 /// The date a record is filtered by: its period start, effective date, as-of date or start.
@@ -78,69 +123,150 @@ fn optional_index(value: Option<i64>) -> Cell {
     value.map_or(Cell::Null, Cell::Int)
 }
 
+/// One stored version of a record, as read from `ledger_entries`, before it becomes a row.
+pub struct StoredRecord {
+    /// The entry's index.
+    pub index: u64,
+    /// The provider's slug.
+    pub provider: String,
+    /// When the ledger received it.
+    pub received_at: DateTime<Utc>,
+    /// The entry it amends, if any.
+    pub supersedes: Option<i64>,
+    /// The first entry inside the pinned tree that amends it, if any.
+    pub superseded_by: Option<i64>,
+    /// The entry's canonical JSON.
+    pub entry: Vec<u8>,
+}
+
+/// The versions of `kind` among entries `start..end` of the first `tree_size` (the latest only
+/// unless `include_superseded`), each with the first amendment inside the pinned tree; the
+/// connection goes back to the pool before this returns.
+async fn record_page(
+    pool: &PgPool,
+    kind: RecordKind,
+    filter: &ExportFilter,
+    tree_size: u64,
+    (start, end): (i64, i64),
+) -> Result<Vec<StoredRecord>, ExportError> {
+    let mut conn = pool.acquire().await?;
+    // Two plain index-range reads, rather than an anti-join whose plan depends on statistics:
+    // one correlated on the pinned tree size made the planner intersect each row's amendment
+    // lookup with the whole primary key (O(n²), measured at 47 s for 14,000 entries). The
+    // statements are planned per page with their real parameters (not cached), for the same
+    // reason (docs/RELIABILITY.md, "Record exports planned per request").
+    let rows = sqlx::query(
+        "SELECT idx, provider, received_at, supersedes, entry FROM ledger_entries
+         WHERE idx >= $1 AND idx < $2 AND kind = $3 AND ($4::text IS NULL OR provider = $4)
+         ORDER BY idx",
+    )
+    .persistent(false)
+    .bind(start)
+    .bind(end)
+    .bind(kind.as_str())
+    .bind(filter.provider.as_deref())
+    .fetch_all(&mut *conn)
+    .await?;
+    // Amendments of this page's entries, wherever they are; only those inside the tree count.
+    let amendments: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT supersedes, idx FROM ledger_entries WHERE supersedes >= $1 AND supersedes < $2")
+            .persistent(false)
+            .bind(start)
+            .bind(end)
+            .fetch_all(&mut *conn)
+            .await?;
+    drop(conn);
+    let pinned = i64::try_from(tree_size).unwrap_or(i64::MAX);
+    let mut first_amendment = std::collections::HashMap::new();
+    for (amended, by) in amendments.into_iter().filter(|(_, by)| *by < pinned) {
+        first_amendment.entry(amended).and_modify(|first: &mut i64| *first = (*first).min(by)).or_insert(by);
+    }
+    let mut page = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let index = index_of(row)?;
+        let superseded_by = first_amendment.get(&(index as i64)).copied();
+        if superseded_by.is_some() && !filter.include_superseded {
+            continue;
+        }
+        page.push(StoredRecord {
+            index,
+            provider: row.try_get(1)?,
+            received_at: row.try_get(2)?,
+            supersedes: row.try_get(3)?,
+            superseded_by,
+            entry: row.try_get(4)?,
+        });
+    }
+    Ok(page)
+}
+
+/// What one stored version becomes: its row, nothing (filtered out), or a note that it
+/// no longer decodes. Cells are taken from the stored JSON, exactly as filed, once the
+/// record is known to decode (so every value is within its column's domain).
+pub fn record_row(
+    stored: StoredRecord,
+    fields: &[Field],
+    place: &crate::analytics::Filter,
+    date_key: &str,
+) -> Result<RecordRow, ExportError> {
+    let index = stored.index;
+    let Ok(mut entry) = serde_json::from_slice::<serde_json::Value>(&stored.entry) else {
+        return Ok(RecordRow::Unreadable("the entry is not JSON".into()));
+    };
+    let record = entry["record"].take();
+    if let Err(unreadable) = crate::records::Record::from_entry(entry["kind"].as_str().unwrap_or(""), &record) {
+        return Ok(RecordRow::Unreadable(unreadable.reason));
+    }
+    if !wanted(&record, place, date_key) {
+        return Ok(RecordRow::Filtered);
+    }
+    let mut cells = Vec::with_capacity(5 + fields.len());
+    cells.push(Cell::Int(index as i64));
+    cells.push(Cell::Text(stored.provider));
+    cells.push(Cell::DateTime(stored.received_at));
+    cells.push(optional_index(stored.supersedes));
+    cells.push(optional_index(stored.superseded_by));
+    for field in fields {
+        cells.push(
+            cell::from_json(field, record.get(field.name)).map_err(|source| ExportError::Stored { index, source })?,
+        );
+    }
+    Ok(RecordRow::Row(cells))
+}
+
 /// Streams the records of `kind` in the first `tree_size` entries: the latest version of each,
-/// or (with `include_superseded`) every version with its amendment links. Calls `on_row` per
-/// row in entry order and returns how many rows it produced.
+/// or (with `include_superseded`) every version with its amendment links. Pushes each row into
+/// `sink` in entry order, a page at a time, and returns how many rows it produced.
 pub async fn records(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     kind: RecordKind,
     filter: &ExportFilter,
     tree_size: u64,
     sink: &mut impl RowSink,
 ) -> Result<u64, ExportError> {
-    // Amendments count only if they are inside the pinned tree. The statement is planned
-    // per export with its real parameters (not cached): the ledger grows between
-    // autovacuum's ANALYZE runs, and a cached generic plan, made when the table was small,
-    // took 3-5 s per capacity export under steady ingest (`cargo bench --bench load`,
-    // docs/RELIABILITY.md). Planning costs well under a millisecond; an export, more.
-    let sql = if filter.include_superseded {
-        "SELECT e.idx, e.provider, e.received_at, e.supersedes,
-                (SELECT min(n.idx) FROM ledger_entries n WHERE n.supersedes = e.idx AND n.idx < $2), e.entry
-         FROM ledger_entries e
-         WHERE e.kind = $1 AND e.idx < $2 AND ($3::text IS NULL OR e.provider = $3)
-         ORDER BY e.idx"
-    } else {
-        "SELECT e.idx, e.provider, e.received_at, e.supersedes, NULL::bigint, e.entry
-         FROM ledger_entries e
-         WHERE e.kind = $1 AND e.idx < $2 AND ($3::text IS NULL OR e.provider = $3)
-           AND NOT EXISTS (SELECT 1 FROM ledger_entries n WHERE n.supersedes = e.idx AND n.idx < $2)
-         ORDER BY e.idx"
-    };
     let fields = record_fields(kind);
     let place = &filter.place_and_time;
     let date_key = date_field(kind);
-    let mut rows = sqlx::query(sql)
-        .persistent(false)
-        .bind(kind.as_str())
-        .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
-        .bind(filter.provider.as_deref())
-        .fetch(&mut *conn);
     let mut count = 0;
-    while let Some(row) = rows.try_next().await? {
-        let index = index_of(&row)?;
-        let bytes: Vec<u8> = row.try_get(5)?;
-        let mut entry: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ExportError::NotJson { index, reason: e.to_string() })?;
-        let record = entry["record"].take();
-        if !wanted(&record, place, date_key) {
-            continue;
+    let mut first = true;
+    for range in pages(tree_size) {
+        let page = record_page(pool, kind, filter, tree_size, range).await?;
+        if std::mem::take(&mut first) {
+            sink.page_read();
         }
-        let mut cells = Vec::with_capacity(5 + fields.len());
-        cells.push(Cell::Int(index as i64));
-        cells.push(Cell::Text(row.try_get(1)?));
-        cells.push(Cell::DateTime(row.try_get::<DateTime<Utc>, _>(2)?));
-        cells.push(optional_index(row.try_get(3)?));
-        cells.push(optional_index(row.try_get(4)?));
-        for field in &fields {
-            cells.push(
-                cell::from_json(field, record.get(field.name))
-                    .map_err(|source| ExportError::Stored { index, source })?,
-            );
+        for stored in page {
+            let index = stored.index;
+            match record_row(stored, &fields, place, date_key)? {
+                RecordRow::Row(cells) => {
+                    sink.push(cells).await?;
+                    count += 1;
+                }
+                RecordRow::Filtered => {}
+                RecordRow::Unreadable(reason) => sink.unreadable(index, &reason),
+            }
         }
-        drop(record);
-        sink.push(cells).await?;
-        count += 1;
     }
+    sink.page_read();
     Ok(count)
 }
 
@@ -155,9 +281,10 @@ fn provider_signed(bytes: &[u8]) -> Result<bool, String> {
     Ok(parsed.signature.is_some())
 }
 
-/// Streams the first `tree_size` entries (of one provider or kind, received in the date range).
+/// Streams the first `tree_size` entries (of one provider or kind, received in the date range),
+/// a page at a time.
 pub async fn entries(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     filter: &ExportFilter,
     tree_size: u64,
     sink: &mut impl RowSink,
@@ -169,37 +296,53 @@ pub async fn entries(
         .and_then(|d| d.checked_add_days(Days::new(1)))
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc());
-    let mut rows = sqlx::query(
-        "SELECT idx, provider, kind, received_at, supersedes, leaf_hash, entry FROM ledger_entries
-         WHERE idx < $1 AND ($2::text IS NULL OR provider = $2) AND ($3::text IS NULL OR kind = $3)
-           AND ($4::timestamptz IS NULL OR received_at >= $4) AND ($5::timestamptz IS NULL OR received_at < $5)
-         ORDER BY idx",
-    )
-    .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
-    .bind(filter.provider.as_deref())
-    .bind(filter.kind.map(RecordKind::as_str))
-    .bind(start)
-    .bind(end)
-    .fetch(&mut *conn);
     let mut count = 0;
-    while let Some(row) = rows.try_next().await? {
-        let index = index_of(&row)?;
-        let leaf: Vec<u8> = row.try_get(5)?;
-        let bytes: Vec<u8> = row.try_get(6)?;
-        let signed = provider_signed(&bytes).map_err(|reason| ExportError::NotJson { index, reason })?;
-        let entry = String::from_utf8(bytes).map_err(|e| ExportError::NotJson { index, reason: e.to_string() })?;
-        sink.push(vec![
-            Cell::Int(index as i64),
-            Cell::Text(row.try_get(1)?),
-            Cell::Text(row.try_get(2)?),
-            Cell::DateTime(row.try_get::<DateTime<Utc>, _>(3)?),
-            optional_index(row.try_get(4)?),
-            Cell::Text(hex::encode(leaf)),
-            Cell::Text(entry),
-            Cell::Bool(signed),
-        ])
+    let mut first = true;
+    for (start_index, end_index) in pages(tree_size) {
+        let mut conn = pool.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT idx, provider, kind, received_at, supersedes, leaf_hash, entry FROM ledger_entries
+             WHERE idx >= $6 AND idx < $1 AND ($2::text IS NULL OR provider = $2) AND ($3::text IS NULL OR kind = $3)
+               AND ($4::timestamptz IS NULL OR received_at >= $4) AND ($5::timestamptz IS NULL OR received_at < $5)
+             ORDER BY idx",
+        )
+        .bind(end_index)
+        .bind(filter.provider.as_deref())
+        .bind(filter.kind.map(RecordKind::as_str))
+        .bind(start)
+        .bind(end)
+        .bind(start_index)
+        .fetch_all(&mut *conn)
         .await?;
-        count += 1;
+        // Back to the pool before a single row is sent.
+        drop(conn);
+        if std::mem::take(&mut first) {
+            sink.page_read();
+        }
+        for row in &rows {
+            let index = index_of(row)?;
+            sink.push(entry_row(row, index)?).await?;
+            count += 1;
+        }
     }
+    sink.page_read();
     Ok(count)
+}
+
+/// One entry's row: the stored columns, its exact bytes, and whether a provider signed it.
+fn entry_row(row: &sqlx::postgres::PgRow, index: u64) -> Result<Vec<Cell>, ExportError> {
+    let leaf: Vec<u8> = row.try_get(5)?;
+    let bytes: Vec<u8> = row.try_get(6)?;
+    let signed = provider_signed(&bytes).map_err(|reason| ExportError::NotJson { index, reason })?;
+    let entry = String::from_utf8(bytes).map_err(|e| ExportError::NotJson { index, reason: e.to_string() })?;
+    Ok(vec![
+        Cell::Int(index as i64),
+        Cell::Text(row.try_get(1)?),
+        Cell::Text(row.try_get(2)?),
+        Cell::DateTime(row.try_get::<DateTime<Utc>, _>(3)?),
+        optional_index(row.try_get(4)?),
+        Cell::Text(hex::encode(leaf)),
+        Cell::Text(entry),
+        Cell::Bool(signed),
+    ])
 }

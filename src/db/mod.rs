@@ -28,6 +28,29 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 const EMBEDDED_DATABASE: &str = "gatelog";
 /// How long to wait for a connection before reporting the server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in a pool. Exports take at most half of them at once
+/// ([`crate::web::data::ExportLimits::for_pool`]).
+pub const POOL_CONNECTIONS: u32 = 16;
+/// Longest a statement may run on the site's connections (PostgreSQL's
+/// `statement_timeout`). Page views, ingest batches and each page of an export take
+/// milliseconds; the longest statement `serve` runs, reading every latest record for the
+/// first page snapshot, takes seconds at a million records. A statement past this is
+/// cancelled rather than left holding its connection (issue 15). Migrations lift it on
+/// their own connection; operator commands (`verify`, `backup`, `export`) run without it.
+const STATEMENT_TIMEOUT: &str = "120s";
+/// A connection left inside a transaction with nothing running for this long is closed
+/// by PostgreSQL, releasing its locks (`idle_in_transaction_session_timeout`). Gatelog's
+/// transactions run their statements back to back.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
+/// Which session limits a pool's connections get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    /// The site: statements and idle transactions are both bounded.
+    Site,
+    /// An operator command: idle transactions are bounded, statements may run long.
+    Command,
+}
 
 /// Where the database lives.
 #[derive(Debug, Clone)]
@@ -85,24 +108,29 @@ impl Database {
             DatabaseConfig::Embedded { data_dir, .. } => Some(data_dir.clone()),
             DatabaseConfig::External(_) => None,
         };
-        match Self::open(config).await {
+        match Self::open_with(config, Session::Command).await {
             Err(DbError::Embedded(EmbeddedError::AlreadyRunning { path, holder })) => {
                 let Some(options) = data_dir.and_then(|dir| embedded::running_cluster_options(&dir, EMBEDDED_DATABASE))
                 else {
                     return Err(DbError::Embedded(EmbeddedError::AlreadyRunning { path, holder }));
                 };
                 tracing::info!("using the cluster of the gatelog already running on this data directory");
-                Ok(Self { pool: connect_pool(options).await?, cluster: None })
+                Ok(Self { pool: connect_session(options, Session::Command).await?, cluster: None })
             }
             other => other,
         }
     }
 
-    /// Connects to the configured database, starting the embedded cluster if needed.
+    /// Connects to the configured database, starting the embedded cluster if needed; the
+    /// pool's connections have the site's limits ([`connect_pool`]).
     pub async fn open(config: DatabaseConfig) -> Result<Self, DbError> {
+        Self::open_with(config, Session::Site).await
+    }
+
+    async fn open_with(config: DatabaseConfig, session: Session) -> Result<Self, DbError> {
         match config {
             DatabaseConfig::External(options) => {
-                let pool = connect_pool(*options).await?;
+                let pool = connect_session(*options, session).await?;
                 Ok(Self { pool, cluster: None })
             }
             DatabaseConfig::Embedded { data_dir, pg_bindir } => {
@@ -115,7 +143,7 @@ impl Database {
                 tracing::info!(socket = %cluster.socket_dir().display(), "embedded PostgreSQL is running");
                 // If anything below fails, dropping `cluster` stops the server.
                 create_database_if_missing(&cluster.connect_options("postgres"), EMBEDDED_DATABASE).await?;
-                let pool = connect_pool(cluster.connect_options(EMBEDDED_DATABASE)).await?;
+                let pool = connect_session(cluster.connect_options(EMBEDDED_DATABASE), session).await?;
                 Ok(Self { pool, cluster: Some(cluster) })
             }
         }
@@ -123,7 +151,12 @@ impl Database {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        MIGRATOR.run(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        // A migration may build an index over the whole ledger: no statement limit on this
+        // connection, which is then closed rather than returned to the pool without one.
+        conn.close_on_drop();
+        conn.execute("SET statement_timeout = 0").await?;
+        MIGRATOR.run(&mut *conn).await?;
         Ok(())
     }
 
@@ -145,11 +178,23 @@ pub fn parse_database_url(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     PgConnectOptions::from_str(url)
 }
 
-/// Opens a pool, turning failure into an error that names the server (never the password).
+/// Opens a pool for the site (its connections have a statement timeout and an idle-in-transaction
+/// timeout), turning failure into an error that names the server (never the password).
 pub async fn connect_pool(options: PgConnectOptions) -> Result<PgPool, DbError> {
+    connect_session(options, Session::Site).await
+}
+
+async fn connect_session(options: PgConnectOptions, session: Session) -> Result<PgPool, DbError> {
     let target = describe(&options);
+    // Startup parameters: every connection has them from its first statement, including
+    // connections the pool opens later.
+    let options = options.options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)]);
+    let options = match session {
+        Session::Site => options.options([("statement_timeout", STATEMENT_TIMEOUT)]),
+        Session::Command => options,
+    };
     PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(POOL_CONNECTIONS)
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_with(options)
         .await
@@ -192,5 +237,38 @@ pub fn describe(options: &PgConnectOptions) -> String {
     match options.get_socket() {
         Some(socket) => format!("{}@{}/{database}", options.get_username(), socket.display()),
         None => format!("{}@{}:{}/{database}", options.get_username(), options.get_host(), options.get_port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Executor;
+
+    use super::*;
+
+    async fn setting(pool: &PgPool, name: &str) -> String {
+        let mut conn = pool.acquire().await.expect("conn");
+        let query = format!("SHOW {name}");
+        let row = conn.fetch_one(sqlx::AssertSqlSafe(query)).await.expect("show");
+        sqlx::Row::get(&row, 0)
+    }
+
+    /// The site's connections cut off a runaway statement and an abandoned transaction;
+    /// an operator command's connections bound only the latter; migrations run unbounded.
+    #[tokio::test]
+    async fn site_connections_have_statement_and_idle_transaction_timeouts() {
+        let db = crate::testing::TestDb::new().await;
+        let options = (*db.pool.connect_options()).clone();
+        let site = connect_pool(options.clone()).await.expect("site pool");
+        assert_eq!(setting(&site, "statement_timeout").await, "2min");
+        assert_eq!(setting(&site, "idle_in_transaction_session_timeout").await, "1min");
+        let command = connect_session(options, Session::Command).await.expect("command pool");
+        assert_eq!(setting(&command, "statement_timeout").await, "0");
+        assert_eq!(setting(&command, "idle_in_transaction_session_timeout").await, "1min");
+        let database = Database { pool: site.clone(), cluster: None };
+        database.migrate().await.expect("migrations apply on a site pool");
+        assert_eq!(setting(&site, "statement_timeout").await, "2min", "no connection without a limit went back");
+        site.close().await;
+        command.close().await;
     }
 }

@@ -3,6 +3,7 @@
 //! (the export: streamed, pinned to the current checkpoint, named after it).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -21,6 +22,66 @@ use crate::datasets::source::{self, ExportError, RowSink};
 use crate::datasets::{CATALOG, Dataset, Format, Source, derived};
 use crate::error::{ApiError, AppError, ErrorDetail, PageError};
 
+/// How many exports run at once, and how long one waits for its first page and for a
+/// client that has stopped reading (issue 15). An export holds a database connection only
+/// while a page is read; these bound the rest: its task, its buffers, its share of the pool.
+#[derive(Debug, Clone)]
+pub struct ExportLimits {
+    slots: Arc<tokio::sync::Semaphore>,
+    stall: Duration,
+    start: Duration,
+}
+
+impl ExportLimits {
+    /// A client that takes no chunk for this long loses its export (and, in `serve`, its
+    /// connection: see [`crate::net`]).
+    pub const STALL: Duration = crate::net::SEND_STALL;
+    /// Longest wait for an export's first page before answering 503; well under the
+    /// request timeout, so the client gets our error rather than the timeout's.
+    pub const START: Duration = Duration::from_secs(10);
+
+    /// At most `max` exports at once; `stall` and `start` as [`Self::STALL`] and [`Self::START`].
+    pub fn new(max: usize, stall: Duration, start: Duration) -> Self {
+        Self { slots: Arc::new(tokio::sync::Semaphore::new(max.max(1))), stall, start }
+    }
+
+    /// Half the pool's connections: even with every export reading a page at once, page
+    /// views and ingest keep the other half.
+    pub fn for_pool(pool: &sqlx::PgPool) -> Self {
+        let connections = pool.options().get_max_connections() as usize;
+        Self::new(connections / 2, Self::STALL, Self::START)
+    }
+
+    /// Export slots free right now.
+    pub fn available(&self) -> usize {
+        self.slots.available_permits()
+    }
+}
+
+/// How long a client refused for lack of capacity is asked to wait, in seconds.
+const EXPORT_RETRY_AFTER: u32 = 5;
+
+/// 503 in the API's envelope with `Retry-After`: nothing of the export has been sent.
+fn busy(reason: &str) -> Response {
+    let mut response = ApiError(AppError::Unavailable(reason.to_owned())).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(EXPORT_RETRY_AFTER));
+    response
+}
+
+/// The answer to an export that failed before its first byte.
+fn not_started(error: ExportError) -> Response {
+    match error {
+        ExportError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+            busy("the database has no connection free for this export; retry in a few seconds")
+        }
+        ExportError::Database(error) => ApiError(AppError::Database(error)).into_response(),
+        other => {
+            tracing::error!(error = %other, "export failed before its first byte");
+            busy("the export could not be produced; it has been logged")
+        }
+    }
+}
+
 /// A dataset as `/data` lists it.
 pub struct DatasetRow {
     /// The dataset.
@@ -29,6 +90,8 @@ pub struct DatasetRow {
     pub rows: u64,
     /// Column names.
     pub columns: Vec<&'static str>,
+    /// Entry indexes of latest versions left out because their record no longer decodes.
+    pub unreadable: Vec<u64>,
 }
 
 /// The `/data` page.
@@ -129,6 +192,10 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<
             dataset: *d,
             rows: row_count(&snapshot, d),
             columns: d.fields().iter().map(|f| f.name).collect(),
+            unreadable: match d.source {
+                Source::Records(kind) => snapshot.unreadable_of(Some(kind.as_str())).iter().map(|u| u.index).collect(),
+                _ => Vec::new(),
+            },
         })
         .collect();
     let cite = Citation::new(&state, &snapshot, "datasets", "/data");
@@ -170,6 +237,11 @@ pub async fn export(
     if format != Format::Csv && filter.bom {
         return Err(bad("bom", "a byte-order mark is for CSV only".into()).into());
     }
+    // Refused before any work, and before any byte: a full house is a 503 the client can retry.
+    let Ok(slot) = state.exports.slots.clone().try_acquire_owned() else {
+        state.metrics.shed.inc();
+        return Ok(busy("every export slot is in use; retry in a few seconds"));
+    };
     let snapshot = snapshot::current(&state).await?;
     if let Some(provider) = &filter.provider
         && !snapshot.providers.iter().any(|p| p.slug.as_str() == provider)
@@ -211,19 +283,40 @@ pub async fn export(
     let encoder =
         encode::encoder(format, dataset.fields(), filter.bom).map_err(|e| AppError::Unavailable(e.to_string()))?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let (failed, failure) = tokio::sync::oneshot::channel::<String>();
+    let (ready, first_page) = tokio::sync::oneshot::channel::<()>();
+    let (failed, failure) = tokio::sync::oneshot::channel::<ExportError>();
     let pool = state.pool.clone();
     let tree_size = snapshot.tree_size;
-    tokio::spawn(async move {
-        let sink = ChunkSink::new(encoder, sender);
+    let limits = state.exports.clone();
+    let producer = tokio::spawn(async move {
+        // The slot is held while rows are produced, not while the last chunks drain to the client.
+        let _slot = slot;
+        let sink = ChunkSink::new(encoder, sender).stall_after(limits.stall).on_first_page(ready);
         match produce(pool, dataset, filter, tree_size, derived_rows, sink).await {
             Ok(_) | Err(ExportError::Disconnected) => {}
             Err(error) => {
-                tracing::error!(%error, dataset = dataset.name, "export failed part-way");
-                let _ = failed.send(error.to_string());
+                if let ExportError::Stalled(_) = error {
+                    tracing::info!(%error, dataset = dataset.name, "export given up");
+                }
+                let _ = failed.send(error);
             }
         }
     });
+    // The headers go out once the source has read its first page: what fails before that
+    // (no connection free, a failing query) gets an error status instead of a broken file.
+    match tokio::time::timeout(state.exports.start, first_page).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => {
+            return Ok(match failure.await {
+                Ok(error) => not_started(error),
+                Err(_) => busy("the export stopped before its first page; retry in a few seconds"),
+            });
+        }
+        Err(_) => {
+            producer.abort();
+            return Ok(busy("the database is busy; retry in a few seconds"));
+        }
+    }
     // After the last chunk, a failure ends the body with an error, so the client sees a
     // broken transfer rather than a short file that looks complete.
     let sent: prometheus_client::metrics::counter::Counter = state
@@ -241,7 +334,10 @@ pub async fn export(
     });
     let tail = futures_util::stream::once(async move {
         match failure.await {
-            Ok(reason) => Err(std::io::Error::other(reason)),
+            Ok(error) => {
+                tracing::error!(%error, dataset = dataset.name, "export failed part-way; the download is aborted");
+                Err(std::io::Error::other(error.to_string()))
+            }
             Err(_) => Ok(Bytes::new()),
         }
     });
@@ -274,26 +370,19 @@ async fn produce(
 ) -> Result<u64, ExportError> {
     let rows = match (dataset.source, derived_rows) {
         (_, Some(rows)) => {
+            sink.page_read();
             let count = rows.len() as u64;
             for row in rows {
                 sink.push(row).await?;
             }
             count
         }
-        (Source::Records(_) | Source::Entries, None) => {
-            let mut conn = pool.acquire().await?;
-            let result = match dataset.source {
-                Source::Records(kind) => source::records(&mut conn, kind, &filter, tree_size, &mut sink).await,
-                _ => source::entries(&mut conn, &filter, tree_size, &mut sink).await,
-            };
-            if result.is_err() {
-                // Closing the connection ends the query on the server too, rather than
-                // draining the rest of its rows into a connection nobody reads.
-                conn.close_on_drop();
-            }
-            result?
+        (Source::Records(kind), None) => source::records(&pool, kind, &filter, tree_size, &mut sink).await?,
+        (Source::Entries, None) => source::entries(&pool, &filter, tree_size, &mut sink).await?,
+        (Source::Derived(_) | Source::Compliance, None) => {
+            sink.page_read();
+            0
         }
-        (Source::Derived(_) | Source::Compliance, None) => 0,
     };
     sink.finish().await?;
     Ok(rows)
@@ -395,6 +484,62 @@ mod tests {
         assert!(latest.iter().all(|r| r["provider"] == "corvid-gpu"));
     }
 
+    /// Exports read the ledger a page at a time: versions amended on a later page are still
+    /// left out of "latest only", and their `superseded_by` still names the amendment.
+    #[tokio::test]
+    async fn paging_keeps_latest_versions_and_amendment_links_across_pages() {
+        use crate::datasets::source::PAGE_ROWS;
+        let app = TestApp::new().await;
+        app.provider_token("nordic-hpc").await;
+        let pending = |day: u64, total: u64, supersedes: Option<u64>| {
+            let as_of =
+                (chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("date") + chrono::Days::new(day)).to_string();
+            crate::ledger::entry::PendingEntry {
+                provider: crate::records::Slug::parse("nordic-hpc").expect("slug"),
+                kind: "capacity".into(),
+                natural_key: format!("{as_of}|a100|eu-fi"),
+                record: serde_json::json!({"as_of": as_of, "resource": "a100", "region": "eu-fi",
+                    "total_accelerators": total, "newcomer_set_aside": 8}),
+                supersedes,
+                signature: None,
+            }
+        };
+        let originals = PAGE_ROWS + 500;
+        let first: Vec<_> = (0..originals).map(|day| pending(day, 100, None)).collect();
+        app.ledger().append(&app.db.pool, &first).await.expect("originals");
+        // Entries on the first page amended from the second, and one amendment amended again.
+        let mut amendments: Vec<_> = (0..300).map(|k| pending(k * 3, 200, Some(k * 3))).collect();
+        amendments.push(pending(0, 300, Some(originals)));
+        app.ledger().append(&app.db.pool, &amendments).await.expect("amendments");
+
+        let (_, latest) = csv_rows(&app.get("/data/capacity.csv").await.text());
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let mut expected: Vec<String> = crate::db::records::latest(&mut conn, None)
+            .await
+            .expect("latest")
+            .into_iter()
+            .filter(|r| r.kind == "capacity")
+            .map(|r| r.index.to_string())
+            .collect();
+        expected.sort();
+        let mut exported: Vec<String> = latest.iter().map(|r| r["entry_index"].clone()).collect();
+        exported.sort();
+        assert_eq!(exported.len(), originals as usize);
+        assert_eq!(exported, expected);
+
+        let (_, all) = csv_rows(&app.get("/data/capacity.csv?include_superseded=true").await.text());
+        assert_eq!(all.len(), originals as usize + 301);
+        let superseded_by: BTreeMap<u64, String> =
+            all.iter().map(|r| (r["entry_index"].parse().expect("index"), r["superseded_by"].clone())).collect();
+        for k in 0..300 {
+            assert_eq!(superseded_by[&(k * 3)], (originals + k).to_string(), "entry {}", k * 3);
+            assert_eq!(superseded_by[&(k * 3 + 1)], "", "entry {} was never amended", k * 3 + 1);
+        }
+        assert_eq!(superseded_by[&originals], (originals + 300).to_string(), "an amendment amended again");
+        let indices: Vec<u64> = all.iter().map(|r| r["entry_index"].parse().expect("index")).collect();
+        assert!(indices.windows(2).all(|w| w[0] < w[1]), "rows in entry order, each once");
+    }
+
     #[tokio::test]
     async fn ndjson_and_parquet_hold_the_same_rows_with_declared_types() {
         let app = TestApp::with_demo().await;
@@ -463,59 +608,219 @@ mod tests {
 }
 
 #[cfg(test)]
-mod disconnect_tests {
+mod hostile_client_tests {
+    use std::net::SocketAddr;
     use std::time::{Duration, Instant};
 
-    use axum::body::Body;
-    use axum::http::Request;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+    use axum::http::StatusCode;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    use super::ExportLimits;
     use crate::testing::TestApp;
 
-    /// Backends running the entries export right now.
-    async fn export_backends(app: &TestApp) -> Vec<i32> {
-        sqlx::query_scalar(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-             AND state = 'active' AND backend_type = 'client backend'
-             AND query LIKE 'SELECT idx, provider, kind, received_at, supersedes, leaf_hash, entry%'",
-        )
-        .fetch_all(&app.db.pool)
-        .await
-        .expect("pg_stat_activity")
-    }
-
-    async fn backend_exists(app: &TestApp, pid: i32) -> bool {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
-            .bind(pid)
-            .fetch_one(&app.db.pool)
-            .await
-            .expect("pg_stat_activity")
-    }
-
-    /// A client that hangs up mid-download stops the query: the server neither keeps
-    /// producing rows nor leaves PostgreSQL blocked sending them to a connection nobody reads.
-    #[tokio::test]
-    async fn a_client_that_disconnects_stops_the_query() {
-        let app = TestApp::new().await;
-        // Enough rows (~15 MB of CSV) that PostgreSQL cannot hand them all to the socket at once.
+    /// Enough entries (~15 MB of CSV) that an export cannot fit into the buffers
+    /// between the server and a client that reads nothing.
+    async fn big_ledger(app: &TestApp) {
         for start in (0..60_000).step_by(10_000) {
             app.ledger().append(&app.db.pool, &crate::testing::sample_batch(start, 10_000)).await.expect("append");
         }
-        let request = Request::get("/data/entries.csv").body(Body::empty()).expect("request");
-        let response = app.router.clone().oneshot(request).await.expect("response");
-        let mut body = response.into_body();
-        let first = body.frame().await.expect("a first chunk").expect("frame");
-        assert!(first.data_ref().is_some_and(|d| d.starts_with(b"entry_index,")));
-        // The export is under way: PostgreSQL is still sending rows.
-        let backends = export_backends(&app).await;
-        assert_eq!(backends.len(), 1, "the export query should be running");
-        drop(body);
-        // Its connection is closed rather than drained (reading every remaining row) and reused.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while backend_exists(&app, backends[0]).await {
-            assert!(Instant::now() < deadline, "the export's connection is still open after the client left");
+    }
+
+    /// The app with these export limits.
+    fn with_limits(mut app: TestApp, limits: ExportLimits) -> TestApp {
+        app.state = app.state.clone().with_export_limits(limits);
+        app.router = crate::app(app.state.clone(), &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+        app
+    }
+
+    /// Serves the app on a loopback port, with the listener `serve` uses.
+    async fn serve(app: &TestApp) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("addr");
+        let service = app.router.clone().into_make_service_with_connect_info::<crate::server::PeerAddr>();
+        tokio::spawn(async move { axum::serve(crate::server::NoDelayListener(listener), service).await });
+        address
+    }
+
+    /// A client that asks for `path` and reads nothing (a small receive window, so the
+    /// server's buffers fill fast).
+    async fn stalled_reader(address: SocketAddr, path: &str) -> tokio::net::TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let mut stream = socket.connect(address).await.expect("connect");
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes()).await.expect("send");
+        stream
+    }
+
+    /// Pooled connections in use right now (checked out of the pool).
+    fn in_use(app: &TestApp) -> u32 {
+        app.db.pool.size() - app.db.pool.num_idle() as u32
+    }
+
+    /// Waits until `done` holds, failing with `what` after `patience`.
+    async fn eventually(what: &str, patience: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + patience;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    fn shed(app: &TestApp) -> u64 {
+        let text = app.state.metrics.encode();
+        text.lines()
+            .find_map(|l| l.strip_prefix("gatelog_requests_shed_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A blocking GET over TCP (ureq, as a client would): status, headers and body.
+    async fn fetch(address: SocketAddr, path: &str) -> (u16, Option<String>, Vec<u8>) {
+        let url = format!("http://{address}{path}");
+        tokio::task::spawn_blocking(move || {
+            let config = ureq::Agent::config_builder().http_status_as_error(false).build();
+            let mut response = ureq::Agent::new_with_config(config).get(&url).call().expect("response");
+            let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body = response.body_mut().with_config().limit(1 << 30).read_to_vec().expect("a complete body");
+            (response.status().as_u16(), retry, body)
+        })
+        .await
+        .expect("client")
+    }
+
+    /// Issue 15: fifty clients ask for a large export and read nothing. Two get an export slot
+    /// (half the test pool of five), the rest a 503 at once; the two exports hold no database
+    /// connection while they wait for their clients, so page views and ingest are served, and a
+    /// stalled export gives its slot back after the stall limit.
+    #[tokio::test]
+    async fn fifty_stalled_readers_neither_hold_connections_nor_block_pages_and_ingest() {
+        let app = TestApp::new().await;
+        big_ledger(&app).await;
+        let token = app.provider_token("nordic-hpc").await;
+        let app = with_limits(app, ExportLimits::new(2, Duration::from_secs(15), ExportLimits::START));
+        let address = serve(&app).await;
+        let mut readers = Vec::new();
+        for _ in 0..50 {
+            readers.push(stalled_reader(address, "/data/entries.csv").await);
+        }
+        eventually("48 exports beyond the limit should be refused", Duration::from_secs(30), || shed(&app) == 48).await;
+        assert_eq!(app.state.exports.available(), 0, "two exports are under way");
+        // Their clients read nothing: the exports wait with no pooled connection checked out.
+        eventually("stalled exports still hold pooled connections", Duration::from_secs(10), || in_use(&app) == 0)
+            .await;
+
+        // Another export is refused before its first byte, in the API's envelope.
+        let (status, retry, body) = fetch(address, "/data/entries.csv").await;
+        assert_eq!(status, 503);
+        assert_eq!(retry.as_deref(), Some("5"));
+        let envelope: serde_json::Value = serde_json::from_slice(&body).expect("the error envelope");
+        assert_eq!(envelope["error"]["code"], "unavailable", "{envelope}");
+
+        // Pages and ingest are served meanwhile, and the pool still has room.
+        let pages = tokio::time::timeout(Duration::from_secs(20), app.get("/ledger")).await.expect("a page view");
+        pages.assert_status(StatusCode::OK);
+        let record = serde_json::json!({"kind": "capacity", "as_of": "2026-11-01", "resource": "a100",
+            "region": "eu-fi", "total_accelerators": 64, "newcomer_set_aside": 8});
+        let ingest = app.post("/api/v1/records", "application/json", record.to_string(), Some(&token), &[]);
+        tokio::time::timeout(Duration::from_secs(20), ingest)
+            .await
+            .expect("an ingest batch")
+            .assert_status(StatusCode::CREATED);
+        assert!(app.db.pool.num_idle() > 0, "the pool has idle connections while 50 readers stall");
+
+        // The stalled exports give up after their limit; a client that reads gets the whole file.
+        eventually("stalled exports still hold their slots", Duration::from_secs(60), || {
+            app.state.exports.available() == 2
+        })
+        .await;
+        let (status, _, body) = fetch(address, "/data/entries.csv?provider=nordic-hpc").await;
+        assert_eq!(status, 200);
+        // Every third sample entry, the ingested record, and the header.
+        assert_eq!(body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 1 + 20_000 + 1);
+        drop(readers);
+    }
+
+    /// Reads a response's head and as much of its chunked body as `limit` allows.
+    async fn read_head(stream: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.expect("read");
+            assert!(n > 0, "the connection closed before the response head");
+            seen.extend_from_slice(&buf[..n]);
+            if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&seen[..end]).into_owned();
+                return (head, seen[end + 4..].to_vec());
+            }
+        }
+    }
+
+    /// Decodes a chunked body: its data, and whether it ended with the terminating 0-chunk.
+    fn dechunk(mut raw: &[u8]) -> (Vec<u8>, bool) {
+        let mut data = Vec::new();
+        loop {
+            let Some(line_end) = raw.windows(2).position(|w| w == b"\r\n") else { return (data, false) };
+            let size =
+                std::str::from_utf8(&raw[..line_end]).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
+            let Some(size) = size else { return (data, false) };
+            raw = &raw[line_end + 2..];
+            if size == 0 {
+                return (data, raw.starts_with(b"\r\n"));
+            }
+            if raw.len() < size + 2 {
+                data.extend_from_slice(&raw[..raw.len().min(size)]);
+                return (data, false);
+            }
+            data.extend_from_slice(&raw[..size]);
+            raw = &raw[size + 2..];
+        }
+    }
+
+    /// An export that fails after its headers must not look like a complete file: the
+    /// chunked body ends without its terminating 0-chunk (curl exits 18), over a real socket.
+    /// The failure here is real: the database goes away between two pages.
+    #[tokio::test]
+    async fn an_export_that_fails_after_its_headers_ends_without_the_last_chunk() {
+        let app = TestApp::new().await;
+        big_ledger(&app).await;
+        let address = serve(&app).await;
+        let mut client = stalled_reader(address, "/data/entries.csv").await;
+        let (head, mut body) = read_head(&mut client).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{head}");
+        // The export is waiting for this client, between pages, holding no connection: the
+        // pool can close at once, and the export's next page fails.
+        eventually("the stalled export still holds a pooled connection", Duration::from_secs(10), || in_use(&app) == 0)
+            .await;
+        tokio::time::timeout(Duration::from_secs(10), app.db.pool.close()).await.expect("the pool closes");
+        tokio::time::timeout(Duration::from_secs(60), client.read_to_end(&mut body))
+            .await
+            .expect("the server ends the response")
+            .expect("read");
+        let (data, terminated) = dechunk(&body);
+        assert!(!terminated, "a failed export ended like a complete file");
+        let text = String::from_utf8_lossy(&data);
+        assert!(text.starts_with("entry_index,"), "the rows before the failure were sent");
+        assert!(text.lines().count() < 60_001, "the export stopped part-way");
+    }
+
+    /// What can fail before the first byte gets an error status, not a broken download:
+    /// here the first page cannot be read in time (the table is locked).
+    #[tokio::test]
+    async fn an_export_whose_first_page_cannot_be_read_is_a_503_before_any_byte() {
+        let app = TestApp::new().await;
+        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 10)).await.expect("append");
+        let app = with_limits(app, ExportLimits::new(2, ExportLimits::STALL, Duration::from_millis(300)));
+        crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let mut lock = app.db.pool.begin().await.expect("transaction");
+        sqlx::query("LOCK TABLE ledger_entries IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock");
+        let response = app.get("/data/entries.csv").await;
+        response.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.header("retry-after"), "5");
+        assert_eq!(response.json()["error"]["code"], "unavailable");
+        lock.rollback().await.expect("unlock");
+        eventually("the refused export keeps its slot", Duration::from_secs(10), || app.state.exports.available() == 2)
+            .await;
+        app.get("/data/entries.csv").await.assert_status(StatusCode::OK);
     }
 }
