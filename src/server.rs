@@ -1,8 +1,10 @@
 //! `gatelog serve`: bind, open the database, migrate, serve until SIGINT/SIGTERM,
 //! then drain requests and stop the embedded cluster.
 
+use std::future::IntoFuture;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -58,12 +60,34 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 
     let database = Database::open(config.database.clone()).await?;
     let result = serve_with(&database, &config, ledger, listener, local).await;
-    // Whatever happened, stop the embedded cluster before returning.
-    let closed = database.close().await;
+    // Whatever happened, stop the embedded cluster before returning. Closing the pool waits for
+    // connections still checked out (a request or a computation cut short holds one): not
+    // past CLOSE_WAIT. Dropping the handle then stops the cluster all the same.
+    let closed = match tokio::time::timeout(CLOSE_WAIT, database.pool.close()).await {
+        Ok(()) => database.close().await,
+        Err(_) => {
+            tracing::warn!(
+                seconds = CLOSE_WAIT.as_secs_f64(),
+                "database connections still in use; closing without them"
+            );
+            tokio::task::spawn_blocking(move || drop(database))
+                .await
+                .map_err(|join| DbError::Query(sqlx::Error::Protocol(format!("embedded shutdown task failed: {join}"))))
+        }
+    };
     result?;
     closed?;
     Ok(())
 }
+
+/// How long requests in flight get to finish after SIGINT/SIGTERM. Past it the server stops
+/// whatever they are doing: a stop must take seconds (issue 15: under 10 s), not as long as
+/// the slowest export or a first computation of the page figures.
+const DRAIN: Duration = Duration::from_secs(4);
+
+/// How long closing the database may wait for connections to come back (PostgreSQL's
+/// fast shutdown ends the sessions of those that do not).
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 async fn serve_with(
     database: &Database,
@@ -116,6 +140,7 @@ async fn serve_with(
             Err(error) => tracing::warn!(%error, "page snapshot not computed at start-up"),
         }
     });
+    let snapshots = state.snapshots.clone();
     let app = routes::app(state, &config.static_dir);
 
     // The URL goes to stdout (tests and scripts read it); logs go to stderr.
@@ -125,10 +150,25 @@ async fn serve_with(
 
     // The peer address feeds the per-address rate limit.
     let app = app.into_make_service_with_connect_info::<PeerAddr>();
-    axum::serve(NoDelayListener(listener), app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Http)?;
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(NoDelayListener(listener), app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Requests waiting for page figures answer now instead of holding up the drain.
+        snapshots.stop();
+        let _ = signalled.send(());
+    });
+    // The drain is bounded: requests still running DRAIN after the signal are abandoned (their
+    // tasks end with the runtime, which `main` does not wait for either).
+    let drain_over = async move {
+        match on_signal.await {
+            Ok(()) => tokio::time::sleep(DRAIN).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = server.into_future() => served.map_err(ServeError::Http)?,
+        () = drain_over => tracing::warn!(seconds = DRAIN.as_secs(), "requests still running after the drain; stopping anyway"),
+    }
     tracing::info!("HTTP server stopped; shutting down");
     Ok(())
 }

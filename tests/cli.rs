@@ -740,3 +740,70 @@ fn the_served_site_limits_each_client_address() {
     assert_eq!(&statuses[..3], [200, 200, 200], "{statuses:?}");
     assert!(statuses[3..].iter().all(|s| *s == 429), "the real peer address is limited: {statuses:?}");
 }
+
+/// Loads the demo world `copies` times over (`months` months) into the embedded cluster of
+/// `dir`, through the real ingest path, as `serve` would find it after a long life. Returns
+/// the number of records.
+fn load_large_world(dir: &std::path::Path, copies: usize, months: u32) -> usize {
+    use gatelog::records::{Record, Slug};
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let config = gatelog::db::DatabaseConfig::Embedded { data_dir: dir.to_owned(), pg_bindir: None };
+        let database = gatelog::db::Database::open(config).await.expect("open the embedded cluster");
+        database.migrate().await.expect("migrate");
+        let signer = gatelog::ledger::note::NoteSigner::generate("localhost/gatelog").expect("key");
+        let ledger = gatelog::ledger::Ledger::new(signer);
+        let mut conn = database.pool.acquire().await.expect("conn");
+        for provider in gatelog::demo::providers_scaled(copies) {
+            gatelog::db::providers::insert_if_missing(&mut conn, &provider).await.expect("provider");
+        }
+        drop(conn);
+        let mut by_provider: std::collections::BTreeMap<String, Vec<Record>> = Default::default();
+        for batch in gatelog::demo::world_scaled(gatelog::demo::DEFAULT_SEED, copies, months) {
+            let records = by_provider.entry(batch.provider.to_string()).or_default();
+            records.extend(batch.records.into_iter().map(|value| Record::parse(value).expect("demo record")));
+        }
+        let mut total = 0;
+        for (slug, records) in &by_provider {
+            let slug = Slug::parse(slug).expect("slug");
+            for chunk in records.chunks(5_000) {
+                gatelog::ingest::submit(&database.pool, &ledger, &slug, chunk, false).await.expect("submit");
+                total += chunk.len();
+            }
+        }
+        database.close().await.expect("close");
+        total
+    })
+}
+
+/// Issue 15: SIGTERM ends `serve` within 10 s even while it computes the page figures of a
+/// large world for a visitor who waits for them. Before, the drain waited for that visitor
+/// and the runtime for the computation: 39 s here. Its PostgreSQL is stopped too.
+#[test]
+fn sigterm_stops_serve_within_ten_seconds_while_it_computes_the_figures() {
+    let dir = data_dir();
+    let started = std::time::Instant::now();
+    let records = load_large_world(dir.path(), 8, 60);
+    eprintln!("loaded {records} records in {:.1} s", started.elapsed().as_secs_f64());
+    let server = Server::start(dir.path(), &["--log", "info"]);
+    let postmaster = server.postmaster_pid().expect("embedded postmaster running");
+    // A visitor asking for the home page waits for the first figures.
+    let authority = server.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        if let Ok(mut stream) = std::net::TcpStream::connect(&authority) {
+            let _ = write!(stream, "GET / HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let (exit, stderr, took) = server.terminate();
+    eprintln!("exited {:.2} s after SIGTERM", took.as_secs_f64());
+    assert!(
+        !stderr.contains("page snapshot ready"),
+        "the figures were ready before the signal, so this proves nothing: load a larger world\n{stderr}"
+    );
+    assert!(took < Duration::from_secs(10), "gatelog took {took:?} to exit after SIGTERM:\n{stderr}");
+    assert!(exit.success(), "gatelog exited with {exit:?}: {stderr}");
+    assert!(wait_gone(postmaster, Duration::from_secs(5)), "postgres {postmaster} still running after SIGTERM");
+}

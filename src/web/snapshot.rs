@@ -220,6 +220,8 @@ pub struct SnapshotCache {
     computing: Arc<tokio::sync::Mutex<()>>,
     finished: Arc<tokio::sync::Notify>,
     fresh_wait: Duration,
+    /// Set when the server stops: nobody waits for a computation any more.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for SnapshotCache {
@@ -231,7 +233,24 @@ impl Default for SnapshotCache {
 impl SnapshotCache {
     /// An empty cache whose requests wait up to `fresh_wait` for a new checkpoint's figures.
     pub fn with_fresh_wait(fresh_wait: Duration) -> Self {
-        Self { latest: Arc::default(), computing: Arc::default(), finished: Arc::default(), fresh_wait }
+        Self {
+            latest: Arc::default(),
+            computing: Arc::default(),
+            finished: Arc::default(),
+            fresh_wait,
+            stopping: Arc::default(),
+        }
+    }
+
+    /// The server is stopping: requests waiting for figures are answered now (with the
+    /// held snapshot, or 503), so they do not hold up the shutdown (issue 15).
+    pub fn stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.finished.notify_waiters();
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The snapshot held now, whatever its checkpoint.
@@ -364,6 +383,9 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
         let finished = cache.finished.notified();
         tokio::pin!(finished);
         finished.as_mut().enable();
+        if cache.is_stopping() {
+            return held.ok_or_else(|| AppError::Unavailable("the server is stopping".into()));
+        }
         if let Ok(guard) = cache.computing.clone().try_lock_owned() {
             let (state, done) = (state.clone(), cache.finished.clone());
             tokio::spawn(async move {
@@ -382,7 +404,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
             }
             None => {
                 finished.await;
-                if cache.latest().is_none() {
+                if cache.latest().is_none() && !cache.is_stopping() {
                     return Err(AppError::Unavailable(
                         "the page data could not be computed; see the server log".into(),
                     ));

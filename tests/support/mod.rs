@@ -125,6 +125,17 @@ impl Server {
         (status, stderr)
     }
 
+    /// Sends SIGTERM and waits; returns the exit status, stderr, and the time from signal to exit.
+    pub fn terminate(mut self) -> (ExitStatus, String, Duration) {
+        let mut child = self.child.take().expect("running");
+        let sent = Instant::now();
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("send SIGTERM");
+        let status = wait_with_timeout(&mut child, Duration::from_secs(120));
+        let took = sent.elapsed();
+        let stderr = self.stderr.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+        (status, stderr, took)
+    }
+
     /// SIGKILLs gatelog only, as a crash would; its PostgreSQL is left running.
     pub fn kill(mut self) {
         let mut child = self.child.take().expect("running");
