@@ -144,6 +144,37 @@ mod tests {
         assert_eq!(names(dir.path()), ["signing.key"]);
     }
 
+    /// Issue 15: every file Gatelog replaces goes through this module; a bare rename would
+    /// replace it without syncing it or its directory (the witness, monitor and import states
+    /// and the published snapshots all did).
+    #[test]
+    fn nothing_else_renames_files() {
+        fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+            for entry in fs::read_dir(dir).expect("list").map(|e| e.expect("entry")) {
+                let path = entry.path();
+                if path.is_dir() {
+                    rust_files(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["src", "ingest/src"] {
+            rust_files(&root.join(dir), &mut files);
+        }
+        assert!(files.len() > 50, "the sources were not found under {}", root.display());
+        let this = root.join("src/fsutil.rs");
+        let renaming: Vec<String> = files
+            .iter()
+            .filter(|path| **path != this)
+            .filter(|path| fs::read_to_string(path).expect("read").contains("fs::rename("))
+            .map(|path| path.strip_prefix(root).unwrap_or(path).display().to_string())
+            .collect();
+        assert!(renaming.is_empty(), "use crate::fsutil instead of fs::rename in {renaming:?}");
+    }
+
     #[test]
     fn rename_durably_moves_a_directory_with_its_files() {
         let dir = tempfile::tempdir().expect("tempdir");
