@@ -690,8 +690,8 @@ mod hostile_client_tests {
 
     /// Issue 15: fifty clients ask for a large export and read nothing. Two get an export slot
     /// (half the test pool of five), the rest a 503 at once; the two exports hold no database
-    /// connection while they wait for their clients, so page views and ingest are served, and a
-    /// stalled export gives its slot back after the stall limit.
+    /// connection while they wait for their clients, so page views and ingest are served; an
+    /// export gives its slot back when its client hangs up, or after the stall limit.
     #[tokio::test]
     async fn fifty_stalled_readers_neither_hold_connections_nor_block_pages_and_ingest() {
         let app = TestApp::new().await;
@@ -728,16 +728,26 @@ mod hostile_client_tests {
             .assert_status(StatusCode::CREATED);
         assert!(app.db.pool.num_idle() > 0, "the pool has idle connections while 50 readers stall");
 
-        // The stalled exports give up after their limit; a client that reads gets the whole file.
+        // Clients that hang up give their slots back at once (their exports stop at the next chunk).
+        drop(readers);
+        eventually("exports of clients that hung up still hold their slots", Duration::from_secs(10), || {
+            app.state.exports.available() == 2
+        })
+        .await;
+        // Clients that stay connected and read nothing lose their exports after the stall limit.
+        let _stalled =
+            [stalled_reader(address, "/data/entries.csv").await, stalled_reader(address, "/data/entries.csv").await];
+        eventually("two new exports should start", Duration::from_secs(10), || app.state.exports.available() == 0)
+            .await;
         eventually("stalled exports still hold their slots", Duration::from_secs(60), || {
             app.state.exports.available() == 2
         })
         .await;
+        // A client that reads gets the whole file.
         let (status, _, body) = fetch(address, "/data/entries.csv?provider=nordic-hpc").await;
         assert_eq!(status, 200);
         // Every third sample entry, the ingested record, and the header.
         assert_eq!(body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 1 + 20_000 + 1);
-        drop(readers);
     }
 
     /// Reads a response's head and as much of its chunked body as `limit` allows.
