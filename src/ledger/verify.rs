@@ -30,6 +30,12 @@ pub struct Report {
     pub checkpoints: u64,
     /// Entries carrying their provider's signature (each one checked).
     pub signed: u64,
+    /// Entries whose record does not decode under today's rules (listed up to
+    /// [`MAX_FINDINGS`]). Not an integrity failure: the site leaves them out of every
+    /// figure and dataset and names them, and so does this report.
+    pub unreadable: Vec<(u64, String)>,
+    /// How many entries do not decode, in all.
+    pub unreadable_count: u64,
     /// Every difference found, in the order found.
     pub findings: Vec<String>,
     /// Differences beyond [`MAX_FINDINGS`].
@@ -64,6 +70,17 @@ impl fmt::Display for Report {
         } else {
             format!("FAILED ({} differences)", self.findings.len() as u64 + self.more_findings)
         };
+        for (index, reason) in &self.unreadable {
+            writeln!(f, "UNREADABLE entry {index}: {reason}")?;
+        }
+        if self.unreadable_count > 0 {
+            writeln!(
+                f,
+                "{} entries hold a record that does not decode under today's rules: left out of every figure \
+                 and dataset (they are in the ledger, and their hashes are checked)",
+                self.unreadable_count
+            )?;
+        }
         let signed =
             if self.signed > 0 { format!(" ({} signed by their provider)", self.signed) } else { String::new() };
         write!(
@@ -138,6 +155,12 @@ impl Audit {
                     self.report.find(format!("entry {index}: its bytes say index {}", entry.index));
                 }
                 self.signature(index, &entry);
+                if let Err(unreadable) = crate::records::Record::from_entry(&entry.kind, &entry.record) {
+                    self.report.unreadable_count += 1;
+                    if self.report.unreadable.len() < MAX_FINDINGS {
+                        self.report.unreadable.push((index, unreadable.reason));
+                    }
+                }
             }
             Err(error) => self.report.find(format!("entry {index}: {error}")),
         }
