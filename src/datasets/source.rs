@@ -70,11 +70,10 @@ pub trait RowSink: Send {
     /// Takes one row; an error stops the export.
     fn push(&mut self, row: Vec<Cell>) -> impl std::future::Future<Output = Result<(), ExportError>> + Send;
 
-    /// Called after each page is read from the database, before its rows are pushed (once
-    /// for a source that does not read pages): from then on the source is known to work.
-    /// The HTTP export sends its headers only after the first call, so what fails earlier
-    /// (no connection to be had, a failing query) is answered with an error status, not
-    /// with a broken download.
+    /// Called once, when the source has read its first page (or found there is none), before
+    /// any row is pushed: from then on the source is known to work. The HTTP export sends its
+    /// headers only then, so what fails earlier (no connection to be had, a failing query) is
+    /// answered with an error status, not with a broken download.
     fn page_read(&mut self) {}
 
     /// Told of each version left out because its record no longer decodes under today's
@@ -266,7 +265,9 @@ pub async fn records(
             }
         }
     }
-    sink.page_read();
+    if first {
+        sink.page_read();
+    }
     Ok(count)
 }
 
@@ -325,7 +326,9 @@ pub async fn entries(
             count += 1;
         }
     }
-    sink.page_read();
+    if first {
+        sink.page_read();
+    }
     Ok(count)
 }
 
