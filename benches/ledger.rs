@@ -38,8 +38,8 @@ fn record(i: u64) -> PendingEntry {
         provider,
         kind: "queue_time".into(),
         natural_key: format!("2026-{month:02}-01|nvidia-h100-80gb|eu-de|{i}"),
+        // A record that decodes under today's rules, as `verify` now decodes each one.
         record: json!({
-            "kind": "queue_time",
             "period_start": format!("2026-{month:02}-01"),
             "period_end": format!("2026-{month:02}-28"),
             "resource": "nvidia-h100-80gb",
@@ -49,7 +49,7 @@ fn record(i: u64) -> PendingEntry {
             "p50_seconds": 60 + i % 600,
             "p90_seconds": 900 + i % 3600,
             "p99_seconds": 7200 + i % 7200,
-            "sequence": i,
+            "mean_seconds": i % 10_000,
         }),
         supersedes: None,
         signature: None,

@@ -223,7 +223,7 @@ pub async fn load_scratch(
         // The natural key is a function of the record. One that no longer decodes is about
         // what the entry it amends is about (so it is that key's latest version, unreadable,
         // as on the site); one that amends nothing gets a key of its own.
-        let natural_key = match crate::records::Record::from_entry(&entry.kind, &entry.record) {
+        let natural_key = match crate::records::Record::from_entry(&entry.kind, entry.record) {
             Ok(record) => record.natural_key(),
             Err(_) => entry
                 .supersedes

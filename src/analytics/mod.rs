@@ -94,7 +94,7 @@ impl Disclosures {
         let mut out = Self::default();
         let mut skipped = 0;
         for (provider, kind, value) in records {
-            match Record::from_entry(kind.as_str(), &value) {
+            match Record::from_entry(kind.as_str(), value) {
                 Ok(Record::QueueTime(r)) => out.queue_times.push((provider, r)),
                 Ok(Record::Acceptance(r)) => out.acceptance.push((provider, r)),
                 Ok(Record::Price(r)) => out.prices.push((provider, r)),

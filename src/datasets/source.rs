@@ -213,7 +213,7 @@ pub fn record_row(
         return Ok(RecordRow::Unreadable("the entry is not JSON".into()));
     };
     let record = entry["record"].take();
-    if let Err(unreadable) = crate::records::Record::from_entry(entry["kind"].as_str().unwrap_or(""), &record) {
+    if let Err(unreadable) = crate::records::Record::from_entry(entry["kind"].as_str().unwrap_or(""), record.clone()) {
         return Ok(RecordRow::Unreadable(unreadable.reason));
     }
     if !wanted(&record, place, date_key) {

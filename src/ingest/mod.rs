@@ -88,10 +88,10 @@ async fn latest_entries(
     let mut latest = HashMap::with_capacity(rows.len());
     for row in rows {
         let bytes: Vec<u8> = row.try_get("entry")?;
-        let entry: Value = serde_json::from_slice(&bytes).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        let mut entry: Value = serde_json::from_slice(&bytes).map_err(|e| sqlx::Error::Decode(e.into()))?;
         let index: i64 = row.try_get("idx")?;
         let kind: String = row.try_get("kind")?;
-        let record = Record::from_entry(&kind, &entry["record"]).ok();
+        let record = Record::from_entry(&kind, entry["record"].take()).ok();
         latest.insert((kind, row.try_get("natural_key")?), Latest { index: index as u64, record });
     }
     Ok(latest)

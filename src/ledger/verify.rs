@@ -105,8 +105,32 @@ pub struct Audit {
     leaf_nodes_checked: bool,
     /// Registered provider keys as (provider slug, vkey), when known (see [`Audit::with_registered_keys`]).
     registered_keys: Option<HashSet<(String, String)>>,
+    /// Where records go to be decoded on another thread (see [`Audit::decode_elsewhere`]),
+    /// and the batch on its way there.
+    decoder: Option<(std::sync::mpsc::SyncSender<Vec<Undecoded>>, Vec<Undecoded>)>,
     /// What has been found.
     pub report: Report,
+}
+
+/// A record on its way to be decoded: entry index, kind, record.
+type Undecoded = (u64, String, serde_json::Value);
+
+/// Records handed to the decoding thread at once.
+const DECODE_BATCH: usize = 1024;
+
+/// Decodes records as they come and lists the ones that fail, in entry order, with how
+/// many failed in all (the list stops at [`MAX_FINDINGS`]).
+fn decode_records(batches: impl IntoIterator<Item = Vec<Undecoded>>) -> (Vec<(u64, String)>, u64) {
+    let (mut listed, mut count) = (Vec::new(), 0);
+    for (index, kind, record) in batches.into_iter().flatten() {
+        if let Err(unreadable) = crate::records::Record::from_entry(&kind, record) {
+            count += 1;
+            if listed.len() < MAX_FINDINGS {
+                listed.push((index, unreadable.reason));
+            }
+        }
+    }
+    (listed, count)
 }
 
 impl Audit {
@@ -126,6 +150,7 @@ impl Audit {
             next_node: None,
             leaf_nodes_checked: false,
             registered_keys: None,
+            decoder: None,
             report: Report::default(),
         }
     }
@@ -155,12 +180,7 @@ impl Audit {
                     self.report.find(format!("entry {index}: its bytes say index {}", entry.index));
                 }
                 self.signature(index, &entry);
-                if let Err(unreadable) = crate::records::Record::from_entry(&entry.kind, &entry.record) {
-                    self.report.unreadable_count += 1;
-                    if self.report.unreadable.len() < MAX_FINDINGS {
-                        self.report.unreadable.push((index, unreadable.reason));
-                    }
-                }
+                self.decode(index, entry.kind, entry.record);
             }
             Err(error) => self.report.find(format!("entry {index}: {error}")),
         }
@@ -181,6 +201,46 @@ impl Audit {
         if self.wanted_roots.contains(&size) {
             self.roots.insert(size, self.frontier.root());
         }
+    }
+
+    /// Sends records to `sender` to be decoded on another thread instead of decoding them
+    /// here: decoding costs about as much as hashing, and `verify` has two cores to use.
+    /// The caller merges the other thread's findings ([`decode_records`]) after [`Audit::finish_decoding`].
+    pub fn decode_elsewhere(mut self, sender: std::sync::mpsc::SyncSender<Vec<Undecoded>>) -> Self {
+        self.decoder = Some((sender, Vec::with_capacity(DECODE_BATCH)));
+        self
+    }
+
+    /// Sends what is still batched to the decoding thread and lets it finish.
+    pub fn finish_decoding(&mut self) {
+        if let Some((sender, batch)) = self.decoder.take() {
+            let _ = sender.send(batch);
+        }
+    }
+
+    /// Whether a record decodes under today's rules; one that does not is listed (not an
+    /// integrity failure: the site leaves it out of every figure and names it).
+    fn decode(&mut self, index: u64, kind: String, record: serde_json::Value) {
+        match &mut self.decoder {
+            Some((sender, batch)) => {
+                batch.push((index, kind, record));
+                if batch.len() >= DECODE_BATCH {
+                    // A failed send means the decoding thread died; its panic surfaces where it is joined.
+                    let _ = sender.send(std::mem::replace(batch, Vec::with_capacity(DECODE_BATCH)));
+                }
+            }
+            None => {
+                let (listed, count) = decode_records([vec![(index, kind, record)]]);
+                self.merge_decoded(listed, count);
+            }
+        }
+    }
+
+    /// Adds a decoding thread's findings to the report.
+    pub fn merge_decoded(&mut self, listed: Vec<(u64, String)>, count: u64) {
+        self.report.unreadable_count += count;
+        let room = MAX_FINDINGS.saturating_sub(self.report.unreadable.len());
+        self.report.unreadable.extend(listed.into_iter().take(room));
     }
 
     /// Checks the provider's signature an entry carries, if any.
@@ -363,7 +423,9 @@ pub async fn verify_database(conn: &mut PgConnection, keys: &[NoteVerifier]) -> 
     let sizes: Vec<u64> = checkpoints.iter().map(|c| c.size).chain([head.size]).collect();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Work>(8);
     let worker = tokio::task::spawn_blocking(move || {
-        let mut audit = Audit::new(sizes).with_registered_keys(registered);
+        let (to_decode, decoding) = std::sync::mpsc::sync_channel::<Vec<Undecoded>>(8);
+        let decoder = std::thread::spawn(move || decode_records(decoding));
+        let mut audit = Audit::new(sizes).with_registered_keys(registered).decode_elsewhere(to_decode);
         for work in receiver {
             match work {
                 Work::Entries(rows) => rows.iter().for_each(|row| {
@@ -374,6 +436,11 @@ pub async fn verify_database(conn: &mut PgConnection, keys: &[NoteVerifier]) -> 
             }
         }
         audit.end_of_nodes();
+        audit.finish_decoding();
+        match decoder.join() {
+            Ok((listed, count)) => audit.merge_decoded(listed, count),
+            Err(_) => audit.report.find("the thread decoding records failed".into()),
+        }
         audit
     });
     // A send fails only if the worker died; its panic surfaces at the join below.

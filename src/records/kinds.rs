@@ -304,15 +304,17 @@ impl Record {
     /// entry back into a record: an entry that fails here (written under older rules,
     /// or out of today's domain) is unreadable, counted and named as such, and left
     /// out of every figure, never guessed at.
-    pub fn from_entry(kind: &str, record: &Value) -> Result<Self, Unreadable> {
+    pub fn from_entry(kind: &str, record: Value) -> Result<Self, Unreadable> {
         let unreadable = |reason: String| Unreadable { reason };
         let kind = RecordKind::OPTIONS
             .iter()
             .find(|(name, _)| *name == kind)
             .map(|(_, k)| *k)
             .ok_or_else(|| unreadable(format!("unknown kind {kind:?}")))?;
-        let map = record.as_object().ok_or_else(|| unreadable("the record is not a JSON object".into()))?;
-        Self::parse_kind(kind, map.clone()).map_err(|errors| {
+        let Value::Object(map) = record else {
+            return Err(unreadable("the record is not a JSON object".into()));
+        };
+        Self::parse_kind(kind, map).map_err(|errors| {
             unreadable(
                 errors
                     .iter()

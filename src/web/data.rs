@@ -30,6 +30,34 @@ pub struct ExportLimits {
     slots: Arc<tokio::sync::Semaphore>,
     stall: Duration,
     start: Duration,
+    /// Exports running per client address (IPv6 per /64), so that one client opening
+    /// many exports and reading none cannot hold every slot for the stall limit.
+    per_client: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    max_per_client: usize,
+}
+
+/// A client already runs its share of exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this client already runs its share of exports")]
+pub struct OverShare;
+
+/// One client's claim on an export, given back when the export ends.
+pub struct ClientClaim {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    client: std::net::IpAddr,
+}
+
+impl Drop for ClientClaim {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.lock()
+            && let Some(count) = counts.get_mut(&self.client)
+        {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
 }
 
 impl ExportLimits {
@@ -42,7 +70,28 @@ impl ExportLimits {
 
     /// At most `max` exports at once; `stall` and `start` as [`Self::STALL`] and [`Self::START`].
     pub fn new(max: usize, stall: Duration, start: Duration) -> Self {
-        Self { slots: Arc::new(tokio::sync::Semaphore::new(max.max(1))), stall, start }
+        Self {
+            slots: Arc::new(tokio::sync::Semaphore::new(max.max(1))),
+            stall,
+            start,
+            per_client: Arc::default(),
+            // A quarter of the slots, and at least two: a browser may fetch two files at once.
+            max_per_client: (max / 4).max(2),
+        }
+    }
+
+    /// Claims one of `client`'s exports; `None` if it already runs its share. Without a
+    /// client address (behind a proxy, where every client has the proxy's) there is no claim
+    /// to make, and only the overall slots apply.
+    pub fn claim_for(&self, client: Option<std::net::IpAddr>) -> Result<Option<ClientClaim>, OverShare> {
+        let Some(client) = client else { return Ok(None) };
+        let mut counts = self.per_client.lock().map_err(|_| OverShare)?;
+        let count = counts.entry(client).or_default();
+        if *count >= self.max_per_client {
+            return Err(OverShare);
+        }
+        *count += 1;
+        Ok(Some(ClientClaim { counts: self.per_client.clone(), client }))
     }
 
     /// Half the pool's connections: even with every export reading a page at once, page
@@ -225,6 +274,7 @@ pub async fn export(
     State(state): State<AppState>,
     Path(file): Path<String>,
     Query(query): Query<ExportQuery>,
+    extensions: axum::http::Extensions,
 ) -> Result<Response, ApiError> {
     let (name, extension) = file.rsplit_once('.').ok_or_else(|| unknown(&file))?;
     let dataset = crate::datasets::find(name).ok_or_else(|| unknown(&file))?;
@@ -237,7 +287,18 @@ pub async fn export(
     if format != Format::Csv && filter.bom {
         return Err(bad("bom", "a byte-order mark is for CSV only".into()).into());
     }
-    // Refused before any work, and before any byte: a full house is a 503 the client can retry.
+    // Refused before any work, and before any byte: a client over its share is a 429, a
+    // full house a 503; both say when to retry. The share applies only where the server
+    // sees real client addresses (the per-address limit is on, so no proxy hides them).
+    let client = state
+        .per_ip
+        .as_ref()
+        .and(extensions.get::<axum::extract::ConnectInfo<crate::server::PeerAddr>>())
+        .map(|info| crate::api::per_ip::client_key(info.0.0.ip()));
+    let Ok(claim) = state.exports.claim_for(client) else {
+        state.metrics.shed.inc();
+        return Err(AppError::RateLimited(u64::from(EXPORT_RETRY_AFTER)).into());
+    };
     let Ok(slot) = state.exports.slots.clone().try_acquire_owned() else {
         state.metrics.shed.inc();
         return Ok(busy("every export slot is in use; retry in a few seconds"));
@@ -291,6 +352,7 @@ pub async fn export(
     let producer = tokio::spawn(async move {
         // The slot is held while rows are produced, not while the last chunks drain to the client.
         let _slot = slot;
+        let _claim = claim;
         let sink = ChunkSink::new(encoder, sender).stall_after(limits.stall).on_first_page(ready);
         match produce(pool, dataset, filter, tree_size, derived_rows, sink).await {
             Ok(_) | Err(ExportError::Disconnected) => {}
@@ -397,6 +459,21 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     use crate::testing::TestApp;
+
+    /// Issue 15: one client cannot hold every export slot by opening many and reading none.
+    #[test]
+    fn one_client_gets_its_share_of_the_export_slots_and_no_more() {
+        let limits = super::ExportLimits::new(8, super::ExportLimits::STALL, super::ExportLimits::START);
+        let one: std::net::IpAddr = "192.0.2.1".parse().expect("address");
+        let other: std::net::IpAddr = "192.0.2.2".parse().expect("address");
+        let first = limits.claim_for(Some(one)).expect("first").expect("a claim");
+        let _second = limits.claim_for(Some(one)).expect("second");
+        assert!(limits.claim_for(Some(one)).is_err(), "a third at once is over this client's share");
+        assert!(limits.claim_for(Some(other)).is_ok(), "another client is not affected");
+        drop(first);
+        assert!(limits.claim_for(Some(one)).is_ok(), "an ended export gives its claim back");
+        assert!(limits.claim_for(None).expect("no address, no share").is_none());
+    }
 
     fn csv_rows(text: &str) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
         let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());

@@ -470,7 +470,7 @@ async fn compute(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
                 .entry(change.provider.clone())
                 .or_insert_with(|| data.get(&change.provider).map(|d| (**d).clone()).unwrap_or_default());
             let slot = (change.provider.clone(), change.kind.clone(), change.natural_key.clone());
-            match Record::from_entry(&change.kind, &change.record) {
+            match Record::from_entry(&change.kind, change.record) {
                 Ok(record) => {
                     unreadable.remove(&slot);
                     if upsert(&mut entry.disclosures, &change.provider, record) || change.amends {
