@@ -154,6 +154,16 @@ pub fn test_ledger() -> crate::ledger::Ledger {
     crate::ledger::Ledger::new(crate::ledger::note::NoteSigner::generate("test.gatelog.invalid/log").expect("key"))
 }
 
+/// The outcome (`created`, `amended`, `duplicate`) of each record of a batch answer, in order.
+pub fn outcomes(batch: &serde_json::Value) -> Vec<String> {
+    batch["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["outcome"].as_str().expect("outcome").to_owned())
+        .collect()
+}
+
 /// The real router over a fresh database.
 pub struct TestApp {
     /// The application under test.

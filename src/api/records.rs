@@ -560,14 +560,7 @@ mod tests {
         app.post("/api/v1/records", "application/json", body.to_string(), Some(token), &[]).await
     }
 
-    fn outcomes(json: &Value) -> Vec<String> {
-        json["records"]
-            .as_array()
-            .expect("records")
-            .iter()
-            .map(|r| r["outcome"].as_str().expect("outcome").to_owned())
-            .collect()
-    }
+    use crate::testing::outcomes;
 
     #[tokio::test]
     async fn a_batch_is_appended_with_receipts_that_verify_offline() {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::ledger::entry::{Entry, PendingEntry};
 use crate::records::{Record, Slug, arbitrary};
-use crate::testing::TestApp;
+use crate::testing::{TestApp, outcomes};
 
 fn pending(record: &Record) -> PendingEntry {
     PendingEntry {
@@ -57,15 +57,6 @@ fn sample_records(count: usize) -> Vec<Value> {
     out
 }
 
-fn outcomes(response: &crate::testing::TestResponse) -> Vec<String> {
-    response.json()["records"]
-        .as_array()
-        .expect("records")
-        .iter()
-        .map(|r| r["outcome"].as_str().expect("outcome").to_owned())
-        .collect()
-}
-
 /// Issue 15: `"jobs": 9007199254740993` was stored as ...992, and every resend was an
 /// "amendment". Now the value is refused; and every valid record, posted twice through
 /// the real API and database, is created once and then a duplicate.
@@ -77,16 +68,16 @@ async fn any_valid_record_posted_twice_is_created_then_a_duplicate() {
     let body = Value::Array(records.clone()).to_string();
     let first = app.post("/api/v1/records", "application/json", body.clone(), Some(&token), &[]).await;
     first.assert_status(StatusCode::CREATED);
-    assert!(outcomes(&first).iter().all(|o| o == "created"), "{}", first.text());
+    assert!(outcomes(&first.json()).iter().all(|o| o == "created"), "{}", first.text());
     let size = app.tree_size().await;
     let again = app.post("/api/v1/records", "application/json", body, Some(&token), &[]).await;
     again.assert_status(StatusCode::OK);
-    assert!(outcomes(&again).iter().all(|o| o == "duplicate"), "{}", again.text());
+    assert!(outcomes(&again.json()).iter().all(|o| o == "duplicate"), "{}", again.text());
     assert_eq!(app.tree_size().await, size, "a resend appends nothing");
     // One at a time too (a record alone in its batch), at the extremes.
     for value in records.iter().take(10) {
         let single = app.post("/api/v1/records", "application/json", value.to_string(), Some(&token), &[]).await;
-        assert_eq!(outcomes(&single), ["duplicate"], "{value}");
+        assert_eq!(outcomes(&single.json()), ["duplicate"], "{value}");
     }
 
     let mut unsafe_jobs = crate::records::kinds::examples()[0].clone();
@@ -110,9 +101,9 @@ async fn a_record_differing_in_one_field_is_an_amendment() {
     let mut changed = base.clone();
     changed["jobs"] = json!(crate::records::domain::JOBS.max);
     let response = app.post("/api/v1/records", "application/json", changed.to_string(), Some(&token), &[]).await;
-    assert_eq!(outcomes(&response), ["amended"]);
+    assert_eq!(outcomes(&response.json()), ["amended"]);
     let mut back = changed.clone();
     back["jobs"] = json!(crate::records::domain::JOBS.max - 1);
     let response = app.post("/api/v1/records", "application/json", back.to_string(), Some(&token), &[]).await;
-    assert_eq!(outcomes(&response), ["amended"], "a difference of one at the top of the range counts");
+    assert_eq!(outcomes(&response.json()), ["amended"], "a difference of one at the top of the range counts");
 }
