@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod monitor;
 pub mod net;
+pub mod projection;
 pub mod providers;
 pub mod records;
 pub mod routes;

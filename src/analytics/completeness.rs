@@ -41,23 +41,38 @@ pub fn months_between(first: NaiveDate, last: NaiveDate) -> u32 {
 /// Completeness of the four monthly duties over `[window.0, window.1]` (by month).
 /// Lock-ups are filed per deal, not per month, so they are not counted here.
 pub fn completeness(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Vec<KindCompleteness> {
+    completeness_of(
+        [
+            d.queue_times.iter().map(|(_, r)| r.period_start).collect(),
+            d.acceptance.iter().map(|(_, r)| r.period_start).collect(),
+            d.prices.iter().map(|(_, r)| r.effective_date).collect(),
+            d.capacity.iter().map(|(_, r)| r.as_of).collect(),
+        ],
+        window,
+    )
+}
+
+/// The names of the four monthly duties, in the order [`completeness_of`] takes their dates.
+pub const DUTIES: [&str; 4] = ["queue times", "acceptance", "prices", "capacity"];
+
+/// Completeness from the dates filed for each duty (in [`DUTIES`] order). Only the month of
+/// each date matters, so a summary that keeps one date per month gives the same result.
+pub fn completeness_of(dates: [Vec<NaiveDate>; 4], window: (NaiveDate, NaiveDate)) -> Vec<KindCompleteness> {
     let months = months_between(window.0, window.1);
     let in_window = |date: &NaiveDate| month(*date) >= month(window.0) && month(*date) <= month(window.1);
-    let count = |kind: &'static str, dates: Vec<NaiveDate>| {
-        let filed: BTreeSet<(i32, u32)> = dates.iter().filter(|d| in_window(d)).map(|d| month(*d)).collect();
-        KindCompleteness {
-            kind,
-            months_filed: filed.len() as u32,
-            months,
-            latest: dates.iter().filter(|d| in_window(d)).max().and_then(|d| d.with_day(1)),
-        }
-    };
-    vec![
-        count("queue times", d.queue_times.iter().map(|(_, r)| r.period_start).collect()),
-        count("acceptance", d.acceptance.iter().map(|(_, r)| r.period_start).collect()),
-        count("prices", d.prices.iter().map(|(_, r)| r.effective_date).collect()),
-        count("capacity", d.capacity.iter().map(|(_, r)| r.as_of).collect()),
-    ]
+    DUTIES
+        .into_iter()
+        .zip(dates)
+        .map(|(kind, dates)| {
+            let filed: BTreeSet<(i32, u32)> = dates.iter().filter(|d| in_window(d)).map(|d| month(*d)).collect();
+            KindCompleteness {
+                kind,
+                months_filed: filed.len() as u32,
+                months,
+                latest: dates.iter().filter(|d| in_window(d)).max().and_then(|d| d.with_day(1)),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 
 use super::Disclosures;
 use super::completeness::{KindCompleteness, completeness};
-use super::metrics::{acceptance_by_category, latest_capacity, locked_on, queue_series};
+use super::metrics::{AcceptanceRate, QueuePoint, acceptance_by_category, latest_capacity, locked_on, queue_series};
 
 /// Applicant categories counted as newcomers.
 pub const NEWCOMER_CATEGORIES: [&str; 3] = ["student", "first_time_founder", "civic"];
@@ -103,15 +103,61 @@ pub fn letter(score: f64) -> char {
     }
 }
 
+/// What a grade is computed from: a provider's figures, however they were obtained (from
+/// its disclosures directly, or from the projection's summaries of them).
+#[derive(Debug, Clone)]
+pub struct GradeInputs<'a> {
+    /// Acceptance per applicant category.
+    pub acceptance: &'a [AcceptanceRate],
+    /// Capacity at the latest filing date: (date, total, newcomer set-aside).
+    pub capacity: Option<(NaiveDate, u64, u64)>,
+    /// Accelerators held by deals in force on that date.
+    pub locked_at_capacity: u64,
+    /// Each tier's median wait over its series (see [`tier_medians`]).
+    pub tier_medians: &'a [(String, f64)],
+    /// Prices disclosed, and how many of them state a cost basis.
+    pub prices: (u64, u64),
+    /// Months filed per duty over the window.
+    pub completeness: Vec<KindCompleteness>,
+}
+
 /// Grades one provider's disclosures over the reporting window `[first, last]` (by month).
 pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
+    let acceptance = acceptance_by_category(d).unwrap_or_default();
+    let queue = queue_series(d).unwrap_or_default();
+    let capacity = latest_capacity(d);
+    let with_cost = d.prices.iter().filter(|(_, p)| p.cost_basis_per_accelerator_hour.is_some()).count();
+    grade_from(GradeInputs {
+        acceptance: &acceptance,
+        capacity,
+        locked_at_capacity: capacity.map_or(0, |(date, ..)| locked_on(d, date)),
+        tier_medians: &tier_medians(&queue),
+        prices: (d.prices.len() as u64, with_cost as u64),
+        completeness: completeness(d, window),
+    })
+}
+
+/// Each tier's median of the monthly median waits in `series`, by tier name.
+pub fn tier_medians(series: &[QueuePoint]) -> Vec<(String, f64)> {
+    let tiers: BTreeSet<&str> = series.iter().map(|p| p.tier.as_str()).collect();
+    tiers
+        .into_iter()
+        .map(|tier| {
+            let mut waits: Vec<f64> = series.iter().filter(|p| p.tier == tier).map(|p| p.p50_seconds).collect();
+            (tier.to_owned(), super::median(&mut waits).unwrap_or(0.0))
+        })
+        .collect()
+}
+
+/// The grade of a provider's figures.
+pub fn grade_from(inputs: GradeInputs<'_>) -> Grade {
     let mut components = Vec::new();
     let mut push = |component: Component, value: f64, detail: String| {
         let weight = Component::ALL.iter().find(|(c, _)| *c == component).map_or(0.0, |(_, w)| *w);
         components.push(ComponentScore { component, weight, value: value.clamp(0.0, 1.0), detail });
     };
 
-    let rates = acceptance_by_category(d).unwrap_or_default();
+    let rates = inputs.acceptance;
     let (accepted, rejected) = rates
         .iter()
         .filter(|r| NEWCOMER_CATEGORIES.contains(&r.category.as_str()))
@@ -125,7 +171,7 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
         ),
     }
 
-    let capacity = latest_capacity(d);
+    let capacity = inputs.capacity;
     match capacity {
         Some((date, total, set_aside)) if total > 0 => {
             let share = set_aside as f64 / total as f64;
@@ -142,15 +188,7 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
         _ => push(Component::SetAside, 0.0, "no capacity disclosed".into()),
     }
 
-    let series = queue_series(d).unwrap_or_default();
-    let tiers: BTreeSet<&str> = series.iter().map(|p| p.tier.as_str()).collect();
-    let tier_medians: Vec<(&str, f64)> = tiers
-        .iter()
-        .map(|tier| {
-            let mut waits: Vec<f64> = series.iter().filter(|p| p.tier == *tier).map(|p| p.p50_seconds).collect();
-            (*tier, super::median(&mut waits).unwrap_or(0.0))
-        })
-        .collect();
+    let tier_medians = inputs.tier_medians;
     match (
         tier_medians.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
         tier_medians.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
@@ -170,7 +208,7 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
 
     match capacity {
         Some((date, total, _)) if total > 0 => {
-            let locked = locked_on(d, date);
+            let locked = inputs.locked_at_capacity;
             let share = (locked as f64 / total as f64).min(1.0);
             push(
                 Component::LockupConcentration,
@@ -184,19 +222,16 @@ pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
         _ => push(Component::LockupConcentration, 0.0, "no capacity disclosed, so lock-up shares are unknown".into()),
     }
 
-    match d.prices.len() {
-        0 => push(Component::PriceTransparency, 0.0, "no prices disclosed".into()),
-        count => {
-            let with_cost = d.prices.iter().filter(|(_, p)| p.cost_basis_per_accelerator_hour.is_some()).count();
-            push(
-                Component::PriceTransparency,
-                with_cost as f64 / count as f64,
-                format!("{with_cost} of {count} prices state a cost basis"),
-            )
-        }
+    match inputs.prices {
+        (0, _) => push(Component::PriceTransparency, 0.0, "no prices disclosed".into()),
+        (count, with_cost) => push(
+            Component::PriceTransparency,
+            with_cost as f64 / count as f64,
+            format!("{with_cost} of {count} prices state a cost basis"),
+        ),
     }
 
-    let duties = completeness(d, window);
+    let duties = inputs.completeness;
     let months = duties.first().map_or(1, |k| k.months);
     let value = duties.iter().map(KindCompleteness::share).sum::<f64>() / duties.len() as f64;
     let detail =

@@ -9,22 +9,24 @@ use polars::prelude::*;
 use super::Disclosures;
 
 /// Median waits of one provider, tier and month (across its resources and regions).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueuePoint {
     /// Tier name.
     pub tier: String,
     /// First day of the period.
     pub period_start: NaiveDate,
     /// Median of the reported p50s, seconds.
+    #[serde(with = "crate::projection::exact")]
     pub p50_seconds: f64,
     /// Median of the reported p90s, seconds.
+    #[serde(with = "crate::projection::exact")]
     pub p90_seconds: f64,
     /// Jobs, summed.
     pub jobs: u64,
 }
 
 /// Acceptance of one applicant category, all tracks and periods together.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AcceptanceRate {
     /// Applicant category.
     pub category: String,
@@ -129,11 +131,14 @@ pub fn latest_capacity(disclosures: &Disclosures) -> Option<(NaiveDate, u64, u64
 
 /// Accelerators locked up by deals in force on `date` (started, not ended).
 pub fn locked_on(disclosures: &Disclosures, date: NaiveDate) -> u64 {
-    disclosures
-        .lockups
-        .iter()
-        .filter(|(_, l)| l.start_date <= date && l.end_date.is_none_or(|end| date < end))
-        .map(|(_, l)| l.accelerators)
+    locked_by(disclosures.lockups.iter().map(|(_, l)| l), date)
+}
+
+/// Accelerators that `lockups` in force on `date` (started, not ended) hold.
+pub fn locked_by<'a>(lockups: impl Iterator<Item = &'a crate::records::kinds::Lockup>, date: NaiveDate) -> u64 {
+    lockups
+        .filter(|l| l.start_date <= date && l.end_date.is_none_or(|end| date < end))
+        .map(|l| l.accelerators)
         .fold(0, super::add)
 }
 
@@ -212,24 +217,57 @@ pub struct LockupShare {
 
 /// Every lock-up with its capacity share, newest deal first.
 pub fn lockup_shares(disclosures: &Disclosures) -> Vec<LockupShare> {
-    let mut out: Vec<LockupShare> = disclosures
-        .lockups
-        .iter()
-        .map(|(provider, lockup)| {
-            let filings = disclosures.capacity.iter().filter(|(p, c)| p == provider && c.as_of <= lockup.start_date);
-            let at = filings.clone().map(|(_, c)| c.as_of).max();
-            let total: u64 = at.map_or(0, |date| {
-                super::sum(filings.filter(|(_, c)| c.as_of == date).map(|(_, c)| c.total_accelerators))
-            });
+    let mut providers: std::collections::BTreeMap<&str, (Vec<&crate::records::kinds::Lockup>, Vec<(NaiveDate, u64)>)> =
+        std::collections::BTreeMap::new();
+    for (provider, lockup) in &disclosures.lockups {
+        providers.entry(provider.as_str()).or_default().0.push(lockup);
+    }
+    for (provider, c) in &disclosures.capacity {
+        if let Some((_, totals)) = providers.get_mut(provider.as_str()) {
+            totals.push((c.as_of, c.total_accelerators));
+        }
+    }
+    let mut out: Vec<LockupShare> = providers
+        .into_iter()
+        .flat_map(|(provider, (lockups, totals))| lockup_shares_of(provider, lockups.into_iter(), &totals))
+        .collect();
+    sort_lockup_shares(&mut out);
+    out
+}
+
+/// One provider's lock-ups with their capacity shares, given its capacity filings as
+/// (as_of, total accelerators) pairs (several per date are summed), in no particular order.
+pub fn lockup_shares_of<'a>(
+    provider: &str,
+    lockups: impl Iterator<Item = &'a crate::records::kinds::Lockup>,
+    capacity: &[(NaiveDate, u64)],
+) -> Vec<LockupShare> {
+    lockups
+        .map(|lockup| {
+            let filings = capacity.iter().filter(|(as_of, _)| *as_of <= lockup.start_date);
+            let at = filings.clone().map(|(as_of, _)| *as_of).max();
+            let total: u64 =
+                at.map_or(0, |date| super::sum(filings.filter(|(as_of, _)| *as_of == date).map(|(_, total)| *total)));
             LockupShare {
-                provider: provider.clone(),
+                provider: provider.to_owned(),
                 lockup: lockup.clone(),
                 share: (total > 0).then(|| lockup.accelerators as f64 / total as f64),
             }
         })
-        .collect();
-    out.sort_by(|a, b| b.lockup.start_date.cmp(&a.lockup.start_date).then_with(|| a.provider.cmp(&b.provider)));
-    out
+        .collect()
+}
+
+/// Newest deal first, then by provider, then by what the deal is (the order every lock-up
+/// list is shown in, whatever order the deals were filed in).
+pub fn sort_lockup_shares(shares: &mut [LockupShare]) {
+    let key = |s: &LockupShare| crate::records::Record::Lockup(s.lockup.clone()).natural_key();
+    shares.sort_by(|a, b| {
+        b.lockup
+            .start_date
+            .cmp(&a.lockup.start_date)
+            .then_with(|| a.provider.cmp(&b.provider))
+            .then_with(|| key(a).cmp(&key(b)))
+    });
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use super::{Disclosures, median};
 
 /// The median price of one resource and pricing model in one month.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PricePoint {
     /// `resource · pricing model`.
     pub series: String,
@@ -19,8 +19,10 @@ pub struct PricePoint {
     /// First day of the month.
     pub month: NaiveDate,
     /// Median price per accelerator-hour across regions that month.
+    #[serde(with = "crate::projection::exact")]
     pub price: f64,
     /// Median disclosed cost basis, when any price that month disclosed one.
+    #[serde(with = "crate::projection::exact::option")]
     pub cost_basis: Option<f64>,
 }
 
