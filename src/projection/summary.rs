@@ -62,6 +62,13 @@ pub struct ProviderSummary {
     pub lockups: Vec<Lockup>,
     /// The months each monthly duty was filed in ([`crate::analytics::completeness::DUTIES`] order).
     pub months: [Vec<NaiveDate>; 4],
+    /// Latest versions per kind, in [`RecordKind::OPTIONS`] order.
+    pub by_kind: [u64; 5],
+}
+
+/// A kind's position in [`RecordKind::OPTIONS`].
+fn position(kind: RecordKind) -> usize {
+    RecordKind::OPTIONS.iter().position(|(_, k)| *k == kind).unwrap_or(0)
 }
 
 fn duty(kind: RecordKind) -> Option<usize> {
@@ -88,6 +95,7 @@ impl ProviderSummary {
                 continue;
             }
             out.records += bucket.records;
+            out.by_kind[position(kind)] += bucket.records;
             if let Some((first, last)) = bucket.dates {
                 out.dates = Some(out.dates.map_or((first, last), |(f, l)| (f.min(first), l.max(last))));
             }
@@ -199,6 +207,9 @@ impl ProviderSummary {
             priced: self.priced,
             months: self.months.clone(),
             lockups: self.lockups.len() as u64,
+            by_kind: self.by_kind,
+            queue_points: self.queue.len() as u64,
+            price_points: self.prices.len() as u64,
         }
     }
 }
@@ -228,9 +239,20 @@ pub struct Digest {
     pub months: [Vec<NaiveDate>; 4],
     /// Deals disclosed.
     pub lockups: u64,
+    /// Latest readable versions per kind, in [`RecordKind::OPTIONS`] order.
+    pub by_kind: [u64; 5],
+    /// Points of its queue series (per tier and period).
+    pub queue_points: u64,
+    /// Points of its price series (per series and month).
+    pub price_points: u64,
 }
 
 impl Digest {
+    /// Latest readable versions of `kind`.
+    pub fn records_of(&self, kind: RecordKind) -> u64 {
+        self.by_kind[position(kind)]
+    }
+
     /// The grade over the reporting window.
     pub fn grade(&self, window: (NaiveDate, NaiveDate)) -> Grade {
         grades::grade_from(GradeInputs {
