@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::{Dataset, Source};
 use crate::analytics::Filter;
-use crate::records::{RecordKind, Slug};
+use crate::projection::bucket::date_of;
+use crate::records::{Record, RecordKind, Slug};
 
 /// The query string of an export, as sent.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -164,6 +165,29 @@ impl ExportFilter {
         }
         Ok(out)
     }
+}
+
+/// Whether `place` keeps `record`: about the resource and region asked for (acceptance is
+/// reported per programme and names neither, so only dates narrow it), dated within
+/// `from..=to` by the date buckets and dashboards go by ([`date_of`]). The narrowing of
+/// [`crate::analytics::Disclosures::filtered`], one record at a time: record datasets and
+/// filtered derived tables both keep exactly these records.
+pub fn keeps(place: &Filter, record: &Record) -> bool {
+    let located = match record {
+        Record::QueueTime(r) => Some((r.resource.as_str(), r.region.as_str())),
+        Record::Price(r) => Some((r.resource.as_str(), r.region.as_str())),
+        Record::Lockup(r) => Some((r.resource.as_str(), r.region.as_str())),
+        Record::Capacity(r) => Some((r.resource.as_str(), r.region.as_str())),
+        Record::Acceptance(_) => None,
+    };
+    if let Some((resource, region)) = located
+        && (place.resource.as_deref().is_some_and(|wanted| wanted != resource)
+            || place.region.as_deref().is_some_and(|wanted| wanted != region))
+    {
+        return false;
+    }
+    let date = date_of(record);
+    place.from.is_none_or(|from| date >= from) && place.to.is_none_or(|to| date <= to)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::bucket::BucketSummary;
+use super::bucket::{BucketKey, BucketSummary};
 use crate::analytics::add;
 use crate::analytics::capacity::CapacityPoint;
 use crate::analytics::completeness::{KindCompleteness, completeness_of};
@@ -149,6 +149,21 @@ impl ProviderSummary {
             months.sort();
         }
         out
+    }
+
+    /// The summary of `provider`'s latest `records` (in entry order), through the same
+    /// buckets the projection keeps: grouped by [`BucketKey::of`], each summarised by
+    /// [`BucketSummary::of`], merged by [`Self::merge`]. A filtered export builds its
+    /// figures this way from the records its filter keeps, so filtered and unfiltered
+    /// figures come from one code path.
+    pub fn of_records<'a>(provider: &str, records: impl IntoIterator<Item = &'a Record>) -> Self {
+        let mut members: std::collections::BTreeMap<BucketKey, Vec<&Record>> = std::collections::BTreeMap::new();
+        for record in records {
+            members.entry(BucketKey::of(provider, record)).or_default().push(record);
+        }
+        let buckets: Vec<(BucketKey, BucketSummary)> =
+            members.into_iter().map(|(key, records)| (key, BucketSummary::of(records))).collect();
+        Self::merge(provider, buckets.iter().map(|(key, summary)| (key.kind, key.month, summary)))
     }
 
     /// Capacity at the latest filing date: (date, total, set-aside).

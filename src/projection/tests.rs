@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::fold::{Conflict, Fold, TypedEntry};
-use super::summary::reporting_window;
+use super::summary::{ProviderSummary, reporting_window};
 use crate::analytics::capacity::capacity_over_time;
 use crate::analytics::completeness::completeness;
 use crate::analytics::headline::{ProviderInputs, headline};
@@ -149,6 +149,62 @@ proptest! {
         for summary in fold.buckets().values() {
             let back = super::bucket::BucketSummary::from_bytes(&summary.to_bytes()).expect("read back");
             prop_assert_eq!(&back, summary);
+        }
+    }
+}
+
+fn date(i: usize) -> NaiveDate {
+    NaiveDate::parse_from_str(DATES[i % DATES.len()], "%Y-%m-%d").expect("date")
+}
+
+fn filters() -> impl Strategy<Value = crate::analytics::Filter> {
+    let place = || proptest::option::of(0..PLACES.len()).prop_map(|p| p.map(|p| PLACES[p].to_owned()));
+    let day = || proptest::option::of(0..DATES.len()).prop_map(|d| d.map(date));
+    (place(), place(), day(), day()).prop_map(|(resource, region, from, to)| crate::analytics::Filter {
+        resource,
+        region,
+        from,
+        to,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// One path from records to figures: a provider's records summarised through their
+    /// buckets give its summary in the projection, and the records a filter keeps give the
+    /// figures of the filtered disclosures (what a filtered export shows).
+    #[test]
+    fn a_summary_of_records_is_the_projection_and_the_filtered_figures(filings in records(), filter in filters()) {
+        let mut fold = Fold::default();
+        for entry in entries(&filings) {
+            fold.apply(entry).expect("applies");
+        }
+        let summaries = fold.summaries();
+        for (provider, d) in disclosures_of(&fold) {
+            let records: Vec<Record> = fold
+                .latest()
+                .into_iter()
+                .filter(|v| v.entry.provider == provider)
+                .map(|v| v.entry.record.clone().expect("readable"))
+                .collect();
+            prop_assert_eq!(&ProviderSummary::of_records(&provider, &records), &summaries[&provider]);
+
+            let kept: Vec<&Record> = records.iter().filter(|r| crate::datasets::filter::keeps(&filter, r)).collect();
+            let narrowed = d.filtered(&filter);
+            let counts = |kind| kept.iter().filter(|r| r.kind() == kind).count();
+            prop_assert_eq!(counts(crate::records::RecordKind::QueueTime), narrowed.queue_times.len());
+            prop_assert_eq!(counts(crate::records::RecordKind::Acceptance), narrowed.acceptance.len());
+            prop_assert_eq!(counts(crate::records::RecordKind::Price), narrowed.prices.len());
+            prop_assert_eq!(counts(crate::records::RecordKind::Lockup), narrowed.lockups.len());
+            prop_assert_eq!(counts(crate::records::RecordKind::Capacity), narrowed.capacity.len());
+            let merged = ProviderSummary::of_records(&provider, kept).figures(None);
+            prop_assert_eq!(&merged.queue, &queue_series(&narrowed).unwrap_or_default());
+            prop_assert_eq!(&merged.acceptance, &acceptance_by_category(&narrowed).unwrap_or_default());
+            prop_assert_eq!(&merged.prices, &price_series(&narrowed));
+            prop_assert_eq!(&merged.latest_prices, &latest_prices(&narrowed));
+            prop_assert_eq!(&merged.capacity, &capacity_over_time(&narrowed));
+            prop_assert_eq!(&merged.lockups, &lockup_shares(&narrowed));
         }
     }
 }
