@@ -255,11 +255,6 @@ pub struct VerifyArgs {
     /// With --figures: the snapshot to check, by tree size [default: the newest the site offers]
     #[arg(long, value_name = "N", requires = "figures")]
     pub tree_size: Option<u64>,
-
-    /// With --figures: an empty PostgreSQL database to recompute in
-    /// [default: a private cluster in a temporary directory, removed afterwards]
-    #[arg(long, value_name = "URL", requires = "figures")]
-    pub scratch_database_url: Option<String>,
 }
 
 /// Flags of `gatelog monitor`.
@@ -653,7 +648,7 @@ async fn export_dataset(global: &GlobalArgs, args: &ExportDatasetArgs) -> Result
         };
         let export = |e: crate::datasets::source::ExportError| CliError::Export(e.to_string());
         let mut sink = datasets::snapshot::WriteSink::new(&dataset, format, out).map_err(export)?;
-        let rows = pinned.render_filtered(&database.pool, &dataset, &filter, &mut sink).await.map_err(export)?;
+        let rows = pinned.render_filtered(&dataset, &filter, &mut sink).await.map_err(export)?;
         sink.finish().map_err(export)?;
         Ok::<_, CliError>((rows, pinned.checkpoint.size))
     }
@@ -753,28 +748,8 @@ async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     let url = args.from_url.clone().unwrap_or_default();
     let checkpoint = figures::check_entries(&entries, &published.note, &trusted)?;
     println!("{} entries {from} match the signed checkpoint of the snapshot at size {}", entries.len(), published.size);
-
-    // A scratch database that holds nothing but these entries.
-    let scratch_dir = std::env::temp_dir().join(format!("gatelog-figures-{}", std::process::id()));
-    let config = match &args.scratch_database_url {
-        Some(url) => crate::db::DatabaseConfig::External(Box::new(
-            crate::db::parse_database_url(url)
-                .map_err(|e| CliError::Figures(figures::FiguresError::Malformed(e.to_string())))?,
-        )),
-        None => {
-            crate::db::DatabaseConfig::Embedded { data_dir: scratch_dir.clone(), pg_bindir: global.pg_bindir.clone() }
-        }
-    };
-    let database = Database::open(config).await?;
-    let result = async {
-        database.migrate().await?;
-        figures::load_scratch(&database.pool, &entries, &checkpoint, &published.note, published.signed_at).await?;
-        Ok::<_, CliError>(figures::recompute(&database.pool, &published).await?)
-    }
-    .await;
-    database.close().await?;
-    let _ = std::fs::remove_dir_all(&scratch_dir);
-    let recomputed = result?;
+    // Folded and rendered in memory: no database is needed from here on.
+    let recomputed = figures::recompute(entries, &checkpoint, &published).await?;
 
     let mut differences = figures::compare(&published, &recomputed);
     let live = if args.from_url.is_some() {

@@ -3,24 +3,23 @@
 //!
 //! An auditor who trusts neither the providers nor the operator fetches the entries
 //! up to a published snapshot's checkpoint from the tiles, checks them against that
-//! signed checkpoint, loads them into a scratch database of their own (nothing else:
-//! no operator tables but the published obligations), runs the very code the site
-//! uses to produce every dataset, and compares the result cell by cell with what the
-//! site published — the snapshot's files and, when the site is still at that
-//! checkpoint, its live exports. Every difference is reported by dataset, row and column.
+//! signed checkpoint, replays the site's own pure fold over them in memory (the one rule
+//! for the latest version, bucket summaries merged into each provider's figures:
+//! [`crate::projection`]; no database, and nothing else but the obligations the snapshot
+//! published), renders every dataset with the site's own dataset code, and compares the
+//! result cell by cell with what the site published — the snapshot's files and, when the
+//! site is still at that checkpoint, its live exports. Every difference is reported by
+//! dataset, row and column.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
 use crate::analytics::compliance::Obligation;
 use crate::datasets::snapshot::{CHECKPOINT_FILE, OBLIGATIONS_FILE, Pinned, WriteSink, parse_obligations};
 use crate::datasets::{CATALOG, Format};
-use crate::db;
-use crate::db::ledger::EntryRow;
+use crate::db::ledger::StoredCheckpoint;
 use crate::ledger::checkpoint::Checkpoint;
-use crate::ledger::entry::Entry;
 use crate::ledger::merkle::{self, Frontier};
 use crate::ledger::note::NoteVerifier;
 use crate::ledger::tiles::{self, TILE_WIDTH, TileKind, TilePath};
@@ -41,9 +40,6 @@ pub enum FiguresError {
     /// The entries do not lead to the signed checkpoint: nothing derived from them can be trusted.
     #[error("the entries do not match the signed checkpoint: {0}")]
     Untrusted(String),
-    /// The scratch database failed.
-    #[error("scratch database: {0}")]
-    Db(#[from] sqlx::Error),
     /// Recomputing a dataset failed.
     #[error("recomputing {dataset}: {reason}")]
     Recompute {
@@ -202,73 +198,22 @@ pub fn check_entries(entries: &[Vec<u8>], note: &str, keys: &[NoteVerifier]) -> 
     Ok(checkpoint)
 }
 
-/// Loads verified entries (and the checkpoint) into an empty, migrated scratch database.
-/// Providers are registered from the entries themselves: the ledger is all there is.
-pub async fn load_scratch(
-    pool: &PgPool,
-    entries: &[Vec<u8>],
+/// Every dataset's CSV, recomputed from `entries` (checked against `checkpoint`, the
+/// snapshot's) in memory with the site's own code: the entries are folded into the
+/// projection once, and each dataset is rendered from them.
+pub async fn recompute(
+    entries: Vec<Vec<u8>>,
     checkpoint: &Checkpoint,
-    note: &str,
-    signed_at: DateTime<Utc>,
-) -> Result<(), FiguresError> {
-    let mut tx = pool.begin().await?;
-    let mut rows = Vec::with_capacity(entries.len());
-    let mut providers = BTreeSet::new();
-    for (index, bytes) in entries.iter().enumerate() {
-        let entry: Entry = serde_json::from_slice(bytes)
-            .map_err(|e| FiguresError::Malformed(format!("entry {index} is not a Gatelog entry: {e}")))?;
-        let received_at = DateTime::parse_from_rfc3339(&entry.received_at)
-            .map_err(|e| FiguresError::Malformed(format!("entry {index}: received_at: {e}")))?
-            .with_timezone(&Utc);
-        // The natural key is a function of the record. One that no longer decodes is about
-        // what the entry it amends is about (so it is that key's latest version, unreadable,
-        // as on the site); one that amends nothing gets a key of its own.
-        let natural_key = match crate::records::Record::from_entry(&entry.kind, entry.record) {
-            Ok(record) => record.natural_key(),
-            Err(_) => entry
-                .supersedes
-                .and_then(|earlier| rows.get(usize::try_from(earlier).ok()?))
-                .map_or_else(|| format!("unreadable entry {index}"), |row: &EntryRow| row.natural_key.clone()),
-        };
-        providers.insert(entry.provider.clone());
-        rows.push(EntryRow {
-            index: index as u64,
-            leaf_hash: merkle::leaf_hash(bytes),
-            bytes: bytes.clone(),
-            provider: entry.provider.to_string(),
-            kind: entry.kind.clone(),
-            natural_key,
-            received_at,
-            supersedes: entry.supersedes,
-        });
-    }
-    for slug in providers {
-        let provider = crate::providers::NewProvider {
-            display_name: slug.to_string(),
-            slug,
-            kind: crate::providers::ProviderKind::Other,
-            country: None,
-            website: None,
-        };
-        db::providers::insert_if_missing(&mut tx, &provider).await?;
-    }
-    for chunk in rows.chunks(1000) {
-        db::ledger::insert_entries(&mut tx, chunk).await?;
-    }
-    sqlx::query("INSERT INTO ledger_checkpoints (tree_size, root_hash, note, signed_at) VALUES ($1, $2, $3, $4)")
-        .bind(i64::try_from(checkpoint.size).unwrap_or(i64::MAX))
-        .bind(checkpoint.root.as_slice())
-        .bind(note)
-        .bind(signed_at)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Every dataset's CSV, recomputed in the scratch database with the site's own code.
-pub async fn recompute(pool: &PgPool, published: &Published) -> Result<BTreeMap<String, Vec<u8>>, FiguresError> {
-    let pinned = Pinned::load(pool, Some(published.size), Some(published.obligations.clone()), true)
+    published: &Published,
+) -> Result<BTreeMap<String, Vec<u8>>, FiguresError> {
+    let stored = StoredCheckpoint {
+        id: 0,
+        size: checkpoint.size,
+        root: checkpoint.root,
+        note: published.note.clone(),
+        signed_at: published.signed_at,
+    };
+    let pinned = Pinned::held(entries, stored, published.obligations.clone())
         .await
         .map_err(|e| FiguresError::Recompute { dataset: "every dataset".into(), reason: e.to_string() })?;
     let mut out = BTreeMap::new();
@@ -276,7 +221,7 @@ pub async fn recompute(pool: &PgPool, published: &Published) -> Result<BTreeMap<
         let name = dataset.file_name(published.size, Format::Csv);
         let failed = |reason: String| FiguresError::Recompute { dataset: name.clone(), reason };
         let mut sink = WriteSink::new(dataset, Format::Csv, Vec::new()).map_err(|e| failed(e.to_string()))?;
-        pinned.render(pool, dataset, &mut sink).await.map_err(|e| failed(e.to_string()))?;
+        pinned.render(dataset, &mut sink).await.map_err(|e| failed(e.to_string()))?;
         out.insert(name.clone(), sink.finish().map_err(|e| failed(e.to_string()))?);
     }
     Ok(out)
@@ -396,7 +341,7 @@ pub fn fetch_live(base: &str, published: &Published) -> Result<Option<BTreeMap<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestApp, TestDb};
+    use crate::testing::TestApp;
 
     /// Serves `app` on a loopback port for the rest of the test.
     async fn serve(app: &TestApp) -> String {
@@ -417,9 +362,7 @@ mod tests {
         .await
         .expect("join");
         let checkpoint = check_entries(&entries, &published.note, &keys).expect("entries match the checkpoint");
-        let scratch = TestDb::new().await;
-        load_scratch(&scratch.pool, &entries, &checkpoint, &published.note, published.signed_at).await.expect("load");
-        let recomputed = recompute(&scratch.pool, &published).await.expect("recompute");
+        let recomputed = recompute(entries, &checkpoint, &published).await.expect("recompute");
         (published, recomputed)
     }
 
@@ -518,7 +461,7 @@ mod tests {
         let ledger = app.ledger();
         let appended = ledger.append(&app.db.pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
         let mut conn = app.db.pool.acquire().await.expect("conn");
-        let mut entries = db::ledger::entry_bytes_range(&mut conn, 0, 3).await.expect("entries");
+        let mut entries = crate::db::ledger::entry_bytes_range(&mut conn, 0, 3).await.expect("entries");
         let keys = vec![ledger.verifier()];
         assert!(check_entries(&entries, &appended.checkpoint.note, &keys).is_ok());
         entries[1][5] ^= 1;

@@ -1,14 +1,23 @@
-//! The derived tables: the same analytics the pages show, as rows. Computed
-//! from the latest disclosures of each provider (narrowed by the export's
-//! filter where the table allows it), so a download matches the page it came from.
+//! The derived tables: the same figures the pages show, as rows. Computed from the
+//! projection's provider summaries and digests ([`Summaries`]); an export narrowed by
+//! resource, region or dates builds each provider's summary from the latest records the
+//! filter keeps, through the same buckets ([`ProviderSummary::of_records`]), so there is one
+//! code path from records to figures whatever the filter.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
 use super::cell::Cell;
 use super::filter::ExportFilter;
 use super::schema::{self, Field};
+use super::source::{ExportError, RowSink};
+use super::summaries::Summaries;
 use crate::analytics::compliance::PeriodStatus;
-use crate::analytics::{Disclosures, Filter, grades, metrics, prices};
+use crate::analytics::grades::Grade;
+use crate::analytics::{Disclosures, Filter};
+use crate::projection::summary::ProviderSummary;
+use crate::records::{Record, RecordKind};
 
 /// A derived table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,99 +51,244 @@ impl Table {
         self != Self::Grades
     }
 
-    /// The rows for `providers` (slug and latest disclosures, in order), narrowed by `filter`;
-    /// `window` is the reporting window grades are computed over.
+    /// The kinds of record the table is computed from: a latest version of one of these
+    /// that no longer decodes is left out of its figures (and named).
+    pub fn kinds(self) -> &'static [RecordKind] {
+        match self {
+            Self::QueuePercentiles => &[RecordKind::QueueTime],
+            Self::AcceptanceRates => &[RecordKind::Acceptance],
+            Self::PriceSeries => &[RecordKind::Price],
+            Self::LockupShares => &[RecordKind::Lockup, RecordKind::Capacity],
+            Self::Grades => &[
+                RecordKind::QueueTime,
+                RecordKind::Acceptance,
+                RecordKind::Price,
+                RecordKind::Lockup,
+                RecordKind::Capacity,
+            ],
+        }
+    }
+
+    /// The kind a resource, region or date filter narrows (lock-up shares are still taken of
+    /// every capacity filing, whatever the filter).
+    fn filtered_kind(self) -> Option<RecordKind> {
+        match self {
+            Self::QueuePercentiles => Some(RecordKind::QueueTime),
+            Self::AcceptanceRates => Some(RecordKind::Acceptance),
+            Self::PriceSeries => Some(RecordKind::Price),
+            Self::LockupShares => Some(RecordKind::Lockup),
+            Self::Grades => None,
+        }
+    }
+
+    /// The rows of the providers in `summaries` (of `only`, if given), by slug. With
+    /// `narrowed` (a filtered export), each provider's rows come from its summary there
+    /// (none if absent), and lock-up shares from its whole summary's capacity.
+    pub fn rows_of(
+        self,
+        summaries: &Summaries,
+        only: Option<&str>,
+        narrowed: Option<&BTreeMap<String, ProviderSummary>>,
+    ) -> Vec<Vec<Cell>> {
+        let chosen = |slug: &String| only.is_none_or(|only| only == slug);
+        if self == Self::Grades {
+            let Some(window) = summaries.window() else { return Vec::new() };
+            return summaries
+                .digests
+                .iter()
+                .filter(|(slug, digest)| chosen(slug) && digest.records > 0)
+                .flat_map(|(slug, digest)| grade_rows(slug, &digest.grade(window)))
+                .collect();
+        }
+        let empty = ProviderSummary::default();
+        summaries
+            .providers
+            .iter()
+            .filter(|(slug, _)| chosen(slug))
+            .flat_map(|(slug, all)| {
+                let shown = narrowed.map_or(all, |narrowed| narrowed.get(slug).unwrap_or(&empty));
+                self.provider_rows(slug, shown, all)
+            })
+            .collect()
+    }
+
+    /// One provider's rows: `shown` summarises the records the export covers, `all` every
+    /// latest record of the provider (lock-up shares need every capacity filing before the
+    /// deal, not only those in the filter). Grades are not per summary: see [`grade_rows`].
+    fn provider_rows(self, slug: &str, shown: &ProviderSummary, all: &ProviderSummary) -> Vec<Vec<Cell>> {
+        let text = |s: &str| Cell::Text(s.to_owned());
+        match self {
+            Self::QueuePercentiles => shown
+                .queue
+                .iter()
+                .map(|p| {
+                    vec![
+                        text(slug),
+                        text(&p.tier),
+                        Cell::Date(p.period_start),
+                        Cell::Number(p.p50_seconds),
+                        Cell::Number(p.p90_seconds),
+                        Cell::Int(p.jobs as i64),
+                    ]
+                })
+                .collect(),
+            Self::AcceptanceRates => shown
+                .acceptance
+                .iter()
+                .map(|r| {
+                    vec![
+                        text(slug),
+                        text(&r.category),
+                        Cell::Int(r.received as i64),
+                        Cell::Int(r.accepted as i64),
+                        Cell::Int(r.rejected as i64),
+                        r.rate().map_or(Cell::Null, Cell::Number),
+                    ]
+                })
+                .collect(),
+            Self::PriceSeries => shown
+                .prices
+                .iter()
+                .map(|p| {
+                    vec![
+                        text(slug),
+                        text(&p.series),
+                        text(&p.currency),
+                        Cell::Date(p.month),
+                        Cell::Number(p.price),
+                        p.cost_basis.map_or(Cell::Null, Cell::Number),
+                    ]
+                })
+                .collect(),
+            Self::LockupShares => all
+                .figures(None)
+                .lockups
+                .into_iter()
+                .filter(|s| shown.lockups.contains(&s.lockup))
+                .map(|s| {
+                    let l = s.lockup;
+                    vec![
+                        text(slug),
+                        Cell::Text(l.counterparty),
+                        Cell::Text(l.resource.to_string()),
+                        Cell::Text(l.region.to_string()),
+                        Cell::Int(l.accelerators as i64),
+                        Cell::Date(l.start_date),
+                        l.end_date.map_or(Cell::Null, Cell::Date),
+                        Cell::Text(l.exclusivity.as_str().to_owned()),
+                        s.share.map_or(Cell::Null, Cell::Number),
+                    ]
+                })
+                .collect(),
+            Self::Grades => Vec::new(),
+        }
+    }
+
+    /// The rows for `providers` (slug and latest disclosures, in order), narrowed by
+    /// `filter`; `window` is the reporting window grades are computed over. For callers
+    /// that hold disclosures rather than the projection (the page snapshot): each
+    /// provider's records go through [`ProviderSummary::of_records`] and the same rows as
+    /// [`Self::rows_of`]. A provider with no record has no rows (as in the projection).
     pub fn rows<'a>(
         self,
         providers: impl IntoIterator<Item = (&'a str, &'a Disclosures)>,
         filter: &Filter,
         window: Option<(NaiveDate, NaiveDate)>,
     ) -> Vec<Vec<Cell>> {
-        let text = |s: &str| Cell::Text(s.to_owned());
         let mut rows = Vec::new();
-        for (slug, all) in providers {
-            let narrowed;
-            let d = if *filter == Filter::default() {
-                all
-            } else {
-                narrowed = all.filtered(filter);
-                &narrowed
-            };
-            match self {
-                Self::QueuePercentiles => {
-                    for p in metrics::queue_series(d).unwrap_or_default() {
-                        rows.push(vec![
-                            text(slug),
-                            Cell::Text(p.tier),
-                            Cell::Date(p.period_start),
-                            Cell::Number(p.p50_seconds),
-                            Cell::Number(p.p90_seconds),
-                            Cell::Int(p.jobs as i64),
-                        ]);
-                    }
-                }
-                Self::AcceptanceRates => {
-                    for r in metrics::acceptance_by_category(d).unwrap_or_default() {
-                        let rate = r.rate().map_or(Cell::Null, Cell::Number);
-                        rows.push(vec![
-                            text(slug),
-                            Cell::Text(r.category),
-                            Cell::Int(r.received as i64),
-                            Cell::Int(r.accepted as i64),
-                            Cell::Int(r.rejected as i64),
-                            rate,
-                        ]);
-                    }
-                }
-                Self::PriceSeries => {
-                    for p in prices::price_series(d) {
-                        rows.push(vec![
-                            text(slug),
-                            Cell::Text(p.series),
-                            Cell::Text(p.currency),
-                            Cell::Date(p.month),
-                            Cell::Number(p.price),
-                            p.cost_basis.map_or(Cell::Null, Cell::Number),
-                        ]);
-                    }
-                }
-                Self::LockupShares => {
-                    // Shares need every capacity filing before the deal, not only those in the filter.
-                    let shares = metrics::lockup_shares(all);
-                    for s in shares.into_iter().filter(|s| d.lockups.iter().any(|(_, l)| *l == s.lockup)) {
-                        let l = s.lockup;
-                        rows.push(vec![
-                            text(slug),
-                            Cell::Text(l.counterparty),
-                            Cell::Text(l.resource.to_string()),
-                            Cell::Text(l.region.to_string()),
-                            Cell::Int(l.accelerators as i64),
-                            Cell::Date(l.start_date),
-                            l.end_date.map_or(Cell::Null, Cell::Date),
-                            Cell::Text(l.exclusivity.as_str().to_owned()),
-                            s.share.map_or(Cell::Null, Cell::Number),
-                        ]);
-                    }
-                }
-                Self::Grades => {
-                    let Some(window) = window else { continue };
-                    let grade = grades::grade(d, window);
-                    for c in &grade.components {
-                        rows.push(vec![
-                            text(slug),
-                            Cell::Text(grade.letter.to_string()),
-                            Cell::Number(grade.score),
-                            Cell::Text(c.component.label().to_owned()),
-                            Cell::Number(c.weight),
-                            Cell::Number(c.value),
-                            Cell::Text(c.detail.clone()),
-                        ]);
-                    }
-                }
+        for (slug, d) in providers {
+            let records = records_of(d);
+            if records.is_empty() {
+                continue;
             }
+            let all = ProviderSummary::of_records(slug, &records);
+            if self == Self::Grades {
+                if let Some(window) = window {
+                    rows.extend(grade_rows(slug, &all.digest().grade(window)));
+                }
+                continue;
+            }
+            let narrowed = (*filter != Filter::default()).then(|| {
+                let kind = self.filtered_kind();
+                let kept = records.iter().filter(|r| Some(r.kind()) == kind && super::filter::keeps(filter, r));
+                ProviderSummary::of_records(slug, kept)
+            });
+            rows.extend(self.provider_rows(slug, narrowed.as_ref().unwrap_or(&all), &all));
         }
         rows
     }
+}
+
+/// Every record of `d`, as records.
+fn records_of(d: &Disclosures) -> Vec<Record> {
+    let queue = d.queue_times.iter().map(|(_, r)| Record::QueueTime(r.clone()));
+    let acceptance = d.acceptance.iter().map(|(_, r)| Record::Acceptance(r.clone()));
+    let prices = d.prices.iter().map(|(_, r)| Record::Price(r.clone()));
+    let lockups = d.lockups.iter().map(|(_, r)| Record::Lockup(r.clone()));
+    let capacity = d.capacity.iter().map(|(_, r)| Record::Capacity(r.clone()));
+    queue.chain(acceptance).chain(prices).chain(lockups).chain(capacity).collect()
+}
+
+/// A provider's grade as rows, one per component.
+fn grade_rows(slug: &str, grade: &Grade) -> Vec<Vec<Cell>> {
+    grade
+        .components
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Text(slug.to_owned()),
+                Cell::Text(grade.letter.to_string()),
+                Cell::Number(grade.score),
+                Cell::Text(c.component.label().to_owned()),
+                Cell::Number(c.weight),
+                Cell::Number(c.value),
+                Cell::Text(c.detail.clone()),
+            ]
+        })
+        .collect()
+}
+
+/// Writes `table`, narrowed by `filter`, from `summaries` into `sink`; tells the sink of each
+/// latest version of the table's kinds (of the chosen provider) that it leaves out because
+/// its record no longer decodes. Returns the rows written.
+pub async fn render(
+    table: Table,
+    summaries: &Summaries,
+    filter: &ExportFilter,
+    sink: &mut impl RowSink,
+) -> Result<u64, ExportError> {
+    let only = filter.provider.as_deref();
+    let narrowed = match table.filtered_kind() {
+        Some(kind) if filter.place_and_time != Filter::default() => {
+            let kept = summaries.latest_records(only, kind, &filter.place_and_time).await?;
+            // Bucket summaries are computed with polars, which blocks: off the async workers.
+            let narrowed = tokio::task::spawn_blocking(move || {
+                kept.into_iter()
+                    .map(|(slug, records)| {
+                        let summary = ProviderSummary::of_records(&slug, &records);
+                        (slug, summary)
+                    })
+                    .collect::<BTreeMap<_, _>>()
+            })
+            .await
+            .map_err(|e| ExportError::Encode(format!("analytics failed: {e}")))?;
+            Some(narrowed)
+        }
+        _ => None,
+    };
+    let rows = table.rows_of(summaries, only, narrowed.as_ref());
+    sink.page_read();
+    for left_out in &summaries.unreadable {
+        let of_table = table.kinds().iter().any(|kind| kind.as_str() == left_out.kind);
+        if of_table && only.is_none_or(|only| only == left_out.provider) {
+            sink.unreadable(left_out.index, &left_out.reason);
+        }
+    }
+    let count = rows.len() as u64;
+    for row in rows {
+        sink.push(row).await?;
+    }
+    Ok(count)
 }
 
 /// The compliance report as rows, narrowed by provider, kind and period start.

@@ -11,6 +11,7 @@ pub mod filter;
 pub mod schema;
 pub mod snapshot;
 pub mod source;
+pub mod summaries;
 
 use crate::records::RecordKind;
 use schema::Field;
@@ -22,7 +23,7 @@ pub enum Source {
     Records(RecordKind),
     /// The ledger entries, streamed.
     Entries,
-    /// A table derived from the latest records (small; computed from the page snapshot).
+    /// A table derived from the latest records (small; computed from the projection's summaries).
     Derived(derived::Table),
     /// The compliance report (obligations weighed against the ledger's acceptance times).
     Compliance,

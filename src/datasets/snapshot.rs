@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -13,13 +14,13 @@ use sqlx::PgPool;
 use super::cell::Cell;
 use super::encode::{self, CHUNK, Encoder};
 use super::filter::ExportFilter;
-use super::source::{self, ExportError, RowSink};
+use super::source::{self, ExportError, HeldEntries, RowSink};
+use super::summaries::Summaries;
 use super::{CATALOG, Dataset, Format, Source, derived};
-use crate::analytics::compliance::{self, Obligation};
-use crate::analytics::{Disclosures, reporting_window};
+use crate::analytics::compliance::{self, Filings, Obligation};
 use crate::db;
 use crate::db::ledger::StoredCheckpoint;
-use crate::providers::Provider;
+use crate::projection::fold::Fold;
 
 /// Why a snapshot could not be written or verified.
 #[derive(Debug, thiserror::Error)]
@@ -66,22 +67,31 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
     move |source| SnapshotError::Io { path: path.to_owned(), source }
 }
 
+/// Where a pinned export reads the ledger's entries.
+#[derive(Debug, Clone)]
+enum EntrySource {
+    /// `ledger_entries`, a page at a time (pinned by tree size: entries are never changed).
+    Database(PgPool),
+    /// Entries held in memory (fetched and checked by `gatelog verify --figures`).
+    Held(Arc<HeldEntries>),
+}
+
 /// Everything a snapshot is computed from.
 pub struct Pinned {
     /// The checkpoint.
     pub checkpoint: StoredCheckpoint,
-    /// Registered providers, by name.
-    pub providers: Vec<Provider>,
-    /// Latest disclosures per provider slug, at the checkpoint.
-    pub disclosures: Vec<(String, Disclosures)>,
     /// The obligations the compliance report weighs filings against.
     pub obligations: Vec<Obligation>,
+    /// Where the record datasets, the entries and the compliance report's filings are read.
+    entries: EntrySource,
+    /// The projection at the checkpoint, for the derived tables (if loaded).
+    summaries: Option<Arc<Summaries>>,
 }
 
 impl Pinned {
     /// Reads the ledger at `tree_size` (the latest checkpoint if `None`); `obligations`
     /// replaces the configured ones (verification uses those recorded in the snapshot).
-    /// The latest records are loaded only if `derived` (the derived tables need them).
+    /// The projection is loaded only if `derived` (the derived tables need it).
     pub async fn load(
         pool: &PgPool,
         tree_size: Option<u64>,
@@ -93,67 +103,90 @@ impl Pinned {
             Some(size) => db::ledger::checkpoint_at(&mut conn, size).await?.ok_or(SnapshotError::NoCheckpoint(size))?,
             None => db::ledger::latest_checkpoint(&mut conn).await?.ok_or(SnapshotError::EmptyLedger)?,
         };
-        let mut providers = db::providers::list(&mut conn).await?;
-        // Datasets list providers by slug: the order must follow from the ledger alone
-        // (display names are not in it), so that anyone can re-derive the same files.
-        providers.sort_by(|a, b| a.slug.cmp(&b.slug));
         let obligations = match obligations {
             Some(given) => given,
             None => db::obligations::list(&mut conn, None).await?,
         };
-        let mut disclosures: Vec<(String, Disclosures)> = Vec::new();
-        if derived {
-            let latest = db::records::latest_at(&mut conn, None, checkpoint.size).await?;
-            for provider in &providers {
-                let slug = provider.slug.as_str();
-                let records = latest.iter().filter(|r| r.provider == slug).filter_map(|r| {
-                    let kind =
-                        crate::records::RecordKind::OPTIONS.iter().find(|(n, _)| *n == r.kind).map(|(_, k)| *k)?;
-                    Some((r.provider.clone(), kind, r.record.clone()))
-                });
-                disclosures.push((slug.to_owned(), Disclosures::from_records(records).0));
-            }
+        drop(conn);
+        let summaries = if derived {
+            let loaded = Summaries::load(pool, checkpoint.size)
+                .await
+                .map_err(|source| SnapshotError::Export { dataset: "the derived tables".into(), source })?;
+            Some(Arc::new(loaded))
+        } else {
+            None
+        };
+        Ok(Self { checkpoint, obligations, entries: EntrySource::Database(pool.clone()), summaries })
+    }
+
+    /// Entries `0..entries.len()` held in memory, at `checkpoint` (whose size must be their
+    /// number): folded into the projection once, then every dataset is read from them, with
+    /// no database at all (`gatelog verify --figures`). CPU work: off the async workers.
+    pub async fn held(
+        entries: Vec<Vec<u8>>,
+        checkpoint: StoredCheckpoint,
+        obligations: Vec<Obligation>,
+    ) -> Result<Self, ExportError> {
+        let (held, summaries) = tokio::task::spawn_blocking(move || {
+            let mut fold = Fold::default();
+            let held = HeldEntries::decode(entries, |entry| Ok(fold.apply(entry).map(drop)?))?;
+            Ok::<_, ExportError>((held, Summaries::of_fold(Arc::new(fold))))
+        })
+        .await
+        .map_err(|e| ExportError::Encode(format!("folding the entries failed: {e}")))??;
+        if held.len() != checkpoint.size {
+            return Err(ExportError::Encode(format!(
+                "{} entries held for a checkpoint of {} entries",
+                held.len(),
+                checkpoint.size
+            )));
         }
-        Ok(Self { checkpoint, providers, disclosures, obligations })
+        Ok(Self {
+            checkpoint,
+            obligations,
+            entries: EntrySource::Held(Arc::new(held)),
+            summaries: Some(Arc::new(summaries)),
+        })
     }
 
     /// Writes one dataset (every row) into `sink`.
-    pub async fn render(&self, pool: &PgPool, dataset: &Dataset, sink: &mut impl RowSink) -> Result<u64, ExportError> {
-        self.render_filtered(pool, dataset, &ExportFilter::default(), sink).await
+    pub async fn render(&self, dataset: &Dataset, sink: &mut impl RowSink) -> Result<u64, ExportError> {
+        self.render_filtered(dataset, &ExportFilter::default(), sink).await
     }
 
     /// Writes the rows of one dataset that pass `filter` into `sink`.
     pub async fn render_filtered(
         &self,
-        pool: &PgPool,
         dataset: &Dataset,
         all: &ExportFilter,
         sink: &mut impl RowSink,
     ) -> Result<u64, ExportError> {
         let size = self.checkpoint.size;
-        let rows = match dataset.source {
-            Source::Records(kind) => return source::records(pool, kind, all, size, sink).await,
-            Source::Entries => return source::entries(pool, all, size, sink).await,
-            Source::Derived(table) => {
-                // polars blocks (and must not run on an async worker).
-                let disclosures = self.disclosures.clone();
-                let (only, place) = (all.provider.clone(), all.place_and_time.clone());
-                tokio::task::spawn_blocking(move || {
-                    let window = reporting_window(disclosures.iter().map(|(_, d)| d));
-                    let chosen = disclosures
-                        .iter()
-                        .filter(|(s, _)| only.as_deref().is_none_or(|o| o == s))
-                        .map(|(s, d)| (s.as_str(), d));
-                    table.rows(chosen, &place, window)
-                })
-                .await
-                .map_err(|e| ExportError::Encode(format!("analytics failed: {e}")))?
+        let rows = match (dataset.source, &self.entries) {
+            (Source::Records(kind), EntrySource::Database(pool)) => {
+                return source::records(pool, kind, all, size, sink).await;
             }
-            Source::Compliance => {
-                let mut conn = pool.acquire().await?;
-                let filings = db::obligations::filings(&mut conn, size).await?;
-                let periods =
-                    compliance::report(&self.obligations, &filings.into_iter().collect(), self.checkpoint.signed_at);
+            (Source::Records(kind), EntrySource::Held(held)) => {
+                return source::held_records(held, kind, all, sink).await;
+            }
+            (Source::Entries, EntrySource::Database(pool)) => return source::entries(pool, all, size, sink).await,
+            (Source::Entries, EntrySource::Held(held)) => return source::held_entries(held, all, sink).await,
+            (Source::Derived(table), _) => {
+                let summaries = self.summaries.as_ref().ok_or_else(|| {
+                    ExportError::Encode("the projection was not loaded for the derived tables".into())
+                })?;
+                return derived::render(table, summaries, all, sink).await;
+            }
+            (Source::Compliance, entries) => {
+                let mut filings = Filings::default();
+                match entries {
+                    EntrySource::Database(pool) => {
+                        let mut conn = pool.acquire().await?;
+                        filings.extend(db::obligations::filings(&mut conn, size).await?);
+                    }
+                    EntrySource::Held(held) => filings.extend(held.filings()),
+                }
+                let periods = compliance::report(&self.obligations, &filings, self.checkpoint.signed_at);
                 derived::compliance_rows(&periods, all)
             }
         };
@@ -322,7 +355,7 @@ pub async fn write(pool: &PgPool, out: &Path, tree_size: Option<u64>) -> Result<
         std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-    let result = write_into(pool, &pinned, &staging).await;
+    let result = write_into(&pinned, &staging).await;
     let sums = match result {
         Ok(sums) => sums,
         Err(error) => {
@@ -355,7 +388,7 @@ fn dataset_files(size: u64) -> Vec<(Dataset, Format, String)> {
     CATALOG.iter().flat_map(|d| Format::ALL.into_iter().map(move |f| (*d, f, d.file_name(size, f)))).collect()
 }
 
-async fn write_into(pool: &PgPool, pinned: &Pinned, dir: &Path) -> Result<Vec<FileSum>, SnapshotError> {
+async fn write_into(pinned: &Pinned, dir: &Path) -> Result<Vec<FileSum>, SnapshotError> {
     let size = pinned.checkpoint.size;
     let mut sums = Vec::new();
     for (dataset, format, name) in dataset_files(size) {
@@ -364,7 +397,7 @@ async fn write_into(pool: &PgPool, pinned: &Pinned, dir: &Path) -> Result<Vec<Fi
         let hashed = Tee { file: std::io::BufWriter::new(file), hash: HashWriter::default() };
         let export = |source| SnapshotError::Export { dataset: name.clone(), source };
         let mut sink = WriteSink::new(&dataset, format, hashed).map_err(export)?;
-        pinned.render(pool, &dataset, &mut sink).await.map_err(export)?;
+        pinned.render(&dataset, &mut sink).await.map_err(export)?;
         let unreadable = sink.unreadable.clone();
         let tee = sink.finish().map_err(export)?;
         let (sha256, bytes) = tee.hash.result();
@@ -452,7 +485,7 @@ pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), 
     for (dataset, format, name) in dataset_files(size) {
         let export = |source| SnapshotError::Export { dataset: name.clone(), source };
         let mut sink = WriteSink::new(&dataset, format, HashWriter::default()).map_err(export)?;
-        pinned.render(pool, &dataset, &mut sink).await.map_err(export)?;
+        pinned.render(&dataset, &mut sink).await.map_err(export)?;
         let unreadable = sink.unreadable.clone();
         let (sha256, bytes) = sink.finish().map_err(export)?.result();
         recomputed.push(FileSum { name, sha256, bytes, unreadable });
@@ -498,7 +531,7 @@ mod tests {
     use super::*;
     use crate::testing::TestApp;
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_snapshot_is_complete_verifiable_served_immutably_and_never_overwritten() {
         let root = tempfile::tempdir().expect("tempdir");
         let app = TestApp::with_demo().await.with_snapshots_dir(root.path());
@@ -552,7 +585,7 @@ mod tests {
         assert_eq!(failed, [format!("gatelog_grades_{size}.csv")]);
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unknown_sizes_and_empty_directories_are_explained() {
         let app = TestApp::with_demo().await;
         let root = tempfile::tempdir().expect("tempdir");

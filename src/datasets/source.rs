@@ -6,6 +6,8 @@
 //! Pages follow each other by entry index (`idx > last ORDER BY idx LIMIT n`),
 //! so every page is one short indexed query, whatever the ledger's size.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Days, Utc};
 use sqlx::{PgPool, Row};
 
@@ -13,6 +15,10 @@ use super::cell::{self, Cell, CellError};
 use super::filter::ExportFilter;
 use super::record_fields;
 use super::schema::Field;
+use crate::analytics::compliance::Filing;
+use crate::ledger::entry::Entry;
+use crate::ledger::merkle;
+use crate::projection::fold::TypedEntry;
 use crate::records::RecordKind;
 
 /// Why an export stopped.
@@ -37,6 +43,10 @@ pub enum ExportError {
         /// The parser's message.
         reason: String,
     },
+    /// An entry's `supersedes` disagrees with the rule for the latest version
+    /// ([`crate::projection::fold`]): the figures cannot be derived from these entries.
+    #[error("the entries break the rule for the latest version: {0}")]
+    Conflict(#[from] crate::projection::fold::Conflict),
     /// Writing the format failed.
     #[error("encoding: {0}")]
     Encode(String),
@@ -57,7 +67,7 @@ pub const PAGE_ROWS: u64 = 2000;
 /// entries through the primary key whatever the planner believes: with `idx > last LIMIT n`
 /// and statistics made when the table was small, PostgreSQL chose to read and sort the rest
 /// of the table on every page (47 s a page under `cargo bench --bench load`).
-fn pages(tree_size: u64) -> impl Iterator<Item = (i64, i64)> {
+pub(super) fn pages(tree_size: u64) -> impl Iterator<Item = (i64, i64)> {
     let end = i64::try_from(tree_size).unwrap_or(i64::MAX);
     (0..tree_size.div_ceil(PAGE_ROWS)).map(move |page| {
         let start = i64::try_from(page * PAGE_ROWS).unwrap_or(i64::MAX);
@@ -90,28 +100,6 @@ pub enum RecordRow {
     Filtered,
     /// Its record no longer decodes: left out and reported, never fatal to the export.
     Unreadable(String),
-}
-
-/// The date a record is filtered by: its period start, effective date, as-of date or start.
-pub fn date_field(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::QueueTime | RecordKind::Acceptance => "period_start",
-        RecordKind::Price => "effective_date",
-        RecordKind::Lockup => "start_date",
-        RecordKind::Capacity => "as_of",
-    }
-}
-
-/// Whether a record passes the resource, region and date filter.
-fn wanted(record: &serde_json::Value, place: &crate::analytics::Filter, date_key: &str) -> bool {
-    let text = |key: &str| record.get(key).and_then(|v| v.as_str());
-    if place.resource.as_deref().is_some_and(|r| text("resource") != Some(r))
-        || place.region.as_deref().is_some_and(|r| text("region") != Some(r))
-    {
-        return false;
-    }
-    let date = text(date_key).and_then(|d| d.parse::<chrono::NaiveDate>().ok());
-    !(place.from.is_some_and(|f| date.is_none_or(|d| d < f)) || place.to.is_some_and(|t| date.is_none_or(|d| d > t)))
 }
 
 fn index_of(row: &sqlx::postgres::PgRow) -> Result<u64, sqlx::Error> {
@@ -206,17 +194,17 @@ pub fn record_row(
     stored: StoredRecord,
     fields: &[Field],
     place: &crate::analytics::Filter,
-    date_key: &str,
 ) -> Result<RecordRow, ExportError> {
     let index = stored.index;
     let Ok(mut entry) = serde_json::from_slice::<serde_json::Value>(&stored.entry) else {
         return Ok(RecordRow::Unreadable("the entry is not JSON".into()));
     };
     let record = entry["record"].take();
-    if let Err(unreadable) = crate::records::Record::from_entry(entry["kind"].as_str().unwrap_or(""), record.clone()) {
-        return Ok(RecordRow::Unreadable(unreadable.reason));
-    }
-    if !wanted(&record, place, date_key) {
+    let decoded = match crate::records::Record::from_entry(entry["kind"].as_str().unwrap_or(""), record.clone()) {
+        Ok(decoded) => decoded,
+        Err(unreadable) => return Ok(RecordRow::Unreadable(unreadable.reason)),
+    };
+    if !super::filter::keeps(place, &decoded) {
         return Ok(RecordRow::Filtered);
     }
     let mut cells = Vec::with_capacity(5 + fields.len());
@@ -245,7 +233,6 @@ pub async fn records(
 ) -> Result<u64, ExportError> {
     let fields = record_fields(kind);
     let place = &filter.place_and_time;
-    let date_key = date_field(kind);
     let mut count = 0;
     let mut first = true;
     let read = |range| {
@@ -261,21 +248,36 @@ pub async fn records(
             sink.page_read();
         }
         for stored in page {
-            let index = stored.index;
-            match record_row(stored, &fields, place, date_key)? {
-                RecordRow::Row(cells) => {
-                    sink.push(cells).await?;
-                    count += 1;
-                }
-                RecordRow::Filtered => {}
-                RecordRow::Unreadable(reason) => sink.unreadable(index, &reason),
-            }
+            count += push_record(stored, &fields, place, sink).await?;
         }
     }
     if first {
         sink.page_read();
     }
     Ok(count)
+}
+
+/// Pushes one stored version's row into `sink`, or tells it the version no longer decodes
+/// (the one place both happen, whether the entries come from PostgreSQL or from memory);
+/// returns the rows pushed (0 or 1).
+async fn push_record(
+    stored: StoredRecord,
+    fields: &[Field],
+    place: &crate::analytics::Filter,
+    sink: &mut impl RowSink,
+) -> Result<u64, ExportError> {
+    let index = stored.index;
+    match record_row(stored, fields, place)? {
+        RecordRow::Row(cells) => {
+            sink.push(cells).await?;
+            Ok(1)
+        }
+        RecordRow::Filtered => Ok(0),
+        RecordRow::Unreadable(reason) => {
+            sink.unreadable(index, &reason);
+            Ok(0)
+        }
+    }
 }
 
 /// Whether entry bytes carry a provider signature. Reads only the top-level keys
@@ -297,13 +299,7 @@ pub async fn entries(
     tree_size: u64,
     sink: &mut impl RowSink,
 ) -> Result<u64, ExportError> {
-    let start = filter.place_and_time.from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
-    let end = filter
-        .place_and_time
-        .to
-        .and_then(|d| d.checked_add_days(Days::new(1)))
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc());
+    let (start, end) = received_range(filter);
     let mut count = 0;
     let mut first = true;
     let read = |range| {
@@ -320,7 +316,9 @@ pub async fn entries(
         }
         for row in &rows {
             let index = index_of(row)?;
-            sink.push(entry_row(row, index)?).await?;
+            let received_at = row.try_get::<DateTime<Utc>, _>(3)?;
+            let stored = (row.try_get(1)?, row.try_get(2)?, received_at, row.try_get(4)?);
+            sink.push(entry_row(index, stored, &row.try_get::<Vec<u8>, _>(5)?, row.try_get(6)?)?).await?;
             count += 1;
         }
     }
@@ -380,20 +378,167 @@ impl<T> Drop for Ahead<T> {
     }
 }
 
-/// One entry's row: the stored columns, its exact bytes, and whether a provider signed it.
-fn entry_row(row: &sqlx::postgres::PgRow, index: u64) -> Result<Vec<Cell>, ExportError> {
-    let leaf: Vec<u8> = row.try_get(5)?;
-    let bytes: Vec<u8> = row.try_get(6)?;
+/// One entry's row: its index, (provider, kind, received_at, supersedes), leaf hash and exact
+/// bytes, and whether a provider signed it.
+fn entry_row(
+    index: u64,
+    (provider, kind, received_at, supersedes): (String, String, DateTime<Utc>, Option<i64>),
+    leaf: &[u8],
+    bytes: Vec<u8>,
+) -> Result<Vec<Cell>, ExportError> {
     let signed = provider_signed(&bytes).map_err(|reason| ExportError::NotJson { index, reason })?;
     let entry = String::from_utf8(bytes).map_err(|e| ExportError::NotJson { index, reason: e.to_string() })?;
     Ok(vec![
         Cell::Int(index as i64),
-        Cell::Text(row.try_get(1)?),
-        Cell::Text(row.try_get(2)?),
-        Cell::DateTime(row.try_get::<DateTime<Utc>, _>(3)?),
-        optional_index(row.try_get(4)?),
+        Cell::Text(provider),
+        Cell::Text(kind),
+        Cell::DateTime(received_at),
+        optional_index(supersedes),
         Cell::Text(hex::encode(leaf)),
         Cell::Text(entry),
         Cell::Bool(signed),
     ])
+}
+
+/// The received-at range an entries export keeps, from its date filter: `[start, end)`.
+fn received_range(filter: &ExportFilter) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let start = filter.place_and_time.from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+    let end = filter
+        .place_and_time
+        .to
+        .and_then(|d| d.checked_add_days(Days::new(1)))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc());
+    (start, end)
+}
+
+/// What the datasets read of one entry held in memory.
+#[derive(Debug, Clone)]
+struct Held {
+    provider: String,
+    kind: String,
+    received_at: DateTime<Utc>,
+    supersedes: Option<u64>,
+    /// The date the compliance report places it at (see [`Filing::date_of`]), if any.
+    filing_date: Option<String>,
+}
+
+/// Entries held in memory, in log order: those `gatelog verify --figures` fetched from the
+/// tiles and checked against a signed checkpoint. The ledger-backed datasets (records,
+/// entries, the compliance report's filings) read them here exactly as they read
+/// `ledger_entries` from PostgreSQL, row for row, through the same row functions.
+#[derive(Debug, Default)]
+pub struct HeldEntries {
+    bytes: Vec<Vec<u8>>,
+    held: Vec<Held>,
+    /// The first entry that amends each amended entry.
+    first_amendment: HashMap<u64, u64>,
+}
+
+impl HeldEntries {
+    /// Decodes entries `0..bytes.len()` (their position is their index), handing each, typed,
+    /// to `fold` in log order. An entry that is not a Gatelog entry, or whose `received_at`
+    /// is not a time, is an error naming it (the site could not have stored it).
+    pub fn decode(
+        bytes: Vec<Vec<u8>>,
+        mut fold: impl FnMut(TypedEntry) -> Result<(), ExportError>,
+    ) -> Result<Self, ExportError> {
+        let mut held = Vec::with_capacity(bytes.len());
+        let mut first_amendment = HashMap::new();
+        for (index, entry) in bytes.iter().enumerate() {
+            let index = index as u64;
+            let not_entry = |reason: String| ExportError::NotJson { index, reason };
+            let entry: Entry =
+                serde_json::from_slice(entry).map_err(|e| not_entry(format!("not a Gatelog entry: {e}")))?;
+            let received_at = DateTime::parse_from_rfc3339(&entry.received_at)
+                .map_err(|e| not_entry(format!("received_at: {e}")))?
+                .with_timezone(&Utc);
+            if let Some(amended) = entry.supersedes {
+                first_amendment.entry(amended).or_insert(index);
+            }
+            held.push(Held {
+                provider: entry.provider.to_string(),
+                kind: entry.kind.clone(),
+                received_at,
+                supersedes: entry.supersedes,
+                filing_date: Filing::date_of(&entry.record).map(str::to_owned),
+            });
+            fold(TypedEntry::from_entry(entry))?;
+        }
+        Ok(Self { bytes, held, first_amendment })
+    }
+
+    /// How many entries are held (the tree size).
+    pub fn len(&self) -> u64 {
+        self.held.len() as u64
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The filings of the kinds with a cadence, in log order (as
+    /// [`crate::db::obligations::filings`] reads them from PostgreSQL).
+    pub fn filings(&self) -> impl Iterator<Item = Filing> + '_ {
+        self.held.iter().filter_map(|h| {
+            Filing::of_entry(&h.provider, &h.kind, h.filing_date.as_deref(), h.received_at, h.supersedes.is_some())
+        })
+    }
+}
+
+/// [`records`] over entries held in memory.
+pub async fn held_records(
+    held: &HeldEntries,
+    kind: RecordKind,
+    filter: &ExportFilter,
+    sink: &mut impl RowSink,
+) -> Result<u64, ExportError> {
+    let fields = record_fields(kind);
+    sink.page_read();
+    let mut count = 0;
+    for (index, h) in held.held.iter().enumerate() {
+        let index = index as u64;
+        if h.kind != kind.as_str() || filter.provider.as_deref().is_some_and(|only| only != h.provider) {
+            continue;
+        }
+        let superseded_by = held.first_amendment.get(&index).map(|by| *by as i64);
+        if superseded_by.is_some() && !filter.include_superseded {
+            continue;
+        }
+        let stored = StoredRecord {
+            index,
+            provider: h.provider.clone(),
+            received_at: h.received_at,
+            supersedes: h.supersedes.map(|s| s as i64),
+            superseded_by,
+            entry: held.bytes[index as usize].clone(),
+        };
+        count += push_record(stored, &fields, &filter.place_and_time, sink).await?;
+    }
+    Ok(count)
+}
+
+/// [`entries`] over entries held in memory.
+pub async fn held_entries(
+    held: &HeldEntries,
+    filter: &ExportFilter,
+    sink: &mut impl RowSink,
+) -> Result<u64, ExportError> {
+    let (start, end) = received_range(filter);
+    sink.page_read();
+    let mut count = 0;
+    for (index, (h, bytes)) in held.held.iter().zip(&held.bytes).enumerate() {
+        let wanted = filter.provider.as_deref().is_none_or(|only| only == h.provider)
+            && filter.kind.is_none_or(|kind| kind.as_str() == h.kind)
+            && start.is_none_or(|start| h.received_at >= start)
+            && end.is_none_or(|end| h.received_at < end);
+        if !wanted {
+            continue;
+        }
+        let stored = (h.provider.clone(), h.kind.clone(), h.received_at, h.supersedes.map(|s| s as i64));
+        sink.push(entry_row(index as u64, stored, &merkle::leaf_hash(bytes), bytes.clone())?).await?;
+        count += 1;
+    }
+    Ok(count)
 }
