@@ -12,7 +12,6 @@ pub mod metrics;
 pub mod prices;
 
 use crate::records::kinds::{Acceptance, Capacity, Lockup, Price, QueueTime};
-use crate::records::{Record, RecordKind};
 
 /// Every date the disclosures are about.
 fn dates(d: &Disclosures) -> impl Iterator<Item = chrono::NaiveDate> + '_ {
@@ -88,24 +87,6 @@ pub struct Disclosures {
 }
 
 impl Disclosures {
-    /// Sorts parsed records into their kinds. Records that no longer parse (an
-    /// older format, say) are skipped and counted, never guessed at.
-    pub fn from_records(records: impl IntoIterator<Item = (String, RecordKind, serde_json::Value)>) -> (Self, usize) {
-        let mut out = Self::default();
-        let mut skipped = 0;
-        for (provider, kind, value) in records {
-            match Record::from_entry(kind.as_str(), value) {
-                Ok(Record::QueueTime(r)) => out.queue_times.push((provider, r)),
-                Ok(Record::Acceptance(r)) => out.acceptance.push((provider, r)),
-                Ok(Record::Price(r)) => out.prices.push((provider, r)),
-                Ok(Record::Lockup(r)) => out.lockups.push((provider, r)),
-                Ok(Record::Capacity(r)) => out.capacity.push((provider, r)),
-                Err(_) => skipped += 1,
-            }
-        }
-        (out, skipped)
-    }
-
     /// Only the disclosures about `resource` and `region` (when given) whose dates fall
     /// in `[from, to]` (periods by their start, prices by effective date, capacity by
     /// `as_of`, lock-ups by start). Shared by the dashboards and, later, the datasets.

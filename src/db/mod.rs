@@ -3,12 +3,13 @@
 
 pub mod cosignatures;
 pub mod embedded;
+pub mod filings;
 pub mod idempotency_keys;
 pub mod ledger;
 pub mod obligations;
+pub mod projection;
 pub mod provider_keys;
 pub mod providers;
-pub mod records;
 pub mod tokens;
 
 use std::path::PathBuf;
@@ -85,6 +86,9 @@ pub enum DbError {
     /// A migration failed.
     #[error("applying migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The projection could not be brought up to date with the ledger.
+    #[error(transparent)]
+    Projection(#[from] projection::ProjectionError),
     /// Any other database error during setup.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),

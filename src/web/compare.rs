@@ -10,7 +10,6 @@ use serde::Deserialize;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::grades::Grade;
-use crate::analytics::metrics;
 use crate::api::extract::Query;
 use crate::error::PageError;
 use crate::providers::Provider;
@@ -81,28 +80,23 @@ pub struct ComparePage {
 }
 
 fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
-    let mine = snapshot.disclosures_of(provider.slug.as_str());
-    let capacity = metrics::latest_capacity(&mine);
-    let locked = capacity.map_or(0, |(date, _, _)| metrics::locked_on(&mine, date));
-    let figures = snapshot.figures(provider.slug.as_str());
-    let newcomer = figures.map_or((0, 0), |f| {
-        f.acceptance
+    let digest = snapshot.digest(provider.slug.as_str());
+    let capacity = digest.and_then(|d| d.capacity).map(|(date, total, set_aside, _)| (date, total, set_aside));
+    let locked = digest.and_then(|d| d.capacity).map_or(0, |(.., locked)| locked);
+    let newcomer = digest.map_or((0, 0), |d| {
+        d.acceptance
             .iter()
             .filter(|r| crate::analytics::grades::NEWCOMER_CATEGORIES.contains(&r.category.as_str()))
-            .fold((0, 0), |(a, d), r| (a + r.accepted, d + r.accepted + r.rejected))
+            .fold((0, 0), |(a, decided), r| {
+                (
+                    crate::analytics::add(a, r.accepted),
+                    crate::analytics::add(decided, crate::analytics::add(r.accepted, r.rejected)),
+                )
+            })
     });
-    let mut waits: Vec<(String, f64)> = Vec::new();
-    if let Some(f) = figures {
-        let mut tiers: Vec<&str> = f.queue.iter().map(|p| p.tier.as_str()).collect();
-        tiers.sort_unstable();
-        tiers.dedup();
-        for tier in tiers {
-            let mut hours: Vec<f64> =
-                f.queue.iter().filter(|p| p.tier == tier).map(|p| p.p50_seconds / 3600.0).collect();
-            hours.sort_by(f64::total_cmp);
-            waits.push((tier.to_owned(), hours[hours.len() / 2]));
-        }
-    }
+    // The same per-tier median the grade's queue fairness uses.
+    let waits: Vec<(String, f64)> =
+        digest.map_or_else(Vec::new, |d| d.tier_medians.iter().map(|(tier, s)| (tier.clone(), s / 3600.0)).collect());
     Side {
         provider: provider.clone(),
         grade: snapshot.grade(provider.slug.as_str()).cloned(),
@@ -116,7 +110,7 @@ fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
 /// `/compare`.
 pub async fn show(State(state): State<AppState>, Query(query): Query<CompareQuery>) -> Result<Response, PageError> {
     let snapshot = snapshot::current(&state).await?;
-    let find = |slug: &str| snapshot.providers.iter().find(|p| p.slug.as_str() == slug);
+    let find = |slug: &str| snapshot.provider(slug);
     let (a, b) = (query.a.clone().unwrap_or_default(), query.b.clone().unwrap_or_default());
     let (mut sides, mut notice) = (None, None);
     match (a.as_str(), b.as_str()) {

@@ -200,27 +200,25 @@ pub struct DictionaryPage {
     pub datasets: Vec<(Dataset, Vec<crate::datasets::schema::Field>)>,
 }
 
-/// Rows a dataset has at a snapshot, counted from the snapshot itself (no query).
+/// Rows a dataset has at a snapshot, counted from the providers' digests (no query).
 fn row_count(snapshot: &Snapshot, dataset: &Dataset) -> u64 {
-    let sum = |count: &dyn Fn(&super::snapshot::ProviderData) -> usize| {
-        snapshot.data.values().map(|d| count(d) as u64).sum::<u64>()
+    let sum = |count: &dyn Fn(&crate::projection::summary::Digest) -> u64| {
+        crate::analytics::sum(snapshot.providers.iter().filter_map(|p| snapshot.digest(p.slug.as_str())).map(count))
     };
     match dataset.source {
         Source::Entries => snapshot.tree_size,
-        Source::Records(kind) => sum(&|d| match kind {
-            crate::records::RecordKind::QueueTime => d.disclosures.queue_times.len(),
-            crate::records::RecordKind::Acceptance => d.disclosures.acceptance.len(),
-            crate::records::RecordKind::Price => d.disclosures.prices.len(),
-            crate::records::RecordKind::Lockup => d.disclosures.lockups.len(),
-            crate::records::RecordKind::Capacity => d.disclosures.capacity.len(),
-        }),
-        Source::Derived(table) => sum(&|d| match table {
-            derived::Table::QueuePercentiles => d.figures.queue.len(),
-            derived::Table::AcceptanceRates => d.figures.acceptance.len(),
-            derived::Table::PriceSeries => d.figures.prices.len(),
-            derived::Table::LockupShares => d.figures.lockups.len(),
-            derived::Table::Grades => d.grade.as_ref().map_or(0, |g| g.components.len()),
-        }),
+        Source::Records(kind) => sum(&|d| d.records_of(kind)),
+        Source::Derived(table) => match table {
+            derived::Table::QueuePercentiles => sum(&|d| d.queue_points),
+            derived::Table::AcceptanceRates => sum(&|d| d.acceptance.len() as u64),
+            derived::Table::PriceSeries => sum(&|d| d.price_points),
+            derived::Table::LockupShares => sum(&|d| d.lockups),
+            derived::Table::Grades => {
+                let components = crate::analytics::grades::Component::ALL.len() as u64;
+                snapshot.providers.iter().filter(|p| snapshot.grade(p.slug.as_str()).is_some()).count() as u64
+                    * components
+            }
+        },
         Source::Compliance => {
             snapshot.memo.get::<super::compliance::ComplianceReport>("compliance").map_or(0, |r| r.periods.len() as u64)
         }
@@ -316,21 +314,12 @@ pub async fn export(
             let rows = match snapshot.memo.get::<Vec<Vec<Cell>>>(&memo_key) {
                 Some(rows) => rows,
                 None => {
-                    let for_rows = snapshot.clone();
-                    let filter = filter.clone();
-                    let rows = tokio::task::spawn_blocking(move || {
-                        let providers = for_rows
-                            .providers
-                            .iter()
-                            .filter(|p| filter.provider.as_deref().is_none_or(|only| p.slug.as_str() == only))
-                            .filter_map(|p| {
-                                for_rows.data.get(p.slug.as_str()).map(|d| (p.slug.as_str(), &d.disclosures))
-                            });
-                        table.rows(providers, &filter.place_and_time, for_rows.window)
-                    })
-                    .await
-                    .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
-                    snapshot.memo.put(memo_key, Arc::new(rows))
+                    let summaries = summaries(&state, &snapshot).await?;
+                    let mut collected = Collected::default();
+                    crate::datasets::derived::render(table, &summaries, &filter, &mut collected)
+                        .await
+                        .map_err(|e| AppError::Unavailable(format!("computing {}: {e}", dataset.name)))?;
+                    snapshot.memo.put(memo_key, Arc::new(collected.0))
                 }
             };
             Some(rows.as_ref().clone())
@@ -422,6 +411,31 @@ pub async fn export(
 }
 
 /// Runs one export into `sink`.
+/// The projection's summaries at the snapshot's checkpoint, read once per checkpoint.
+async fn summaries(
+    state: &AppState,
+    snapshot: &Snapshot,
+) -> Result<Arc<crate::datasets::summaries::Summaries>, AppError> {
+    if let Some(held) = snapshot.memo.get::<crate::datasets::summaries::Summaries>("summaries") {
+        return Ok(held);
+    }
+    let loaded = crate::datasets::summaries::Summaries::load(&state.pool, snapshot.tree_size)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("reading the projection: {e}")))?;
+    Ok(snapshot.memo.put("summaries".into(), Arc::new(loaded)))
+}
+
+/// Rows collected in memory (a derived table is small: a few rows per provider).
+#[derive(Default)]
+struct Collected(Vec<Vec<Cell>>);
+
+impl source::RowSink for Collected {
+    async fn push(&mut self, row: Vec<Cell>) -> Result<(), ExportError> {
+        self.0.push(row);
+        Ok(())
+    }
+}
+
 async fn produce(
     pool: sqlx::PgPool,
     dataset: Dataset,
@@ -522,25 +536,24 @@ mod tests {
         let (header, rows) = csv_rows(&response.text());
         assert_eq!(header[..5], ["entry_index", "provider", "received_at", "supersedes", "superseded_by"]);
         let mut conn = app.db.pool.acquire().await.expect("conn");
-        let latest: Vec<_> = crate::db::records::latest(&mut conn, None)
-            .await
-            .expect("latest")
-            .into_iter()
-            .filter(|r| r.kind == "price")
-            .collect();
+        let query = crate::db::projection::LatestQuery {
+            kind: Some(crate::records::RecordKind::Price),
+            ..crate::db::projection::LatestQuery::default()
+        };
+        let latest = crate::db::projection::latest_records(&mut conn, &query).await.expect("latest");
         assert_eq!(rows.len(), latest.len());
-        let by_index: BTreeMap<String, &crate::db::records::LatestRecord> =
-            latest.iter().map(|r| (r.index.to_string(), r)).collect();
+        let by_index: BTreeMap<String, (&String, serde_json::Value)> =
+            latest.iter().map(|(provider, index, record)| (index.to_string(), (provider, record.to_json()))).collect();
         for row in &rows {
-            let record =
+            let (provider, record) =
                 by_index.get(&row["entry_index"]).unwrap_or_else(|| panic!("row {row:?} is not a latest version"));
-            assert_eq!(row["provider"], record.provider);
+            assert_eq!(&row["provider"], *provider);
             for field in ["price_per_accelerator_hour", "currency", "effective_date", "region"] {
-                assert_eq!(row[field], record.record[field].as_str().unwrap_or_default(), "{field}");
+                assert_eq!(row[field], record[field].as_str().unwrap_or_default(), "{field}");
             }
             assert_eq!(
                 row["cost_basis_per_accelerator_hour"],
-                record.record["cost_basis_per_accelerator_hour"].as_str().unwrap_or("")
+                record["cost_basis_per_accelerator_hour"].as_str().unwrap_or("")
             );
         }
         // The amended Stratus price: the latest version points back to the original.
@@ -591,12 +604,15 @@ mod tests {
 
         let (_, latest) = csv_rows(&app.get("/data/capacity.csv").await.text());
         let mut conn = app.db.pool.acquire().await.expect("conn");
-        let mut expected: Vec<String> = crate::db::records::latest(&mut conn, None)
+        let query = crate::db::projection::LatestQuery {
+            kind: Some(crate::records::RecordKind::Capacity),
+            ..crate::db::projection::LatestQuery::default()
+        };
+        let mut expected: Vec<String> = crate::db::projection::latest_records(&mut conn, &query)
             .await
             .expect("latest")
             .into_iter()
-            .filter(|r| r.kind == "capacity")
-            .map(|r| r.index.to_string())
+            .map(|(_, index, _)| index.to_string())
             .collect();
         expected.sort();
         let mut exported: Vec<String> = latest.iter().map(|r| r["entry_index"].clone()).collect();

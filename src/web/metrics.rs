@@ -16,6 +16,7 @@ use crate::analytics::metrics::{self, AcceptanceRate};
 use crate::analytics::{Disclosures, Filter};
 use crate::api::extract::{Path, Query};
 use crate::error::{AppError, PageError};
+use crate::records::{Record, RecordKind};
 
 /// The dashboards, in menu order: (path segment, title).
 pub const METRICS: [(&str, &str); 5] = [
@@ -177,7 +178,12 @@ pub struct MetricTable {
     pub rows: Vec<Vec<Cell>>,
 }
 
-fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<MetricTable, AppError> {
+fn table(
+    metric: &str,
+    snapshot: &Snapshot,
+    filtered: &Disclosures,
+    all_capacity: &Disclosures,
+) -> Result<MetricTable, AppError> {
     let analytics = |e: polars::prelude::PolarsError| AppError::Unavailable(format!("analytics: {e}"));
     let provider = |slug: &str| Cell::provider(slug, name_of(snapshot, slug));
     let (explanation, headers, rows) = match metric {
@@ -201,8 +207,14 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
         ),
         "acceptance" => {
             let mut rows = Vec::new();
+            // Grouped once by provider (not filtered once per provider: that is providers × records).
+            let mut by_provider: std::collections::HashMap<&str, Disclosures> = std::collections::HashMap::new();
+            for (provider, record) in &filtered.acceptance {
+                by_provider.entry(provider.as_str()).or_default().acceptance.push((provider.clone(), record.clone()));
+            }
             for p in &snapshot.providers {
-                for rate in metrics::acceptance_by_category(&filtered.of(p.slug.as_str())).map_err(analytics)? {
+                let Some(mine) = by_provider.get(p.slug.as_str()) else { continue };
+                for rate in metrics::acceptance_by_category(mine).map_err(analytics)? {
                     let AcceptanceRate { category, received, accepted, rejected } = &rate;
                     let shown = rate.rate().map_or("—".to_owned(), |r| format!("{:.1} %", r * 100.0));
                     rows.push(vec![
@@ -259,12 +271,12 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
             )
         }
         "lockups" => {
-            let shares =
-                snapshot.data.values().flat_map(|d| metrics::lockup_shares(&d.disclosures)).collect::<Vec<_>>();
-            let keep: Vec<_> = shares
-                .into_iter()
-                .filter(|s| filtered.lockups.iter().any(|(p, l)| p == &s.provider && l == &s.lockup))
-                .collect();
+            // Shares need every capacity filing before each deal, not only those in the filter.
+            let keep = metrics::lockup_shares(&Disclosures {
+                lockups: filtered.lockups.clone(),
+                capacity: all_capacity.capacity.clone(),
+                ..Disclosures::default()
+            });
             let rows = keep
                 .iter()
                 .map(|s| {
@@ -337,6 +349,54 @@ fn table(metric: &str, snapshot: &Snapshot, filtered: &Disclosures) -> Result<Me
     Ok(MetricTable { explanation, headers, rows })
 }
 
+/// The record kind a dashboard reads.
+fn kind_of(metric: &str) -> RecordKind {
+    match metric {
+        "queue-times" => RecordKind::QueueTime,
+        "acceptance" => RecordKind::Acceptance,
+        "prices" => RecordKind::Price,
+        "lockups" => RecordKind::Lockup,
+        _ => RecordKind::Capacity,
+    }
+}
+
+/// The latest readable records of `kind` that `filter` keeps, every provider's, read from
+/// the projection through its indexes (a filtered view reads only the rows it shows).
+async fn latest(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Disclosures, AppError> {
+    let query = crate::db::projection::LatestQuery {
+        provider: None,
+        kind: Some(kind),
+        resource: filter.resource.clone(),
+        region: filter.region.clone(),
+        from: filter.from,
+        to: filter.to,
+    };
+    let mut conn = state.pool.acquire().await?;
+    let records = crate::db::projection::latest_records(&mut conn, &query).await?;
+    drop(conn);
+    let mut out = Disclosures::default();
+    for (provider, _, record) in records {
+        match record {
+            Record::QueueTime(r) => out.queue_times.push((provider, r)),
+            Record::Acceptance(r) => out.acceptance.push((provider, r)),
+            Record::Price(r) => out.prices.push((provider, r)),
+            Record::Lockup(r) => out.lockups.push((provider, r)),
+            Record::Capacity(r) => out.capacity.push((provider, r)),
+        }
+    }
+    Ok(out)
+}
+
+/// Every resource and region any latest record names (for the filter form), once per checkpoint.
+async fn places(state: &AppState, snapshot: &Snapshot) -> Result<(Vec<String>, Vec<String>), AppError> {
+    if let Some(held) = snapshot.memo.get::<(Vec<String>, Vec<String>)>("places") {
+        return Ok((*held).clone());
+    }
+    let mut conn = state.pool.acquire().await?;
+    let places = crate::db::projection::places(&mut conn).await?;
+    Ok((*snapshot.memo.put("places".into(), Arc::new(places))).clone())
+}
+
 /// `/lockups`: every disclosed deal with its capacity share (the lock-ups dashboard).
 pub async fn lockups(
     state: State<AppState>,
@@ -360,20 +420,23 @@ pub async fn show(
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
-    let (resources, regions) = snapshot.resources_and_regions();
+    let (resources, regions) = places(&state, &snapshot).await?;
     let (filter, shown, notices) = parse_filter(&query, &resources, &regions);
     let query_string = query_string(&shown);
     let memo_key = format!("metric:{metric}{query_string}");
     let table = match snapshot.memo.get::<MetricTable>(&memo_key) {
         Some(table) => table,
         None => {
+            let filtered = latest(&state, kind_of(metric), &filter).await?;
+            let all_capacity = if metric == "lockups" {
+                latest(&state, RecordKind::Capacity, &Filter::default()).await?
+            } else {
+                Disclosures::default()
+            };
             let for_table = snapshot.clone();
-            let table = tokio::task::spawn_blocking(move || {
-                let filtered = for_table.filtered(&filter);
-                table(metric, &for_table, &filtered)
-            })
-            .await
-            .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
+            let table = tokio::task::spawn_blocking(move || table(metric, &for_table, &filtered, &all_capacity))
+                .await
+                .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
             snapshot.memo.put(memo_key, Arc::new(table))
         }
     };

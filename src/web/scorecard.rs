@@ -12,13 +12,14 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::cite::Citation;
-use super::snapshot::{self, ProviderData, ProviderFigures, Snapshot};
+use super::snapshot::{self, ProviderData, Snapshot};
 use crate::AppState;
 use crate::analytics::grades::Grade;
 use crate::api::extract::Path;
 use crate::charts::{self, Frame};
 use crate::db;
 use crate::error::{AppError, PageError};
+use crate::projection::summary::ProviderFigures;
 use crate::providers::Provider;
 
 /// The charts of a scorecard.
@@ -137,8 +138,8 @@ const RECENT_ENTRIES: i64 = 20;
 
 async fn provider_of(state: &AppState, slug: &str) -> Result<(Arc<Snapshot>, Provider, Arc<ProviderData>), PageError> {
     let snapshot = snapshot::current(state).await?;
-    let provider = snapshot.providers.iter().find(|p| p.slug.as_str() == slug).cloned().ok_or(AppError::NotFound)?;
-    let data = snapshot.data.get(slug).cloned().unwrap_or_default();
+    let provider = snapshot.provider(slug).cloned().ok_or(AppError::NotFound)?;
+    let data = snapshot::provider_data(state, &snapshot, slug).await?;
     Ok((snapshot, provider, data))
 }
 

@@ -1,58 +1,31 @@
-//! What the public pages are computed from: the latest version of every record,
-//! graded, at one checkpoint. Computed once per checkpoint and shared; when the
-//! ledger grows, only the new entries are read and only the providers they
-//! concern are recomputed, so the first view after an append stays cheap.
+//! What the pages show at one checkpoint, read from the projection that the append
+//! transaction maintains (`crate::db::projection`). Nothing here is computed from the
+//! whole ledger: a new checkpoint reloads the digests of the providers it changed (a few
+//! kilobytes each), regrades every provider only when the reporting window moved (from
+//! the digests, not from records), and a scorecard merges its provider's bucket
+//! summaries when first asked for. So a page is never behind the checkpoint it names by
+//! more than one short load, memory is bounded by the number of providers (not the
+//! ledger), and a restart serves at once: there is nothing to rebuild.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::AppState;
-use crate::analytics::capacity::{CapacityPoint, capacity_over_time};
-use crate::analytics::completeness::{KindCompleteness, completeness};
-use crate::analytics::compliance::{Filing, Filings};
-use crate::analytics::grades::{self, Grade};
-use crate::analytics::headline::{Headline, ProviderInputs, headline};
-use crate::analytics::metrics::{self, AcceptanceRate, LockupShare, QueuePoint};
-use crate::analytics::prices::{LatestPrice, PricePoint, latest_prices, price_series};
-use crate::analytics::{Disclosures, Filter};
+use crate::analytics::grades::Grade;
+use crate::analytics::headline::{Headline, headline};
 use crate::db;
 use crate::error::AppError;
+use crate::projection::summary::{Digest, ProviderFigures, ProviderSummary, reporting_window};
 use crate::providers::Provider;
-use crate::records::{Record, RecordKind};
 
-/// A provider's scorecard figures.
-#[derive(Debug, Clone, Default)]
-pub struct ProviderFigures {
-    /// Queue-time series per tier and month.
-    pub queue: Vec<QueuePoint>,
-    /// Acceptance per applicant category.
-    pub acceptance: Vec<AcceptanceRate>,
-    /// Monthly median prices per resource and pricing model.
-    pub prices: Vec<PricePoint>,
-    /// Newest price per resource, region and pricing model.
-    pub latest_prices: Vec<LatestPrice>,
-    /// Capacity, set-aside and locked at each capacity filing.
-    pub capacity: Vec<CapacityPoint>,
-    /// Lock-ups with their capacity share, newest first.
-    pub lockups: Vec<LockupShare>,
-    /// Months filed per monthly duty over the reporting window.
-    pub completeness: Vec<KindCompleteness>,
-}
-
-/// One provider's part of a snapshot.
+/// One provider's scorecard figures at a checkpoint.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderData {
-    /// Latest version of each of its records.
-    pub disclosures: Disclosures,
-    /// (kind, natural key) of its records that were amended.
-    amended: BTreeSet<(String, String)>,
-    /// Its scorecard figures.
+    /// Its figures.
     pub figures: ProviderFigures,
-    /// Its grade (over the global window).
-    pub grade: Option<Grade>,
 }
 
 /// The latest version of a record that no longer decodes under today's rules (filed
@@ -70,34 +43,43 @@ pub struct UnreadableEntry {
     pub reason: String,
 }
 
-/// Unreadable latest versions by (provider, kind, natural key).
-pub type Unreadable = BTreeMap<(String, String, String), UnreadableEntry>;
+/// Unreadable latest versions listed by name on the pages; past this many, only counted.
+pub const UNREADABLE_LISTED: i64 = 200;
 
-/// Everything the pages show, at one checkpoint.
+/// One provider's part of a checkpoint's state.
+#[derive(Debug, Clone)]
+struct ProviderPart {
+    /// Tree size after the batch that last changed it (its summaries are keyed by it).
+    changed_at: u64,
+    digest: Arc<Digest>,
+    counts: db::projection::ProviderCounts,
+    grade: Option<Grade>,
+}
+
+/// The registry's version: registering a provider, changing an obligation or a provider
+/// key does not touch the ledger, yet pages show them, so pages are keyed by it too.
+type Registry = (i64, i64, i64, i64);
+
+/// Everything the pages show that spans providers, at one checkpoint.
 #[derive(Debug)]
 pub struct Snapshot {
     /// Checkpoint size.
     pub tree_size: u64,
     /// Checkpoint root, hex.
     pub root_hex: String,
-    /// Registered providers when computed (providers are registered outside the ledger).
-    providers_version: (i64, i64, i64),
     /// When that checkpoint was signed.
     pub signed_at: DateTime<Utc>,
+    registry: Registry,
     /// Registered providers, by name.
     pub providers: Vec<Provider>,
-    /// Per provider slug (shared between snapshots until a provider's data changes).
-    pub data: HashMap<String, Arc<ProviderData>>,
-    /// First and last month any disclosure covers.
+    parts: HashMap<String, ProviderPart>,
+    /// First and last date any disclosure covers (what grades and completeness span).
     pub window: Option<(NaiveDate, NaiveDate)>,
     /// The home page's figures across every provider.
     pub headline: Headline,
-    /// Every filing (original or amendment) up to this checkpoint, for the compliance
-    /// report: extended from the previous snapshot's with the entries appended since.
-    pub filings: Arc<Filings>,
-    /// Latest versions that do not decode: left out of the figures, listed instead.
-    pub unreadable: Arc<Unreadable>,
-    /// Results computed from this snapshot on demand, kept until the next checkpoint.
+    /// Latest versions that do not decode, counted, and the first of them by index.
+    pub unreadable: (u64, Vec<UnreadableEntry>),
+    /// Results computed from this checkpoint on demand, kept until the next one.
     pub memo: Memo,
 }
 
@@ -136,91 +118,64 @@ impl std::fmt::Debug for Memo {
 }
 
 impl Snapshot {
-    /// The ETag of every page computed from this snapshot: it changes when the
-    /// ledger, the registered providers or the software change, and at midnight
-    /// UTC (the citation line carries the access date), and only then.
+    /// The ETag of every page computed from this snapshot: it changes when the ledger, the
+    /// registry (providers, obligations, provider keys) or the software change, and at
+    /// midnight UTC (the citation line carries the access date), and only then.
     pub fn etag(&self) -> String {
+        let (providers, newest, obligations, keys) = self.registry;
         format!(
-            "\"{}-{}-{}-{}-{}\"",
+            "\"{}-{providers}-{}-{}-{}-{}\"",
             &self.root_hex[..16],
-            self.providers_version.0,
-            self.providers_version.1 ^ self.providers_version.2,
+            newest ^ obligations,
+            keys,
             env!("CARGO_PKG_VERSION"),
             Utc::now().format("%Y%m%d")
         )
     }
 
-    /// One provider's latest disclosures (empty if none).
-    pub fn disclosures_of(&self, slug: &str) -> Disclosures {
-        self.data.get(slug).map(|d| d.disclosures.clone()).unwrap_or_default()
-    }
-
-    /// A provider's grade.
+    /// A provider's grade (none before anything is disclosed by anyone).
     pub fn grade(&self, slug: &str) -> Option<&Grade> {
-        self.data.get(slug).and_then(|d| d.grade.as_ref())
+        self.parts.get(slug).and_then(|p| p.grade.as_ref())
     }
 
-    /// A provider's scorecard figures.
-    pub fn figures(&self, slug: &str) -> Option<&ProviderFigures> {
-        self.data.get(slug).map(|d| &d.figures)
+    /// A provider's digest, if it has disclosed anything readable.
+    pub fn digest(&self, slug: &str) -> Option<&Digest> {
+        self.parts.get(slug).map(|p| p.digest.as_ref())
     }
 
     /// How many of a provider's records were amended.
     pub fn amendments(&self, slug: &str) -> u64 {
-        self.data.get(slug).map_or(0, |d| d.amended.len() as u64)
+        self.parts.get(slug).map_or(0, |p| p.counts.amended)
     }
 
-    /// The unreadable latest versions of one kind (all kinds with `None`), in entry order.
+    /// The unreadable latest versions listed, of one kind (all kinds with `None`), in entry order.
     pub fn unreadable_of(&self, kind: Option<&str>) -> Vec<&UnreadableEntry> {
-        let mut list: Vec<&UnreadableEntry> =
-            self.unreadable.values().filter(|u| kind.is_none_or(|k| u.kind == k)).collect();
-        list.sort_by_key(|u| u.index);
-        list
+        self.unreadable.1.iter().filter(|u| kind.is_none_or(|k| u.kind == k)).collect()
     }
 
-    /// Every provider's disclosures narrowed by `filter`, together.
-    pub fn filtered(&self, filter: &Filter) -> Disclosures {
-        let mut all = Disclosures::default();
-        for data in self.data.values() {
-            let part = data.disclosures.filtered(filter);
-            all.queue_times.extend(part.queue_times);
-            all.acceptance.extend(part.acceptance);
-            all.prices.extend(part.prices);
-            all.lockups.extend(part.lockups);
-            all.capacity.extend(part.capacity);
-        }
-        all
-    }
-
-    /// Every resource and region named in any disclosure.
-    pub fn resources_and_regions(&self) -> (Vec<String>, Vec<String>) {
-        let (mut resources, mut regions) = (BTreeSet::new(), BTreeSet::new());
-        for data in self.data.values() {
-            let (r, g) = data.disclosures.resources_and_regions();
-            resources.extend(r);
-            regions.extend(g);
-        }
-        (resources.into_iter().collect(), regions.into_iter().collect())
+    /// The registered provider with this slug.
+    pub fn provider(&self, slug: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.slug.as_str() == slug)
     }
 }
 
-/// How long, by default, a request waits for a new checkpoint's snapshot before it is
-/// served the previous one. Under steady ingest a checkpoint is signed per batch;
-/// without a bound, page views queue behind each recomputation (p99 840 ms at four
-/// checkpoints a second, docs/RELIABILITY.md). Every page names the checkpoint its
-/// figures come from, so a page one checkpoint behind is stale, never wrong.
+/// How long, by default, a request waits for a new checkpoint's state before it is
+/// served the previous one. Loading is short (the digests of the providers the new
+/// entries changed), so this bound matters only when the database is slow.
 pub const DEFAULT_FRESH_WAIT: Duration = Duration::from_millis(250);
 
-/// The cache: the last snapshot, replaced when the checkpoint changes. One
-/// computation runs at a time, in its own task (the start-up warm-up and a first
-/// visitor do not both compute, and a request that stops waiting does not cancel it).
+/// Provider figures kept across checkpoints, keyed by what they depend on; bounded.
+type FiguresCache = HashMap<(String, u64, Option<(NaiveDate, NaiveDate)>), Arc<ProviderData>>;
+
+/// The cache: the last snapshot, replaced when the checkpoint or registry changes, and
+/// providers' scorecard figures, kept until their provider changes.
 #[derive(Debug, Clone)]
 pub struct SnapshotCache {
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
-    computing: Arc<tokio::sync::Mutex<()>>,
-    finished: Arc<tokio::sync::Notify>,
+    loading: Arc<tokio::sync::Mutex<()>>,
+    figures: Arc<Mutex<FiguresCache>>,
     fresh_wait: Duration,
-    /// Set when the server stops: nobody waits for a computation any more.
+    /// Set when the server stops: nobody waits for a load any more.
     stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -230,23 +185,25 @@ impl Default for SnapshotCache {
     }
 }
 
+/// Scorecards' figures kept at once (a few tens of kilobytes each).
+const FIGURES_KEPT: usize = 256;
+
 impl SnapshotCache {
-    /// An empty cache whose requests wait up to `fresh_wait` for a new checkpoint's figures.
+    /// An empty cache whose requests wait up to `fresh_wait` for a new checkpoint's state.
     pub fn with_fresh_wait(fresh_wait: Duration) -> Self {
         Self {
             latest: Arc::default(),
-            computing: Arc::default(),
-            finished: Arc::default(),
+            loading: Arc::default(),
+            figures: Arc::default(),
             fresh_wait,
             stopping: Arc::default(),
         }
     }
 
-    /// The server is stopping: requests waiting for figures are answered now (with the
-    /// held snapshot, or 503), so they do not hold up the shutdown (issue 15).
+    /// The server is stopping: requests waiting for a load are answered now (with the held
+    /// snapshot, or 503), so they do not hold up the shutdown.
     pub fn stop(&self) {
         self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.finished.notify_waiters();
     }
 
     fn is_stopping(&self) -> bool {
@@ -258,10 +215,13 @@ impl SnapshotCache {
         self.latest.lock().ok().and_then(|guard| guard.clone())
     }
 
-    /// Forgets the held snapshot (the next request rebuilds from scratch).
+    /// Forgets everything held (the next request loads from scratch).
     pub fn clear(&self) {
         if let Ok(mut guard) = self.latest.lock() {
             *guard = None;
+        }
+        if let Ok(mut figures) = self.figures.lock() {
+            figures.clear();
         }
     }
 
@@ -275,353 +235,168 @@ impl SnapshotCache {
     }
 }
 
-/// Puts `record` in place of the provider's earlier version with the same natural key.
-/// Returns true if there was one (an amendment).
-fn upsert(d: &mut Disclosures, provider: &str, record: Record) -> bool {
-    fn put<T>(list: &mut Vec<(String, T)>, provider: &str, key: &str, value: T, key_of: impl Fn(&T) -> String) -> bool {
-        match list.iter_mut().find(|(_, existing)| key_of(existing) == key) {
-            Some(slot) => {
-                slot.1 = value;
-                true
-            }
-            None => {
-                list.push((provider.to_owned(), value));
-                false
-            }
-        }
-    }
-    let key = record.natural_key();
-    let natural = |r: Record| r.natural_key();
-    match record {
-        Record::QueueTime(r) => put(&mut d.queue_times, provider, &key, r, |x| natural(Record::QueueTime(x.clone()))),
-        Record::Acceptance(r) => put(&mut d.acceptance, provider, &key, r, |x| natural(Record::Acceptance(x.clone()))),
-        Record::Price(r) => put(&mut d.prices, provider, &key, r, |x| natural(Record::Price(x.clone()))),
-        Record::Lockup(r) => put(&mut d.lockups, provider, &key, r, |x| natural(Record::Lockup(x.clone()))),
-        Record::Capacity(r) => put(&mut d.capacity, provider, &key, r, |x| natural(Record::Capacity(x.clone()))),
-    }
-}
-
-/// Takes out the provider's record of `kind` with natural key `key`, if it holds one
-/// (its latest version no longer decodes, so no version of it is published).
-fn remove(d: &mut Disclosures, kind: &str, key: &str) {
-    fn drop_key<T: Clone>(list: &mut Vec<(String, T)>, key: &str, wrap: impl Fn(T) -> Record) {
-        list.retain(|(_, existing)| wrap(existing.clone()).natural_key() != key);
-    }
-    match RecordKind::OPTIONS.iter().find(|(name, _)| *name == kind).map(|(_, k)| *k) {
-        Some(RecordKind::QueueTime) => drop_key(&mut d.queue_times, key, Record::QueueTime),
-        Some(RecordKind::Acceptance) => drop_key(&mut d.acceptance, key, Record::Acceptance),
-        Some(RecordKind::Price) => drop_key(&mut d.prices, key, Record::Price),
-        Some(RecordKind::Lockup) => drop_key(&mut d.lockups, key, Record::Lockup),
-        Some(RecordKind::Capacity) => drop_key(&mut d.capacity, key, Record::Capacity),
-        None => {}
-    }
-}
-
-/// Recomputes a provider's figures and grade.
-fn refresh(data: &mut ProviderData, window: Option<(NaiveDate, NaiveDate)>) {
-    let d = &data.disclosures;
-    data.figures = ProviderFigures {
-        queue: metrics::queue_series(d).unwrap_or_default(),
-        acceptance: metrics::acceptance_by_category(d).unwrap_or_default(),
-        prices: price_series(d),
-        latest_prices: latest_prices(d),
-        capacity: capacity_over_time(d),
-        lockups: metrics::lockup_shares(d),
-        completeness: window.map(|w| completeness(d, w)).unwrap_or_default(),
-    };
-    data.grade = window.map(|w| grades::grade(&data.disclosures, w));
-}
-
 /// What a snapshot is computed for: the checkpoint and a version of the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
     root_hex: String,
-    providers_version: (i64, i64, i64),
+    registry: Registry,
 }
 
 impl Key {
     fn matches(&self, snapshot: &Snapshot) -> bool {
-        snapshot.root_hex == self.root_hex && snapshot.providers_version == self.providers_version
+        snapshot.root_hex == self.root_hex && snapshot.registry == self.registry
     }
 }
 
-async fn current_key(state: &AppState) -> Result<Key, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let checkpoint = db::ledger::latest_checkpoint(&mut conn)
-        .await?
-        .ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
-    Ok(Key { root_hex: hex::encode(checkpoint.root), providers_version: providers_version(&mut conn).await? })
+async fn current_key(conn: &mut sqlx::PgConnection) -> Result<Key, AppError> {
+    let checkpoint =
+        db::ledger::latest_checkpoint(conn).await?.ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
+    Ok(Key { root_hex: hex::encode(checkpoint.root), registry: registry(conn).await? })
 }
 
-// Registering a provider does not touch the ledger, so it is part of the cache key.
-// Obligations too (the compliance report depends on them): a checksum of every row.
-async fn providers_version(conn: &mut sqlx::PgConnection) -> Result<(i64, i64, i64), sqlx::Error> {
+// Providers: count and newest id; obligations and provider keys: a checksum of every row
+// (an obligation edited in place, a key added or revoked, each change the pages).
+async fn registry(conn: &mut sqlx::PgConnection) -> Result<Registry, sqlx::Error> {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM providers), (SELECT coalesce(max(id), 0) FROM providers),
                 (SELECT coalesce(sum(hashtext(concat_ws('|', provider_id, kind, cadence, deadline_days, since))), 0)::bigint
-                 FROM reporting_obligations)",
+                 FROM reporting_obligations),
+                (SELECT coalesce(sum(hashtext(concat_ws('|', id, provider_id, revoked_at))), 0)::bigint FROM provider_keys)",
     )
     .fetch_one(conn)
     .await
 }
 
-/// The snapshot for the current checkpoint. If the held one is older, a computation
-/// is started (unless one runs) and the request waits for it up to the cache's
-/// `fresh_wait`; past that it gets the held snapshot, which names its own checkpoint.
-/// With nothing held yet, it waits for the computation however long it takes.
+/// The snapshot of the current checkpoint. Held: returned at once. Otherwise it is loaded
+/// (one load at a time; others wait for it up to the cache's `fresh_wait`, then get the
+/// held snapshot, which names its own checkpoint). With nothing held, they wait for the load.
 pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
     let cache = &state.snapshots;
-    let key = current_key(state).await?;
-    let deadline = tokio::time::Instant::now() + cache.fresh_wait;
-    loop {
-        let held = cache.latest();
-        if let Some(hit) = held.as_ref().filter(|h| key.matches(h)) {
-            return Ok(hit.clone());
-        }
-        // Listen before starting or checking, so that a computation finishing in
-        // between is not missed.
-        let finished = cache.finished.notified();
-        tokio::pin!(finished);
-        finished.as_mut().enable();
-        if cache.is_stopping() {
-            return held.ok_or_else(|| AppError::Unavailable("the server is stopping".into()));
-        }
-        if let Ok(guard) = cache.computing.clone().try_lock_owned() {
-            let (state, done) = (state.clone(), cache.finished.clone());
-            tokio::spawn(async move {
-                if let Err(error) = compute(&state).await {
-                    tracing::error!(%error, "page snapshot not computed");
-                }
-                drop(guard);
-                done.notify_waiters();
-            });
-        }
-        match held {
-            Some(stale) => {
-                if tokio::time::timeout_at(deadline, finished).await.is_err() {
-                    return Ok(cache.latest().unwrap_or(stale));
-                }
+    let key = {
+        let mut conn = state.pool.acquire().await?;
+        current_key(&mut conn).await?
+    };
+    if let Some(hit) = cache.latest().filter(|h| key.matches(h)) {
+        return Ok(hit);
+    }
+    let held = cache.latest();
+    if cache.is_stopping() {
+        return held.ok_or_else(|| AppError::Unavailable("the server is stopping".into()));
+    }
+    // The load runs in its own task: a request that stops waiting does not cancel it.
+    let loading = tokio::spawn({
+        let state = state.clone();
+        async move {
+            let cache = &state.snapshots;
+            let _one_at_a_time = cache.loading.lock().await;
+            if let Some(hit) = cache.latest().filter(|h| key.matches(h)) {
+                return Ok(hit);
             }
-            None => {
-                finished.await;
-                if cache.latest().is_none() && !cache.is_stopping() {
-                    return Err(AppError::Unavailable(
-                        "the page data could not be computed; see the server log".into(),
-                    ));
-                }
-            }
+            let loaded = Arc::new(load(&state, cache.latest()).await?);
+            cache.store(loaded.clone());
+            Ok::<_, AppError>(loaded)
         }
+    });
+    let joined = |result: Result<Result<Arc<Snapshot>, AppError>, tokio::task::JoinError>| {
+        result.map_err(|e| AppError::Unavailable(format!("loading the page figures failed: {e}")))?
+    };
+    match held {
+        Some(stale) => match tokio::time::timeout(cache.fresh_wait, loading).await {
+            Ok(result) => joined(result),
+            Err(_) => Ok(cache.latest().unwrap_or(stale)),
+        },
+        None => joined(loading.await),
     }
 }
 
-/// Computes the snapshot of the current checkpoint (from the held one and the
-/// entries appended since, or from scratch) and stores it.
-async fn compute(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let checkpoint = db::ledger::latest_checkpoint(&mut conn)
+/// Loads the state at the projection's head, reusing what `previous` holds for providers
+/// that have not changed since.
+async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snapshot, AppError> {
+    let mut tx = state.pool.begin().await?;
+    // One consistent view: the projection, the checkpoint and the registry as of one moment.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let size = db::projection::head(&mut tx).await?;
+    let checkpoint = db::ledger::checkpoint_at(&mut tx, size)
         .await?
-        .ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
-    let root_hex = hex::encode(checkpoint.root);
-    let providers_version = providers_version(&mut conn).await?;
-    let key = Key { root_hex: root_hex.clone(), providers_version };
-    let cached = state.snapshots.latest();
-    if let Some(hit) = cached.as_ref().filter(|c| key.matches(c)) {
-        return Ok(hit.clone());
+        .ok_or_else(|| AppError::Unavailable(format!("no checkpoint signed at the projection's size {size}")))?;
+    let registry = registry(&mut tx).await?;
+    let providers = db::providers::list(&mut tx).await?;
+    let reuse = previous.filter(|p| p.tree_size <= size);
+    let changed = db::projection::digests_changed_since(&mut tx, reuse.as_ref().map(|p| p.tree_size)).await?;
+    let (unreadable_count, listed) = db::projection::unreadable(&mut tx, None, UNREADABLE_LISTED).await?;
+    tx.commit().await?;
+
+    let mut parts: HashMap<String, ProviderPart> = reuse.as_ref().map(|p| p.parts.clone()).unwrap_or_default();
+    let mut touched = Vec::with_capacity(changed.len());
+    for (provider, changed_at, digest, counts) in changed {
+        touched.push(provider.clone());
+        parts.insert(provider, ProviderPart { changed_at, digest: Arc::new(digest), counts, grade: None });
     }
-    let providers = db::providers::list(&mut conn).await?;
-    // An append only extends the log, so the entries past the cached size are all that changed.
-    let (base, changes, filings) = match cached.filter(|c| c.tree_size <= checkpoint.size) {
-        Some(previous) => {
-            let new = db::records::appended(&mut conn, previous.tree_size, checkpoint.size).await?;
-            let mut filings = (*previous.filings).clone();
-            filings.extend(new.iter().filter_map(|r| {
-                Filing::of_entry(&r.provider, &r.kind, Filing::date_of(&r.record), r.received_at, r.amends)
-            }));
-            (Some(previous), new, filings)
-        }
-        None => {
-            let filings: Filings = db::obligations::filings(&mut conn, checkpoint.size).await?.into_iter().collect();
-            let all = db::records::latest_at(&mut conn, None, checkpoint.size).await?;
-            let rebuilt = all
-                .into_iter()
-                .map(|r| db::records::NewRecord {
-                    index: r.index,
-                    provider: r.provider,
-                    kind: r.kind,
-                    natural_key: r.natural_key,
-                    record: r.record,
-                    amends: r.amendments > 0,
-                    received_at: r.received_at,
-                })
-                .collect();
-            (None, rebuilt, filings)
-        }
-    };
-    drop(conn);
-    let slugs: Vec<String> = providers.iter().map(|p| p.slug.to_string()).collect();
-    // The analytics are CPU work (and polars blocks): keep them off the async workers.
-    let (data, window, headline, unreadable) = tokio::task::spawn_blocking(move || {
-        let mut data: HashMap<String, Arc<ProviderData>> = base.as_ref().map(|b| b.data.clone()).unwrap_or_default();
-        let mut unreadable: Unreadable = base.as_ref().map(|b| (*b.unreadable).clone()).unwrap_or_default();
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        let mut working: HashMap<String, ProviderData> = HashMap::new();
-        for change in changes {
-            let entry = working
-                .entry(change.provider.clone())
-                .or_insert_with(|| data.get(&change.provider).map(|d| (**d).clone()).unwrap_or_default());
-            let slot = (change.provider.clone(), change.kind.clone(), change.natural_key.clone());
-            match Record::from_entry(&change.kind, change.record) {
-                Ok(record) => {
-                    unreadable.remove(&slot);
-                    if upsert(&mut entry.disclosures, &change.provider, record) || change.amends {
-                        entry.amended.insert((change.kind, change.natural_key));
-                    }
-                }
-                Err(error) => {
-                    // One policy for an entry that no longer decodes: named, counted, left out,
-                    // and the version it amends is not published in its place.
-                    remove(&mut entry.disclosures, &change.kind, &change.natural_key);
-                    if change.amends {
-                        entry.amended.insert((change.kind.clone(), change.natural_key.clone()));
-                    }
-                    let index = change.index;
-                    let (provider, kind) = (change.provider.clone(), change.kind);
-                    unreadable.insert(slot, UnreadableEntry { index, provider, kind, reason: error.reason });
-                }
-            }
-            touched.insert(change.provider);
-        }
-        for (slug, provider_data) in working {
-            data.insert(slug, Arc::new(provider_data));
-        }
-        for slug in &slugs {
-            data.entry(slug.clone()).or_default();
-        }
-        let window = crate::analytics::reporting_window(data.values().map(|d| &d.disclosures));
-        // Grades depend on the window: if it moved, every provider is regraded.
-        let regrade_all = base.as_ref().is_none_or(|b| b.window != window);
-        for (slug, provider_data) in data.iter_mut() {
-            if regrade_all || touched.contains(slug) || provider_data.grade.is_none() && window.is_some() {
-                let mut fresh = (**provider_data).clone();
-                refresh(&mut fresh, window);
-                *provider_data = Arc::new(fresh);
-            }
-        }
-        let inputs = data.values().map(|d| ProviderInputs {
-            queue: &d.figures.queue,
-            acceptance: &d.figures.acceptance,
-            capacity: d.figures.capacity.last().map(|c| (c.as_of, c.total, c.set_aside, c.locked)),
+    // A registered provider that has filed nothing (readable) yet is graded too (it scores
+    // zero: disclosure is the duty graded) and has a scorecard, never a 404.
+    for provider in &providers {
+        parts.entry(provider.slug.to_string()).or_insert_with(|| ProviderPart {
+            changed_at: 0,
+            digest: Arc::new(Digest { provider: provider.slug.to_string(), ..Digest::default() }),
+            counts: db::projection::ProviderCounts::default(),
+            grade: None,
         });
-        let headline = headline(inputs);
-        (data, window, headline, unreadable)
-    })
-    .await
-    .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?;
-    let snapshot = Arc::new(Snapshot {
-        tree_size: checkpoint.size,
-        root_hex,
-        providers_version,
+    }
+    let window = reporting_window(parts.values().map(|p| p.digest.as_ref()));
+    // Grades span the window: if it moved, every provider is regraded (from its digest).
+    let regrade_all = reuse.as_ref().is_none_or(|p| p.window != window);
+    for (slug, part) in parts.iter_mut() {
+        if regrade_all || part.grade.is_none() || touched.contains(slug) {
+            part.grade = window.map(|w| part.digest.grade(w));
+        }
+    }
+    let by_slug: BTreeMap<&str, &ProviderPart> = parts.iter().map(|(slug, part)| (slug.as_str(), part)).collect();
+    let headline = headline(by_slug.values().map(|p| p.digest.headline_inputs()).collect::<Vec<_>>());
+    let unreadable = listed
+        .into_iter()
+        .map(|(index, provider, kind, reason)| UnreadableEntry { index, provider, kind, reason })
+        .collect();
+    Ok(Snapshot {
+        tree_size: size,
+        root_hex: hex::encode(checkpoint.root),
         signed_at: checkpoint.signed_at,
+        registry,
         providers,
-        data,
+        parts,
         window,
         headline,
-        filings: Arc::new(filings),
-        unreadable: Arc::new(unreadable),
+        unreadable: (unreadable_count, unreadable),
         memo: Memo::default(),
-    });
-    state.snapshots.store(snapshot.clone());
-    Ok(snapshot)
+    })
+}
+
+/// A provider's scorecard figures at `snapshot`: merged from its bucket summaries when first
+/// asked for, then kept until the provider changes (or the window moves).
+pub async fn provider_data(state: &AppState, snapshot: &Snapshot, slug: &str) -> Result<Arc<ProviderData>, AppError> {
+    let Some(part) = snapshot.parts.get(slug) else {
+        // Registered, nothing disclosed yet (or nothing readable): empty figures, not a 404.
+        return Ok(Arc::default());
+    };
+    let key = (slug.to_owned(), part.changed_at, snapshot.window);
+    let cache = &state.snapshots.figures;
+    if let Some(held) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(held);
+    }
+    let buckets = {
+        let mut conn = state.pool.acquire().await?;
+        db::projection::buckets_of(&mut conn, slug).await?
+    };
+    let summary = ProviderSummary::merge(slug, buckets.iter().map(|(kind, month, bucket)| (*kind, *month, bucket)));
+    let data = Arc::new(ProviderData { figures: summary.figures(snapshot.window) });
+    if let Ok(mut held) = cache.lock() {
+        if held.len() >= FIGURES_KEPT {
+            held.clear();
+        }
+        held.insert(key, data.clone());
+    }
+    Ok(data)
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use serde_json::json;
-
-    use super::current;
-    use crate::testing::TestApp;
-
-    #[tokio::test]
-    async fn the_snapshot_is_reused_until_the_ledger_or_the_providers_change() {
-        let app = TestApp::new().await;
-        let first = current(&app.state).await.expect("snapshot");
-        let again = current(&app.state).await.expect("snapshot");
-        assert!(Arc::ptr_eq(&first, &again), "same checkpoint, same snapshot");
-        app.provider_token("new-provider").await;
-        let after_registration = current(&app.state).await.expect("snapshot");
-        assert!(!Arc::ptr_eq(&first, &after_registration));
-        assert_eq!(after_registration.providers.len(), 1);
-        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
-        let after_append = current(&app.state).await.expect("snapshot");
-        assert_eq!(after_append.tree_size, 3);
-    }
-
-    /// While a new checkpoint's figures are being computed, a view waits at most its
-    /// budget and then gets the previous checkpoint's; once computed, views get the new ones.
-    #[tokio::test]
-    async fn a_view_does_not_wait_past_its_budget_for_new_figures() {
-        let app = TestApp::with_demo().await;
-        let budget = std::time::Duration::from_millis(100);
-        let state = app.state.clone().with_fresh_wait(budget);
-        let before = current(&state).await.expect("first snapshot: waited for, whatever the budget");
-        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
-        // A long computation is under way (we hold its lock, so none can start or finish).
-        let computing = state.snapshots.computing.clone().lock_owned().await;
-        let started = std::time::Instant::now();
-        let served = current(&state).await.expect("snapshot");
-        let waited = started.elapsed();
-        assert!(Arc::ptr_eq(&served, &before), "the previous checkpoint's figures");
-        assert!(waited >= budget && waited < budget * 10, "waited {waited:?} for a budget of {budget:?}");
-        drop(computing);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let now = current(&state).await.expect("snapshot");
-            if now.tree_size == before.tree_size + 3 {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "the new figures were never computed");
-        }
-    }
-
-    /// Updating from the appended entries gives the same figures as building from scratch.
-    #[tokio::test]
-    async fn incremental_updates_match_a_full_rebuild() {
-        let app = TestApp::new().await;
-        crate::demo::load(&app.db.pool, &app.ledger(), crate::demo::DEFAULT_SEED).await.expect("demo");
-        let before = current(&app.state).await.expect("snapshot");
-        let token = app.provider_token("corvid-gpu").await;
-        // An amendment of a queue-time filing and a new capacity filing.
-        let amended = json!({"kind": "queue_time", "period_start": "2024-11-01", "period_end": "2024-12-01", "resource": "nvidia-h100-80gb",
-            "region": "us-central", "tier": "newcomer", "jobs": 5, "p50_seconds": 999999, "p90_seconds": 999999, "p99_seconds": 999999});
-        let body = format!("[{amended}]");
-        app.post("/api/v1/records", "application/json", body, Some(&token), &[])
-            .await
-            .assert_status(axum::http::StatusCode::CREATED);
-        let incremental = current(&app.state).await.expect("snapshot");
-        assert_eq!(incremental.tree_size, before.tree_size + 1);
-        app.state.snapshots.clear();
-        let rebuilt = current(&app.state).await.expect("snapshot");
-        for provider in &rebuilt.providers {
-            let slug = provider.slug.as_str();
-            assert_eq!(incremental.grade(slug), rebuilt.grade(slug), "{slug}");
-            assert_eq!(incremental.amendments(slug), rebuilt.amendments(slug), "{slug}");
-            assert_eq!(
-                incremental.figures(slug).map(|f| f.queue.clone()),
-                rebuilt.figures(slug).map(|f| f.queue.clone()),
-                "{slug}"
-            );
-        }
-        assert!(incremental.amendments("corvid-gpu") > before.amendments("corvid-gpu"));
-        // The compliance report's filings, extended per checkpoint, equal a pass over the ledger.
-        assert_eq!(incremental.filings.len(), before.filings.len() + 1);
-        assert_eq!(incremental.filings.len(), rebuilt.filings.len());
-        for provider in &rebuilt.providers {
-            for (_, kind) in crate::records::RecordKind::OPTIONS {
-                let slug = provider.slug.as_str();
-                assert_eq!(incremental.filings.of(slug, *kind), rebuilt.filings.of(slug, *kind), "{slug} {kind:?}");
-            }
-        }
-    }
-}
+#[path = "snapshot_tests.rs"]
+mod tests;
