@@ -420,11 +420,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Migrate => {
             let database = Database::open_for_command(config::database_config(&cli.global)?).await?;
-            let result = database.migrate().await;
+            // An upgraded ledger's projection is folded here rather than by the first `serve`.
+            let result = match database.migrate().await {
+                Ok(()) => crate::db::projection::catch_up(&database.pool).await.map_err(DbError::from),
+                Err(error) => Err(error),
+            };
             database.close().await?;
-            result?;
+            let folded = result?;
             let applied = crate::db::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count();
-            println!("database is up to date ({applied} migrations)");
+            println!("database is up to date ({applied} migrations, {folded} entries folded into the projection)");
         }
         Command::Keygen(args) => {
             let origin = config::origin(&cli.global)?;

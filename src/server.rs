@@ -98,6 +98,9 @@ async fn serve_with(
 ) -> Result<(), ServeError> {
     database.migrate().await?;
     let pool = database.pool.clone();
+    // Before listening: pages read the projection, which must have folded the whole ledger
+    // (a no-op unless the ledger predates it or its rules changed; appends keep it current).
+    crate::db::projection::catch_up(&pool).await.map_err(DbError::from)?;
     let checkpoint = ledger.ensure_checkpoint(&pool).await?;
     tracing::info!(origin = ledger.origin(), size = checkpoint.checkpoint.size, vkey = %ledger.verifier(), "ledger ready");
     if config.demo {

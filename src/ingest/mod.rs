@@ -2,10 +2,13 @@
 //! against the ledger, appended in one transaction under the sequencer lock,
 //! and answered with a receipt per record.
 //!
+//! "Latest version" is the projection's rule ([`crate::projection::fold`]), read from its
+//! table, so the `supersedes` ingest writes and the projection agree by construction.
+//!
 //! Outcomes, per record, in order:
-//! - `created`: no earlier entry has its natural key; appended.
-//! - `amended`: the latest entry with its natural key differs; appended with `supersedes`.
-//! - `duplicate`: the latest entry with its natural key is identical; nothing appended,
+//! - `created`: no latest version has its natural key; appended.
+//! - `amended`: the latest version with its natural key differs; appended with `supersedes`.
+//! - `duplicate`: the latest version with its natural key is identical; nothing appended,
 //!   the existing entry's receipt is returned. This makes retrying a batch always safe.
 //!   Only the record is compared: a record already in the log unsigned stays so when
 //!   it is sent again signed (file a changed record to get a signed entry).
@@ -19,6 +22,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::db::ledger as store;
+use crate::db::projection;
 use crate::ledger::entry::{EntrySignature, PendingEntry};
 use crate::ledger::merkle::Hash;
 use crate::ledger::{Ledger, LedgerError, log};
@@ -65,7 +69,9 @@ struct Latest {
     record: Option<Record>,
 }
 
-/// Looks up the latest entry of each (kind, natural key) of a provider.
+/// Looks up the latest version of each (kind, natural key) of a provider in the projection
+/// (primary-key lookups), so the `supersedes` written next is the projection's rule by
+/// construction. The caller's transaction must see a current projection ([`projection::ensure_current`]).
 async fn latest_entries(
     conn: &mut PgConnection,
     provider: &Slug,
@@ -74,11 +80,12 @@ async fn latest_entries(
     let kinds: Vec<&str> = keys.iter().map(|(kind, _)| kind.as_str()).collect();
     let natural: Vec<&str> = keys.iter().map(|(_, key)| key.as_str()).collect();
     let rows = sqlx::query(
-        "SELECT DISTINCT ON (e.kind, e.natural_key) e.kind, e.natural_key, e.idx, e.entry
-         FROM ledger_entries e
-         JOIN UNNEST($2::text[], $3::text[]) AS wanted(kind, natural_key) USING (kind, natural_key)
-         WHERE e.provider = $1
-         ORDER BY e.kind, e.natural_key, e.idx DESC",
+        "SELECT l.kind, l.natural_key, l.idx, e.entry
+         FROM projection_latest l
+         JOIN (SELECT DISTINCT * FROM UNNEST($2::text[], $3::text[])) AS wanted (kind, natural_key)
+             USING (kind, natural_key)
+         JOIN ledger_entries e ON e.idx = l.idx
+         WHERE l.provider = $1",
     )
     .bind(provider.as_str())
     .bind(&kinds)
@@ -120,7 +127,16 @@ pub async fn submit_signed(
 ) -> Result<BatchResult, LedgerError> {
     let mut tx = pool.begin().await?;
     // The head lock serialises batches, so two concurrent identical batches cannot both append.
-    let head = if dry_run { store::head(&mut tx).await? } else { store::lock_head(&mut tx).await? };
+    let mut head = if dry_run { store::head(&mut tx).await? } else { store::lock_head(&mut tx).await? };
+    // The latest versions are read from the projection: it must have folded every entry.
+    // It has, unless this ledger was never caught up (or was folded under other rules); then
+    // fold the rest here, under the lock (a dry run takes it too; its work is rolled back).
+    if !projection::is_current(&mut tx, head.size).await? {
+        if dry_run {
+            head = store::lock_head(&mut tx).await?;
+        }
+        projection::ensure_current(&mut tx, head.size).await?;
+    }
     let keys: Vec<(String, String)> = records.iter().map(|r| (r.kind().as_str().to_owned(), r.natural_key())).collect();
     let mut latest = latest_entries(&mut tx, provider, &keys).await?;
 

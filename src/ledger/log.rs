@@ -10,6 +10,8 @@ use super::entry::{Entry, EntryError, PendingEntry};
 use super::merkle::{self, Frontier, Hash, NodeId, ProofError};
 use super::note::{NoteError, NoteSigner, NoteVerifier};
 use crate::db::ledger::{self as store, EntryRow, Head};
+use crate::db::projection::{self, ProjectionError, Work};
+use crate::projection::fold::TypedEntry;
 
 /// What can go wrong appending or proving.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,9 @@ pub enum LedgerError {
     /// Stored state disagrees with itself: refuse to sign anything on top of it.
     #[error("ledger state is inconsistent, refusing to continue: {0}")]
     Inconsistent(String),
+    /// The projection could not fold the batch (the append is rolled back with it).
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
 }
 
 /// A signed checkpoint.
@@ -58,6 +63,8 @@ pub struct Appended {
     pub checkpoint: SignedCheckpoint,
     /// When they were received (the same for the whole batch).
     pub received_at: DateTime<Utc>,
+    /// What folding them into the projection took.
+    pub projection: Work,
 }
 
 /// The log: its origin (the signing key's name) and its key.
@@ -150,9 +157,20 @@ impl Ledger {
         }
         if rows.is_empty() {
             let checkpoint = self.current_or_sign(conn, head).await?;
-            return Ok(Appended { entries: Vec::new(), checkpoint, received_at });
+            return Ok(Appended { entries: Vec::new(), checkpoint, received_at, projection: Work::default() });
         }
         store::insert_entries(conn, &rows).await?;
+        // The projection moves in the same transaction: the checkpoint signed below is never
+        // ahead of the published state (issue 16). Decoded from the bytes just written, as
+        // `verify --figures` and a catch-up decode them, so all three fold the same thing.
+        let typed = rows
+            .iter()
+            .map(|row| {
+                TypedEntry::decode(&row.bytes)
+                    .map_err(|reason| LedgerError::Inconsistent(format!("entry {} just written: {reason}", row.index)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let work = projection::apply(conn, &typed).await?;
         store::insert_nodes(conn, &nodes).await?;
         let signed = self.sign(frontier.size(), frontier.root())?;
         let id = store::insert_checkpoint(conn, frontier.size(), &frontier.root(), &signed.note).await?;
@@ -161,7 +179,7 @@ impl Ledger {
             return Err(LedgerError::Inconsistent("the head moved while it was locked".into()));
         }
         let entries = rows.iter().map(|row| AppendedEntry { index: row.index, leaf_hash: row.leaf_hash }).collect();
-        Ok(Appended { entries, checkpoint: signed, received_at })
+        Ok(Appended { entries, checkpoint: signed, received_at, projection: work })
     }
 
     /// Makes sure the head has a checkpoint signed by this log's key (signing
