@@ -366,10 +366,14 @@ mod tests {
         (published, recomputed)
     }
 
+    /// The demo world (amendments included) and one amendment that no longer decodes: the
+    /// verifier, holding only the fetched entries (no database), gives every published cell,
+    /// and names the one the operator changed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_published_figure_is_re_derived_and_a_changed_one_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let app = TestApp::with_demo().await.with_snapshots_dir(dir.path());
+        let unreadable = crate::datasets::summaries::tests::amend_unreadably(&app).await;
         let size = app.tree_size().await;
         crate::datasets::snapshot::write(&app.db.pool, &dir.path().join(size.to_string()), Some(size))
             .await
@@ -382,6 +386,9 @@ mod tests {
         assert_eq!(recomputed.len(), CATALOG.len());
         assert!(recomputed.values().all(|csv| csv.len() > 100), "every dataset has rows");
         assert_eq!(compare(&published, &recomputed), Vec::new());
+        let queue_times = crate::datasets::find("queue_times").expect("dataset").file_name(size, Format::Csv);
+        let rows = read_csv(&recomputed[&queue_times]).expect("csv");
+        assert!(rows.iter().all(|row| row[0] != unreadable.to_string()), "the unreadable amendment is left out");
         let base = url.clone();
         let snapshot = published.clone();
         let live = tokio::task::spawn_blocking(move || fetch_live(&base, &snapshot))

@@ -6,18 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-
 use super::cell::Cell;
 use super::filter::ExportFilter;
 use super::schema::{self, Field};
 use super::source::{ExportError, RowSink};
 use super::summaries::Summaries;
+use crate::analytics::Filter;
 use crate::analytics::compliance::PeriodStatus;
 use crate::analytics::grades::Grade;
-use crate::analytics::{Disclosures, Filter};
 use crate::projection::summary::ProviderSummary;
-use crate::records::{Record, RecordKind};
+use crate::records::RecordKind;
 
 /// A derived table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,50 +181,6 @@ impl Table {
             Self::Grades => Vec::new(),
         }
     }
-
-    /// The rows for `providers` (slug and latest disclosures, in order), narrowed by
-    /// `filter`; `window` is the reporting window grades are computed over. For callers
-    /// that hold disclosures rather than the projection (the page snapshot): each
-    /// provider's records go through [`ProviderSummary::of_records`] and the same rows as
-    /// [`Self::rows_of`]. A provider with no record has no rows (as in the projection).
-    pub fn rows<'a>(
-        self,
-        providers: impl IntoIterator<Item = (&'a str, &'a Disclosures)>,
-        filter: &Filter,
-        window: Option<(NaiveDate, NaiveDate)>,
-    ) -> Vec<Vec<Cell>> {
-        let mut rows = Vec::new();
-        for (slug, d) in providers {
-            let records = records_of(d);
-            if records.is_empty() {
-                continue;
-            }
-            let all = ProviderSummary::of_records(slug, &records);
-            if self == Self::Grades {
-                if let Some(window) = window {
-                    rows.extend(grade_rows(slug, &all.digest().grade(window)));
-                }
-                continue;
-            }
-            let narrowed = (*filter != Filter::default()).then(|| {
-                let kind = self.filtered_kind();
-                let kept = records.iter().filter(|r| Some(r.kind()) == kind && super::filter::keeps(filter, r));
-                ProviderSummary::of_records(slug, kept)
-            });
-            rows.extend(self.provider_rows(slug, narrowed.as_ref().unwrap_or(&all), &all));
-        }
-        rows
-    }
-}
-
-/// Every record of `d`, as records.
-fn records_of(d: &Disclosures) -> Vec<Record> {
-    let queue = d.queue_times.iter().map(|(_, r)| Record::QueueTime(r.clone()));
-    let acceptance = d.acceptance.iter().map(|(_, r)| Record::Acceptance(r.clone()));
-    let prices = d.prices.iter().map(|(_, r)| Record::Price(r.clone()));
-    let lockups = d.lockups.iter().map(|(_, r)| Record::Lockup(r.clone()));
-    let capacity = d.capacity.iter().map(|(_, r)| Record::Capacity(r.clone()));
-    queue.chain(acceptance).chain(prices).chain(lockups).chain(capacity).collect()
 }
 
 /// A provider's grade as rows, one per component.
@@ -321,41 +275,177 @@ pub fn compliance_rows(periods: &[PeriodStatus], filter: &ExportFilter) -> Vec<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::Disclosures;
     use crate::analytics::metrics::tests::sample;
+    use crate::records::Record;
+
+    /// `d`'s records filed by one provider, `slug`, and folded into the projection's summaries
+    /// (amendments as ingest would write them). Polars blocks: not on an async worker.
+    fn summaries_of(slug: &str, d: &Disclosures) -> Summaries {
+        use crate::projection::fold::{Fold, TypedEntry};
+        let queue = d.queue_times.iter().map(|(_, r)| Record::QueueTime(r.clone()));
+        let acceptance = d.acceptance.iter().map(|(_, r)| Record::Acceptance(r.clone()));
+        let prices = d.prices.iter().map(|(_, r)| Record::Price(r.clone()));
+        let lockups = d.lockups.iter().map(|(_, r)| Record::Lockup(r.clone()));
+        let capacity = d.capacity.iter().map(|(_, r)| Record::Capacity(r.clone()));
+        let mut fold = Fold::default();
+        let mut latest = std::collections::HashMap::new();
+        for (index, record) in queue.chain(acceptance).chain(prices).chain(lockups).chain(capacity).enumerate() {
+            let index = index as u64;
+            let entry = TypedEntry {
+                index,
+                provider: slug.to_owned(),
+                kind: record.kind().as_str().to_owned(),
+                received_at: chrono::DateTime::UNIX_EPOCH,
+                supersedes: latest.insert((record.kind(), record.natural_key()), index),
+                record: Ok(record),
+            };
+            fold.apply(entry).expect("follows the rule");
+        }
+        Summaries::of_fold(std::sync::Arc::new(fold))
+    }
 
     #[test]
     fn rows_match_their_columns_and_the_hand_computed_figures() {
-        let d = sample();
+        let summaries = summaries_of("p", &sample());
         for table in
             [Table::QueuePercentiles, Table::AcceptanceRates, Table::PriceSeries, Table::LockupShares, Table::Grades]
         {
-            let window = Some(("2026-01-01".parse().expect("date"), "2026-02-01".parse().expect("date")));
-            let rows = table.rows([("p", &d)], &Filter::default(), window);
+            let rows = table.rows_of(&summaries, None, None);
             for row in &rows {
                 assert_eq!(row.len(), table.fields().len(), "{table:?}");
             }
         }
-        let rates = Table::AcceptanceRates.rows([("p", &d)], &Filter::default(), None);
+        let rates = Table::AcceptanceRates.rows_of(&summaries, None, None);
         let student = rates.iter().find(|r| r[1] == Cell::Text("student".into())).expect("student");
         assert_eq!(student[5], Cell::Number(6.0 / 16.0));
         let civic = rates.iter().find(|r| r[1] == Cell::Text("civic".into())).expect("civic");
         assert_eq!(civic[5], Cell::Null, "nothing decided: no rate");
-        let grades = Table::Grades.rows(
-            [("p", &d)],
-            &Filter::default(),
-            Some(("2026-01-01".parse().expect("d"), "2026-02-01".parse().expect("d"))),
-        );
+        let grades = Table::Grades.rows_of(&summaries, None, None);
         assert_eq!(grades.len(), 6);
         assert_eq!(grades[0][1], Cell::Text("D".into()));
+        assert!(Table::Grades.rows_of(&summaries, Some("someone-else"), None).is_empty());
     }
 
-    #[test]
-    fn a_filter_narrows_the_derived_rows() {
-        let d = sample();
-        let all = Table::QueuePercentiles.rows([("p", &d)], &Filter::default(), None).len();
-        let february = Filter { from: Some("2026-02-01".parse().expect("date")), ..Filter::default() };
-        let narrowed = Table::QueuePercentiles.rows([("p", &d)], &february, None);
-        assert!(narrowed.len() < all && !narrowed.is_empty());
-        assert!(narrowed.iter().all(|r| r[2] == Cell::Date("2026-02-01".parse().expect("date"))));
+    /// The old way, kept as the oracle: a table's rows computed directly from each
+    /// provider's latest disclosures narrowed by `place` (lock-up shares over all of them).
+    fn direct_rows(table: Table, providers: &BTreeMap<String, Disclosures>, place: &Filter) -> Vec<Vec<Cell>> {
+        use crate::analytics::{metrics, prices};
+        let text = |s: &str| Cell::Text(s.to_owned());
+        let mut rows = Vec::new();
+        for (slug, all) in providers {
+            let d = all.filtered(place);
+            match table {
+                Table::QueuePercentiles => {
+                    rows.extend(metrics::queue_series(&d).expect("queue").into_iter().map(|p| {
+                        let cells =
+                            [Cell::Number(p.p50_seconds), Cell::Number(p.p90_seconds), Cell::Int(p.jobs as i64)];
+                        [text(slug), Cell::Text(p.tier), Cell::Date(p.period_start)].into_iter().chain(cells).collect()
+                    }))
+                }
+                Table::AcceptanceRates => {
+                    rows.extend(metrics::acceptance_by_category(&d).expect("acceptance").into_iter().map(|r| {
+                        let rate = r.rate().map_or(Cell::Null, Cell::Number);
+                        let counts = [r.received, r.accepted, r.rejected].map(|n| Cell::Int(n as i64));
+                        [text(slug), Cell::Text(r.category)].into_iter().chain(counts).chain([rate]).collect()
+                    }))
+                }
+                Table::PriceSeries => rows.extend(prices::price_series(&d).into_iter().map(|p| {
+                    let basis = p.cost_basis.map_or(Cell::Null, Cell::Number);
+                    vec![
+                        text(slug),
+                        Cell::Text(p.series),
+                        Cell::Text(p.currency),
+                        Cell::Date(p.month),
+                        Cell::Number(p.price),
+                        basis,
+                    ]
+                })),
+                Table::LockupShares => {
+                    let kept = metrics::lockup_shares(all)
+                        .into_iter()
+                        .filter(|s| d.lockups.iter().any(|(_, l)| *l == s.lockup));
+                    rows.extend(kept.map(|s| {
+                        let l = s.lockup;
+                        vec![
+                            text(slug),
+                            Cell::Text(l.counterparty),
+                            Cell::Text(l.resource.to_string()),
+                            Cell::Text(l.region.to_string()),
+                            Cell::Int(l.accelerators as i64),
+                            Cell::Date(l.start_date),
+                            l.end_date.map_or(Cell::Null, Cell::Date),
+                            Cell::Text(l.exclusivity.as_str().to_owned()),
+                            s.share.map_or(Cell::Null, Cell::Number),
+                        ]
+                    }))
+                }
+                Table::Grades => {}
+            }
+        }
+        rows
+    }
+
+    /// A filtered export (resource, region, dates, provider) is the figures computed directly
+    /// from the latest records the filter keeps, row for row, in the demo world with its
+    /// amendments and an unreadable amendment; lock-up shares still over every capacity filing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_filtered_export_is_the_figures_of_the_filtered_records() {
+        use crate::datasets::summaries::tests::{Collect, amend_unreadably, filters_for, fold_of};
+        use crate::datasets::{CATALOG, Source};
+        let app = crate::testing::TestApp::with_demo().await;
+        amend_unreadably(&app).await;
+        let size = app.tree_size().await;
+        let summaries = Summaries::load(&app.db.pool, size).await.expect("the projection");
+        let mut latest: BTreeMap<String, Disclosures> = BTreeMap::new();
+        for version in fold_of(&app.db.pool, size).await.latest() {
+            let (provider, d) =
+                (version.entry.provider.clone(), latest.entry(version.entry.provider.clone()).or_default());
+            match version.entry.record.clone() {
+                Ok(Record::QueueTime(r)) => d.queue_times.push((provider, r)),
+                Ok(Record::Acceptance(r)) => d.acceptance.push((provider, r)),
+                Ok(Record::Price(r)) => d.prices.push((provider, r)),
+                Ok(Record::Lockup(r)) => d.lockups.push((provider, r)),
+                Ok(Record::Capacity(r)) => d.capacity.push((provider, r)),
+                Err(_) => {}
+            }
+        }
+        let mut narrowed_and_nonempty = 0;
+        for dataset in CATALOG.iter() {
+            let Source::Derived(table) = dataset.source else { continue };
+            for filter in filters_for(dataset).into_iter().filter(|f| f.place_and_time != Filter::default()) {
+                let mut sink = Collect::default();
+                render(table, &summaries, &filter, &mut sink).await.expect("render");
+                let chosen: BTreeMap<String, Disclosures> = latest
+                    .iter()
+                    .filter(|(slug, _)| filter.provider.as_deref().is_none_or(|only| only == *slug))
+                    .map(|(slug, d)| (slug.clone(), d.clone()))
+                    .collect();
+                let place = filter.place_and_time.clone();
+                let expected =
+                    tokio::task::spawn_blocking(move || direct_rows(table, &chosen, &place)).await.expect("join");
+                assert_eq!(sink.rows, expected, "{} {filter:?}", dataset.name);
+                let unfiltered = summaries.providers.values().map(|s| s.records).sum::<u64>();
+                if !expected.is_empty() && (expected.len() as u64) < unfiltered {
+                    narrowed_and_nonempty += 1;
+                }
+            }
+        }
+        assert!(narrowed_and_nonempty >= 8, "{narrowed_and_nonempty} filtered exports with rows");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_filter_narrows_the_derived_rows() {
+        use crate::datasets::summaries::tests::Collect;
+        let summaries = tokio::task::spawn_blocking(|| summaries_of("p", &sample())).await.expect("join");
+        let all = Table::QueuePercentiles.rows_of(&summaries, None, None).len();
+        let february = ExportFilter {
+            place_and_time: Filter { from: Some("2026-02-01".parse().expect("date")), ..Filter::default() },
+            ..ExportFilter::default()
+        };
+        let mut narrowed = Collect::default();
+        render(Table::QueuePercentiles, &summaries, &february, &mut narrowed).await.expect("render");
+        assert!(narrowed.rows.len() < all && !narrowed.rows.is_empty());
+        assert!(narrowed.rows.iter().all(|r| r[2] == Cell::Date("2026-02-01".parse().expect("date"))));
     }
 }

@@ -19,7 +19,7 @@ use crate::analytics::compliance::Filing;
 use crate::ledger::entry::Entry;
 use crate::ledger::merkle;
 use crate::projection::fold::TypedEntry;
-use crate::records::RecordKind;
+use crate::records::{Record, RecordKind};
 
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +255,31 @@ pub async fn records(
         sink.page_read();
     }
     Ok(count)
+}
+
+/// The latest readable versions of `kind` among the first `tree_size` entries (of one provider,
+/// if given) that `place` keeps, by provider, each provider's in entry order: the versions no
+/// entry inside the tree amends, read a page at a time like [`records`].
+pub(super) async fn latest_at(
+    pool: &PgPool,
+    provider: Option<&str>,
+    kind: RecordKind,
+    place: &crate::analytics::Filter,
+    tree_size: u64,
+) -> Result<std::collections::BTreeMap<String, Vec<Record>>, ExportError> {
+    let filter = ExportFilter { provider: provider.map(str::to_owned), ..ExportFilter::default() };
+    let mut out: std::collections::BTreeMap<String, Vec<Record>> = std::collections::BTreeMap::new();
+    for range in pages(tree_size) {
+        for stored in record_page(pool, kind, &filter, tree_size, range).await? {
+            let Ok(mut entry) = serde_json::from_slice::<serde_json::Value>(&stored.entry) else { continue };
+            if let Ok(record) = Record::from_entry(kind.as_str(), entry["record"].take())
+                && super::filter::keeps(place, &record)
+            {
+                out.entry(stored.provider).or_default().push(record);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Pushes one stored version's row into `sink`, or tells it the version no longer decodes

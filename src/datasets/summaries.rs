@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use super::filter::keeps;
 use super::source::{self, ExportError};
 use crate::analytics::Filter;
+use crate::db::projection::{self, LatestQuery};
 use crate::projection::fold::{Fold, TypedEntry};
 use crate::projection::summary::{Digest, ProviderSummary, reporting_window};
 use crate::records::{Record, RecordKind};
@@ -28,6 +29,9 @@ use crate::records::{Record, RecordKind};
 pub enum SummarySource {
     /// Entries folded in memory.
     InMemory(Arc<Fold>),
+    /// The database's projection tables (`crate::db::projection`), read when they were at
+    /// the summaries' tree size.
+    Database(PgPool),
 }
 
 /// A latest version left out of every figure because its record no longer decodes under
@@ -115,9 +119,50 @@ impl Summaries {
             .map_err(|e| ExportError::Encode(format!("summarising the ledger failed: {e}")))
     }
 
-    /// The projection at `size`, from wherever it is held.
+    /// The projection at `size`: the database's tables when they are at `size` (the site's
+    /// checkpoint), else the ledger's first `size` entries folded in memory (a snapshot
+    /// pinned below the head: see [`Self::fold_ledger`] for what that costs).
     pub async fn load(pool: &PgPool, size: u64) -> Result<Self, ExportError> {
-        Self::fold_ledger(pool, size).await
+        match Self::from_tables(pool, size).await? {
+            Some(summaries) => Ok(summaries),
+            None => Self::fold_ledger(pool, size).await,
+        }
+    }
+
+    /// The projection tables, if they hold the state at `size` (folded under this code's
+    /// rules). The head and every table are read in one REPEATABLE READ transaction, so
+    /// they agree whatever is appended meanwhile. A provider's summary is its buckets merged,
+    /// one provider at a time; the digests are the stored ones.
+    pub async fn from_tables(pool: &PgPool, size: u64) -> Result<Option<Self>, ExportError> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        if !projection::is_current(&mut tx, size).await? {
+            return Ok(None);
+        }
+        let mut providers = BTreeMap::new();
+        let mut digests = BTreeMap::new();
+        for (slug, _, digest, _) in projection::digests_changed_since(&mut tx, None).await? {
+            // Only providers with a readable latest record are listed (as in a fold's summaries).
+            if digest.records == 0 {
+                continue;
+            }
+            let buckets = projection::buckets_of(&mut tx, &slug).await?;
+            let merged = tokio::task::spawn_blocking(move || {
+                let merged = ProviderSummary::merge(&slug, buckets.iter().map(|(kind, month, b)| (*kind, *month, b)));
+                (slug, merged)
+            })
+            .await
+            .map_err(|e| ExportError::Encode(format!("merging bucket summaries failed: {e}")))?;
+            digests.insert(merged.0.clone(), digest);
+            providers.insert(merged.0, merged.1);
+        }
+        let (_, listed) = projection::unreadable(&mut tx, None, i64::MAX).await?;
+        tx.commit().await?;
+        let unreadable = listed
+            .into_iter()
+            .map(|(index, provider, kind, reason)| UnreadableVersion { index, provider, kind, reason })
+            .collect();
+        Ok(Some(Self { size, providers, digests, unreadable, source: SummarySource::Database(pool.clone()) }))
     }
 
     /// The reporting window every grade is computed over.
@@ -149,7 +194,179 @@ impl Summaries {
                     }
                 }
             }
+            SummarySource::Database(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+                if !projection::is_current(&mut tx, self.size).await? {
+                    // Appended to since the summaries were read: the latest versions at their
+                    // size, by the supersedes chain, from the ledger itself.
+                    drop(tx);
+                    return source::latest_at(pool, provider, kind, place, self.size).await;
+                }
+                let query = LatestQuery {
+                    provider: provider.map(str::to_owned),
+                    kind: Some(kind),
+                    resource: place.resource.clone(),
+                    region: place.region.clone(),
+                    from: place.from,
+                    to: place.to,
+                };
+                let found = projection::latest_records(&mut tx, &query).await?;
+                tx.commit().await?;
+                for (slug, _, record) in found {
+                    // The query narrows by the same fields; `keeps` is the definition.
+                    if keeps(place, &record) {
+                        out.entry(slug).or_default().push(record);
+                    }
+                }
+            }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::datasets::cell::Cell;
+    use crate::datasets::filter::{ExportFilter, ExportQuery};
+    use crate::datasets::snapshot::WriteSink;
+    use crate::datasets::{CATALOG, Dataset, Format, Source, derived};
+    use crate::testing::TestApp;
+
+    /// Rows and left-out entries, as a sink receives them.
+    #[derive(Default)]
+    pub(crate) struct Collect {
+        pub rows: Vec<Vec<Cell>>,
+        pub unreadable: Vec<u64>,
+    }
+
+    impl source::RowSink for Collect {
+        async fn push(&mut self, row: Vec<Cell>) -> Result<(), ExportError> {
+            self.rows.push(row);
+            Ok(())
+        }
+
+        fn unreadable(&mut self, index: u64, _reason: &str) {
+            self.unreadable.push(index);
+        }
+    }
+
+    /// The ledger's first `size` entries folded by the projection's rule, read directly.
+    pub(crate) async fn fold_of(pool: &PgPool, size: u64) -> Fold {
+        let mut conn = pool.acquire().await.expect("conn");
+        let bytes = crate::db::ledger::entry_bytes_range(&mut conn, 0, size).await.expect("entries");
+        let mut fold = Fold::default();
+        for entry in &bytes {
+            fold.apply(TypedEntry::decode(entry).expect("an entry")).expect("follows the rule");
+        }
+        fold
+    }
+
+    /// Appends an amendment of a latest queue-time version whose record no longer decodes
+    /// (its jobs out of today's domain), as an older version could have written it; returns
+    /// its index.
+    pub(crate) async fn amend_unreadably(app: &TestApp) -> u64 {
+        let fold = fold_of(&app.db.pool, app.tree_size().await).await;
+        let version = fold
+            .latest()
+            .into_iter()
+            .find(|v| v.entry.kind == "queue_time" && v.entry.record.is_ok())
+            .cloned()
+            .expect("a queue time");
+        let mut record = version.entry.record.as_ref().expect("readable").to_json();
+        record["jobs"] = serde_json::json!(9_007_199_254_740_991_u64);
+        let pending = crate::ledger::entry::PendingEntry {
+            provider: crate::records::Slug::parse(&version.entry.provider).expect("slug"),
+            kind: "queue_time".into(),
+            natural_key: version.key.clone(),
+            record,
+            supersedes: Some(version.entry.index),
+            signature: None,
+        };
+        let appended = app.ledger().append(&app.db.pool, &[pending]).await.expect("append");
+        appended.entries[0].index
+    }
+
+    /// Filters a derived export may take (each as `/data` would accept it).
+    pub(crate) fn filters_for(dataset: &Dataset) -> Vec<ExportFilter> {
+        let queries = [
+            vec![],
+            vec![("resource", "nvidia-h100-80gb"), ("from", "2025-06-01")],
+            vec![("region", "eu-de")],
+            vec![("provider", "corvid-gpu"), ("to", "2025-03-31")],
+            vec![("from", "2025-01-01"), ("to", "2025-12-31")],
+        ];
+        queries
+            .iter()
+            .filter_map(|pairs| {
+                let text = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+                let query: ExportQuery = serde_urlencoded::from_str(&text).expect("query");
+                ExportFilter::parse(&query, dataset).ok()
+            })
+            .collect()
+    }
+
+    async fn csv(
+        table: derived::Table,
+        dataset: &Dataset,
+        summaries: &Summaries,
+        filter: &ExportFilter,
+    ) -> (Vec<u8>, Vec<u64>) {
+        let mut sink = WriteSink::new(dataset, Format::Csv, Vec::new()).expect("sink");
+        derived::render(table, summaries, filter, &mut sink).await.expect("render");
+        let unreadable = sink.unreadable.clone();
+        (sink.finish().expect("finish"), unreadable)
+    }
+
+    /// The projection tables at the head and a fold of the same entries in memory give the
+    /// same summaries and the same derived datasets, byte for byte, filtered or not; once the
+    /// head has moved on, the tables are not read for the older size, and a filtered table of
+    /// summaries read from them falls back to the ledger, with the same bytes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_tables_and_an_in_memory_fold_give_the_same_derived_datasets() {
+        let app = TestApp::with_demo().await;
+        let unreadable = amend_unreadably(&app).await;
+        let pool = &app.db.pool;
+        let size = app.tree_size().await;
+        let tables = Summaries::from_tables(pool, size).await.expect("read").expect("the tables are at the head");
+        let folded = Summaries::fold_ledger(pool, size).await.expect("fold");
+        assert!(matches!(tables.source, SummarySource::Database(_)));
+        assert!(matches!(folded.source, SummarySource::InMemory(_)));
+        assert_eq!(tables.providers.len(), 12);
+        assert_eq!(tables.providers, folded.providers);
+        assert_eq!(tables.digests, folded.digests);
+        assert_eq!(tables.unreadable, folded.unreadable);
+        assert_eq!(tables.unreadable.iter().map(|u| u.index).collect::<Vec<_>>(), [unreadable]);
+
+        let mut compared = 0;
+        for dataset in CATALOG.iter() {
+            let Source::Derived(table) = dataset.source else { continue };
+            for filter in filters_for(dataset) {
+                let (ours, left_out) = csv(table, dataset, &tables, &filter).await;
+                assert_eq!(
+                    (ours.clone(), left_out.clone()),
+                    csv(table, dataset, &folded, &filter).await,
+                    "{} {filter:?}",
+                    dataset.name
+                );
+                if filter == ExportFilter::default() {
+                    assert!(ours.split(|b| *b == b'\n').count() > 3, "{} has rows", dataset.name);
+                    let named = table.kinds().contains(&RecordKind::QueueTime);
+                    assert_eq!(left_out, if named { vec![unreadable] } else { vec![] }, "{}", dataset.name);
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared >= 15, "{compared} exports compared");
+
+        // The head moves on: the tables no longer describe `size`.
+        app.ledger().append(pool, &crate::testing::sample_batch(0, 3)).await.expect("append");
+        assert!(Summaries::from_tables(pool, size).await.expect("read").is_none());
+        let dataset = crate::datasets::find("queue_time_percentiles").expect("dataset");
+        for filter in filters_for(&dataset) {
+            let table = derived::Table::QueuePercentiles;
+            assert_eq!(csv(table, &dataset, &tables, &filter).await, csv(table, &dataset, &folded, &filter).await);
+        }
     }
 }
