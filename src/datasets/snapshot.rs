@@ -178,14 +178,11 @@ impl Pinned {
                 return derived::render(table, summaries, all, sink).await;
             }
             (Source::Compliance, entries) => {
-                let mut filings = Filings::default();
-                match entries {
-                    EntrySource::Database(pool) => {
-                        let mut conn = pool.acquire().await?;
-                        filings.extend(db::obligations::filings(&mut conn, size).await?);
-                    }
-                    EntrySource::Held(held) => filings.extend(held.filings()),
-                }
+                let filings: Filings = match entries {
+                    // The sums kept with the ledger at its head; further back, the ledger's summed up.
+                    EntrySource::Database(pool) => db::filings::at(&mut *pool.acquire().await?, size, None).await?,
+                    EntrySource::Held(held) => held.filings().collect(),
+                };
                 let periods = compliance::report(&self.obligations, &filings, self.checkpoint.signed_at);
                 derived::compliance_rows(&periods, all)
             }

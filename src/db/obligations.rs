@@ -1,7 +1,5 @@
 //! Reporting obligations, and the filings the compliance report weighs against them.
 
-use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use sqlx::{PgConnection, Row};
 
 use crate::analytics::compliance::{Cadence, Filing, Obligation};
@@ -60,23 +58,10 @@ pub async fn list(conn: &mut PgConnection, provider: Option<&str>) -> Result<Vec
 
 /// The filings of the kinds with a cadence among the first `tree_size` entries, in ledger
 /// order: the date that places each in a period, when it was accepted, and whether it amends.
+/// Every one of them at once: the compliance report reads their sums instead
+/// ([`crate::db::filings`]).
 pub async fn filings(conn: &mut PgConnection, tree_size: u64) -> Result<Vec<Filing>, sqlx::Error> {
-    let mut rows = sqlx::query(
-        "SELECT provider, kind, received_at, supersedes IS NOT NULL,
-                coalesce(r ->> 'period_start', r ->> 'effective_date', r ->> 'as_of')
-         FROM (SELECT idx, provider, kind, received_at, supersedes,
-                      convert_from(entry, 'UTF8')::jsonb -> 'record' AS r
-               FROM ledger_entries WHERE idx < $1 AND kind <> 'lockup') e
-         ORDER BY idx",
-    )
-    .bind(i64::try_from(tree_size).unwrap_or(i64::MAX))
-    .fetch(conn);
     let mut out = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        let (provider, kind): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-        let date: Option<String> = row.try_get(4)?;
-        let received_at = row.try_get::<DateTime<Utc>, _>(2)?;
-        out.extend(Filing::of_entry(&provider, &kind, date.as_deref(), received_at, row.try_get(3)?));
-    }
+    crate::db::filings::each(conn, 0..tree_size, None, |filing| out.push(filing)).await?;
     Ok(out)
 }

@@ -160,6 +160,7 @@ impl Ledger {
             return Ok(Appended { entries: Vec::new(), checkpoint, received_at, projection: Work::default() });
         }
         store::insert_entries(conn, &rows).await?;
+        crate::db::filings::record(conn, &rows).await?;
         // The projection moves in the same transaction: the checkpoint signed below is never
         // ahead of the published state (issue 16). Decoded from the bytes just written, as
         // `verify --figures` and a catch-up decode them, so all three fold the same thing.

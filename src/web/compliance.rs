@@ -1,6 +1,7 @@
 //! `/compliance`: the compliance report — per provider and obligation, how many
 //! periods were filed on time, late, or not at all, and how often filings were
-//! amended; with `?provider=` every period in detail. Computed once per checkpoint.
+//! amended; with `?provider=` every period in detail. Computed once per checkpoint, from
+//! the filings' sums per provider, kind and date that the database keeps (issue 16).
 
 use std::sync::Arc;
 
@@ -35,24 +36,52 @@ impl ComplianceReport {
     }
 }
 
-/// The report for a snapshot (computed once, then kept with the snapshot).
+/// The report at a snapshot's checkpoint (computed once, then kept with the snapshot): the
+/// obligations weighed against the sums of the filings up to that checkpoint, which the
+/// database keeps with the ledger (`projection_filings`), so nothing here grows with it.
 pub async fn report(state: &AppState, snapshot: &Snapshot) -> Result<Arc<ComplianceReport>, AppError> {
     if let Some(report) = snapshot.memo.get::<ComplianceReport>("compliance") {
         return Ok(report);
     }
+    let report = compute(state, snapshot, None).await?;
+    Ok(snapshot.memo.put("compliance".into(), Arc::new(report)))
+}
+
+/// One provider's part of the report (a scorecard's): taken from the whole report if that was
+/// computed at this checkpoint, else computed from the provider's own sums, a few rows.
+pub async fn provider_report(
+    state: &AppState,
+    snapshot: &Snapshot,
+    provider: &str,
+) -> Result<Arc<ComplianceReport>, AppError> {
+    let key = format!("compliance:{provider}");
+    if let Some(report) = snapshot.memo.get::<ComplianceReport>(&key) {
+        return Ok(report);
+    }
+    let report = match snapshot.memo.get::<ComplianceReport>("compliance") {
+        Some(all) => ComplianceReport {
+            obligations: all.obligations.iter().filter(|o| o.provider == provider).cloned().collect(),
+            periods: all.of(provider).cloned().collect(),
+        },
+        None => compute(state, snapshot, Some(provider)).await?,
+    };
+    Ok(snapshot.memo.put(key, Arc::new(report)))
+}
+
+async fn compute(state: &AppState, snapshot: &Snapshot, provider: Option<&str>) -> Result<ComplianceReport, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let obligations = db::obligations::list(&mut conn, None).await?;
+    let obligations = db::obligations::list(&mut conn, provider).await?;
+    // At exactly the snapshot's tree size, even if the ledger has grown since.
+    let filings = db::filings::at(&mut conn, snapshot.tree_size, provider).await?;
     drop(conn);
     let as_of = snapshot.signed_at;
-    // The snapshot keeps every filing, extended per checkpoint: no pass over the ledger here.
-    let filings = snapshot.filings.clone();
     let periods = tokio::task::spawn_blocking({
         let obligations = obligations.clone();
         move || compliance::report(&obligations, &filings, as_of)
     })
     .await
     .map_err(|e| AppError::Unavailable(format!("compliance report failed: {e}")))?;
-    Ok(snapshot.memo.put("compliance".into(), Arc::new(ComplianceReport { obligations, periods })))
+    Ok(ComplianceReport { obligations, periods })
 }
 
 /// One line of the summary: a provider's obligation and how its periods went.
@@ -161,5 +190,38 @@ mod tests {
         let odd = app.get("/compliance?provider=nobody").await;
         odd.assert_status(StatusCode::OK);
         assert!(odd.html().text_of(".notice").contains("nobody"));
+    }
+
+    /// A snapshot's report is the report at its checkpoint though the ledger has grown since
+    /// (here by an amendment of a period the report shows), and a provider's part of it is
+    /// the same whether computed alone or taken from the whole.
+    #[tokio::test]
+    async fn the_report_is_at_the_snapshots_checkpoint_and_a_providers_part_is_its_part() {
+        let app = TestApp::with_demo().await;
+        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let token = app.provider_token("corvid-gpu").await;
+        let amended = serde_json::json!({"kind": "queue_time", "period_start": "2024-11-01", "period_end": "2024-12-01",
+            "resource": "nvidia-h100-80gb", "region": "us-central", "tier": "newcomer", "jobs": 5,
+            "p50_seconds": 999_999, "p90_seconds": 999_999, "p99_seconds": 999_999});
+        app.post("/api/v1/records", "application/json", format!("[{amended}]"), Some(&token), &[])
+            .await
+            .assert_status(StatusCode::CREATED);
+        let alone = super::provider_report(&app.state, &snapshot, "corvid-gpu").await.expect("alone");
+        let all = super::report(&app.state, &snapshot).await.expect("all");
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let filings = crate::db::obligations::filings(&mut conn, snapshot.tree_size).await.expect("filings");
+        let expected =
+            crate::analytics::compliance::report(&all.obligations, &filings.into_iter().collect(), snapshot.signed_at);
+        assert_eq!(all.periods, expected);
+        assert!(!alone.periods.is_empty());
+        assert_eq!(alone.periods, all.of("corvid-gpu").cloned().collect::<Vec<_>>());
+        let from_whole = super::provider_report(&app.state, &snapshot, "nordic-hpc").await.expect("taken");
+        assert_eq!(from_whole.periods, all.of("nordic-hpc").cloned().collect::<Vec<_>>());
+        // The amendment counts from the next checkpoint on.
+        let now = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        assert!(now.tree_size > snapshot.tree_size);
+        let after = super::provider_report(&app.state, &now, "corvid-gpu").await.expect("after");
+        let amendments = |r: &super::ComplianceReport| r.periods.iter().map(|p| p.amendments).sum::<u32>();
+        assert_eq!(amendments(&after), amendments(&alone) + 1);
     }
 }
