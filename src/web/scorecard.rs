@@ -153,7 +153,7 @@ pub async fn show(
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
-    let report = super::compliance::report(&state, &snapshot).await?;
+    let report = super::compliance::provider_report(&state, &snapshot, &slug).await?;
     let compliance = super::compliance::summary(&report, std::slice::from_ref(&provider));
     let mut conn = state.pool.acquire().await?;
     let recent = db::ledger::recent_entries(&mut conn, RECENT_ENTRIES, Some(&slug)).await?;
