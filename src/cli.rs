@@ -715,7 +715,7 @@ async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     use crate::figures;
     let mut trusted: Vec<NoteVerifier> =
         args.vkeys.iter().map(|v| NoteVerifier::parse(v)).collect::<Result<_, _>>().map_err(CliError::Vkey)?;
-    let (published, entries, from) = match (&args.from_url, &args.snapshot) {
+    let (mut published, entries, from) = match (&args.from_url, &args.snapshot) {
         (Some(url), _) => {
             if trusted.is_empty() {
                 trusted.push(served_vkey(url).await?);
@@ -752,33 +752,40 @@ async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     let url = args.from_url.clone().unwrap_or_default();
     let checkpoint = figures::check_entries(&entries, &published.note, &trusted)?;
     println!("{} entries {from} match the signed checkpoint of the snapshot at size {}", entries.len(), published.size);
-    // Folded and rendered in memory: no database is needed from here on.
-    let recomputed = figures::recompute(entries, &checkpoint, &published).await?;
-
-    let mut differences = figures::compare(&published, &recomputed);
-    let live = if args.from_url.is_some() {
-        let (base, snapshot) = (url.clone(), published.clone());
-        tokio::task::spawn_blocking(move || figures::fetch_live(&base, &snapshot))
-            .await
-            .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??
-    } else {
-        None
+    // Folded in memory: no database is needed from here on. Each dataset is rendered, compared
+    // with the snapshot's file and the live export, and dropped before the next.
+    let rederived = figures::Rederived::new(entries, &checkpoint, &published).await?;
+    let live = match &args.from_url {
+        Some(url) => {
+            let (base, size) = (url.clone(), published.size);
+            tokio::task::spawn_blocking(move || figures::live_at(&base, size))
+                .await
+                .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??
+        }
+        None => false,
     };
-    match &live {
-        _ if args.from_url.is_none() => {}
-        Some(files) => {
-            let live = figures::Published { files: files.clone(), ..published.clone() };
-            for mut difference in figures::compare(&live, &recomputed) {
+    let mut differences = Vec::new();
+    for dataset in crate::datasets::CATALOG {
+        let (name, ours) = rederived.csv(&dataset).await?;
+        differences.extend(figures::compare_file(&name, published.files.remove(&name).as_deref(), &ours));
+        if live {
+            let base = url.clone();
+            let theirs = tokio::task::spawn_blocking(move || figures::fetch_live_file(&base, &dataset))
+                .await
+                .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??;
+            for mut difference in figures::compare_file(&name, Some(&theirs), &ours) {
                 difference.source = format!("live /data/ export ({})", difference.source);
                 differences.push(difference);
             }
         }
-        None => println!("the site has moved past size {}: its live exports were not compared", published.size),
+    }
+    if args.from_url.is_some() && !live {
+        println!("the site has moved past size {}: its live exports were not compared", published.size);
     }
     for difference in &differences {
         println!("DIFFERENCE {difference}");
     }
-    let files = recomputed.len() * if live.is_some() { 2 } else { 1 };
+    let files = crate::datasets::CATALOG.len() * if live { 2 } else { 1 };
     if differences.is_empty() {
         println!("figures at size {}: {files} published files re-derived from the entries: OK", published.size);
         Ok(())

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::analytics::compliance::Obligation;
 use crate::datasets::snapshot::{CHECKPOINT_FILE, OBLIGATIONS_FILE, Pinned, WriteSink, parse_obligations};
-use crate::datasets::{CATALOG, Format};
+use crate::datasets::{CATALOG, Dataset, Format};
 use crate::db::ledger::StoredCheckpoint;
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::merkle::{self, Frontier};
@@ -198,31 +198,56 @@ pub fn check_entries(entries: &[Vec<u8>], note: &str, keys: &[NoteVerifier]) -> 
     Ok(checkpoint)
 }
 
-/// Every dataset's CSV, recomputed from `entries` (checked against `checkpoint`, the
-/// snapshot's) in memory with the site's own code: the entries are folded into the
-/// projection once, and each dataset is rendered from them.
+/// The datasets of a snapshot, re-derived from its entries held in memory with the site's
+/// own code: the entries are folded into the projection once ([`Pinned::held`]), then each
+/// dataset is rendered when asked for, so only one recomputed file is held at a time.
+pub struct Rederived {
+    pinned: Pinned,
+}
+
+impl Rederived {
+    /// Folds `entries` (checked against `checkpoint`, the snapshot's), with the obligations
+    /// and signing time the snapshot published.
+    pub async fn new(
+        entries: Vec<Vec<u8>>,
+        checkpoint: &Checkpoint,
+        published: &Published,
+    ) -> Result<Self, FiguresError> {
+        let stored = StoredCheckpoint {
+            id: 0,
+            size: checkpoint.size,
+            root: checkpoint.root,
+            note: published.note.clone(),
+            signed_at: published.signed_at,
+        };
+        let pinned = Pinned::held(entries, stored, published.obligations.clone())
+            .await
+            .map_err(|e| FiguresError::Recompute { dataset: "every dataset".into(), reason: e.to_string() })?;
+        Ok(Self { pinned })
+    }
+
+    /// One dataset's CSV, with its file name at the snapshot's size.
+    pub async fn csv(&self, dataset: &Dataset) -> Result<(String, Vec<u8>), FiguresError> {
+        let name = dataset.file_name(self.pinned.checkpoint.size, Format::Csv);
+        let failed = |reason: String| FiguresError::Recompute { dataset: name.clone(), reason };
+        let mut sink = WriteSink::new(dataset, Format::Csv, Vec::new()).map_err(|e| failed(e.to_string()))?;
+        self.pinned.render(dataset, &mut sink).await.map_err(|e| failed(e.to_string()))?;
+        let bytes = sink.finish().map_err(|e| failed(e.to_string()))?;
+        Ok((name, bytes))
+    }
+}
+
+/// Every dataset's CSV, re-derived from `entries` (see [`Rederived`]), by file name.
 pub async fn recompute(
     entries: Vec<Vec<u8>>,
     checkpoint: &Checkpoint,
     published: &Published,
 ) -> Result<BTreeMap<String, Vec<u8>>, FiguresError> {
-    let stored = StoredCheckpoint {
-        id: 0,
-        size: checkpoint.size,
-        root: checkpoint.root,
-        note: published.note.clone(),
-        signed_at: published.signed_at,
-    };
-    let pinned = Pinned::held(entries, stored, published.obligations.clone())
-        .await
-        .map_err(|e| FiguresError::Recompute { dataset: "every dataset".into(), reason: e.to_string() })?;
+    let rederived = Rederived::new(entries, checkpoint, published).await?;
     let mut out = BTreeMap::new();
     for dataset in CATALOG.iter() {
-        let name = dataset.file_name(published.size, Format::Csv);
-        let failed = |reason: String| FiguresError::Recompute { dataset: name.clone(), reason };
-        let mut sink = WriteSink::new(dataset, Format::Csv, Vec::new()).map_err(|e| failed(e.to_string()))?;
-        pinned.render(dataset, &mut sink).await.map_err(|e| failed(e.to_string()))?;
-        out.insert(name.clone(), sink.finish().map_err(|e| failed(e.to_string()))?);
+        let (name, bytes) = rederived.csv(dataset).await?;
+        out.insert(name, bytes);
     }
     Ok(out)
 }
@@ -232,18 +257,15 @@ const LABEL_CELLS: usize = 3;
 /// Most differences listed per file; the rest are counted.
 const MAX_PER_FILE: usize = 50;
 
-fn read_csv(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+/// The rows of a CSV file (a UTF-8 byte-order mark skipped), read one at a time.
+fn csv_rows(bytes: &[u8]) -> csv::StringRecordsIntoIter<&[u8]> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes)
-        .records()
-        .map(|r| r.map(|r| r.iter().map(str::to_owned).collect()).map_err(|e| e.to_string()))
-        .collect()
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes).into_records()
 }
 
-/// Compares one published CSV with the recomputed one, cell by cell.
+/// Compares one published CSV with the recomputed one, cell by cell. Both are read a row
+/// at a time (a million-row file is never held parsed); a file that stops being CSV is one
+/// difference, at the row where it does.
 pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Difference> {
     let difference = |row, label: String, column, published: String, recomputed: String| Difference {
         source: source.to_owned(),
@@ -253,40 +275,53 @@ pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Differ
         published,
         recomputed,
     };
-    let (theirs, ours) = match (read_csv(published), read_csv(recomputed)) {
-        (Ok(theirs), Ok(ours)) => (theirs, ours),
-        (Err(e), _) => return vec![difference(None, String::new(), None, format!("not CSV: {e}"), String::new())],
-        (_, Err(e)) => return vec![difference(None, String::new(), None, String::new(), format!("not CSV: {e}"))],
-    };
-    let header = ours.first().cloned().unwrap_or_default();
+    let joined = |row: &csv::StringRecord| row.iter().collect::<Vec<_>>().join(",");
+    let label_of = |row: &csv::StringRecord| row.iter().take(LABEL_CELLS).collect::<Vec<_>>().join(", ");
+    let (mut theirs, mut ours) = (csv_rows(published), csv_rows(recomputed));
     let mut out = Vec::new();
-    if theirs.first() != ours.first() {
-        out.push(difference(
-            None,
-            String::new(),
-            Some("(header)".into()),
-            theirs.first().map(|h| h.join(",")).unwrap_or_default(),
-            header.join(","),
-        ));
-        return out;
-    }
     let mut hidden = 0usize;
-    let rows = theirs.len().max(ours.len());
-    for i in 1..rows {
-        let label_of = |row: &Vec<String>| row.iter().take(LABEL_CELLS).cloned().collect::<Vec<_>>().join(", ");
-        let found = match (theirs.get(i), ours.get(i)) {
-            (Some(t), Some(o)) if t == o => Vec::new(),
+    let mut header = csv::StringRecord::new();
+    for i in 0.. {
+        let (t, o) = match (theirs.next().transpose(), ours.next().transpose()) {
+            (Err(e), _) => {
+                out.push(difference((i > 0).then_some(i), String::new(), None, format!("not CSV: {e}"), String::new()));
+                break;
+            }
+            (_, Err(e)) => {
+                out.push(difference((i > 0).then_some(i), String::new(), None, String::new(), format!("not CSV: {e}")));
+                break;
+            }
+            (Ok(None), Ok(None)) => break,
+            (Ok(t), Ok(o)) => (t, o),
+        };
+        if i == 0 {
+            // The header: if it differs, no column can be compared.
+            if t.as_ref().map(|t| t.iter().collect::<Vec<_>>()) != o.as_ref().map(|o| o.iter().collect::<Vec<_>>()) {
+                out.push(difference(
+                    None,
+                    String::new(),
+                    Some("(header)".into()),
+                    t.as_ref().map(joined).unwrap_or_default(),
+                    o.as_ref().map(joined).unwrap_or_default(),
+                ));
+                return out;
+            }
+            header = o.unwrap_or_default();
+            continue;
+        }
+        let found = match (t, o) {
+            (Some(t), Some(o)) if t.iter().eq(o.iter()) => Vec::new(),
             (Some(t), Some(o)) => header
                 .iter()
                 .enumerate()
                 .filter(|(c, _)| t.get(*c) != o.get(*c))
                 .map(|(c, name)| {
-                    let cell = |r: &Vec<String>| r.get(c).cloned().unwrap_or_default();
-                    difference(Some(i), label_of(o), Some(name.clone()), cell(t), cell(o))
+                    let cell = |r: &csv::StringRecord| r.get(c).unwrap_or_default().to_owned();
+                    difference(Some(i), label_of(&o), Some(name.to_owned()), cell(&t), cell(&o))
                 })
                 .collect(),
-            (Some(t), None) => vec![difference(Some(i), label_of(t), None, t.join(","), "(no such row)".into())],
-            (None, Some(o)) => vec![difference(Some(i), label_of(o), None, "(no such row)".into(), o.join(","))],
+            (Some(t), None) => vec![difference(Some(i), label_of(&t), None, joined(&t), "(no such row)".into())],
+            (None, Some(o)) => vec![difference(Some(i), label_of(&o), None, "(no such row)".into(), joined(&o))],
             (None, None) => Vec::new(),
         };
         for d in found {
@@ -303,37 +338,50 @@ pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Differ
     out
 }
 
+/// Compares one published file (`None`: not published) with its recomputation.
+pub fn compare_file(name: &str, published: Option<&[u8]>, recomputed: &[u8]) -> Vec<Difference> {
+    match published {
+        Some(theirs) => diff_csv(name, theirs, recomputed),
+        None => vec![Difference {
+            source: name.to_owned(),
+            row: None,
+            row_label: String::new(),
+            column: None,
+            published: "(not published)".into(),
+            recomputed: format!("{} bytes", recomputed.len()),
+        }],
+    }
+}
+
 /// Compares every published file with its recomputation.
 pub fn compare(published: &Published, recomputed: &BTreeMap<String, Vec<u8>>) -> Vec<Difference> {
-    let mut out = Vec::new();
-    for (name, ours) in recomputed {
-        match published.files.get(name) {
-            Some(theirs) => out.extend(diff_csv(name, theirs, ours)),
-            None => out.push(Difference {
-                source: name.clone(),
-                row: None,
-                row_label: String::new(),
-                column: None,
-                published: "(not published)".into(),
-                recomputed: format!("{} bytes", ours.len()),
-            }),
-        }
-    }
-    out
+    recomputed
+        .iter()
+        .flat_map(|(name, ours)| compare_file(name, published.files.get(name).map(Vec::as_slice), ours))
+        .collect()
+}
+
+/// Whether the site is still at the snapshot's checkpoint, so that its live exports are
+/// of the same entries.
+pub fn live_at(base: &str, size: u64) -> Result<bool, FiguresError> {
+    let current = fetch(base, "checkpoint")?;
+    Ok(String::from_utf8_lossy(&current).lines().nth(1).and_then(|l| l.parse::<u64>().ok()) == Some(size))
+}
+
+/// The site's live CSV export of `dataset` (`/data/{name}.csv`).
+pub fn fetch_live_file(base: &str, dataset: &Dataset) -> Result<Vec<u8>, FiguresError> {
+    Ok(fetch(base, &format!("data/{}.csv", dataset.name))?)
 }
 
 /// The site's live CSV exports, if the site is still at the snapshot's checkpoint
 /// (each export names its tree size in its file name); `None` if it has moved on.
 pub fn fetch_live(base: &str, published: &Published) -> Result<Option<BTreeMap<String, Vec<u8>>>, FiguresError> {
-    let current = fetch(base, "checkpoint")?;
-    let size = String::from_utf8_lossy(&current).lines().nth(1).and_then(|l| l.parse::<u64>().ok());
-    if size != Some(published.size) {
+    if !live_at(base, published.size)? {
         return Ok(None);
     }
     let mut out = BTreeMap::new();
     for dataset in CATALOG.iter() {
-        let bytes = fetch(base, &format!("data/{}.csv", dataset.name))?;
-        out.insert(dataset.file_name(published.size, Format::Csv), bytes);
+        out.insert(dataset.file_name(published.size, Format::Csv), fetch_live_file(base, dataset)?);
     }
     Ok(Some(out))
 }
@@ -387,7 +435,7 @@ mod tests {
         assert!(recomputed.values().all(|csv| csv.len() > 100), "every dataset has rows");
         assert_eq!(compare(&published, &recomputed), Vec::new());
         let queue_times = crate::datasets::find("queue_times").expect("dataset").file_name(size, Format::Csv);
-        let rows = read_csv(&recomputed[&queue_times]).expect("csv");
+        let rows = csv_rows(&recomputed[&queue_times]).collect::<Result<Vec<_>, _>>().expect("csv");
         assert!(rows.iter().all(|row| row[0] != unreadable.to_string()), "the unreadable amendment is left out");
         let base = url.clone();
         let snapshot = published.clone();

@@ -607,10 +607,13 @@ fn verify_figures_re_derives_a_published_snapshot_and_names_a_changed_figure() {
         .as_str()
         .expect("vkey")
         .to_owned();
+    // No PostgreSQL for the verifier: no database URL, and no server binaries to start one with.
     let figures = || {
         run(gatelog()
             .args(["verify", "--figures", "--from-url", &server.url, "--vkey", &vkey])
-            .env_remove("DATABASE_URL"))
+            .env_remove("DATABASE_URL")
+            .env("GATELOG_PG_BINDIR", "/nonexistent")
+            .env("PATH", "/nonexistent"))
     };
     let (status, stdout, stderr) = figures();
     assert!(status.success(), "{stdout}{stderr}");
