@@ -217,8 +217,9 @@ pub struct LockupShare {
 
 /// Every lock-up with its capacity share, newest deal first.
 pub fn lockup_shares(disclosures: &Disclosures) -> Vec<LockupShare> {
-    let mut providers: std::collections::BTreeMap<&str, (Vec<&crate::records::kinds::Lockup>, Vec<(NaiveDate, u64)>)> =
-        std::collections::BTreeMap::new();
+    /// A provider's deals and its capacity filings as (as_of, total).
+    type Deals<'a> = (Vec<&'a crate::records::kinds::Lockup>, Vec<(NaiveDate, u64)>);
+    let mut providers: std::collections::BTreeMap<&str, Deals<'_>> = std::collections::BTreeMap::new();
     for (provider, lockup) in &disclosures.lockups {
         providers.entry(provider.as_str()).or_default().0.push(lockup);
     }
