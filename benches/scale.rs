@@ -8,17 +8,19 @@
 //! The bulk of each world is appended through the library before the server starts (as fast as
 //! the ledger appends); the measured batches go through `POST /api/v1/records` with the
 //! provider's token, as a provider sends them (in world b they are the import's last batches).
-//! Measured per world: the server's resident memory (VmRSS once it serves the loaded world,
-//! VmHWM over the run); start and restart until `/` answers 200 naming the current checkpoint;
-//! from a 10,000-record batch's 201 until the home page, the provider's scorecard, a dashboard
-//! and a chart SVG each name that batch's checkpoint; the first scorecard view after a one-record
-//! append; dashboards with a filter asked for the first time; cached pages per second against a
-//! static file served by the same process. Pages are read as a visitor reads them: a page's
-//! checkpoint is the tree size its citation line names (see [`named_checkpoint`]).
+//! Measured per world: the server's resident memory (VmRSS once it serves the loaded world, after
+//! a first view of a few pages, at the end; VmHWM over the run); start and restart until `/`
+//! answers 200 naming the current checkpoint; from a 10,000-record batch's 201 until the home
+//! page, the provider's scorecard, a dashboard and a chart SVG each name that batch's checkpoint;
+//! the first scorecard view after a one-record append; dashboards with a filter asked for the
+//! first time; cached pages per second against a static file served by the same process. Pages
+//! are read as a visitor reads them: a page's checkpoint is the tree size its citation line names
+//! (see [`named_checkpoint`]).
 //!
-//! Run: `cargo bench --bench scale` (every world at a tenth of its size).
-//! Full size, the figures issue 16 asks for: `GATELOG_SCALE_FACTOR=1 cargo bench --bench scale`
-//! (one world: add `GATELOG_SCALE_WORLD=a`, `b` or `c`; c appends 5M entries first, minutes).
+//! Run: `cargo bench --bench scale` (every world at a tenth of its size; about 6 minutes on 2
+//! cores). Full size, the figures issue 16 asks for (about 20 minutes, most of it appending c's
+//! 5M entries): `GATELOG_SCALE_FACTOR=1 cargo bench --bench scale`; one world: add
+//! `GATELOG_SCALE_WORLD=a` (or `b`, `c`, `a,b`).
 //!
 //! Settings (environment):
 //! - `GATELOG_SCALE_WORLD`: `a`, `b`, `c`, a comma list, or `all` (default);
@@ -393,9 +395,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(env: &[(&str, String)], log: &Path) -> Self {
+    fn start(binary: &Path, env: &[(&str, String)], log: &Path) -> Self {
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("server log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        let mut child = Command::new(binary)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
@@ -408,7 +410,11 @@ impl Server {
         stdout.read_line(&mut line).expect("read the server's stdout");
         let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) else {
             let _ = child.kill();
-            panic!("gatelog serve did not start (said {line:?}); see {}", log.display());
+            // The log goes with the temporary directory when this panic unwinds: show its end.
+            let said = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = said.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!("gatelog serve did not start (stdout {line:?}); its log ends:\n{}", tail.join("\n"));
         };
         let base = url.trim_end_matches('/').to_owned();
         // Keep draining stdout, so that a later write never meets a closed pipe.
@@ -497,6 +503,8 @@ fn ms(time: Option<Duration>) -> String {
 }
 
 struct Settings {
+    /// The `gatelog` binary built with this bench.
+    binary: PathBuf,
     factor: f64,
     batches: usize,
     rounds: usize,
@@ -579,6 +587,7 @@ async fn build(
 }
 
 fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, table: &mut Table) {
+    let binary = settings.binary.as_path();
     let name = world.name;
     table.set("entries", name, thousands(world.entries()));
     let database = BenchDatabase::create(runtime, &format!("scale_{name}"));
@@ -604,12 +613,30 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
     ];
     let log: PathBuf = dir.path().join("serve.log");
     let started = Instant::now();
-    let mut server = Server::start(&env, &log);
+    let mut server = Server::start(binary, &env, &log);
     let base = server.base.clone();
     let home = format!("{base}/");
     let ready = until_current(&home, tree, started, settings.timeout);
     table.set("start to `/` naming the checkpoint (s)", name, secs(ready));
     table.set("server RSS once serving the loaded world (MB)", name, format!("{:.0}", server.memory_mb("VmRSS:")));
+    // What the server holds once the pages have been asked for (figures may be loaded lazily).
+    let slug = World::slug(0);
+    let visits = [
+        "/providers".to_owned(),
+        format!("/providers/{slug}"),
+        format!("/providers/{slug}/charts/queue-times.svg"),
+        "/metrics/queue-times".to_owned(),
+        "/metrics/prices".to_owned(),
+        "/metrics/capacity".to_owned(),
+    ];
+    let (agent, began) = (agent(), Instant::now());
+    let answered = visits.iter().filter(|path| get(&agent, &format!("{base}{path}")).0 == 200).count();
+    table.set(
+        &format!("first views of {} pages after start (s, total; 200s)", visits.len()),
+        name,
+        format!("{:.2} ({answered})", began.elapsed().as_secs_f64()),
+    );
+    table.set("server RSS after those views (MB)", name, format!("{:.0}", server.memory_mb("VmRSS:")));
     if world.batches == 0 {
         table.set("server RSS peak (MB)", name, format!("{:.0}", server.memory_mb("VmHWM:")));
         server.stop();
@@ -632,7 +659,6 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
             format!("{base}/metrics/queue-times"),
             format!("{base}/providers/{slug}/charts/queue-times.svg"),
         ];
-        let agent = agent();
         let target = tree + records.len() as u64;
         let sent = Instant::now();
         let response = post(&agent, &base, &tokens[&p], &records);
@@ -673,8 +699,7 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
     }
 
     // 2. One-record appends: the first scorecard view after each, then until it is current.
-    let agent = agent();
-    let scorecard = format!("{base}/providers/{}", World::slug(0));
+    let scorecard = format!("{base}/providers/{slug}");
     let (mut cold, mut settled, mut current) = (Vec::new(), Vec::new(), 0);
     for round in 0..settings.rounds {
         tree = accepted(post(&agent, &base, &tokens[&0], &[world.small(round)]));
@@ -716,7 +741,6 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
 
     // 4. Cached pages against a static file from the same process.
     let clients = settings.clients;
-    let slug = World::slug(0);
     let targets = [
         ("static file", format!("{base}/static/css/gatelog.css")),
         ("home", home.clone()),
@@ -747,7 +771,7 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
     drop(server);
     table.set("stop on SIGTERM (s)", name, secs(Some(stopped)));
     let started = Instant::now();
-    let mut server = Server::start(&env, &log);
+    let mut server = Server::start(binary, &env, &log);
     let ready = until_current(&format!("{}/", server.base), tree, started, settings.timeout);
     table.set("restart to `/` naming the checkpoint (s)", name, secs(ready));
     table.set("server RSS after restart (MB)", name, format!("{:.0}", server.memory_mb("VmRSS:")));
@@ -763,7 +787,13 @@ fn main() {
     );
     let factor: f64 = setting("GATELOG_SCALE_FACTOR", 0.1);
     assert!(factor > 0.0 && factor <= 1.0, "GATELOG_SCALE_FACTOR must be in (0, 1]");
+    // A copy of the server built with this bench: a concurrent build in the shared target
+    // directory cannot swap it (and its migrations) in the middle of a run.
+    let bin_dir = tempfile::Builder::new().prefix("gl-scale-bin-").tempdir_in("/tmp").expect("tempdir");
+    let binary = bin_dir.path().join("gatelog");
+    std::fs::copy(env!("CARGO_BIN_EXE_gatelog"), &binary).expect("copy the gatelog binary");
     let settings = Settings {
+        binary,
         factor,
         batches: setting("GATELOG_SCALE_BATCHES", 3usize).max(1),
         rounds: setting("GATELOG_SCALE_ROUNDS", 10usize).clamp(1, 200),
