@@ -129,7 +129,7 @@ impl Pinned {
     ) -> Result<Self, ExportError> {
         let (held, summaries) = tokio::task::spawn_blocking(move || {
             let mut fold = Fold::default();
-            let held = HeldEntries::decode(entries, |entry| Ok(fold.apply(entry).map(drop)?))?;
+            let held = HeldEntries::decode(entries, |entry| Ok(fold.push(entry)?))?;
             Ok::<_, ExportError>((held, Summaries::of_fold(Arc::new(fold))))
         })
         .await

@@ -108,7 +108,7 @@ impl Summaries {
                 for (offset, entry) in bytes.iter().enumerate() {
                     let index = start as u64 + offset as u64;
                     let typed = TypedEntry::decode(entry).map_err(|reason| ExportError::NotJson { index, reason })?;
-                    fold.apply(typed)?;
+                    fold.push(typed)?;
                 }
                 Ok::<_, ExportError>(fold)
             })

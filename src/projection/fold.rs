@@ -124,14 +124,20 @@ pub struct Fold {
     latest: HashMap<u64, Version>,
     by_key: HashMap<(String, String, String), u64>,
     next: u64,
+    left_out: Vec<Conflict>,
 }
 
 impl Fold {
-    /// Applies the next entry. On a conflict nothing changes and the entry is not applied.
+    /// Applies the next entry. An entry whose `supersedes` breaks the rule is left out (the
+    /// fold moves past it and nothing else changes) and returned as the error; an entry out
+    /// of order is refused and the fold does not move.
     pub fn apply(&mut self, entry: TypedEntry) -> Result<Option<Version>, Conflict> {
         if entry.index != self.next {
             return Err(Conflict::OutOfOrder { index: entry.index, previous: self.next.wrapping_sub(1) });
         }
+        // The ledger holds every entry; what breaks the rule is left out of the projection, as
+        // the database's projection leaves it out (`crate::db::projection`), and the fold goes on.
+        self.next = entry.index + 1;
         let superseded = match entry.supersedes {
             Some(s) => Some(self.latest.get(&s).ok_or(Conflict::NotLatest { index: entry.index, supersedes: s })?),
             None => None,
@@ -158,10 +164,27 @@ impl Fold {
         }
         let versions = superseded.map_or(1, |old| old.versions + 1);
         let replaced = entry.supersedes.and_then(|s| self.latest.remove(&s));
-        self.next = entry.index + 1;
         self.by_key.insert(slot, entry.index);
         self.latest.insert(entry.index, Version { entry, key, versions });
         Ok(replaced)
+    }
+
+    /// Applies the next entry, leaving out (and remembering) one that breaks the rule: what
+    /// the site's projection does. Only an entry out of order is an error.
+    pub fn push(&mut self, entry: TypedEntry) -> Result<(), Conflict> {
+        match self.apply(entry) {
+            Ok(_) => Ok(()),
+            Err(out_of_order @ Conflict::OutOfOrder { .. }) => Err(out_of_order),
+            Err(conflict) => {
+                self.left_out.push(conflict);
+                Ok(())
+            }
+        }
+    }
+
+    /// The entries left out because their `supersedes` breaks the rule, in log order.
+    pub fn left_out(&self) -> &[Conflict] {
+        &self.left_out
     }
 
     /// Entries folded so far (the tree size).

@@ -242,13 +242,17 @@ fn an_amendment_replaces_the_latest_version_and_counts_versions() {
 fn supersedes_that_disagree_with_the_rule_are_conflicts() {
     let mut fold = Fold::default();
     fold.apply(entry(0, None, Ok(queue(10)))).expect("first");
-    // Filed as new although the key has a latest version.
+    // Filed as new although the key has a latest version: left out, the fold moves on.
     assert_eq!(fold.apply(entry(1, None, Ok(queue(20)))), Err(Conflict::Duplicate { index: 1, latest: 0 }));
-    fold.apply(entry(1, Some(0), Ok(queue(20)))).expect("amends");
+    fold.apply(entry(2, Some(0), Ok(queue(20)))).expect("amends");
     // Amends a version that was already amended.
-    assert_eq!(fold.apply(entry(2, Some(0), Ok(queue(30)))), Err(Conflict::NotLatest { index: 2, supersedes: 0 }));
-    // Out of order.
-    assert!(matches!(fold.apply(entry(5, Some(1), Ok(queue(30)))), Err(Conflict::OutOfOrder { .. })));
+    assert_eq!(fold.push(entry(3, Some(0), Ok(queue(30)))), Ok(()));
+    assert_eq!(fold.left_out(), [Conflict::NotLatest { index: 3, supersedes: 0 }]);
+    // Out of order: refused, and the fold does not move.
+    assert!(matches!(fold.push(entry(5, Some(2), Ok(queue(30)))), Err(Conflict::OutOfOrder { .. })));
+    assert_eq!(fold.size(), 4);
+    let latest = fold.latest();
+    assert_eq!((latest.len(), latest[0].entry.index, latest[0].versions), (1, 2, 2));
 }
 
 #[test]

@@ -419,9 +419,12 @@ async fn summaries(
     if let Some(held) = snapshot.memo.get::<crate::datasets::summaries::Summaries>("summaries") {
         return Ok(held);
     }
-    let loaded = crate::datasets::summaries::Summaries::load(&state.pool, snapshot.tree_size)
+    // Only the projection's tables, never a fold of the ledger in a request: if the ledger
+    // moved on between the page state and this read, the client retries on the new checkpoint.
+    let loaded = crate::datasets::summaries::Summaries::from_tables(&state.pool, snapshot.tree_size)
         .await
-        .map_err(|e| AppError::Unavailable(format!("reading the projection: {e}")))?;
+        .map_err(|e| AppError::Unavailable(format!("reading the projection: {e}")))?
+        .ok_or_else(|| AppError::Unavailable("new entries arrived while this export started; retry".into()))?;
     Ok(snapshot.memo.put("summaries".into(), Arc::new(loaded)))
 }
 
