@@ -45,6 +45,9 @@ impl HomePage {
 /// Handler for `/`.
 pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> {
     let snapshot = super::snapshot::current(&state).await?;
+    if let Some(page) = super::kept(&snapshot, "/", "text/html; charset=utf-8") {
+        return Ok(page);
+    }
     let mut conn = state.pool.acquire().await?;
     let latest = db::ledger::recent_entries(&mut conn, 10, None).await?;
     let providers =
@@ -55,7 +58,7 @@ pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> 
         .filter_map(|p| Some((p.clone(), snapshot.grade(p.slug.as_str())?.clone())))
         .min_by(|a, b| a.1.score.total_cmp(&b.1.score));
     let cite = super::cite::Citation::new(&state, &snapshot, "headline figures", "/");
-    Ok(super::render(&HomePage {
+    let page = HomePage {
         providers,
         disclosures: snapshot.tree_size as i64,
         latest,
@@ -63,7 +66,8 @@ pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> 
         headline: snapshot.headline.clone(),
         lowest,
         cite,
-    }))
+    };
+    Ok(super::render_kept(&page, &snapshot, "/"))
 }
 
 #[cfg(test)]

@@ -420,6 +420,10 @@ pub async fn show(
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
+    let page_key = format!("/metrics/{metric}?{}", serde_urlencoded_query(&query));
+    if let Some(page) = super::kept(&snapshot, &page_key, "text/html; charset=utf-8") {
+        return Ok(page);
+    }
     let (resources, regions) = places(&state, &snapshot).await?;
     let (filter, shown, notices) = parse_filter(&query, &resources, &regions);
     let query_string = query_string(&shown);
@@ -447,7 +451,13 @@ pub async fn show(
         &format!("/metrics/{metric}{query_string}"),
     );
     let page = MetricPage { cite, metric, title, table, resources, regions, filter: shown, notices, snapshot };
-    Ok(super::render_snapshot(&page, &page.snapshot))
+    Ok(super::render_kept(&page, &page.snapshot, &page_key))
+}
+
+/// The submitted form, exactly, as a key (notices depend on what was submitted, not only on
+/// the filter kept).
+fn serde_urlencoded_query(query: &FilterQuery) -> String {
+    format!("{:?}|{:?}|{:?}|{:?}", query.resource, query.region, query.from, query.to)
 }
 
 #[cfg(test)]

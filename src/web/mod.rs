@@ -53,6 +53,41 @@ pub fn render_snapshot<T: Template>(template: &T, snapshot: &snapshot::Snapshot)
     response
 }
 
+/// A page already rendered from this snapshot under `key` (its path and query), answered
+/// without computing or rendering anything: a repeated view of one checkpoint is a lookup.
+pub fn kept(snapshot: &snapshot::Snapshot, key: &str, content_type: &'static str) -> Option<Response> {
+    let body = snapshot.memo.get::<axum::body::Bytes>(&format!("page:{key}"))?;
+    Some(snapshot_response((*body).clone(), snapshot, content_type))
+}
+
+/// Renders a page computed from a snapshot, with its ETag, and keeps it for [`kept`].
+pub fn render_kept<T: Template>(template: &T, snapshot: &snapshot::Snapshot, key: &str) -> Response {
+    match template.render() {
+        Ok(html) => keep(axum::body::Bytes::from(html), snapshot, key, "text/html; charset=utf-8"),
+        Err(error) => {
+            tracing::error!(%error, template = std::any::type_name::<T>(), "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error: the page could not be rendered.").into_response()
+        }
+    }
+}
+
+/// Keeps `body` under `key` for [`kept`] and answers it.
+pub fn keep(body: axum::body::Bytes, snapshot: &snapshot::Snapshot, key: &str, content_type: &'static str) -> Response {
+    snapshot.memo.put(format!("page:{key}"), std::sync::Arc::new(body.clone()));
+    snapshot_response(body, snapshot, content_type)
+}
+
+fn snapshot_response(body: axum::body::Bytes, snapshot: &snapshot::Snapshot, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PAGE_CACHE_CONTROL));
+    if let Ok(value) = HeaderValue::from_str(&snapshot.etag()) {
+        headers.insert(header::ETAG, value);
+    }
+    response
+}
+
 /// Renders a page with status 200.
 pub fn render<T: Template>(template: &T) -> Response {
     render_with_status(StatusCode::OK, template)

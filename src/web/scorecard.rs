@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 use super::cite::Citation;
 use super::snapshot::{self, ProviderData, Snapshot};
@@ -149,10 +149,16 @@ pub async fn show(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    let (snapshot, provider, data) = provider_of(&state, &slug).await?;
+    let snapshot = snapshot::current(&state).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
+    let key = format!("/providers/{slug}");
+    if let Some(page) = super::kept(&snapshot, &key, "text/html; charset=utf-8") {
+        return Ok(page);
+    }
+    let provider = snapshot.provider(&slug).cloned().ok_or(AppError::NotFound)?;
+    let data = snapshot::provider_data(&state, &snapshot, &slug).await?;
     let report = super::compliance::provider_report(&state, &snapshot, &slug).await?;
     let compliance = super::compliance::summary(&report, std::slice::from_ref(&provider));
     let mut conn = state.pool.acquire().await?;
@@ -188,7 +194,7 @@ pub async fn show(
         snapshot,
         cite,
     };
-    Ok(super::render_snapshot(&page, &page.snapshot))
+    Ok(super::render_kept(&page, &page.snapshot, &key))
 }
 
 /// `/providers/{slug}/charts/{chart}.svg`: one chart alone, to embed, with its
@@ -199,10 +205,15 @@ pub async fn chart_svg(
     Path((slug, file)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let kind = ScorecardChart::from_file(&file).ok_or(AppError::NotFound)?;
-    let (snapshot, provider, data) = provider_of(&state, &slug).await?;
+    let snapshot = snapshot::current(&state).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
+    let key = format!("/providers/{slug}/charts/{file}");
+    if let Some(svg) = super::kept(&snapshot, &key, "image/svg+xml") {
+        return Ok(svg);
+    }
+    let (snapshot, provider, data) = provider_of(&state, &slug).await?;
     let title = kind.title(&provider.display_name);
     let caption = [
         title.clone(),
@@ -216,12 +227,7 @@ pub async fn chart_svg(
     ];
     let frame = Frame { id: kind.name(), title: &title, caption: &caption };
     let svg = kind.draw(&data.figures, &frame).ok_or(AppError::NotFound)?;
-    let mut response = ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response();
-    if let Ok(etag) = HeaderValue::from_str(&snapshot.etag()) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
-    Ok(response)
+    Ok(super::keep(axum::body::Bytes::from(svg), &snapshot, &key, "image/svg+xml"))
 }
 
 /// Formats seconds as hours with one decimal, for tables.

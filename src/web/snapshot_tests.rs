@@ -153,3 +153,23 @@ async fn a_view_does_not_wait_past_its_budget_for_new_figures() {
         assert!(std::time::Instant::now() < deadline, "the new figures were never loaded");
     }
 }
+
+/// A repeated view of one checkpoint is a lookup: the rendered page is kept with the
+/// snapshot, and a new checkpoint starts with none.
+#[tokio::test]
+async fn rendered_pages_are_kept_per_checkpoint() {
+    let app = TestApp::with_demo().await;
+    let first = app.get("/providers/corvid-gpu").await;
+    first.assert_status(StatusCode::OK);
+    let snapshot = current(&app.state).await.expect("snapshot");
+    let kept = snapshot.memo.get::<axum::body::Bytes>("page:/providers/corvid-gpu").expect("kept");
+    assert_eq!(kept.as_ref(), first.body.as_slice());
+    let again = app.get("/providers/corvid-gpu").await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("etag"), first.header("etag"));
+    app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 1)).await.expect("append");
+    let after = app.get("/providers/corvid-gpu").await;
+    assert_ne!(after.header("etag"), first.header("etag"));
+    let fresh = current(&app.state).await.expect("snapshot");
+    assert!(!Arc::ptr_eq(&fresh, &snapshot));
+}
