@@ -16,7 +16,9 @@ CREATE TABLE projection_latest (
     -- The record's natural key under today's rules; for an entry that no longer decodes, the
     -- key of the version it amends (it takes that version's place), else one of its own.
     natural_key  TEXT NOT NULL,
-    idx          BIGINT NOT NULL UNIQUE REFERENCES ledger_entries (idx),
+    -- The entry (ledger_entries.idx). Not a foreign key: checking one would lock every
+    -- entry row it points at (FOR KEY SHARE) on every append, dirtying ledger pages.
+    idx          BIGINT NOT NULL UNIQUE,
     -- Entries that carried this record: 1 + its amendments.
     versions     BIGINT NOT NULL CHECK (versions >= 1),
     -- The bucket (first day of the month of record_date); NULL when unreadable.
@@ -31,8 +33,11 @@ CREATE TABLE projection_latest (
     PRIMARY KEY (provider, kind, natural_key),
     CHECK ((unreadable IS NULL) = (month IS NOT NULL))
 );
--- Recomputing the buckets a batch touches reads their latest rows.
-CREATE INDEX projection_latest_by_bucket ON projection_latest (provider, kind, month);
+-- Recomputing the buckets a batch touches reads their latest rows. The month leads so that
+-- this index cannot serve a (provider, kind) prefix: on a table without statistics yet (a
+-- bulk load), the planner took it for primary-key lookups and scanned a provider's every
+-- record per lookup.
+CREATE INDEX projection_latest_by_bucket ON projection_latest (month, provider, kind);
 -- Unreadable entries are few and listed (in entry order) wherever figures are published.
 CREATE INDEX projection_latest_unreadable ON projection_latest (idx) WHERE unreadable IS NOT NULL;
 -- Filtered dashboards and datasets: a kind, optionally one resource and region, a date range.

@@ -70,7 +70,8 @@ pub struct Work {
     pub records_decoded: u64,
     /// Providers whose digest was merged again.
     pub providers_merged: u64,
-    /// Entries whose `supersedes` disagrees with the rule ([`Conflict`]): left out, logged.
+    /// Entries whose `supersedes` disagrees with the rule ([`Conflict`]): left out and
+    /// logged (`Fold::left_out` in memory).
     pub conflicts: u64,
 }
 
@@ -157,7 +158,8 @@ struct Step {
 
 /// Folds `entries` (consecutive, in order) over the stored latest versions they can affect
 /// (`stored`: those they supersede, and those holding the keys of their new records), with
-/// exactly the checks of `Fold::apply`. A conflicting entry is left out and logged.
+/// exactly the checks of `Fold::apply`. A conflicting entry is left out and logged, as
+/// `Fold::push` leaves it out.
 fn fold_batch(entries: &[TypedEntry], stored: Vec<Latest>) -> Step {
     let mut by_index: HashMap<u64, Latest> = HashMap::with_capacity(stored.len() + entries.len());
     let mut by_key: HashMap<(String, String, String), u64> = HashMap::with_capacity(stored.len() + entries.len());
@@ -249,14 +251,22 @@ async fn apply_unchecked(conn: &mut PgConnection, entries: &[TypedEntry]) -> Res
         kinds.push(entry.kind.as_str());
         keys.push(key_of(entry, None));
     }
+    // Every lookup is a LATERAL subquery with LIMIT, which the planner cannot flatten into a
+    // join: one index probe per wanted row, whatever the estimates. (A prepared statement's
+    // generic plan cannot see how short the arrays are, and once chose to hash the whole
+    // table, which grows with the ledger.)
     let rows = sqlx::query(
-        "SELECT provider, kind, natural_key, idx, versions, month, unreadable IS NOT NULL
-         FROM projection_latest WHERE idx = ANY($1)
+        "SELECT l.provider, l.kind, l.natural_key, l.idx, l.versions, l.month, l.unreadable IS NOT NULL
+         FROM UNNEST($1::int8[]) AS wanted (idx)
+         CROSS JOIN LATERAL (SELECT * FROM projection_latest l WHERE l.idx = wanted.idx LIMIT 1) l
          UNION
          SELECT l.provider, l.kind, l.natural_key, l.idx, l.versions, l.month, l.unreadable IS NOT NULL
-         FROM projection_latest l
-         JOIN UNNEST($2::text[], $3::text[], $4::text[]) AS wanted (provider, kind, natural_key)
-             USING (provider, kind, natural_key)",
+         FROM UNNEST($2::text[], $3::text[], $4::text[]) AS wanted (provider, kind, natural_key)
+         CROSS JOIN LATERAL (
+             SELECT * FROM projection_latest l
+             WHERE l.provider = wanted.provider AND l.kind = wanted.kind AND l.natural_key = wanted.natural_key
+             LIMIT 1
+         ) l",
     )
     .bind(&superseded)
     .bind(&providers)
@@ -284,7 +294,9 @@ async fn apply_unchecked(conn: &mut PgConnection, entries: &[TypedEntry]) -> Res
 
     // 3. Latest versions: superseded rows out, the batch's surviving versions in.
     let removed: Vec<i64> = step.removed.iter().map(|v| to_i64(v.index)).collect();
-    sqlx::query("DELETE FROM projection_latest WHERE idx = ANY($1)").bind(&removed).execute(&mut *conn).await?;
+    if !removed.is_empty() {
+        sqlx::query("DELETE FROM projection_latest WHERE idx = ANY($1)").bind(&removed).execute(&mut *conn).await?;
+    }
     insert_latest(conn, entries, &step.added).await?;
 
     // 4. The buckets whose latest records changed, recomputed from all their latest records.
@@ -406,10 +418,14 @@ async fn recompute_buckets(
     let kinds: Vec<&str> = touched.iter().map(|(_, k, _)| k.as_str()).collect();
     let months: Vec<NaiveDate> = touched.iter().map(|(_, _, m)| *m).collect();
     let rows = sqlx::query(
-        "SELECT l.idx, e.entry FROM projection_latest l
-         JOIN UNNEST($1::text[], $2::text[], $3::date[]) AS touched (provider, kind, month) USING (provider, kind, month)
-         JOIN ledger_entries e ON e.idx = l.idx
-         WHERE l.idx < $4
+        // Index probes per bucket and per entry, whatever the plan (see the lookup in `apply_unchecked`).
+        "SELECT l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx)
+         FROM UNNEST($1::text[], $2::text[], $3::date[]) AS touched (provider, kind, month)
+         CROSS JOIN LATERAL (
+             SELECT idx FROM projection_latest l
+             WHERE l.provider = touched.provider AND l.kind = touched.kind AND l.month = touched.month AND l.idx < $4
+             OFFSET 0
+         ) l
          ORDER BY l.idx",
     )
     .bind(&providers)
@@ -469,35 +485,41 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|join| ProjectionError::Computation(join.to_string()))?
 }
 
-/// Replaces the touched buckets' rows: deleted, then written again unless left empty.
+/// Writes the touched buckets' summaries (upserts, each found by its primary key) and
+/// deletes those left empty.
 async fn write_buckets(
     conn: &mut PgConnection,
     touched: &BTreeSet<BucketId>,
     summaries: &BTreeMap<BucketId, BucketSummary>,
 ) -> Result<(), sqlx::Error> {
-    if touched.is_empty() {
+    let empty: Vec<&BucketId> = touched.iter().filter(|id| !summaries.contains_key(*id)).collect();
+    if !empty.is_empty() {
+        // Rare (a bucket whose only record was amended into one that no longer decodes).
+        let providers: Vec<&str> = empty.iter().map(|(p, _, _)| p.as_str()).collect();
+        let kinds: Vec<&str> = empty.iter().map(|(_, k, _)| k.as_str()).collect();
+        let months: Vec<NaiveDate> = empty.iter().map(|(_, _, m)| *m).collect();
+        sqlx::query(
+            "DELETE FROM projection_buckets b
+             USING UNNEST($1::text[], $2::text[], $3::date[]) AS gone (provider, kind, month)
+             WHERE b.provider = gone.provider AND b.kind = gone.kind AND b.month = gone.month",
+        )
+        .bind(&providers)
+        .bind(&kinds)
+        .bind(&months)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if summaries.is_empty() {
         return Ok(());
     }
-    let providers: Vec<&str> = touched.iter().map(|(p, _, _)| p.as_str()).collect();
-    let kinds: Vec<&str> = touched.iter().map(|(_, k, _)| k.as_str()).collect();
-    let months: Vec<NaiveDate> = touched.iter().map(|(_, _, m)| *m).collect();
-    sqlx::query(
-        "DELETE FROM projection_buckets b
-         USING UNNEST($1::text[], $2::text[], $3::date[]) AS touched (provider, kind, month)
-         WHERE b.provider = touched.provider AND b.kind = touched.kind AND b.month = touched.month",
-    )
-    .bind(&providers)
-    .bind(&kinds)
-    .bind(&months)
-    .execute(&mut *conn)
-    .await?;
     let providers: Vec<&str> = summaries.keys().map(|(p, _, _)| p.as_str()).collect();
     let kinds: Vec<&str> = summaries.keys().map(|(_, k, _)| k.as_str()).collect();
     let months: Vec<NaiveDate> = summaries.keys().map(|(_, _, m)| *m).collect();
     let bytes: Vec<Vec<u8>> = summaries.values().map(BucketSummary::to_bytes).collect();
     sqlx::query(
         "INSERT INTO projection_buckets (provider, kind, month, summary)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::bytea[])",
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::bytea[])
+         ON CONFLICT (provider, kind, month) DO UPDATE SET summary = EXCLUDED.summary",
     )
     .bind(&providers)
     .bind(&kinds)
@@ -519,10 +541,13 @@ async fn merge_providers(
         return Ok(());
     }
     let slugs: Vec<&str> = counts.keys().copied().collect();
-    let rows = sqlx::query("SELECT provider, kind, month, summary FROM projection_buckets WHERE provider = ANY($1)")
-        .bind(&slugs)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT b.provider, b.kind, b.month, b.summary FROM UNNEST($1::text[]) AS changed (provider)
+         CROSS JOIN LATERAL (SELECT * FROM projection_buckets b WHERE b.provider = changed.provider OFFSET 0) b",
+    )
+    .bind(&slugs)
+    .fetch_all(&mut *conn)
+    .await?;
     let stored = rows
         .iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
@@ -807,9 +832,11 @@ pub async fn latest_records(
 ) -> Result<Vec<(String, u64, Record)>, sqlx::Error> {
     // Only the filters given go into the statement (fixed fragments, values bound): a
     // generic plan for `$1 IS NULL OR column = $1` could not use the indexes.
+    // The entry is read by a correlated subquery: a primary-key probe per match, never a
+    // pass over the ledger.
     let mut sql = String::from(
-        "SELECT l.provider, l.idx, e.entry FROM projection_latest l JOIN ledger_entries e ON e.idx = l.idx
-         WHERE l.unreadable IS NULL",
+        "SELECT l.provider, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx)
+         FROM projection_latest l WHERE l.unreadable IS NULL",
     );
     let mut n = 0;
     let mut filter = |sql: &mut String, fragment: &str| {

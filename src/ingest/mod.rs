@@ -80,12 +80,16 @@ async fn latest_entries(
     let kinds: Vec<&str> = keys.iter().map(|(kind, _)| kind.as_str()).collect();
     let natural: Vec<&str> = keys.iter().map(|(_, key)| key.as_str()).collect();
     let rows = sqlx::query(
-        "SELECT l.kind, l.natural_key, l.idx, e.entry
-         FROM projection_latest l
-         JOIN (SELECT DISTINCT * FROM UNNEST($2::text[], $3::text[])) AS wanted (kind, natural_key)
-             USING (kind, natural_key)
-         JOIN ledger_entries e ON e.idx = l.idx
-         WHERE l.provider = $1",
+        // A LATERAL subquery with LIMIT and a correlated subquery cannot be flattened into
+        // joins: one primary-key probe per record, whatever a generic plan would estimate
+        // (a hash join would read every entry of the ledger).
+        "SELECT l.kind, l.natural_key, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx) AS entry
+         FROM (SELECT DISTINCT * FROM UNNEST($2::text[], $3::text[])) AS wanted (kind, natural_key)
+         CROSS JOIN LATERAL (
+             SELECT kind, natural_key, idx FROM projection_latest l
+             WHERE l.provider = $1 AND l.kind = wanted.kind AND l.natural_key = wanted.natural_key
+             LIMIT 1
+         ) l",
     )
     .bind(provider.as_str())
     .bind(&kinds)
