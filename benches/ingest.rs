@@ -29,12 +29,13 @@ const SUSTAINED_RECORDS_PER_CLIENT: usize = 25_000;
 const BATCH: usize = 1_000;
 
 /// The `i`-th distinct queue-time record of a client (a one-day period per `i`, so
-/// every natural key is new and nothing is a duplicate).
+/// every natural key is new and nothing is a duplicate). Records may name dates from 1970
+/// to 2099 only: past 30,000 days the resource changes instead.
 fn record(client: usize, i: usize) -> String {
-    let start = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).expect("date") + chrono::Days::new(i as u64);
+    let start = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("date") + chrono::Days::new((i % 30_000) as u64);
     let end = start + chrono::Days::new(1);
     json!({"kind": "queue_time", "period_start": start.to_string(), "period_end": end.to_string(),
-        "resource": format!("gpu-{client}"), "region": "eu-de", "tier": "on_demand", "jobs": 100 + i,
+        "resource": format!("gpu-{client}-{}", i / 30_000), "region": "eu-de", "tier": "on_demand", "jobs": 100 + i,
         "p50_seconds": 60, "p90_seconds": 600, "p99_seconds": 3600})
     .to_string()
 }
