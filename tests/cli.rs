@@ -783,14 +783,16 @@ fn load_large_world(dir: &std::path::Path, copies: usize, months: u32) -> usize 
 /// large world for a visitor who waits for them. Before, the drain waited for that visitor
 /// and the runtime for the computation: 39 s here. Its PostgreSQL is stopped too.
 #[test]
-fn sigterm_stops_serve_within_ten_seconds_while_it_computes_the_figures() {
+fn sigterm_stops_serve_within_ten_seconds_while_it_writes_a_snapshot() {
     let dir = data_dir();
     let started = std::time::Instant::now();
     let records = load_large_world(dir.path(), 8, 60);
     eprintln!("loaded {records} records in {:.1} s", started.elapsed().as_secs_f64());
     let server = Server::start(dir.path(), &["--log", "info"]);
     let postmaster = server.postmaster_pid().expect("embedded postmaster running");
-    // A visitor asking for the home page waits for the first figures.
+    // The pages' figures are read from the projection, not rebuilt at start-up (issue 16):
+    // the home page answers at once. What still takes seconds is the dataset snapshot the
+    // server writes at start; the signal arrives while it is being written.
     let authority = server.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
     std::thread::spawn(move || {
         use std::io::{Read, Write};
@@ -799,12 +801,13 @@ fn sigterm_stops_serve_within_ten_seconds_while_it_computes_the_figures() {
             let _ = stream.read_to_end(&mut Vec::new());
         }
     });
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(2));
     let (exit, stderr, took) = server.terminate();
     eprintln!("exited {:.2} s after SIGTERM", took.as_secs_f64());
+    assert!(stderr.contains("page snapshot ready"), "the page figures were not ready 2 s after start:\n{stderr}");
     assert!(
-        !stderr.contains("page snapshot ready"),
-        "the figures were ready before the signal, so this proves nothing: load a larger world\n{stderr}"
+        !stderr.contains("snapshot written"),
+        "the dataset snapshot was written before the signal, so this proves nothing: load a larger world\n{stderr}"
     );
     assert!(took < Duration::from_secs(10), "gatelog took {took:?} to exit after SIGTERM:\n{stderr}");
     assert!(exit.success(), "gatelog exited with {exit:?}: {stderr}");
