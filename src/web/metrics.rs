@@ -360,51 +360,11 @@ fn kind_of(metric: &str) -> RecordKind {
     }
 }
 
-/// A dashboard over every resource and region (every row of its kind, or every row in a date
-/// range), computed one provider at a time: each of these tables groups within a provider, so
-/// the rows are the same as from all records at once, and memory holds one provider's records,
-/// not the whole kind (200,000 queue times at a million entries). Lock-ups are not computed
-/// this way: their order runs across providers, and deals are few.
-async fn provider_by_provider(
-    state: &AppState,
-    snapshot: &Arc<Snapshot>,
-    metric: &'static str,
-    filter: &Filter,
-) -> Result<MetricTable, AppError> {
-    let mut slugs: Vec<String> = snapshot.providers.iter().map(|p| p.slug.to_string()).collect();
-    // Acceptance lists providers by name (the snapshot's order); the others by slug.
-    if metric != "acceptance" {
-        slugs.sort();
-    }
-    let mut whole: Option<MetricTable> = None;
-    for slug in slugs {
-        let mine = latest(state, Some(&slug), kind_of(metric), filter).await?;
-        let for_table = snapshot.clone();
-        let part = tokio::task::spawn_blocking(move || table(metric, &for_table, &mine, &Disclosures::default()))
-            .await
-            .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
-        match whole.as_mut() {
-            Some(table) => table.rows.extend(part.rows),
-            None => whole = Some(part),
-        }
-    }
-    match whole {
-        Some(table) => Ok(table),
-        None => table(metric, snapshot, &Disclosures::default(), &Disclosures::default()),
-    }
-}
-
-/// The latest readable records of `kind` that `filter` keeps (of one provider, or every
-/// provider's), read from the projection through its indexes (a filtered view reads only the
-/// rows it shows).
-async fn latest(
-    state: &AppState,
-    provider: Option<&str>,
-    kind: RecordKind,
-    filter: &Filter,
-) -> Result<Disclosures, AppError> {
+/// The latest readable records of `kind` that `filter` keeps, every provider's, read from
+/// the projection through its indexes (a filtered view reads only the rows it shows).
+async fn latest(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Disclosures, AppError> {
     let query = crate::db::projection::LatestQuery {
-        provider: provider.map(str::to_owned),
+        provider: None,
         kind: Some(kind),
         resource: filter.resource.clone(),
         region: filter.region.clone(),
@@ -471,20 +431,16 @@ pub async fn show(
     let table = match snapshot.memo.get::<MetricTable>(&memo_key) {
         Some(table) => table,
         None => {
-            let table = if filter.resource.is_none() && filter.region.is_none() && metric != "lockups" {
-                provider_by_provider(&state, &snapshot, metric, &filter).await?
+            let filtered = latest(&state, kind_of(metric), &filter).await?;
+            let all_capacity = if metric == "lockups" {
+                latest(&state, RecordKind::Capacity, &Filter::default()).await?
             } else {
-                let filtered = latest(&state, None, kind_of(metric), &filter).await?;
-                let all_capacity = if metric == "lockups" {
-                    latest(&state, None, RecordKind::Capacity, &Filter::default()).await?
-                } else {
-                    Disclosures::default()
-                };
-                let for_table = snapshot.clone();
-                tokio::task::spawn_blocking(move || table(metric, &for_table, &filtered, &all_capacity))
-                    .await
-                    .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??
+                Disclosures::default()
             };
+            let for_table = snapshot.clone();
+            let table = tokio::task::spawn_blocking(move || table(metric, &for_table, &filtered, &all_capacity))
+                .await
+                .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
             snapshot.memo.put(memo_key, Arc::new(table))
         }
     };
@@ -528,34 +484,6 @@ mod tests {
         let windowed =
             app.get("/metrics/lockups?from=2026-01-01&to=2026-12-31").await.html().texts_of("#metric-table tbody tr");
         assert!(windowed.iter().all(|r| r.contains("2026-")), "{windowed:?}");
-    }
-
-    /// Over every resource and region a dashboard is computed one provider at a time (memory
-    /// of one provider's records); the rows are those of all records at once, in the same order.
-    #[tokio::test]
-    async fn a_dashboard_computed_provider_by_provider_is_the_dashboard_of_all_records() {
-        let app = TestApp::with_demo().await;
-        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
-        let dated = crate::analytics::Filter { from: "2025-01-01".parse().ok(), ..Default::default() };
-        for filter in [crate::analytics::Filter::default(), dated] {
-            for (metric, _) in super::METRICS.iter().filter(|(m, _)| *m != "lockups") {
-                let whole = super::latest(&app.state, None, super::kind_of(metric), &filter).await.expect("latest");
-                let for_table = snapshot.clone();
-                let at_once = tokio::task::spawn_blocking(move || {
-                    super::table(metric, &for_table, &whole, &crate::analytics::Disclosures::default())
-                })
-                .await
-                .expect("joined")
-                .expect("table");
-                let stepwise =
-                    super::provider_by_provider(&app.state, &snapshot, metric, &filter).await.expect("stepwise");
-                let text = |t: &super::MetricTable| -> Vec<Vec<String>> {
-                    t.rows.iter().map(|r| r.iter().map(|c| c.text.clone()).collect()).collect()
-                };
-                assert!(!at_once.rows.is_empty(), "{metric}");
-                assert_eq!(text(&stepwise), text(&at_once), "{metric} {filter:?}");
-            }
-        }
     }
 
     #[tokio::test]
