@@ -347,6 +347,25 @@ fn normalise<'a>(parts: impl Iterator<Item = &'a str>) -> String {
     parts.collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// An entry appended past the parser, as older rules (or a bug) could have written it: tests
+/// of what the site does with entries that no longer decode.
+pub fn raw_entry(
+    provider: &str,
+    kind: &str,
+    natural_key: &str,
+    record: serde_json::Value,
+    supersedes: Option<u64>,
+) -> crate::ledger::entry::PendingEntry {
+    crate::ledger::entry::PendingEntry {
+        provider: crate::records::Slug::parse(provider).expect("slug"),
+        kind: kind.into(),
+        natural_key: natural_key.into(),
+        record,
+        supersedes,
+        signature: None,
+    }
+}
+
 /// A plausible pending record for ledger tests: the `i`-th capacity disclosure of a demo provider.
 pub fn sample_pending(i: u64) -> crate::ledger::entry::PendingEntry {
     let providers = ["nimbus-gpu", "rhine-ai-factory", "nordic-hpc"];

@@ -8,20 +8,10 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::datasets::{CATALOG, Format};
-use crate::ledger::entry::PendingEntry;
-use crate::records::{Record, Slug};
+use crate::records::Record;
 use crate::testing::TestApp;
 
-fn raw(provider: &str, kind: &str, natural_key: &str, record: Value, supersedes: Option<u64>) -> PendingEntry {
-    PendingEntry {
-        provider: Slug::parse(provider).expect("slug"),
-        kind: kind.into(),
-        natural_key: natural_key.into(),
-        record,
-        supersedes,
-        signature: None,
-    }
-}
+use crate::testing::raw_entry as raw;
 
 /// Every page a visitor can reach for this world.
 const PAGES: &[&str] = &[

@@ -41,17 +41,7 @@ fn pending(provider: &str, record: Value, supersedes: Option<u64>) -> PendingEnt
     }
 }
 
-/// An entry appended past the parser, as older rules (or a bug) could have written it.
-fn raw(provider: &str, kind: &str, natural_key: &str, record: Value, supersedes: Option<u64>) -> PendingEntry {
-    PendingEntry {
-        provider: Slug::parse(provider).expect("slug"),
-        kind: kind.into(),
-        natural_key: natural_key.into(),
-        record,
-        supersedes,
-        signature: None,
-    }
-}
+use crate::testing::raw_entry as raw;
 
 async fn post(app: &TestApp, token: &str, records: &[Value]) -> Value {
     let body = Value::Array(records.to_vec()).to_string();
