@@ -17,13 +17,15 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::db::ledger as store;
 use crate::projection::bucket::{BucketSummary, date_of, month_of};
 use crate::projection::fold::{Conflict, TypedEntry};
+use crate::projection::points::BucketPoints;
 use crate::projection::summary::{Digest, ProviderSummary};
 use crate::records::{Record, RecordKind};
 
 /// The version of the decoding rules the stored projection was folded with. Bump it when a
 /// change to record parsing, natural keys or bucket summaries would fold the same entries
 /// differently: the next start-up (or append) empties the tables and folds from entry 0.
-pub const PROJECTION_VERSION: i32 = 1;
+/// Version 2: buckets carry the dashboards' points.
+pub const PROJECTION_VERSION: i32 = 2;
 
 /// Entries folded per transaction when catching up: each chunk holds the sequencer lock
 /// for a moment (appends wait, never interleave), and its work is bounded.
@@ -410,7 +412,7 @@ async fn recompute_buckets(
     added: &BTreeMap<u64, (usize, Latest)>,
     touched: &BTreeSet<BucketId>,
     first: u64,
-) -> Result<(u64, BTreeMap<BucketId, BucketSummary>), ProjectionError> {
+) -> Result<(u64, BTreeMap<BucketId, (BucketSummary, BucketPoints)>), ProjectionError> {
     if touched.is_empty() {
         return Ok((0, BTreeMap::new()));
     }
@@ -470,7 +472,8 @@ async fn recompute_buckets(
             .filter(|(_, records)| !records.is_empty())
             .map(|(id, records)| {
                 let summary = BucketSummary::of(&records);
-                (id, summary)
+                let points = BucketPoints::of(&records);
+                (id, (summary, points))
             })
             .collect();
         Ok((decoded, summaries))
@@ -490,7 +493,7 @@ async fn blocking<T: Send + 'static>(
 async fn write_buckets(
     conn: &mut PgConnection,
     touched: &BTreeSet<BucketId>,
-    summaries: &BTreeMap<BucketId, BucketSummary>,
+    summaries: &BTreeMap<BucketId, (BucketSummary, BucketPoints)>,
 ) -> Result<(), sqlx::Error> {
     let empty: Vec<&BucketId> = touched.iter().filter(|id| !summaries.contains_key(*id)).collect();
     if !empty.is_empty() {
@@ -515,16 +518,18 @@ async fn write_buckets(
     let providers: Vec<&str> = summaries.keys().map(|(p, _, _)| p.as_str()).collect();
     let kinds: Vec<&str> = summaries.keys().map(|(_, k, _)| k.as_str()).collect();
     let months: Vec<NaiveDate> = summaries.keys().map(|(_, _, m)| *m).collect();
-    let bytes: Vec<Vec<u8>> = summaries.values().map(BucketSummary::to_bytes).collect();
+    let bytes: Vec<Vec<u8>> = summaries.values().map(|(summary, _)| summary.to_bytes()).collect();
+    let points: Vec<Vec<u8>> = summaries.values().map(|(_, points)| points.to_bytes()).collect();
     sqlx::query(
-        "INSERT INTO projection_buckets (provider, kind, month, summary)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::bytea[])
-         ON CONFLICT (provider, kind, month) DO UPDATE SET summary = EXCLUDED.summary",
+        "INSERT INTO projection_buckets (provider, kind, month, summary, points)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::date[], $4::bytea[], $5::bytea[])
+         ON CONFLICT (provider, kind, month) DO UPDATE SET summary = EXCLUDED.summary, points = EXCLUDED.points",
     )
     .bind(&providers)
     .bind(&kinds)
     .bind(&months)
     .bind(&bytes)
+    .bind(&points)
     .execute(conn)
     .await?;
     Ok(())
@@ -874,6 +879,49 @@ pub async fn latest_records(
             Ok((row.try_get(0)?, index, record))
         })
         .collect()
+}
+
+/// The dashboard points of every bucket of `kind` whose month can hold a date in
+/// `from..=to` (either end open), as (provider, stored points), one provider's buckets after
+/// another: a reader can finish with a provider before the next arrives, so it never holds
+/// more than one provider's points.
+pub fn bucket_points<'c>(
+    conn: &'c mut PgConnection,
+    kind: RecordKind,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> impl futures_util::Stream<Item = Result<(String, Vec<u8>), sqlx::Error>> + 'c {
+    use futures_util::TryStreamExt;
+    // Open ends become dates before and after any record's (PostgreSQL's date range is
+    // narrower than chrono's), so the plan is always one index range scan.
+    let first = from.map_or(NaiveDate::from_ymd_opt(1, 1, 1), |d| Some(month_of(d)));
+    let last = to.or(NaiveDate::from_ymd_opt(9999, 12, 31));
+    sqlx::query(
+        "SELECT provider, points FROM projection_buckets
+         WHERE kind = $1 AND month >= $2 AND month <= $3
+         ORDER BY kind, provider, month",
+    )
+    .bind(kind.as_str())
+    .bind(first)
+    .bind(last)
+    .fetch(conn)
+    .and_then(|row| async move { Ok((row.try_get(0)?, row.try_get(1)?)) })
+}
+
+/// The bucket summaries of `kind` of the providers named, as (provider, stored summary).
+pub async fn bucket_summaries(
+    conn: &mut PgConnection,
+    kind: RecordKind,
+    providers: &[String],
+) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT provider, summary FROM projection_buckets WHERE kind = $1 AND provider = ANY($2) ORDER BY provider, month",
+    )
+    .bind(kind.as_str())
+    .bind(providers)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
 }
 
 /// Every resource and region the latest readable records name, each list distinct and sorted.

@@ -11,6 +11,7 @@
 pub mod bucket;
 pub mod exact;
 pub mod fold;
+pub mod points;
 pub mod summary;
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::metric_rows::Rows;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::metrics::{self, AcceptanceRate};
@@ -178,20 +179,16 @@ pub struct MetricTable {
     pub rows: Vec<Vec<Cell>>,
 }
 
-fn table(
-    metric: &str,
-    snapshot: &Snapshot,
-    filtered: &Disclosures,
-    all_capacity: &Disclosures,
-) -> Result<MetricTable, AppError> {
+pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<MetricTable, AppError> {
     let analytics = |e: polars::prelude::PolarsError| AppError::Unavailable(format!("analytics: {e}"));
     let provider = |slug: &str| Cell::provider(slug, name_of(snapshot, slug));
+    let filtered = &input.disclosures;
     let (explanation, headers, rows) = match metric {
         "queue-times" => (
             "Median wait per provider and access tier, across the resources, regions and months selected.",
             vec!["provider", "tier", "median wait (h)", "p90 wait (h)", "jobs", "records"],
-            metrics::queue_by_provider_and_tier(filtered)
-                .map_err(analytics)?
+            input
+                .queue
                 .iter()
                 .map(|s| {
                     vec![
@@ -272,11 +269,18 @@ fn table(
         }
         "lockups" => {
             // Shares need every capacity filing before each deal, not only those in the filter.
-            let keep = metrics::lockup_shares(&Disclosures {
-                lockups: filtered.lockups.clone(),
-                capacity: all_capacity.capacity.clone(),
-                ..Disclosures::default()
-            });
+            let mut deals: std::collections::BTreeMap<&str, Vec<&crate::records::kinds::Lockup>> = Default::default();
+            for (provider, lockup) in &filtered.lockups {
+                deals.entry(provider.as_str()).or_default().push(lockup);
+            }
+            let mut keep: Vec<metrics::LockupShare> = deals
+                .into_iter()
+                .flat_map(|(provider, lockups)| {
+                    let filings = input.capacity.get(provider).map_or(&[][..], Vec::as_slice);
+                    metrics::lockup_shares_of(provider, lockups.into_iter(), filings)
+                })
+                .collect();
+            metrics::sort_lockup_shares(&mut keep);
             let rows = keep
                 .iter()
                 .map(|s| {
@@ -362,7 +366,7 @@ fn kind_of(metric: &str) -> RecordKind {
 
 /// The latest readable records of `kind` that `filter` keeps, every provider's, read from
 /// the projection through its indexes (a filtered view reads only the rows it shows).
-async fn latest(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Disclosures, AppError> {
+pub(super) async fn latest(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Disclosures, AppError> {
     let query = crate::db::projection::LatestQuery {
         provider: None,
         kind: Some(kind),
@@ -385,6 +389,24 @@ async fn latest(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<D
         }
     }
     Ok(out)
+}
+
+/// What the table of `kind`'s dashboard is computed from: a view narrowed to a resource or
+/// region reads its latest records (few, through the indexes); a view over every resource
+/// and region reads the buckets' points instead of every latest record of the kind.
+async fn rows(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Rows, AppError> {
+    if filter.resource.is_none() && filter.region.is_none() {
+        return super::metric_rows::from_points(state, kind, filter).await;
+    }
+    let filtered = latest(state, kind, filter).await?;
+    let all_capacity = if kind == RecordKind::Lockup {
+        latest(state, RecordKind::Capacity, &Filter::default()).await?
+    } else {
+        Disclosures::default()
+    };
+    tokio::task::spawn_blocking(move || Rows::from_records(filtered, &all_capacity))
+        .await
+        .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?
 }
 
 /// Every resource and region any latest record names (for the filter form), once per checkpoint.
@@ -431,14 +453,9 @@ pub async fn show(
     let table = match snapshot.memo.get::<MetricTable>(&memo_key) {
         Some(table) => table,
         None => {
-            let filtered = latest(&state, kind_of(metric), &filter).await?;
-            let all_capacity = if metric == "lockups" {
-                latest(&state, RecordKind::Capacity, &Filter::default()).await?
-            } else {
-                Disclosures::default()
-            };
+            let rows = rows(&state, kind_of(metric), &filter).await?;
             let for_table = snapshot.clone();
-            let table = tokio::task::spawn_blocking(move || table(metric, &for_table, &filtered, &all_capacity))
+            let table = tokio::task::spawn_blocking(move || table(metric, &for_table, &rows))
                 .await
                 .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
             snapshot.memo.put(memo_key, Arc::new(table))

@@ -1,0 +1,200 @@
+//! What a dashboard's table is computed from, by either of two reads of the projection:
+//! the latest records themselves (a view narrowed to a resource or region, which the
+//! indexes make small) or the buckets' points (a view over every resource and region,
+//! which would otherwise read every latest record of the kind). Both give the same rows;
+//! the tests check it, dashboard by dashboard.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use futures_util::TryStreamExt;
+
+use crate::AppState;
+use crate::analytics::metrics::{self, TierSummary};
+use crate::analytics::{Disclosures, Filter, add};
+use crate::error::AppError;
+use crate::projection::bucket::BucketSummary;
+use crate::projection::points::{BucketPoints, RecordPoint};
+use crate::records::{Record, RecordKind};
+
+/// The inputs of one dashboard's table.
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// Queue times per provider and tier (the queue dashboard).
+    pub queue: Vec<TierSummary>,
+    /// The records the other dashboards show (for prices and capacity at least the newest
+    /// of each series in the window; every one for acceptance and lock-ups).
+    pub disclosures: Disclosures,
+    /// Capacity filings per provider as (as_of, total), for the lock-ups' shares: every
+    /// filing, whatever the window.
+    pub capacity: BTreeMap<String, Vec<(NaiveDate, u64)>>,
+}
+
+impl Rows {
+    /// From the latest records the filter keeps (`all_capacity`: every capacity record, for
+    /// the lock-ups dashboard).
+    pub fn from_records(filtered: Disclosures, all_capacity: &Disclosures) -> Result<Self, AppError> {
+        let queue = metrics::queue_by_provider_and_tier(&filtered)
+            .map_err(|e| AppError::Unavailable(format!("analytics: {e}")))?;
+        let mut capacity: BTreeMap<String, Vec<(NaiveDate, u64)>> = BTreeMap::new();
+        for (provider, c) in &all_capacity.capacity {
+            capacity.entry(provider.clone()).or_default().push((c.as_of, c.total_accelerators));
+        }
+        Ok(Self { queue, disclosures: filtered, capacity })
+    }
+}
+
+/// From the buckets' points: the dashboard of `kind` over every resource and region, with
+/// `filter`'s dates. Points arrive one provider after another and are folded as they come
+/// (on the blocking pool), so memory holds one provider's queue values, the newest record
+/// per series, and the records shown.
+pub async fn from_points(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Rows, AppError> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(64);
+    let window = (filter.from, filter.to);
+    let folding = tokio::task::spawn_blocking(move || {
+        let mut fold = PointsFold::new(kind, window);
+        while let Some((provider, bytes)) = receiver.blocking_recv() {
+            fold.add(&provider, &BucketPoints::from_bytes(&bytes).map_err(unavailable)?)?;
+        }
+        fold.finish()
+    });
+    let mut conn = state.pool.acquire().await?;
+    {
+        let mut stream = std::pin::pin!(crate::db::projection::bucket_points(&mut conn, kind, filter.from, filter.to));
+        while let Some(row) = stream.try_next().await? {
+            if sender.send(row).await.is_err() {
+                break; // the fold failed; its error is returned below
+            }
+        }
+    }
+    drop(sender);
+    let mut rows = folding.await.map_err(|e| AppError::Unavailable(format!("dashboard failed: {e}")))??;
+    if kind == RecordKind::Lockup {
+        let providers: Vec<String> = rows.disclosures.lockups.iter().map(|(p, _)| p.clone()).collect();
+        let summaries = crate::db::projection::bucket_summaries(&mut conn, RecordKind::Capacity, &providers).await?;
+        for (provider, bytes) in summaries {
+            let summary = BucketSummary::from_bytes(&bytes).map_err(unavailable)?;
+            let filings = rows.capacity.entry(provider).or_default();
+            filings.extend(summary.capacity.iter().map(|(as_of, total, _)| (*as_of, *total)));
+        }
+    }
+    Ok(rows)
+}
+
+fn unavailable(error: impl std::fmt::Display) -> AppError {
+    AppError::Unavailable(format!("dashboard: {error}"))
+}
+
+/// One provider's queue values for one tier.
+#[derive(Default)]
+struct TierValues {
+    p50: Vec<f64>,
+    p90: Vec<f64>,
+    jobs: u64,
+}
+
+/// The pure part of [`from_points`]: points in, rows out.
+struct PointsFold {
+    kind: RecordKind,
+    window: (Option<NaiveDate>, Option<NaiveDate>),
+    /// The provider whose queue values are held, and its values per tier.
+    provider: Option<String>,
+    tiers: BTreeMap<String, TierValues>,
+    /// The newest point in the window per (provider, series), for prices and capacity.
+    newest: HashMap<(String, String), RecordPoint>,
+    rows: Rows,
+}
+
+impl PointsFold {
+    fn new(kind: RecordKind, window: (Option<NaiveDate>, Option<NaiveDate>)) -> Self {
+        Self { kind, window, provider: None, tiers: BTreeMap::new(), newest: HashMap::new(), rows: Rows::default() }
+    }
+
+    /// One bucket of `provider` (buckets of one provider arrive together).
+    fn add(&mut self, provider: &str, points: &BucketPoints) -> Result<(), AppError> {
+        let (from, to) = self.window;
+        let in_window = |date: NaiveDate| from.is_none_or(|f| date >= f) && to.is_none_or(|t| date <= t);
+        if self.provider.as_deref() != Some(provider) {
+            self.flush_queue();
+            self.provider = Some(provider.to_owned());
+        }
+        for (tier, values) in &points.queue {
+            for point in values.iter().filter(|p| in_window(p.date)) {
+                let held = self.tiers.entry(tier.clone()).or_default();
+                held.p50.push(point.p50_seconds as f64);
+                held.p90.push(point.p90_seconds as f64);
+                held.jobs = add(held.jobs, point.jobs);
+            }
+        }
+        for point in points.records.iter().filter(|p| in_window(p.date)) {
+            match self.kind {
+                // The newest of each series; on equal dates the first in entry order, as
+                // the tables choose among records.
+                RecordKind::Price | RecordKind::Capacity => {
+                    let key = (provider.to_owned(), point.series.clone());
+                    if self.newest.get(&key).is_none_or(|held| held.date < point.date) {
+                        self.newest.insert(key, point.clone());
+                    }
+                }
+                _ => push(&mut self.rows.disclosures, provider, point.record().map_err(unavailable)?),
+            }
+        }
+        Ok(())
+    }
+
+    /// The held provider's queue rows, computed and its values let go.
+    fn flush_queue(&mut self) {
+        let Some(provider) = self.provider.take() else { return };
+        for (tier, mut values) in std::mem::take(&mut self.tiers) {
+            self.rows.queue.push(TierSummary {
+                provider: provider.clone(),
+                tier,
+                records: values.p50.len() as u64,
+                p50_seconds: median(&mut values.p50),
+                p90_seconds: median(&mut values.p90),
+                jobs: values.jobs,
+            });
+        }
+    }
+
+    fn finish(mut self) -> Result<Rows, AppError> {
+        self.flush_queue();
+        // Providers arrive in the database's collation; the table is in byte order.
+        self.rows.queue.sort_by(|a, b| (&a.provider, &a.tier).cmp(&(&b.provider, &b.tier)));
+        for ((provider, _), point) in std::mem::take(&mut self.newest) {
+            push(&mut self.rows.disclosures, &provider, point.record().map_err(unavailable)?);
+        }
+        Ok(self.rows)
+    }
+}
+
+fn push(disclosures: &mut Disclosures, provider: &str, record: Record) {
+    let provider = provider.to_owned();
+    match record {
+        Record::QueueTime(r) => disclosures.queue_times.push((provider, r)),
+        Record::Acceptance(r) => disclosures.acceptance.push((provider, r)),
+        Record::Price(r) => disclosures.prices.push((provider, r)),
+        Record::Lockup(r) => disclosures.lockups.push((provider, r)),
+        Record::Capacity(r) => disclosures.capacity.push((provider, r)),
+    }
+}
+
+/// The median as the analytics compute it (linear interpolation between the two middle
+/// values of an even count); `values` is sorted in place.
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    let position = (values.len() - 1) as f64 * 0.5;
+    let low = position.floor() as usize;
+    let fraction = position - low as f64;
+    match values.get(low + 1) {
+        Some(high) if fraction > 0.0 => values[low] + (high - values[low]) * fraction,
+        _ => values[low],
+    }
+}
+
+#[cfg(test)]
+#[path = "metric_rows_tests.rs"]
+mod tests;
