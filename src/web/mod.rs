@@ -14,6 +14,7 @@ pub mod home;
 pub mod ledger;
 pub mod links;
 pub mod methodology;
+mod metric_rows;
 pub mod metrics;
 pub mod providers;
 pub mod scorecard;
