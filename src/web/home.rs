@@ -43,9 +43,9 @@ impl HomePage {
 }
 
 /// Handler for `/`.
-pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> {
+pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
     let snapshot = super::snapshot::current(&state).await?;
-    if let Some(page) = super::kept(&snapshot, "/", "text/html; charset=utf-8") {
+    if let Some(page) = super::kept(&headers, &snapshot, "/", "text/html; charset=utf-8") {
         return Ok(page);
     }
     let mut conn = state.pool.acquire().await?;
@@ -67,7 +67,7 @@ pub async fn show(State(state): State<AppState>) -> Result<Response, PageError> 
         lowest,
         cite,
     };
-    Ok(super::render_kept(&page, &snapshot, "/"))
+    Ok(super::render_kept(&page, &headers, &snapshot, "/"))
 }
 
 #[cfg(test)]

@@ -443,7 +443,7 @@ pub async fn show(
         return Ok(fresh);
     }
     let page_key = format!("/metrics/{metric}?{}", serde_urlencoded_query(&query));
-    if let Some(page) = super::kept(&snapshot, &page_key, "text/html; charset=utf-8") {
+    if let Some(page) = super::kept(&headers, &snapshot, &page_key, "text/html; charset=utf-8") {
         return Ok(page);
     }
     let (resources, regions) = places(&state, &snapshot).await?;
@@ -468,7 +468,7 @@ pub async fn show(
         &format!("/metrics/{metric}{query_string}"),
     );
     let page = MetricPage { cite, metric, title, table, resources, regions, filter: shown, notices, snapshot };
-    Ok(super::render_kept(&page, &page.snapshot, &page_key))
+    Ok(super::render_kept(&page, &headers, &page.snapshot, &page_key))
 }
 
 /// The submitted form, exactly, as a key (notices depend on what was submitted, not only on

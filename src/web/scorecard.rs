@@ -154,7 +154,7 @@ pub async fn show(
         return Ok(fresh);
     }
     let key = format!("/providers/{slug}");
-    if let Some(page) = super::kept(&snapshot, &key, "text/html; charset=utf-8") {
+    if let Some(page) = super::kept(&headers, &snapshot, &key, "text/html; charset=utf-8") {
         return Ok(page);
     }
     let provider = snapshot.provider(&slug).cloned().ok_or(AppError::NotFound)?;
@@ -194,7 +194,7 @@ pub async fn show(
         snapshot,
         cite,
     };
-    Ok(super::render_kept(&page, &page.snapshot, &key))
+    Ok(super::render_kept(&page, &headers, &page.snapshot, &key))
 }
 
 /// `/providers/{slug}/charts/{chart}.svg`: one chart alone, to embed, with its
@@ -210,7 +210,7 @@ pub async fn chart_svg(
         return Ok(fresh);
     }
     let key = format!("/providers/{slug}/charts/{file}");
-    if let Some(svg) = super::kept(&snapshot, &key, "image/svg+xml") {
+    if let Some(svg) = super::kept(&headers, &snapshot, &key, "image/svg+xml") {
         return Ok(svg);
     }
     let (snapshot, provider, data) = provider_of(&state, &slug).await?;
@@ -227,7 +227,7 @@ pub async fn chart_svg(
     ];
     let frame = Frame { id: kind.name(), title: &title, caption: &caption };
     let svg = kind.draw(&data.figures, &frame).ok_or(AppError::NotFound)?;
-    Ok(super::keep(axum::body::Bytes::from(svg), &snapshot, &key, "image/svg+xml"))
+    Ok(super::keep(axum::body::Bytes::from(svg), &headers, &snapshot, &key, "image/svg+xml"))
 }
 
 /// Formats seconds as hours with one decimal, for tables.

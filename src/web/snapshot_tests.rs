@@ -162,8 +162,8 @@ async fn rendered_pages_are_kept_per_checkpoint() {
     let first = app.get("/providers/corvid-gpu").await;
     first.assert_status(StatusCode::OK);
     let snapshot = current(&app.state).await.expect("snapshot");
-    let kept = snapshot.memo.get::<axum::body::Bytes>("page:/providers/corvid-gpu").expect("kept");
-    assert_eq!(kept.as_ref(), first.body.as_slice());
+    let kept = snapshot.memo.get::<crate::web::KeptPage>("page:/providers/corvid-gpu").expect("kept");
+    assert_eq!(kept.identity.as_ref(), first.body.as_slice());
     let again = app.get("/providers/corvid-gpu").await;
     assert_eq!(again.body, first.body);
     assert_eq!(again.header("etag"), first.header("etag"));
