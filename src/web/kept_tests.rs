@@ -55,7 +55,7 @@ async fn kept_pages_are_gzipped_once_and_served_as_kept() {
         assert_eq!(first.header("content-encoding"), "gzip", "{uri}");
         assert!(varies_on_accept_encoding(&first), "{uri}: Vary names Accept-Encoding");
         // The dashboard's key also names its (empty) filter fields: `metrics::serde_urlencoded_query`.
-        let key = if uri.starts_with("/metrics/") { format!("{uri}?None|None|None|None") } else { uri.to_owned() };
+        let key = if uri.starts_with("/metrics/") { format!("{uri}?None|None|None|None|None") } else { uri.to_owned() };
         let kept = kept_page(&app, &key).await;
         let gzipped = kept.gzip().expect("kept gzipped after the first gzip request").clone();
 

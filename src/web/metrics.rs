@@ -39,7 +39,15 @@ pub struct FilterQuery {
     pub from: Option<String>,
     /// Last date (YYYY-MM-DD).
     pub to: Option<String>,
+    /// Page of the table (1-based; [`PAGE_ROWS`] rows each).
+    pub page: Option<String>,
 }
+
+/// Rows per page of a dashboard's table. A table over every provider runs to thousands of
+/// rows (5,000 queue-time rows at 1,000 providers): as one page that is megabytes of HTML
+/// that no reader scrolls on a phone and every view would render and send. The whole table
+/// is computed once per checkpoint and filter; a page shows a slice of it.
+pub const PAGE_ROWS: usize = 200;
 
 /// One table cell.
 pub struct Cell {
@@ -81,6 +89,10 @@ pub struct MetricPage {
     pub snapshot: Arc<Snapshot>,
     /// The citation line.
     pub cite: super::cite::Citation,
+    /// The page of the table shown (1-based) and how many there are.
+    pub page: usize,
+    /// Pages in the table (at least 1).
+    pub pages: usize,
 }
 
 impl MetricPage {
@@ -101,6 +113,47 @@ impl MetricPage {
     /// The current filter as a query string, for the tab links.
     pub fn query(&self) -> String {
         query_string(&self.filter)
+    }
+
+    /// The rows on this page.
+    pub fn page_rows(&self) -> &[Vec<Cell>] {
+        let first = (self.page - 1) * PAGE_ROWS;
+        self.table.rows.get(first..self.table.rows.len().min(first + PAGE_ROWS)).unwrap_or_default()
+    }
+
+    /// "201–400 of 5,000": the rows this page shows.
+    pub fn page_range(&self) -> String {
+        let first = (self.page - 1) * PAGE_ROWS;
+        format!("{}–{} of {}", first + 1, first + self.page_rows().len(), self.table.rows.len())
+    }
+
+    /// The link to the table's last page.
+    pub fn last_href(&self) -> String {
+        self.page_href(self.pages)
+    }
+
+    /// The link to page `n` of this table, with the filter in force.
+    pub fn page_href(&self, n: usize) -> String {
+        let query = self.query();
+        let joiner = if query.is_empty() { '?' } else { '&' };
+        format!("/metrics/{}{query}{joiner}page={n}", self.metric)
+    }
+}
+
+/// The page asked for, within the table's pages; a page that does not exist is explained
+/// and the nearest one shown.
+fn page_of(asked: Option<&str>, pages: usize, notices: &mut Vec<String>) -> usize {
+    let Some(text) = asked.map(str::trim).filter(|t| !t.is_empty()) else { return 1 };
+    match text.parse::<usize>() {
+        Ok(n) if (1..=pages).contains(&n) => n,
+        Ok(n) if n > pages => {
+            notices.push(format!("The table has {pages} page(s); showing the last."));
+            pages
+        }
+        _ => {
+            notices.push(format!("Page {text:?} is not a page number; showing the first."));
+            1
+        }
     }
 }
 
@@ -467,14 +520,18 @@ pub async fn show(
         format!("{} dashboard", title.to_lowercase()),
         &format!("/metrics/{metric}{query_string}"),
     );
-    let page = MetricPage { cite, metric, title, table, resources, regions, filter: shown, notices, snapshot };
+    let pages = table.rows.len().div_ceil(PAGE_ROWS).max(1);
+    let mut notices = notices;
+    let page = page_of(query.page.as_deref(), pages, &mut notices);
+    let page =
+        MetricPage { cite, metric, title, table, resources, regions, filter: shown, notices, snapshot, page, pages };
     Ok(super::render_kept(&page, &headers, &page.snapshot, &page_key))
 }
 
 /// The submitted form, exactly, as a key (notices depend on what was submitted, not only on
 /// the filter kept).
 fn serde_urlencoded_query(query: &FilterQuery) -> String {
-    format!("{:?}|{:?}|{:?}|{:?}", query.resource, query.region, query.from, query.to)
+    format!("{:?}|{:?}|{:?}|{:?}|{:?}", query.resource, query.region, query.from, query.to, query.page)
 }
 
 #[cfg(test)]
@@ -501,6 +558,57 @@ mod tests {
         let windowed =
             app.get("/metrics/lockups?from=2026-01-01&to=2026-12-31").await.html().texts_of("#metric-table tbody tr");
         assert!(windowed.iter().all(|r| r.contains("2026-")), "{windowed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_long_table_is_shown_a_page_at_a_time_with_the_filter_kept() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("wide-cloud").await;
+        let rows = super::PAGE_ROWS * 2 + 5;
+        let records: Vec<serde_json::Value> = (0..rows)
+            .map(|i| {
+                serde_json::json!({"kind": "capacity", "as_of": "2026-03-01", "resource": format!("accel-{i:03}"),
+                    "region": "eu-de", "total_accelerators": 100 + i, "newcomer_set_aside": 1})
+            })
+            .collect();
+        let body = serde_json::Value::Array(records).to_string();
+        app.post("/api/v1/records", "application/json", body, Some(&token), &[])
+            .await
+            .assert_status(StatusCode::CREATED);
+
+        let first = app.get("/metrics/capacity?from=2026-01-01").await.html();
+        assert_eq!(first.texts_of("#metric-table tbody tr").len(), super::PAGE_ROWS);
+        assert!(first.text_of(".pager p").contains(&format!("1–200 of {rows}")), "{}", first.text_of(".pager p"));
+        let next = first.attr_of(".pager a[rel=next]", "href");
+        assert_eq!(next, "/metrics/capacity?from=2026-01-01&page=2");
+        assert!(!first.exists(".pager a[rel=prev]"));
+
+        let last = app.get("/metrics/capacity?from=2026-01-01&page=3").await.html();
+        let shown = last.texts_of("#metric-table tbody tr");
+        assert_eq!(shown.len(), 5);
+        assert!(shown[4].contains(&format!("accel-{:03}", rows - 1)), "{shown:?}");
+        assert!(!last.exists(".pager a[rel=next]"));
+        assert_eq!(last.attr_of(".pager a[rel=prev]", "href"), "/metrics/capacity?from=2026-01-01&page=2");
+
+        // Every row is on exactly one page.
+        let mut seen: Vec<String> = Vec::new();
+        for page in 1..=3 {
+            seen.extend(
+                app.get(&format!("/metrics/capacity?page={page}")).await.html().texts_of("#metric-table tbody tr"),
+            );
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), rows);
+
+        for (asked, says) in [("9", "showing the last"), ("0", "not a page number"), ("two", "not a page number")] {
+            let page = app.get(&format!("/metrics/capacity?page={asked}")).await;
+            page.assert_status(StatusCode::OK);
+            let notices = page.html().texts_of(".notice");
+            assert!(notices.iter().any(|n| n.contains(says)), "{asked}: {notices:?}");
+        }
+        // Short tables have no pager.
+        assert!(!app.get("/metrics/queue-times").await.html().exists(".pager"));
     }
 
     #[tokio::test]
