@@ -99,24 +99,71 @@ impl Pinned {
         derived: bool,
     ) -> Result<Self, SnapshotError> {
         let mut conn = pool.acquire().await?;
-        let checkpoint = match tree_size {
-            Some(size) => db::ledger::checkpoint_at(&mut conn, size).await?.ok_or(SnapshotError::NoCheckpoint(size))?,
-            None => db::ledger::latest_checkpoint(&mut conn).await?.ok_or(SnapshotError::EmptyLedger)?,
-        };
         let obligations = match obligations {
             Some(given) => given,
             None => db::obligations::list(&mut conn, None).await?,
         };
+        let Some(size) = tree_size else {
+            drop(conn);
+            return Self::latest(pool, obligations, derived, None).await;
+        };
+        let checkpoint = db::ledger::checkpoint_at(&mut conn, size).await?.ok_or(SnapshotError::NoCheckpoint(size))?;
         drop(conn);
-        let summaries = if derived {
-            let loaded = Summaries::load(pool, checkpoint.size)
-                .await
-                .map_err(|source| SnapshotError::Export { dataset: "the derived tables".into(), source })?;
-            Some(Arc::new(loaded))
-        } else {
-            None
+        // Pinned on purpose: below the head this folds the ledger's first `size` entries.
+        let summaries = match derived {
+            true => Some(Arc::new(
+                Summaries::load(pool, size)
+                    .await
+                    .map_err(|source| SnapshotError::Export { dataset: "the derived tables".into(), source })?,
+            )),
+            false => None,
         };
         Ok(Self { checkpoint, obligations, entries: EntrySource::Database(pool.clone()), summaries })
+    }
+
+    /// Pinned at the latest checkpoint (`stale`: one read earlier, as a racing append leaves
+    /// it; tests pass it to play the race). Appends landing between reading the checkpoint
+    /// and reading the projection leave the projection ahead of it, and loading the
+    /// projection at the older size means folding the whole ledger in memory. Pin to the
+    /// newer latest checkpoint instead, as many times as appends keep landing.
+    async fn latest(
+        pool: &PgPool,
+        obligations: Vec<Obligation>,
+        derived: bool,
+        mut stale: Option<StoredCheckpoint>,
+    ) -> Result<Self, SnapshotError> {
+        const TRIES: usize = 20;
+        let export = |source| SnapshotError::Export { dataset: "the derived tables".into(), source };
+        let pinned_at = |checkpoint, summaries| Self {
+            checkpoint,
+            obligations: obligations.clone(),
+            entries: EntrySource::Database(pool.clone()),
+            summaries,
+        };
+        let mut conn = pool.acquire().await?;
+        for _ in 0..TRIES {
+            let checkpoint = match stale.take() {
+                Some(checkpoint) => checkpoint,
+                None => db::ledger::latest_checkpoint(&mut conn).await?.ok_or(SnapshotError::EmptyLedger)?,
+            };
+            if !derived {
+                return Ok(pinned_at(checkpoint, None));
+            }
+            if let Some(summaries) = Summaries::from_tables(pool, checkpoint.size).await.map_err(export)? {
+                return Ok(pinned_at(checkpoint, Some(Arc::new(summaries))));
+            }
+            let head = db::projection::head(&mut conn).await?;
+            let ahead = head > checkpoint.size && db::projection::is_current(&mut conn, head).await?;
+            if !ahead {
+                break; // behind the checkpoint or folded under other rules: only a fold can say
+            }
+            tracing::debug!(checkpoint = checkpoint.size, head, "appends landed while pinning; pinning again");
+        }
+        let checkpoint = db::ledger::latest_checkpoint(&mut conn).await?.ok_or(SnapshotError::EmptyLedger)?;
+        drop(conn);
+        tracing::warn!(size = checkpoint.size, "the projection is not at the latest checkpoint; folding the ledger");
+        let summaries = Summaries::load(pool, checkpoint.size).await.map_err(export)?;
+        Ok(pinned_at(checkpoint, Some(Arc::new(summaries))))
     }
 
     /// Entries `0..entries.len()` held in memory, at `checkpoint` (whose size must be their
@@ -527,6 +574,26 @@ mod tests {
 
     use super::*;
     use crate::testing::TestApp;
+
+    /// The periodic snapshot pins the latest checkpoint; an append landing after it read the
+    /// checkpoint used to make it fold the whole ledger in memory (the projection had moved
+    /// past that size). It pins the newer checkpoint instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pinning_the_latest_checkpoint_while_appends_land_reads_the_projection_not_a_fold() {
+        let app = TestApp::with_demo().await;
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let stale = db::ledger::latest_checkpoint(&mut conn).await.expect("read").expect("a checkpoint");
+        drop(conn);
+        app.ledger().append(&app.db.pool, &crate::testing::sample_batch(stale.size, 3)).await.expect("append");
+        let pinned = Pinned::latest(&app.db.pool, Vec::new(), true, Some(stale.clone())).await.expect("pinned");
+        assert_eq!(pinned.checkpoint.size, stale.size + 3, "pinned to the newer checkpoint");
+        let summaries = pinned.summaries.as_ref().expect("derived tables loaded");
+        assert!(!summaries.folded_in_memory(), "read from the projection's tables");
+        assert_eq!(summaries.size, stale.size + 3);
+        // Pinned on purpose below the head, the fold is still what answers (and agrees).
+        let below = Pinned::load(&app.db.pool, Some(stale.size), None, true).await.expect("below");
+        assert!(below.summaries.as_ref().expect("loaded").folded_in_memory());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_snapshot_is_complete_verifiable_served_immutably_and_never_overwritten() {

@@ -65,6 +65,12 @@ pub struct Summaries {
 }
 
 impl Summaries {
+    /// Whether these were folded from entries in memory (memory and time proportional to
+    /// the ledger) rather than read from the projection's tables.
+    pub fn folded_in_memory(&self) -> bool {
+        matches!(self.source, SummarySource::InMemory(_))
+    }
+
     /// The summaries of a fold. CPU work (every bucket is summarised, with polars): keep it
     /// off the async workers.
     pub fn of_fold(fold: Arc<Fold>) -> Self {
