@@ -217,12 +217,16 @@ async fn at_within(
     } else {
         filings = summaries(conn, provider).await?;
         let mut unsure = BTreeSet::new();
-        each(conn, tree_size..head, only.as_deref(), |filing| {
-            if !filings.remove(&filing) {
-                unsure.insert((filing.provider, filing.kind, filing.date));
-            }
-        })
-        .await?;
+        // At the head (a page's first view after an append, the usual case) there is nothing
+        // to take out: no statement for it.
+        if tree_size < head {
+            each(conn, tree_size..head, only.as_deref(), |filing| {
+                if !filings.remove(&filing) {
+                    unsure.insert((filing.provider, filing.kind, filing.date));
+                }
+            })
+            .await?;
+        }
         if !unsure.is_empty() {
             let providers: Vec<String> =
                 unsure.iter().map(|(p, _, _)| p.clone()).collect::<BTreeSet<_>>().into_iter().collect();

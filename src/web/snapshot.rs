@@ -316,10 +316,29 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
         .await?
         .ok_or_else(|| AppError::Unavailable(format!("no checkpoint signed at the projection's size {size}")))?;
     let registry = registry(&mut tx).await?;
-    let providers = db::providers::list(&mut tx).await?;
     let reuse = previous.filter(|p| p.tree_size <= size);
+    // The registry's version moves with every change to the providers (a trigger): an
+    // append alone leaves the list as the previous snapshot read it.
+    let providers = match reuse.as_ref().filter(|p| p.registry == registry) {
+        Some(previous) => previous.providers.clone(),
+        None => db::providers::list(&mut tx).await?,
+    };
     let changed = db::projection::digests_changed_since(&mut tx, reuse.as_ref().map(|p| p.tree_size)).await?;
-    let (unreadable_count, listed) = db::projection::unreadable(&mut tx, None, UNREADABLE_LISTED).await?;
+    // Every provider's counts name its unreadable latest versions: with none anywhere (the
+    // usual case) there is nothing to list, and no statement to run. (Counting them means a
+    // pass over `projection_latest` whenever its statistics are stale, as after a bulk load:
+    // tens of milliseconds at a million entries, on every new checkpoint.)
+    let unreadable_anywhere = changed.iter().any(|(_, _, _, counts)| counts.unreadable > 0)
+        || reuse.as_ref().is_some_and(|previous| {
+            previous.parts.iter().any(|(slug, part)| {
+                part.counts.unreadable > 0 && !changed.iter().any(|(provider, ..)| provider == slug)
+            })
+        });
+    let (unreadable_count, listed) = if unreadable_anywhere {
+        db::projection::unreadable(&mut tx, None, UNREADABLE_LISTED).await?
+    } else {
+        (0, Vec::new())
+    };
     tx.commit().await?;
 
     let mut parts: HashMap<String, ProviderPart> = reuse.as_ref().map(|p| p.parts.clone()).unwrap_or_default();
@@ -396,3 +415,52 @@ pub async fn provider_data(state: &AppState, snapshot: &Snapshot, slug: &str) ->
 #[cfg(test)]
 #[path = "snapshot_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod unreadable_listing {
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
+
+    use super::current;
+    use crate::records::Record;
+    use crate::testing::{TestApp, raw_entry};
+
+    /// The unreadable latest versions are listed from the database only while the providers'
+    /// counts hold one: the list must follow the counts both ways, across snapshots that
+    /// reuse the previous one's parts.
+    #[tokio::test]
+    async fn unreadable_versions_are_listed_exactly_while_a_provider_counts_one() {
+        let app = TestApp::new().await;
+        let token = app.provider_token("old-cloud").await;
+        let examples = crate::records::kinds::examples();
+        let body = Value::Array(examples.clone()).to_string();
+        app.post("/api/v1/records", "application/json", body, Some(&token), &[])
+            .await
+            .assert_status(StatusCode::CREATED);
+        assert_eq!(current(&app.state).await.expect("snapshot").unreadable, (0, Vec::new()));
+
+        // An amendment past the parser that no longer decodes, then a readable one of it.
+        let queue = Record::parse(examples[0].clone()).expect("valid");
+        let mut bad = queue.to_json();
+        bad["jobs"] = json!(9_007_199_254_740_991_u64);
+        let ledger = app.ledger();
+        let appended = ledger
+            .append(&app.db.pool, &[raw_entry("old-cloud", "queue_time", &queue.natural_key(), bad, Some(0))])
+            .await
+            .expect("append");
+        let index = appended.entries[0].index;
+        let (count, listed) = current(&app.state).await.expect("snapshot").unreadable.clone();
+        assert_eq!(count, 1);
+        assert_eq!(listed.iter().map(|u| u.index).collect::<Vec<_>>(), [index]);
+
+        let mut good = queue.to_json();
+        good["jobs"] = json!(7);
+        ledger
+            .append(&app.db.pool, &[raw_entry("old-cloud", "queue_time", &queue.natural_key(), good, Some(index))])
+            .await
+            .expect("append");
+        let snapshot = current(&app.state).await.expect("snapshot");
+        assert_eq!(snapshot.unreadable, (0, Vec::new()));
+        assert_eq!(snapshot.parts["old-cloud"].counts.unreadable, 0);
+    }
+}
