@@ -685,6 +685,7 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
         }
     }
     let n = world.batches;
+    table.set("server RSS after the batches (MB)", name, format!("{:.0}", server.memory_mb("VmRSS:")));
     table.set(&format!("10k batch: POST to 201 (s, median of {n})"), name, secs(median(answers)));
     for (label, times) in labels.iter().chain(&["all four"]).zip(fresh) {
         let complete = times.len() == n;
@@ -721,6 +722,7 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
         format!("{} ({current})", ms(median(cold))),
     );
     table.set("1-record append: until the scorecard names it, p50 (ms)", name, ms(median(settled)));
+    table.set("server RSS after the 1-record appends (MB)", name, format!("{:.0}", server.memory_mb("VmRSS:")));
 
     // 3. Dashboards with a filter nobody has asked for yet at this checkpoint.
     until_current(&home, tree, Instant::now(), settings.timeout);
@@ -738,6 +740,7 @@ fn run(runtime: &tokio::runtime::Runtime, world: &World, settings: &Settings, ta
     }
     table.set("cold /metrics/queue-times?resource=…&region=… p50 (ms)", name, ms(median(by_place)));
     table.set("cold /metrics/prices?from=… p50 (ms)", name, ms(median(by_date)));
+    table.set("server RSS after the filtered dashboards (MB)", name, format!("{:.0}", server.memory_mb("VmRSS:")));
 
     // 4. Cached pages against a static file from the same process.
     let clients = settings.clients;
