@@ -8,6 +8,7 @@ pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
+pub mod tlog_proof;
 pub mod verify;
 
 pub use log::{Appended, Ledger, LedgerError, SignedCheckpoint};
