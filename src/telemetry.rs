@@ -1,15 +1,20 @@
-//! Operational metrics in the Prometheus text format at `/metrics`: requests and
-//! their latency by route, ingest outcomes, export bytes, and — read at scrape
-//! time — the tree size and the age of the latest checkpoint.
+//! Operational metrics at `/metrics`: requests and their latency by route,
+//! ingest outcomes, export bytes, and — read at scrape time — the entries in the
+//! latest checkpoint and its age. Served in the Prometheus text format 0.0.4
+//! (what `curl` and `promtool check metrics` read), or in OpenMetrics 1.0 to a
+//! scraper that asks for it in `Accept`, as Prometheus does.
+//! Names follow <https://prometheus.io/docs/practices/naming/>: base units as
+//! suffixes, `_total` on counters only.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -18,38 +23,93 @@ use prometheus_client::registry::Registry;
 
 use crate::AppState;
 
+/// The Prometheus text format, for clients that do not ask for OpenMetrics.
+const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// OpenMetrics 1.0, for scrapers that list it in `Accept`.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A label value written with the escapes both formats require (`\\`, `\"`, `\n`):
+/// prometheus-client writes values verbatim.
+struct Escaped<'a>(&'a str);
+
+impl EncodeLabelValue for Escaped<'_> {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn encode_labels(labels: &[(&str, &str)], mut encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
+    for &(name, value) in labels {
+        prometheus_client::encoding::EncodeLabel::encode(&(name, Escaped(value)), encoder.encode_label())?;
+    }
+    Ok(())
+}
+
 /// Labels of a request counter.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct RequestLabels {
     /// The route template (`/providers/{slug}`), never the raw path: bounded cardinality.
     pub route: String,
-    /// HTTP method.
+    /// HTTP method; a method outside the standard ones counts as `other`, for the same reason.
     pub method: String,
     /// Status code.
     pub status: u16,
 }
 
+impl EncodeLabelSet for RequestLabels {
+    fn encode(&self, encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        let status = self.status.to_string();
+        encode_labels(&[("route", &self.route), ("method", &self.method), ("status", &status)], encoder)
+    }
+}
+
 /// Labels of a latency histogram.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct RouteLabels {
     /// The route template.
     pub route: String,
 }
 
+impl EncodeLabelSet for RouteLabels {
+    fn encode(&self, encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_labels(&[("route", &self.route)], encoder)
+    }
+}
+
 /// Labels of an outcome counter.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct OutcomeLabels {
-    /// `created`, `amended`, `duplicate` or `rejected`.
+    /// `created`, `amended`, `duplicate` or `rejected_batch`.
     pub outcome: String,
 }
 
+impl EncodeLabelSet for OutcomeLabels {
+    fn encode(&self, encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_labels(&[("outcome", &self.outcome)], encoder)
+    }
+}
+
 /// Labels of the export byte counter.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct ExportLabels {
     /// Dataset name.
     pub dataset: String,
     /// `csv`, `ndjson` or `parquet`.
     pub format: String,
+}
+
+impl EncodeLabelSet for ExportLabels {
+    fn encode(&self, encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_labels(&[("dataset", &self.dataset), ("format", &self.format)], encoder)
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -70,7 +130,7 @@ pub struct Metrics {
     pub export_bytes: Family<ExportLabels, Counter>,
     /// Requests shed because the server was at its concurrency limit.
     pub shed: Counter,
-    tree_size: Gauge,
+    checkpoint_entries: Gauge,
     checkpoint_age: Gauge,
 }
 
@@ -90,7 +150,7 @@ impl Default for Metrics {
         let ingest = Family::<OutcomeLabels, Counter>::default();
         let export_bytes = Family::<ExportLabels, Counter>::default();
         let shed = Counter::default();
-        let tree_size = Gauge::default();
+        let checkpoint_entries = Gauge::default();
         let checkpoint_age = Gauge::default();
         registry.register("http_requests", "HTTP requests by route template, method and status", requests.clone());
         registry.register(
@@ -101,13 +161,17 @@ impl Default for Metrics {
         registry.register("ingest_records", "Records posted to the push API, by outcome", ingest.clone());
         registry.register("export_bytes", "Bytes sent by dataset exports", export_bytes.clone());
         registry.register("requests_shed", "Requests answered 503 at the concurrency limit", shed.clone());
-        registry.register("tree_size", "Entries in the ledger at the latest checkpoint", tree_size.clone());
+        registry.register(
+            "checkpoint_entries",
+            "Entries in the ledger at the latest checkpoint (its tree size)",
+            checkpoint_entries.clone(),
+        );
         registry.register(
             "checkpoint_age_seconds",
             "Seconds since the latest checkpoint was signed",
             checkpoint_age.clone(),
         );
-        Self { registry, requests, latency, ingest, export_bytes, shed, tree_size, checkpoint_age }
+        Self { registry, requests, latency, ingest, export_bytes, shed, checkpoint_entries, checkpoint_age }
     }
 }
 
@@ -119,18 +183,82 @@ impl Metrics {
         }
     }
 
-    /// The text exposition.
-    pub fn encode(&self) -> String {
+    /// The exposition in OpenMetrics 1.0.
+    pub fn encode_openmetrics(&self) -> String {
         let mut out = String::new();
+        // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The exposition in the Prometheus text format 0.0.4.
+    pub fn encode(&self) -> String {
+        prometheus_text(&self.encode_openmetrics())
+    }
+}
+
+/// Rewrites prometheus-client's OpenMetrics output as the Prometheus text format 0.0.4:
+/// the samples are the same, but there a counter family is named with its `_total`
+/// (OpenMetrics names it without), and `# UNIT` and `# EOF` do not exist.
+/// <https://prometheus.io/docs/instrumenting/exposition_formats/#text-format-details>
+fn prometheus_text(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut help: Option<&str> = None;
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            // Held until the TYPE line says whether the family is a counter.
+            help = Some(rest);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+            let suffix = if kind == "counter" && !name.ends_with("_total") { "_total" } else { "" };
+            if let Some(text) = help.take().and_then(|h| h.split_once(' ').map(|(_, text)| text)) {
+                let _ = writeln!(out, "# HELP {name}{suffix} {text}");
+            }
+            let _ = writeln!(out, "# TYPE {name}{suffix} {kind}");
+            continue;
+        }
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether `Accept` lists OpenMetrics (with a non-zero weight), as Prometheus's scraper does.
+fn wants_openmetrics(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        parts.next().is_some_and(|media| media.eq_ignore_ascii_case("application/openmetrics-text"))
+            && !parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0)))
+    })
+}
+
+/// The method as a label value: the standard ones by name, anything else as `other`,
+/// so a client inventing methods cannot create series without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
 
 /// Middleware: counts and times every routed request.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(started.elapsed().as_secs_f64());
@@ -139,24 +267,28 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 }
 
 /// `/metrics`.
-pub async fn scrape(State(state): State<AppState>) -> Response {
+pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Ok(mut conn) = state.pool.acquire().await
         && let Ok(Some(checkpoint)) = crate::db::ledger::latest_checkpoint(&mut conn).await
     {
-        state.metrics.tree_size.set(i64::try_from(checkpoint.size).unwrap_or(i64::MAX));
+        state.metrics.checkpoint_entries.set(i64::try_from(checkpoint.size).unwrap_or(i64::MAX));
         state.metrics.checkpoint_age.set((chrono::Utc::now() - checkpoint.signed_at).num_seconds());
     }
-    let mut response = state.metrics.encode().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
+    let (body, content_type) = if wants_openmetrics(&headers) {
+        (state.metrics.encode_openmetrics(), OPENMETRICS)
+    } else {
+        (state.metrics.encode(), TEXT)
+    };
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
     response
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::http::StatusCode;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
 
     use crate::testing::TestApp;
 
@@ -179,11 +311,55 @@ mod tests {
             "gatelog_http_request_duration_seconds_count{route=\"/providers/{slug}\"} 2",
             "gatelog_ingest_records_total{outcome=\"created\"} 1",
             &format!("gatelog_export_bytes_total{{dataset=\"lockups\",format=\"csv\"}} {}", csv.body.len()),
-            &format!("gatelog_tree_size {}", app.tree_size().await),
+            &format!("gatelog_checkpoint_entries {}", app.tree_size().await),
             "gatelog_checkpoint_age_seconds ",
         ] {
             assert!(text.contains(expected), "{expected} missing from:\n{text}");
         }
         assert!(!text.contains("corvid-gpu\""), "raw paths never become labels");
+        assert!(text.contains("# TYPE gatelog_http_requests_total counter\n"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_scraper_asking_for_openmetrics_gets_it_and_anyone_else_the_text_format() {
+        let app = TestApp::with_demo().await;
+        let text = app.get("/metrics").await;
+        assert_eq!(text.header("content-type"), super::TEXT);
+        let scraper = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
+                       text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        let request = Request::get("/metrics").header("accept", scraper).body(Body::empty()).expect("request");
+        let open = app.send(request).await;
+        assert_eq!(open.header("content-type"), super::OPENMETRICS);
+        let open = open.text();
+        assert!(open.contains("# TYPE gatelog_http_requests counter\n") && open.ends_with("# EOF\n"), "{open}");
+        let refused = Request::get("/metrics")
+            .header("accept", "application/openmetrics-text;q=0, text/plain")
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(app.send(refused).await.header("content-type"), super::TEXT);
+    }
+
+    #[test]
+    fn counters_are_named_with_total_and_openmetrics_markers_dropped() {
+        let openmetrics = "# HELP gatelog_x Things.\n# TYPE gatelog_x counter\ngatelog_x_total 3\n\
+                           # HELP gatelog_size_bytes Size.\n# TYPE gatelog_size_bytes gauge\n# UNIT gatelog_size_bytes bytes\n\
+                           gatelog_size_bytes 7\n# EOF\n";
+        assert_eq!(
+            super::prometheus_text(openmetrics),
+            "# HELP gatelog_x_total Things.\n# TYPE gatelog_x_total counter\ngatelog_x_total 3\n\
+             # HELP gatelog_size_bytes Size.\n# TYPE gatelog_size_bytes gauge\ngatelog_size_bytes 7\n"
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_methods_bounded() {
+        let metrics = super::Metrics::default();
+        let labels = super::ExportLabels { dataset: "a\"b\\c\nd".into(), format: "csv".into() };
+        metrics.export_bytes.get_or_create(&labels).inc_by(5);
+        let text = metrics.encode();
+        assert!(text.contains(r#"gatelog_export_bytes_total{dataset="a\"b\\c\nd",format="csv"} 5"#), "{text}");
+        assert_eq!(super::method_label(&axum::http::Method::from_bytes(b"BREW").expect("method")), "other");
+        assert_eq!(super::method_label(&axum::http::Method::DELETE), "DELETE");
     }
 }
