@@ -62,9 +62,14 @@ pub struct LatestPrice {
 impl LatestPrice {
     /// Markup over the disclosed cost basis, in percent (`None` without a non-zero cost basis).
     pub fn markup_percent(&self) -> Option<Decimal> {
-        let cost = self.price.cost_basis_per_accelerator_hour.filter(|c| !c.is_zero())?;
-        Some(((self.price.price_per_accelerator_hour / cost) - Decimal::ONE) * Decimal::ONE_HUNDRED)
+        markup_percent(&self.price)
     }
+}
+
+/// A price's markup over its disclosed cost basis, in percent (`None` without a non-zero cost basis).
+pub fn markup_percent(price: &crate::records::kinds::Price) -> Option<Decimal> {
+    let cost = price.cost_basis_per_accelerator_hour.filter(|c| !c.is_zero())?;
+    Some(((price.price_per_accelerator_hour / cost) - Decimal::ONE) * Decimal::ONE_HUNDRED)
 }
 
 /// The newest price per provider, resource, region and pricing model, in that order.

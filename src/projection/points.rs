@@ -5,9 +5,10 @@
 //! provider's records of one kind. Reading those records (a million at 1M entries) costs
 //! seconds and hundreds of MB; the summaries are not enough, since a median across months
 //! needs every value. A point keeps only what the dashboard computes with: for a queue
-//! time its tier, date, p50, p90 and jobs (25 bytes); for other kinds the series it belongs
-//! to, its date, one amount and the record itself, which is decoded only when the
-//! dashboard shows it (the newest price of a series, not every month's).
+//! time its tier, date, p50, p90 and jobs (28 bytes); for a price or capacity filing its
+//! series, its date and the cells its row shows (the dashboard shows the newest of each
+//! series, picked by date, with nothing to decode); for acceptance and lock-ups the record
+//! itself, decoded when shown.
 //!
 //! The encoding is hand-written (little-endian integers, length-prefixed strings) because
 //! decoding it must run at memory speed over hundreds of thousands of points; a point that
@@ -15,6 +16,9 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use rust_decimal::Decimal;
+
+use crate::records::kinds::{Capacity, Price};
 use crate::records::{Record, RecordKind};
 
 use super::bucket::date_of;
@@ -42,8 +46,47 @@ pub struct RecordPoint {
     pub date: NaiveDate,
     /// Capacity's total accelerators (lock-up shares need every filing's); 0 otherwise.
     pub amount: u64,
-    /// The record as its canonical JSON (`Record::to_submission`).
+    /// For a price or capacity filing, what its dashboard row shows after the provider
+    /// ([`price_cells`], [`capacity_cells`]): the dashboard picks the newest of each series
+    /// and shows it without decoding anything. Empty for other kinds.
+    pub cells: Vec<String>,
+    /// For other kinds, the record as its canonical JSON (`Record::to_submission`), decoded
+    /// when shown; empty for prices and capacity.
     pub json: Vec<u8>,
+}
+
+/// A price's cells in the prices dashboard, after the provider: resource, region, model,
+/// price, cost basis, markup, effective date.
+pub fn price_cells(price: &Price) -> Vec<String> {
+    let markup = crate::analytics::prices::markup_percent(price);
+    vec![
+        price.resource.to_string(),
+        price.region.to_string(),
+        price.pricing_model.as_str().to_owned(),
+        format!("{} {}", price.price_per_accelerator_hour, price.currency),
+        price.cost_basis_per_accelerator_hour.map_or("not disclosed".to_owned(), |c| format!("{c} {}", price.currency)),
+        markup.map_or("—".to_owned(), |m| format!("{m:.0} %")),
+        price.effective_date.to_string(),
+    ]
+}
+
+/// A capacity filing's cells in the capacity dashboard, after the provider: resource,
+/// region, date, accelerators, newcomer set-aside, its share, utilisation.
+pub fn capacity_cells(capacity: &Capacity) -> Vec<String> {
+    let share = if capacity.total_accelerators > 0 {
+        format!("{:.1} %", capacity.newcomer_set_aside as f64 * 100.0 / capacity.total_accelerators as f64)
+    } else {
+        "—".into()
+    };
+    vec![
+        capacity.resource.to_string(),
+        capacity.region.to_string(),
+        capacity.as_of.to_string(),
+        capacity.total_accelerators.to_string(),
+        capacity.newcomer_set_aside.to_string(),
+        share,
+        capacity.utilisation.map_or("—".to_owned(), |u| format!("{:.0} %", u * Decimal::ONE_HUNDRED)),
+    ]
 }
 
 impl RecordPoint {
@@ -76,7 +119,7 @@ pub enum PointsError {
 }
 
 /// Format version, first byte of every encoding.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 impl BucketPoints {
     /// The points of one bucket's latest records (all of one provider, kind and month).
@@ -85,7 +128,7 @@ impl BucketPoints {
         let mut tiers: std::collections::BTreeMap<String, Vec<QueuePoint>> = std::collections::BTreeMap::new();
         for record in records {
             let date = date_of(record);
-            let (series, amount) = match record {
+            let (series, amount, cells) = match record {
                 Record::QueueTime(r) => {
                     tiers.entry(r.tier.as_str().to_owned()).or_default().push(QueuePoint {
                         date,
@@ -95,12 +138,21 @@ impl BucketPoints {
                     });
                     continue;
                 }
-                Record::Price(r) => (series_of(&[r.resource.as_str(), r.region.as_str(), r.pricing_model.as_str()]), 0),
-                Record::Capacity(r) => (series_of(&[r.resource.as_str(), r.region.as_str()]), r.total_accelerators),
-                Record::Acceptance(_) | Record::Lockup(_) => (String::new(), 0),
+                Record::Price(r) => {
+                    let series = series_of(&[r.resource.as_str(), r.region.as_str(), r.pricing_model.as_str()]);
+                    (series, 0, price_cells(r))
+                }
+                Record::Capacity(r) => {
+                    let series = series_of(&[r.resource.as_str(), r.region.as_str()]);
+                    (series, r.total_accelerators, capacity_cells(r))
+                }
+                Record::Acceptance(_) | Record::Lockup(_) => (String::new(), 0, Vec::new()),
             };
-            let json = serde_json::to_vec(&record.to_submission()).unwrap_or_default();
-            out.records.push(RecordPoint { series, date, amount, json });
+            let json = match cells.is_empty() {
+                true => serde_json::to_vec(&record.to_submission()).unwrap_or_default(),
+                false => Vec::new(),
+            };
+            out.records.push(RecordPoint { series, date, amount, cells, json });
         }
         out.queue = tiers.into_iter().collect();
         out
@@ -125,6 +177,10 @@ impl BucketPoints {
             put_bytes(&mut out, p.series.as_bytes());
             put_date(&mut out, p.date);
             put_u64(&mut out, p.amount);
+            put_u64(&mut out, p.cells.len() as u64);
+            for cell in &p.cells {
+                put_bytes(&mut out, cell.as_bytes());
+            }
             put_bytes(&mut out, &p.json);
         }
         out
@@ -151,11 +207,12 @@ impl BucketPoints {
             }
             out.queue.push((tier, points));
         }
-        for _ in 0..r.count(28)? {
+        for _ in 0..r.count(36)? {
             let series = r.string()?;
             let (date, amount) = (r.date()?, r.u64()?);
+            let cells = (0..r.count(8)?).map(|_| r.string()).collect::<Result<_, _>>()?;
             let json = r.bytes()?.to_vec();
-            out.records.push(RecordPoint { series, date, amount, json });
+            out.records.push(RecordPoint { series, date, amount, cells, json });
         }
         if !r.0.is_empty() {
             return Err(PointsError::Malformed("trailing bytes"));
@@ -260,9 +317,21 @@ mod tests {
         let tiers: Vec<(&str, usize)> = points.queue.iter().map(|(t, p)| (t.as_str(), p.len())).collect();
         assert_eq!(tiers, [("newcomer", 1), ("on_demand", 2)]);
         assert_eq!(points.records.len(), 2);
-        assert_eq!(points.records[0].series, series(RecordKind::Price, &["h100", "eu-de", "on_demand"]).expect("test value"));
-        assert_eq!(points.records[0].record().expect("test value"), price);
-        assert_eq!((points.records[1].amount, points.records[1].record().expect("test value")), (640, capacity));
+        assert_eq!(
+            points.records[0].series,
+            series(RecordKind::Price, &["h100", "eu-de", "on_demand"]).expect("test value")
+        );
+        let (Record::Price(p), Record::Capacity(c)) = (&price, &capacity) else { unreachable!() };
+        assert_eq!(points.records[0].cells, price_cells(p));
+        assert_eq!(points.records[0].cells[3], "2.1 EUR");
+        assert_eq!((points.records[1].amount, &points.records[1].cells), (640, &capacity_cells(c)));
+        assert_eq!(points.records[1].cells[5], "6.2 %");
+        assert!(points.records.iter().all(|p| p.json.is_empty()), "rows shown from their cells, nothing to decode");
+        let deal = parse(json!({"kind": "lockup", "counterparty": "Frontier Lab", "resource": "h100",
+            "region": "eu-de", "accelerators": 256, "exclusivity": "exclusive", "start_date": "2026-03-02",
+            "disclosure_date": "2026-03-03"}));
+        let kept = BucketPoints::of([&deal]);
+        assert_eq!(kept.records[0].record().expect("test value"), deal);
         assert_eq!(BucketPoints::from_bytes(&points.to_bytes()).expect("test value"), points);
     }
 
@@ -288,14 +357,15 @@ mod tests {
             queue in proptest::collection::vec(("[a-z_]{1,12}", proptest::collection::vec(
                 (0i32..3_000_000, any::<u64>(), any::<u64>(), any::<u64>()), 0..6)), 0..4),
             records in proptest::collection::vec(
-                (".{0,8}", 0i32..3_000_000, any::<u64>(), proptest::collection::vec(any::<u8>(), 0..40)), 0..6),
+                (".{0,8}", 0i32..3_000_000, any::<u64>(), proptest::collection::vec(".{0,6}", 0..4),
+                 proptest::collection::vec(any::<u8>(), 0..40)), 0..6),
         ) {
             let day = |d: i32| NaiveDate::from_num_days_from_ce_opt(d).expect("test value");
             let points = BucketPoints {
                 queue: queue.into_iter().map(|(tier, ps)| (tier, ps.into_iter().map(|(d, p50, p90, jobs)|
                     QueuePoint { date: day(d), p50_seconds: p50, p90_seconds: p90, jobs }).collect())).collect(),
-                records: records.into_iter().map(|(series, d, amount, json)|
-                    RecordPoint { series, date: day(d), amount, json }).collect(),
+                records: records.into_iter().map(|(series, d, amount, cells, json)|
+                    RecordPoint { series, date: day(d), amount, cells, json }).collect(),
             };
             prop_assert_eq!(BucketPoints::from_bytes(&points.to_bytes()).expect("test value"), points);
         }

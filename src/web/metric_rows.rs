@@ -28,6 +28,10 @@ pub struct Rows {
     /// Capacity filings per provider as (as_of, total), for the lock-ups' shares: every
     /// filing, whatever the window.
     pub capacity: BTreeMap<String, Vec<(NaiveDate, u64)>>,
+    /// For prices and capacity read from points: the rows already chosen and written, as
+    /// (provider, cells after the provider's), in table order. `None` when the table is to be
+    /// computed from `disclosures`.
+    pub shown: Option<Vec<(String, Vec<String>)>>,
 }
 
 impl Rows {
@@ -40,7 +44,7 @@ impl Rows {
         for (provider, c) in &all_capacity.capacity {
             capacity.entry(provider.clone()).or_default().push((c.as_of, c.total_accelerators));
         }
-        Ok(Self { queue, disclosures: filtered, capacity })
+        Ok(Self { queue, disclosures: filtered, capacity, shown: None })
     }
 }
 
@@ -161,8 +165,13 @@ impl PointsFold {
         self.flush_queue();
         // Providers arrive in the database's collation; the table is in byte order.
         self.rows.queue.sort_by(|a, b| (&a.provider, &a.tier).cmp(&(&b.provider, &b.tier)));
-        for ((provider, _), point) in std::mem::take(&mut self.newest) {
-            push(&mut self.rows.disclosures, &provider, point.record().map_err(unavailable)?);
+        if matches!(self.kind, RecordKind::Price | RecordKind::Capacity) {
+            // Series keys join their parts with a separator below every character a slug or
+            // model can hold, so (provider, series) sorts as the tables' (provider, parts…).
+            let mut newest: Vec<((String, String), RecordPoint)> =
+                std::mem::take(&mut self.newest).into_iter().collect();
+            newest.sort_by(|a, b| a.0.cmp(&b.0));
+            self.rows.shown = Some(newest.into_iter().map(|((provider, _), point)| (provider, point.cells)).collect());
         }
         Ok(self.rows)
     }

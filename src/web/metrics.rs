@@ -17,6 +17,7 @@ use crate::analytics::metrics::{self, AcceptanceRate};
 use crate::analytics::{Disclosures, Filter};
 use crate::api::extract::{Path, Query};
 use crate::error::{AppError, PageError};
+use crate::projection::points;
 use crate::records::{Record, RecordKind};
 
 /// The dashboards, in menu order: (path segment, title).
@@ -222,6 +223,11 @@ fn name_of<'a>(snapshot: &'a Snapshot, slug: &'a str) -> &'a str {
     snapshot.providers.iter().find(|p| p.slug.as_str() == slug).map_or(slug, |p| p.display_name.as_str())
 }
 
+/// A table row: the provider's cell, then `cells` as text.
+fn row(provider: Cell, cells: &[String]) -> Vec<Cell> {
+    std::iter::once(provider).chain(cells.iter().map(Cell::text)).collect()
+}
+
 /// What a dashboard shows (kept per snapshot and filter, so a shared URL is computed once).
 pub struct MetricTable {
     /// What the table shows.
@@ -284,27 +290,13 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
             )
         }
         "prices" => {
-            let rows = crate::analytics::prices::latest_prices(filtered)
-                .iter()
-                .map(|latest| {
-                    let price = &latest.price;
-                    let markup = latest.markup_percent().map_or("—".to_owned(), |m| format!("{m:.0} %"));
-                    vec![
-                        provider(&latest.provider),
-                        Cell::text(&price.resource),
-                        Cell::text(&price.region),
-                        Cell::text(price.pricing_model.as_str()),
-                        Cell::text(format!("{} {}", price.price_per_accelerator_hour, price.currency)),
-                        Cell::text(
-                            price
-                                .cost_basis_per_accelerator_hour
-                                .map_or("not disclosed".to_owned(), |c| format!("{c} {}", price.currency)),
-                        ),
-                        Cell::text(markup),
-                        Cell::text(price.effective_date),
-                    ]
-                })
-                .collect();
+            let rows = match &input.shown {
+                Some(shown) => shown.iter().map(|(p, cells)| row(provider(p), cells)).collect(),
+                None => crate::analytics::prices::latest_prices(filtered)
+                    .iter()
+                    .map(|latest| row(provider(&latest.provider), &points::price_cells(&latest.price)))
+                    .collect(),
+            };
             (
                 "The latest price in the window per provider, resource, region and pricing model, with the disclosed cost basis and the markup over it.",
                 vec![
@@ -355,37 +347,20 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
             )
         }
         "capacity" => {
-            let mut latest: std::collections::BTreeMap<(String, String, String), &crate::records::kinds::Capacity> =
-                Default::default();
-            for (p, c) in &filtered.capacity {
-                let key = (p.clone(), c.resource.to_string(), c.region.to_string());
-                if latest.get(&key).is_none_or(|current| current.as_of < c.as_of) {
-                    latest.insert(key, c);
+            let rows = match &input.shown {
+                Some(shown) => shown.iter().map(|(p, cells)| row(provider(p), cells)).collect(),
+                None => {
+                    let mut latest: std::collections::BTreeMap<(&str, &str, &str), &crate::records::kinds::Capacity> =
+                        Default::default();
+                    for (p, c) in &filtered.capacity {
+                        let key = (p.as_str(), c.resource.as_str(), c.region.as_str());
+                        if latest.get(&key).is_none_or(|current| current.as_of < c.as_of) {
+                            latest.insert(key, c);
+                        }
+                    }
+                    latest.iter().map(|((p, _, _), c)| row(provider(p), &points::capacity_cells(c))).collect()
                 }
-            }
-            let rows =
-                latest
-                    .iter()
-                    .map(|((p, resource, region), c)| {
-                        let share = if c.total_accelerators > 0 {
-                            format!("{:.1} %", c.newcomer_set_aside as f64 * 100.0 / c.total_accelerators as f64)
-                        } else {
-                            "—".into()
-                        };
-                        vec![
-                            provider(p),
-                            Cell::text(resource),
-                            Cell::text(region),
-                            Cell::text(c.as_of),
-                            Cell::text(c.total_accelerators),
-                            Cell::text(c.newcomer_set_aside),
-                            Cell::text(share),
-                            Cell::text(c.utilisation.map_or("—".to_owned(), |u| {
-                                format!("{:.0} %", u * rust_decimal::Decimal::ONE_HUNDRED)
-                            })),
-                        ]
-                    })
-                    .collect();
+            };
             (
                 "The latest capacity in the window per provider, resource and region, with the newcomer set-aside.",
                 vec![
