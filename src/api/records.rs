@@ -28,8 +28,9 @@ use crate::db::idempotency_keys::{self, Answer, Claim};
 use crate::db::ledger::StoredCheckpoint;
 use crate::error::{ApiError, AppError, ErrorDetail};
 use crate::ingest::formats::{self, BodyError, Format, Located};
-use crate::ingest::{self, Outcome, Receipt, RecordResult};
+use crate::ingest::{self, Outcome, RecordResult};
 use crate::ledger::entry::EntrySignature;
+use crate::ledger::tlog_proof;
 use crate::records::signature::ProviderKey;
 use crate::records::{Record, RecordKind};
 
@@ -71,6 +72,11 @@ pub struct RecordJson {
     /// Inclusion proof against `checkpoint`, hex (absent in a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inclusion_proof: Option<Vec<String>>,
+    /// Where to fetch this entry's receipt as a C2SP `tlog-proof@v1` file, to keep
+    /// (absent in a dry run). Fetched later, it is proven against a newer checkpoint
+    /// that carries the witnesses' cosignatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlog_proof: Option<String>,
 }
 
 /// Counts of outcomes.
@@ -325,6 +331,8 @@ async fn batch_json(
             supersedes: outcome.supersedes,
             leaf_hash: receipt.map(|r| r.1.clone()),
             inclusion_proof: receipt.map(|r| r.2.clone()),
+            tlog_proof: receipt
+                .map(|r| format!("{}/api/v1/receipts/{}.{}", state.public_url, r.0, tlog_proof::EXTENSION)),
         });
     }
     Ok(BatchJson {
@@ -521,15 +529,87 @@ impl Drop for KeyClaim {
     }
 }
 
-/// `GET /api/v1/receipts/{index}`: a self-contained receipt against the latest checkpoint.
-pub async fn receipt(State(state): State<AppState>, Path(index): Path<u64>) -> Result<Json<Receipt>, ApiError> {
+/// `GET /api/v1/receipts/{index}`: a self-contained receipt against the latest checkpoint,
+/// as JSON by default. `GET /api/v1/receipts/{index}.tlog-proof`, or `Accept:
+/// application/tlog-proof`, answers it as a C2SP `tlog-proof@v1` file instead (see
+/// [`crate::ledger::tlog_proof`]). axum cannot match a parameter and a literal suffix
+/// in one segment, so the handler splits the suffix off itself.
+pub async fn receipt(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(segment): Path<String>,
+) -> Result<Response, ApiError> {
+    let suffix = format!(".{}", tlog_proof::EXTENSION);
+    let (index, by_url) = match segment.strip_suffix(&suffix) {
+        Some(index) => (index, true),
+        None => (segment.as_str(), false),
+    };
+    // Same refusal as the typed `Path<u64>` this route had, so clients see no change.
+    let index: u64 = index.parse().map_err(|_| AppError::BadRequest {
+        message: format!("Invalid URL: Cannot parse `{index}` to a `u64`"),
+        details: Vec::new(),
+    })?;
     let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
     let head = crate::db::ledger::head(&mut conn).await.map_err(AppError::from)?;
     if index >= head.size {
         return Err(AppError::Missing(format!("entry {index} is past the tree size ({})", head.size)).into());
     }
+    let vary = (header::VARY, HeaderValue::from_static("accept"));
+    if by_url || accepts_tlog_proof(&headers) {
+        let proof = tlog_proof_of(&mut conn, index).await.map_err(AppError::from)?;
+        let disposition = format!("attachment; filename=\"gatelog-entry-{index}.{}\"", tlog_proof::EXTENSION);
+        let headers = [
+            (header::CONTENT_TYPE, HeaderValue::from_static(tlog_proof::MEDIA_TYPE)),
+            (header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(|_| AppError::NotFound)?),
+            vary,
+        ];
+        return Ok((headers, proof.to_text()).into_response());
+    }
     let (_, mut receipts) = ingest::receipts(&mut conn, &[index]).await.map_err(AppError::from)?;
-    receipts.pop().map(Json).ok_or_else(|| AppError::NotFound.into())
+    let receipt = receipts.pop().ok_or(AppError::NotFound)?;
+    Ok(([vary], Json(receipt)).into_response())
+}
+
+/// Whether `Accept` names the tlog-proof media type (with a non-zero quality).
+fn accepts_tlog_proof(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0)));
+        media.eq_ignore_ascii_case(tlog_proof::MEDIA_TYPE) && !refused
+    })
+}
+
+/// The tlog-proof of entry `index` (which must be below the tree size), carrying the
+/// entry bytes as its extra data. It is proven against the newest checkpoint witnesses
+/// have cosigned, with their cosignatures, when that checkpoint already covers the
+/// entry; otherwise against the latest checkpoint (cosigned as far as it is so far),
+/// and a later fetch picks up the cosignatures.
+async fn tlog_proof_of(
+    conn: &mut sqlx::PgConnection,
+    index: u64,
+) -> Result<tlog_proof::TlogProof, crate::ledger::LedgerError> {
+    use crate::ledger::LedgerError;
+    let witnessed = match crate::db::cosignatures::latest_witnessed_checkpoint(conn).await? {
+        Some(id) => crate::db::ledger::checkpoint_by_id(conn, id).await?.filter(|c| c.size > index),
+        None => None,
+    };
+    let checkpoint = match witnessed {
+        Some(checkpoint) => checkpoint,
+        None => crate::db::ledger::latest_checkpoint(conn)
+            .await?
+            .filter(|c| c.size > index)
+            .ok_or_else(|| LedgerError::Inconsistent(format!("no checkpoint covers entry {index}")))?,
+    };
+    let cosignatures = crate::db::cosignatures::of_checkpoint(conn, checkpoint.id).await?;
+    let note = crate::witness::collector::with_cosignatures(&checkpoint.note, &cosignatures);
+    let proof = crate::ledger::log::inclusion_proofs(conn, &[index], checkpoint.size).await?.pop();
+    let entry = crate::db::ledger::entries_by_index(conn, &[index]).await?.pop();
+    let (Some(proof), Some(entry)) = (proof, entry) else {
+        return Err(LedgerError::Inconsistent(format!("entry {index} or its proof is missing")));
+    };
+    let inconsistent = |e: tlog_proof::ParseError| LedgerError::Inconsistent(format!("stored checkpoint: {e}"));
+    tlog_proof::TlogProof::new(index, proof, &note).and_then(|p| p.with_extra(entry.bytes)).map_err(inconsistent)
 }
 
 #[cfg(test)]
@@ -1266,6 +1346,170 @@ mod tests {
         let for_other = crate::cli::SignRecordsArgs { key: path, provider: Some("nimbus-gpu".into()) };
         let refused = crate::cli::sign_records(&for_other, input.as_bytes(), &mut Vec::new());
         assert!(refused.expect_err("another provider").to_string().contains("must be named by its slug"));
+    }
+
+    /// Runs `gatelog verify-receipt` (the CLI's function) on `text` written to a file.
+    fn verify_with_cli(
+        app: &TestApp,
+        text: &str,
+        witnesses: &[String],
+        min_witnesses: Option<usize>,
+    ) -> Result<String, crate::cli::CliError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("entry.tlog-proof");
+        std::fs::write(&file, text).expect("write");
+        crate::cli::verify_receipt(&crate::cli::VerifyReceiptArgs {
+            file,
+            vkeys: vec![app.ledger().verifier().to_string()],
+            entry: None,
+            witnesses: witnesses.to_vec(),
+            min_witnesses,
+        })
+    }
+
+    #[tokio::test]
+    async fn demo_receipts_are_served_as_tlog_proofs_that_the_cli_and_tlog_tiles_verify() {
+        use crate::ledger::tlog_proof::{MEDIA_TYPE, TlogProof};
+        use base64::Engine;
+        let app = TestApp::with_demo().await;
+        let size = app.tree_size().await;
+        for index in [0, size / 2, size - 1] {
+            let response = app.get(&format!("/api/v1/receipts/{index}.tlog-proof")).await;
+            response.assert_status(StatusCode::OK);
+            assert_eq!(response.header("content-type"), MEDIA_TYPE);
+            assert!(response.header("content-disposition").contains(&format!("gatelog-entry-{index}.tlog-proof")));
+            let text = response.text();
+            let proof = TlogProof::parse(&text).expect("a well-formed tlog-proof");
+            assert_eq!(proof.to_text(), text, "served in the one canonical spelling");
+            assert_eq!(proof.index(), index);
+
+            // Its extra data is the entry the JSON receipt carries.
+            let json = app.get(&format!("/api/v1/receipts/{index}")).await.json();
+            let entry = base64::engine::general_purpose::STANDARD
+                .decode(json["entry_base64"].as_str().expect("entry"))
+                .expect("base64");
+            assert_eq!(proof.extra(), Some(entry.as_slice()));
+
+            let line = verify_with_cli(&app, &text, &[], None).expect("the CLI verifies the served proof");
+            assert!(line.starts_with(&format!("receipt OK: entry {index} (")), "{line}");
+            assert!(line.contains(&format!("at tree size {size}")), "{line}");
+
+            // The inclusion proof, independently: tlog_tiles (Go's sumdb/tlog in Rust).
+            let body = &proof.note()[..=proof.note().find("\n\n").expect("blank line")];
+            let checkpoint = tlog_tiles::Checkpoint::from_bytes(body.as_bytes()).expect("tlog_tiles parses it");
+            let hashes: Vec<tlog_tiles::Hash> = proof.proof().iter().map(|h| tlog_tiles::Hash(*h)).collect();
+            tlog_tiles::check_record(
+                &hashes,
+                checkpoint.size(),
+                *checkpoint.hash(),
+                index,
+                tlog_tiles::record_hash(&entry),
+            )
+            .expect("tlog_tiles accepts the inclusion proof");
+
+            // Asked by Accept, the same file; by default, JSON as before.
+            let request = axum::http::Request::get(format!("/api/v1/receipts/{index}"))
+                .header("accept", "application/json;q=0.5, application/tlog-proof")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let negotiated = app.send(request).await;
+            assert_eq!((negotiated.header("content-type"), negotiated.text()), (MEDIA_TYPE, text.clone()));
+            assert_eq!(negotiated.header("vary"), "accept");
+            let refused = axum::http::Request::get(format!("/api/v1/receipts/{index}"))
+                .header("accept", "application/tlog-proof;q=0, application/json")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            assert!(app.send(refused).await.header("content-type").starts_with("application/json"));
+            assert_eq!(json["entry_index"], index);
+        }
+
+        // A tampered entry or another log's key fails in the CLI.
+        let text = app.get("/api/v1/receipts/1.tlog-proof").await.text();
+        let proof = TlogProof::parse(&text).expect("parses");
+        let mut entry = proof.extra().expect("entry").to_vec();
+        entry[10] ^= 1;
+        let forged = proof.clone().with_extra(entry).expect("extra").to_text();
+        let error = verify_with_cli(&app, &forged, &[], None).expect_err("a changed entry is refused");
+        assert!(error.to_string().contains("inclusion proof"), "{error}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("1.tlog-proof");
+        std::fs::write(&file, &text).expect("write");
+        let stranger = crate::testing::test_ledger().verifier().to_string();
+        let args = crate::cli::VerifyReceiptArgs {
+            file,
+            vkeys: vec![stranger],
+            entry: None,
+            witnesses: Vec::new(),
+            min_witnesses: None,
+        };
+        assert!(crate::cli::verify_receipt(&args).expect_err("untrusted log").to_string().contains("trusted log key"));
+        // A malformed file is refused as such.
+        let error = verify_with_cli(&app, &text.replacen("index 1", "index 01", 1), &[], None).expect_err("malformed");
+        assert!(error.to_string().contains("malformed tlog-proof: line 3"), "{error}");
+
+        // Paths that name no entry.
+        app.get("/api/v1/receipts/-1.tlog-proof").await.assert_status(StatusCode::BAD_REQUEST);
+        app.get("/api/v1/receipts/1.tlog").await.assert_status(StatusCode::BAD_REQUEST);
+        app.get(&format!("/api/v1/receipts/{size}.tlog-proof")).await.assert_status(StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tlog_proofs_carry_the_witnesses_cosignatures_and_the_ingest_answer_links_them() {
+        use crate::witness::client::WitnessConfig;
+        use crate::witness::cosignature::CosignerKey;
+        use crate::witness::server::{Witness, router};
+        let app = TestApp::new().await;
+        let key = CosignerKey::generate("witness.test/receipts").expect("witness key");
+        let witness =
+            std::sync::Arc::new(Witness::new(key.clone(), vec![app.ledger().verifier()], None).expect("witness"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, router(witness)).await });
+        let app = app.with_witnesses(vec![WitnessConfig { verifier: key.verifier(), url }]);
+        let witness_vkey = key.verifier().to_string();
+        let token = app.provider_token("nordic-hpc").await;
+
+        let batch = post_json(&app, &token, &json!([queue_time(60, "spot"), capacity(512)])).await;
+        batch.assert_status(StatusCode::CREATED);
+        let batch = batch.json();
+        let link = batch["records"][1]["tlog_proof"].as_str().expect("a tlog_proof link per record");
+        assert_eq!(link, format!("{}/api/v1/receipts/1.tlog-proof", app.state.public_url));
+        let dry = app
+            .post(
+                "/api/v1/records?dry_run=true",
+                "application/json",
+                json!([capacity(600)]).to_string(),
+                Some(&token),
+                &[],
+            )
+            .await;
+        assert!(dry.json()["records"][0].get("tlog_proof").is_none(), "a dry run writes nothing to prove");
+
+        // Before any witness round: the latest checkpoint, without cosignatures.
+        let path = link.strip_prefix(&*app.state.public_url).expect("absolute link");
+        let unwitnessed = app.get(path).await.text();
+        assert!(verify_with_cli(&app, &unwitnessed, &[], None).is_ok());
+        let error = verify_with_cli(&app, &unwitnessed, std::slice::from_ref(&witness_vkey), None)
+            .expect_err("no cosignature yet");
+        assert!(error.to_string().contains("0 trusted witness cosignatures, 1 required"), "{error}");
+
+        // After a round the proof carries the cosignature line, and the policy is met.
+        app.state.witnesses.collect(&app.db.pool).await.expect("witness round");
+        let witnessed = app.get(path).await.text();
+        assert!(witnessed.lines().any(|l| l.starts_with("\u{2014} witness.test/receipts ")), "{witnessed}");
+        let line = verify_with_cli(&app, &witnessed, std::slice::from_ref(&witness_vkey), Some(1)).expect("verifies");
+        assert!(line.contains("cosigned by 1 trusted witnesses, 1 required (witness.test/receipts at "), "{line}");
+
+        // A later append: old entries stay proven against the witnessed checkpoint;
+        // the new one, not yet cosigned, against the latest.
+        post_json(&app, &token, &json!([capacity(640)])).await.assert_status(StatusCode::CREATED);
+        let old = crate::ledger::tlog_proof::TlogProof::parse(&app.get(path).await.text()).expect("parses");
+        assert_eq!(old.checkpoint().size, 2);
+        let new = app.get("/api/v1/receipts/2.tlog-proof").await.text();
+        let new_proof = crate::ledger::tlog_proof::TlogProof::parse(&new).expect("parses");
+        assert_eq!(new_proof.checkpoint().size, 3);
+        assert!(verify_with_cli(&app, &new, std::slice::from_ref(&witness_vkey), None).is_err());
+        assert!(verify_with_cli(&app, &new, std::slice::from_ref(&witness_vkey), Some(0)).is_ok());
     }
 
     proptest! {
