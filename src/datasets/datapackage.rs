@@ -1,7 +1,10 @@
 //! The Frictionless Data Package (v2) describing a snapshot: one tabular
-//! resource per CSV file, each with its Table Schema (type, description, unit,
-//! constraints and enum values of every field) and its SHA-256. Generated from
-//! the same schema as the exports and the data dictionary.
+//! resource per file (every dataset as CSV, NDJSON and Parquet), each with its
+//! media type, its Table Schema (type, description, unit, constraints and enum
+//! values of every field), its size and its SHA-256. Generated from the same
+//! schema as the exports and the data dictionary.
+//! <https://datapackage.org/standard/data-package/>,
+//! <https://datapackage.org/standard/data-resource/>.
 
 use serde_json::{Value, json};
 
@@ -62,13 +65,30 @@ fn field(f: &Field) -> Value {
     out
 }
 
+/// Data Package v2 profile, on the package (the one root-level descriptor).
+const PACKAGE_PROFILE: &str = "https://datapackage.org/profiles/2.0/datapackage.json";
+/// Table Schema v2 profile. Inline, it is informative: the package's `$schema` governs
+/// validation (<https://datapackage.org/standard/glossary/#profile>).
+const SCHEMA_PROFILE: &str = "https://datapackage.org/profiles/2.0/tableschema.json";
+/// Table Dialect v2 profile, informative like the schema's.
+const DIALECT_PROFILE: &str = "https://datapackage.org/profiles/2.0/tabledialect.json";
+
+/// The media type of a resource in `format`: the served content type without its HTTP
+/// parameters (for CSV, the dialect says what `header=present` says).
+fn mediatype(format: Format) -> &'static str {
+    format.content_type().split(';').next().unwrap_or_default()
+}
+
 /// The package for a snapshot at `checkpoint` whose files have `sums`, as pretty JSON.
+/// Resources are listed CSV first (named as the datasets), then NDJSON (`NAME-ndjson`),
+/// then Parquet (`NAME-parquet`).
 pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
     let size = checkpoint.size;
-    let resources: Vec<Value> = CATALOG
-        .iter()
-        .filter_map(|d| {
-            let path = d.file_name(size, Format::Csv);
+    let resources: Vec<Value> = Format::ALL
+        .into_iter()
+        .flat_map(|format| CATALOG.iter().map(move |d| (format, d)))
+        .filter_map(|(format, d)| {
+            let path = d.file_name(size, format);
             let sum = sums.iter().find(|s| s.name == path)?;
             // One policy for entries whose record no longer decodes: left out, and named here.
             let left_out = match sum.unreadable.as_slice() {
@@ -81,25 +101,43 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
                     list.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
                 ),
             };
-            Some(json!({
-                "name": d.name,
+            let others: Vec<String> =
+                Format::ALL.into_iter().filter(|f| *f != format).map(|f| d.file_name(size, f)).collect();
+            let mut schema = json!({
+                "$schema": SCHEMA_PROFILE,
+                "fields": d.fields().iter().map(field).collect::<Vec<_>>(),
+                "missingValues": [""],
+            });
+            let mut resource = json!({
+                "name": if format == Format::Csv { d.name.to_owned() } else { format!("{}-{}", d.name, format.extension()) },
                 "title": d.title,
-                "description": format!("{} Also in this snapshot as {} and {}.{left_out}", d.description,
-                    d.file_name(size, Format::Ndjson), d.file_name(size, Format::Parquet)),
+                "description": format!("{} Also in this snapshot as {}.{left_out}", d.description, others.join(" and ")),
                 "path": path,
                 "type": "table",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
+                "format": format.extension(),
+                "mediatype": mediatype(format),
                 "bytes": sum.bytes,
                 "hash": format!("sha256:{}", sum.sha256),
-                "dialect": {"header": true, "delimiter": ",", "lineTerminator": "\r\n", "quoteChar": "\""},
-                "schema": {"fields": d.fields().iter().map(field).collect::<Vec<_>>(), "missingValues": [""]},
-            }))
+            });
+            match format {
+                Format::Csv => {
+                    resource["encoding"] = json!("utf-8");
+                    resource["dialect"] = json!({"$schema": DIALECT_PROFILE, "header": true, "delimiter": ",",
+                        "lineTerminator": "\r\n", "quoteChar": "\""});
+                }
+                Format::Ndjson => {
+                    resource["encoding"] = json!("utf-8");
+                    // Each line is a JSON object, whose keys have no order: match fields by name.
+                    schema["fieldsMatch"] = json!("equal");
+                }
+                Format::Parquet => {}
+            }
+            resource["schema"] = schema;
+            Some(resource)
         })
         .collect();
     let package = json!({
-        "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+        "$schema": PACKAGE_PROFILE,
         "name": format!("gatelog-{size}"),
         "title": format!("Gatelog datasets at ledger checkpoint {size}"),
         "description": format!(
@@ -114,4 +152,45 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(&package).unwrap_or_default();
     out.push(b'\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_is_a_v2_table_resource_with_its_media_type() {
+        let checkpoint = StoredCheckpoint {
+            id: 1,
+            size: 7,
+            root: Default::default(),
+            note: String::new(),
+            signed_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let sums: Vec<FileSum> = CATALOG
+            .iter()
+            .flat_map(|d| Format::ALL.map(|f| d.file_name(7, f)))
+            .map(|name| FileSum { name, sha256: "00".repeat(32), bytes: 1, unreadable: Vec::new() })
+            .collect();
+        let package: Value = serde_json::from_slice(&describe(&checkpoint, &sums)).expect("json");
+        assert_eq!(package["$schema"], PACKAGE_PROFILE);
+        let resources = package["resources"].as_array().expect("resources");
+        assert_eq!(resources.len(), CATALOG.len() * 3);
+        for (format, mediatype, first) in [
+            ("csv", "text/csv", 0),
+            ("ndjson", "application/x-ndjson", CATALOG.len()),
+            ("parquet", "application/vnd.apache.parquet", 2 * CATALOG.len()),
+        ] {
+            let resource = &resources[first];
+            assert_eq!(resource["format"], format, "{resource}");
+            assert_eq!(resource["mediatype"], mediatype);
+            assert_eq!(resource["type"], "table");
+            assert_eq!(resource["schema"]["$schema"], SCHEMA_PROFILE);
+            assert!(resource["path"].as_str().expect("path").ends_with(&format!(".{format}")));
+        }
+        assert_eq!(resources[0]["name"], CATALOG[0].name);
+        assert_eq!(resources[CATALOG.len()]["name"], format!("{}-ndjson", CATALOG[0].name));
+        assert_eq!(resources[CATALOG.len()]["schema"]["fieldsMatch"], "equal");
+        assert!(resources[2 * CATALOG.len()].get("encoding").is_none(), "Parquet is binary");
+    }
 }
