@@ -74,6 +74,7 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/compare", get(crate::web::compare::show))
         .route("/feed.atom", get(crate::web::feed::all))
         .route("/providers/{slug}/feed.atom", get(crate::web::feed::provider))
+        .route("/feeds/{file}", get(crate::web::feed::kind))
         .route("/lockups", get(crate::web::metrics::lockups))
         .route("/compliance", get(crate::web::compliance::show))
         .route("/data", get(crate::web::data::index))

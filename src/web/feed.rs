@@ -1,19 +1,29 @@
-//! Atom 1.0 feeds (RFC 4287) of new disclosures: `/feed.atom` for all providers and
-//! `/providers/{slug}/feed.atom` for one. One item per accepted entry, linking to
-//! its ledger page; ids are stable URNs built from the log's origin and the index.
+//! Atom 1.0 feeds (RFC 4287) of new disclosures: `/feed.atom` for all providers,
+//! `/providers/{slug}/feed.atom` for one, and `/feeds/{kind}.atom` for one record kind.
+//! One item per accepted entry, newest first, titled with the figure it states in words;
+//! every IRI is absolute, built from the site's public URL, and an entry's id is its
+//! ledger page's URL (stable: entries never change).
+
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
 
 use crate::AppState;
 use crate::api::extract::Path;
 use crate::db;
-use crate::db::ledger::EntrySummary;
+use crate::db::ledger::EntryRow;
 use crate::error::{AppError, PageError};
+use crate::ledger::entry::format_received_at;
+use crate::records::kinds::{ApplicantCategory, Exclusivity, PricingModel, Tier, Track};
+use crate::records::{Record, RecordKind};
 
-/// Items per feed.
+/// Items per feed: the newest entries only, so a feed costs the same at any ledger size.
 const ITEMS: i64 = 50;
 
 /// A feed.
@@ -22,21 +32,44 @@ const ITEMS: i64 = 50;
 pub struct Feed {
     /// Feed title.
     pub title: String,
-    /// The feed's own path.
-    pub self_path: String,
-    /// Stable id prefix: `urn:gatelog:<origin>`.
-    pub urn: String,
-    /// Newest first.
-    pub entries: Vec<EntrySummary>,
-    /// Time of the newest entry (or now, for an empty feed).
+    /// What it lists.
+    pub subtitle: String,
+    /// The feed's own absolute URL, also its id.
+    pub self_url: String,
+    /// The HTML page it belongs to.
+    pub alternate: String,
+    /// When the ledger accepted the newest entry (now, for an empty feed).
     pub updated: String,
+    /// Newest first.
+    pub entries: Vec<FeedEntry>,
 }
 
-impl Feed {
-    /// RFC 3339 time of an entry.
-    pub fn time(&self, entry: &EntrySummary) -> String {
-        crate::ledger::entry::format_received_at(entry.received_at)
-    }
+/// One entry of a feed, in words.
+pub struct FeedEntry {
+    /// The entry's ledger page: its link and its id.
+    pub url: String,
+    /// The figure it states, e.g. "Corvid GPU: newcomer set-aside acceptance of students 26.3 % in October 2026".
+    pub title: String,
+    /// The same, with the rest of the record.
+    pub summary: String,
+    /// When the ledger accepted it.
+    pub updated: String,
+    /// The provider's name.
+    pub author: String,
+    /// The provider's page.
+    pub author_url: String,
+    /// Its record kind (an Atom category).
+    pub kind: String,
+}
+
+/// The path of the feed of one record kind.
+pub fn kind_path(kind: RecordKind) -> String {
+    format!("/feeds/{}.atom", kind.as_str())
+}
+
+/// The title of the feed of one record kind.
+pub fn kind_title(kind: RecordKind) -> String {
+    format!("Gatelog: {}", kind_words(kind).0)
 }
 
 fn respond(feed: &Feed) -> Response {
@@ -53,19 +86,19 @@ fn respond(feed: &Feed) -> Response {
     }
 }
 
-fn feed(state: &AppState, title: String, self_path: String, entries: Vec<EntrySummary>) -> Feed {
-    let updated = entries.first().map_or_else(
-        || crate::ledger::entry::format_received_at(chrono::Utc::now()),
-        |e| crate::ledger::entry::format_received_at(e.received_at),
-    );
-    Feed { title, self_path, urn: format!("urn:gatelog:{}", state.ledger.origin()), entries, updated }
-}
-
 /// `/feed.atom`.
 pub async fn all(State(state): State<AppState>) -> Result<Response, PageError> {
     let mut conn = state.pool.acquire().await?;
-    let entries = db::ledger::recent_entries(&mut conn, ITEMS, None).await?;
-    Ok(respond(&feed(&state, "Gatelog: new disclosures".into(), "/feed.atom".into(), entries)))
+    let newest = db::ledger::recent_entries(&mut conn, ITEMS, None).await?;
+    let entries = entries(&state, &mut conn, newest.iter().map(|e| e.index).collect()).await?;
+    Ok(respond(&feed(
+        &state,
+        "Gatelog: new disclosures".into(),
+        "Every record providers file with Gatelog, newest first.".into(),
+        "/feed.atom",
+        "/",
+        entries,
+    )))
 }
 
 /// `/providers/{slug}/feed.atom`.
@@ -73,38 +106,609 @@ pub async fn provider(State(state): State<AppState>, Path(slug): Path<String>) -
     let mut conn = state.pool.acquire().await?;
     let parsed = crate::records::Slug::parse(&slug).map_err(|_| AppError::NotFound)?;
     let provider = db::providers::get(&mut conn, &parsed).await?.ok_or(AppError::NotFound)?;
-    let entries = db::ledger::recent_entries(&mut conn, ITEMS, Some(&slug)).await?;
-    let title = format!("Gatelog: disclosures of {}", provider.display_name);
-    Ok(respond(&feed(&state, title, format!("/providers/{slug}/feed.atom"), entries)))
+    let newest = db::ledger::recent_entries(&mut conn, ITEMS, Some(&slug)).await?;
+    let entries = entries(&state, &mut conn, newest.iter().map(|e| e.index).collect()).await?;
+    let name = xml_text(&provider.display_name);
+    Ok(respond(&feed(
+        &state,
+        format!("Gatelog: disclosures of {name}"),
+        format!("Every record {name} files with Gatelog, newest first."),
+        &format!("/providers/{slug}/feed.atom"),
+        &format!("/providers/{slug}"),
+        entries,
+    )))
+}
+
+/// `/feeds/{kind}.atom`.
+pub async fn kind(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, PageError> {
+    let kind = file
+        .strip_suffix(".atom")
+        .and_then(|name| RecordKind::OPTIONS.iter().find(|(n, _)| *n == name))
+        .map(|(_, kind)| *kind)
+        .ok_or(AppError::NotFound)?;
+    let mut conn = state.pool.acquire().await?;
+    let newest = newest_of_kind(&mut conn, kind, ITEMS).await?;
+    let entries = entries(&state, &mut conn, newest).await?;
+    let (words, page) = kind_words(kind);
+    Ok(respond(&feed(
+        &state,
+        kind_title(kind),
+        format!("The newest {words} of every provider filed with Gatelog."),
+        &kind_path(kind),
+        page,
+        entries,
+    )))
+}
+
+/// What a kind's feed lists, in its title, and the dashboard that shows the kind.
+fn kind_words(kind: RecordKind) -> (&'static str, &'static str) {
+    match kind {
+        RecordKind::QueueTime => ("queue-time disclosures", "/metrics/queue-times"),
+        RecordKind::Acceptance => ("acceptance disclosures", "/metrics/acceptance"),
+        RecordKind::Price => ("price disclosures", "/metrics/prices"),
+        RecordKind::Lockup => ("lock-up disclosures", "/lockups"),
+        RecordKind::Capacity => ("capacity disclosures", "/metrics/capacity"),
+    }
+}
+
+fn feed(state: &AppState, title: String, subtitle: String, path: &str, page: &str, entries: Vec<FeedEntry>) -> Feed {
+    let updated = entries.first().map_or_else(|| format_received_at(chrono::Utc::now()), |entry| entry.updated.clone());
+    Feed {
+        title,
+        subtitle,
+        self_url: format!("{}{path}", state.public_url),
+        alternate: format!("{}{page}", state.public_url),
+        updated,
+        entries,
+    }
+}
+
+// The feeds are the only readers of these two queries, so they live here (STYLE.md, habit 3).
+
+/// Indexes of the newest `limit` entries of `kind`, newest first (index `ledger_entries_by_kind`).
+async fn newest_of_kind(conn: &mut PgConnection, kind: RecordKind, limit: i64) -> Result<Vec<u64>, sqlx::Error> {
+    let found: Vec<i64> =
+        sqlx::query_scalar("SELECT idx FROM ledger_entries WHERE kind = $1 ORDER BY idx DESC LIMIT $2")
+            .bind(kind.as_str())
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
+    Ok(found.into_iter().filter_map(|i| u64::try_from(i).ok()).collect())
+}
+
+/// Display names of the given providers, by slug.
+async fn display_names(conn: &mut PgConnection, slugs: &[&str]) -> Result<HashMap<String, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT slug, display_name FROM providers WHERE slug = ANY($1)")
+        .bind(slugs)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The feed entries of the given ledger indexes, newest first, in words.
+async fn entries(state: &AppState, conn: &mut PgConnection, indexes: Vec<u64>) -> Result<Vec<FeedEntry>, sqlx::Error> {
+    let mut rows = db::ledger::entries_by_index(conn, &indexes).await?;
+    rows.sort_by_key(|row| std::cmp::Reverse(row.index));
+    let mut slugs: Vec<&str> = rows.iter().map(|row| row.provider.as_str()).collect();
+    slugs.sort_unstable();
+    slugs.dedup();
+    let names = display_names(conn, &slugs).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let name = names.get(&row.provider).map_or(row.provider.as_str(), String::as_str);
+            entry(&state.public_url, row, name)
+        })
+        .collect())
+}
+
+/// One entry in words. Its record is decoded the one way every reader decodes it
+/// ([`Record::from_entry`]); one that no longer decodes says so instead of guessing.
+fn entry(public_url: &str, row: &EntryRow, name: &str) -> FeedEntry {
+    let name = xml_text(name);
+    let value: serde_json::Value = serde_json::from_slice(&row.bytes).unwrap_or(serde_json::Value::Null);
+    let (title, summary) = match Record::from_entry(&row.kind, value["record"].clone()) {
+        Ok(record) => describe(&name, &record, row.supersedes),
+        Err(unreadable) => (
+            format!("{name}: an entry ({}) that no longer decodes under today's rules", row.kind),
+            format!(
+                "Ledger entry {} by {name} cannot be read under today's rules ({}), so it is left out of every figure.",
+                row.index, unreadable.reason
+            ),
+        ),
+    };
+    FeedEntry {
+        url: format!("{public_url}/ledger/entries/{}", row.index),
+        title: xml_text(&title),
+        summary: xml_text(&format!("{summary} Ledger entry {}.", row.index)),
+        updated: format_received_at(row.received_at),
+        author: name,
+        author_url: format!("{public_url}/providers/{}", row.provider),
+        kind: row.kind.clone(),
+    }
+}
+
+/// The title and summary of a record of provider `name`: the figure it states, in words.
+pub fn describe(name: &str, record: &Record, supersedes: Option<u64>) -> (String, String) {
+    let amended = if supersedes.is_some() { ", amended" } else { "" };
+    let amends = supersedes.map_or(String::new(), |previous| format!(" It amends ledger entry {previous}."));
+    let (figure, detail) = match record {
+        Record::QueueTime(r) => {
+            let period = period_words(r.period_start, r.period_end);
+            (
+                format!(
+                    "{} tier median wait {} for {} in {}, {period}",
+                    tier_words(r.tier),
+                    hours(r.p50_seconds),
+                    r.resource,
+                    r.region
+                ),
+                format!(
+                    "{name} reports that {} jobs on its {} tier for {} in {} waited a median of {} \
+                     (90th percentile {}, 99th percentile {}) in {period}.",
+                    r.jobs,
+                    tier_words(r.tier),
+                    r.resource,
+                    r.region,
+                    hours(r.p50_seconds),
+                    hours(r.p90_seconds),
+                    hours(r.p99_seconds)
+                ),
+            )
+        }
+        Record::Acceptance(r) => {
+            let period = period_words(r.period_start, r.period_end);
+            // The one definition of the rate: accepted out of decided.
+            let rate = crate::analytics::metrics::AcceptanceRate {
+                category: r.applicant_category.as_str().to_owned(),
+                received: r.received,
+                accepted: r.accepted,
+                rejected: r.rejected,
+            }
+            .rate()
+            .map_or_else(|| "none decided".to_owned(), |rate| format!("{:.1} %", rate * 100.0));
+            let (track, category) = (track_words(r.track), category_words(r.applicant_category));
+            (
+                format!("{track} acceptance of {category} {rate} in {period}"),
+                format!(
+                    "{name} received {} applications from {category} to its {track} track in {period}, \
+                     accepted {} and rejected {} (acceptance {rate} of those decided).",
+                    r.received, r.accepted, r.rejected
+                ),
+            )
+        }
+        Record::Price(r) => {
+            let price = money(r.price_per_accelerator_hour);
+            let date = date_words(r.effective_date);
+            let basis = r.cost_basis_per_accelerator_hour.map_or(String::new(), |basis| {
+                format!(" Its disclosed cost basis is {} {} per accelerator-hour.", money(basis), r.currency)
+            });
+            (
+                format!(
+                    "{} in {} {} at {price} {} per accelerator-hour from {date}",
+                    r.resource,
+                    r.region,
+                    pricing_words(r.pricing_model),
+                    r.currency
+                ),
+                format!(
+                    "{name} charges {price} {} per accelerator-hour for {} in {} {} from {date}.{basis}",
+                    r.currency,
+                    r.resource,
+                    r.region,
+                    pricing_words(r.pricing_model)
+                ),
+            )
+        }
+        Record::Lockup(r) => {
+            let start = date_words(r.start_date);
+            let until = r.end_date.map_or_else(
+                || "with no end date".to_owned(),
+                |end| format!("until {}", date_words(end.pred_opt().unwrap_or(end))),
+            );
+            let value = match (r.contract_value, &r.contract_currency) {
+                (Some(value), Some(currency)) => format!(" The contract is worth {} {currency}.", money(value)),
+                (Some(value), None) => format!(" The contract is worth {}.", money(value)),
+                _ => String::new(),
+            };
+            (
+                format!(
+                    "{} {} in {} locked up for {} ({}) from {start}",
+                    r.accelerators,
+                    r.resource,
+                    r.region,
+                    r.counterparty,
+                    exclusivity_words(r.exclusivity)
+                ),
+                format!(
+                    "{name} disclosed on {} that {} {} accelerators in {} go to {} ({}) from {start} {until}.{value}",
+                    date_words(r.disclosure_date),
+                    r.accelerators,
+                    r.resource,
+                    r.region,
+                    r.counterparty,
+                    exclusivity_words(r.exclusivity)
+                ),
+            )
+        }
+        Record::Capacity(r) => {
+            let date = date_words(r.as_of);
+            let utilisation = r.utilisation.map_or(String::new(), |u| {
+                format!(", {} % utilised", (u * Decimal::ONE_HUNDRED).round_dp(1).normalize())
+            });
+            (
+                format!(
+                    "{} {} in {}, {} set aside for newcomers, as of {date}",
+                    r.total_accelerators, r.resource, r.region, r.newcomer_set_aside
+                ),
+                format!(
+                    "{name} had {} {} accelerators in {} on {date}, {} of them set aside for newcomers{utilisation}.",
+                    r.total_accelerators, r.resource, r.region, r.newcomer_set_aside
+                ),
+            )
+        }
+    };
+    (format!("{name}: {figure}{amended}"), format!("{detail}{amends}"))
+}
+
+/// "October 2026" for a calendar month, "October to December 2026" for whole months,
+/// otherwise the first and last day (periods are `[start, end)`).
+fn period_words(start: NaiveDate, end: NaiveDate) -> String {
+    let last = end.pred_opt().unwrap_or(end);
+    if start.day() == 1 && end.day() == 1 {
+        if (start.year(), start.month()) == (last.year(), last.month()) {
+            return start.format("%B %Y").to_string();
+        }
+        if start.year() == last.year() {
+            return format!("{} to {}", start.format("%B"), last.format("%B %Y"));
+        }
+        return format!("{} to {}", start.format("%B %Y"), last.format("%B %Y"));
+    }
+    format!("{} to {}", date_words(start), date_words(last))
+}
+
+/// "1 November 2026".
+fn date_words(date: NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
+}
+
+/// A wait in hours: "14.2 h", or two decimals under an hour ("0.25 h").
+fn hours(seconds: u64) -> String {
+    let hours = seconds as f64 / 3600.0;
+    if hours >= 1.0 { format!("{hours:.1} h") } else { format!("{hours:.2} h") }
+}
+
+/// An amount as written, without trailing zeros but with at least two decimals ("2.10").
+fn money(amount: Decimal) -> String {
+    let mut amount = amount.normalize();
+    if amount.scale() < 2 {
+        amount.rescale(2);
+    }
+    amount.to_string()
+}
+
+fn tier_words(tier: Tier) -> &'static str {
+    match tier {
+        Tier::OnDemand => "on-demand",
+        Tier::Spot => "spot",
+        Tier::Reserved => "reserved",
+        Tier::Allocation => "allocation",
+        Tier::Newcomer => "newcomer",
+    }
+}
+
+fn track_words(track: Track) -> &'static str {
+    match track {
+        Track::General => "general",
+        Track::NewcomerSetAside => "newcomer set-aside",
+        Track::Research => "research",
+        Track::Startup => "startup",
+        Track::Civic => "civic",
+    }
+}
+
+fn category_words(category: ApplicantCategory) -> &'static str {
+    match category {
+        ApplicantCategory::Student => "students",
+        ApplicantCategory::Academic => "academics",
+        ApplicantCategory::Civic => "civic applicants",
+        ApplicantCategory::FirstTimeFounder => "first-time founders",
+        ApplicantCategory::Startup => "startups",
+        ApplicantCategory::Enterprise => "enterprises",
+        ApplicantCategory::Other => "other applicants",
+    }
+}
+
+fn pricing_words(model: PricingModel) -> &'static str {
+    match model {
+        PricingModel::OnDemand => "on demand",
+        PricingModel::Spot => "on spot",
+        PricingModel::Reserved1y => "reserved for 1 year",
+        PricingModel::Reserved3y => "reserved for 3 years",
+        PricingModel::Newcomer => "for newcomers",
+    }
+}
+
+fn exclusivity_words(exclusivity: Exclusivity) -> &'static str {
+    match exclusivity {
+        Exclusivity::Exclusive => "exclusive",
+        Exclusivity::Priority => "priority",
+        Exclusivity::RightOfFirstRefusal => "right of first refusal",
+    }
+}
+
+/// Text with the characters XML 1.0 cannot carry at all removed (control characters
+/// other than tab and newlines, U+FFFE, U+FFFF: <https://www.w3.org/TR/xml/#charsets>);
+/// markup characters are escaped by the template.
+fn xml_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}')))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use axum::http::StatusCode;
+    use chrono::DateTime;
+    use serde_json::json;
 
-    use crate::testing::{TestApp, sample_batch};
+    use super::*;
+    use crate::records::kinds::examples;
+    use crate::testing::{TestApp, raw_entry};
 
-    #[tokio::test]
-    async fn feeds_list_each_disclosure_with_a_stable_id_and_link() {
-        let app = TestApp::new().await;
-        app.ledger().append(&app.db.pool, &sample_batch(0, 4)).await.expect("append");
-        let response = app.get("/feed.atom").await;
+    const ATOM: &str = "http://www.w3.org/2005/Atom";
+    const PUBLIC: &str = "https://gatelog.example.org";
+
+    /// What a test reads of an Atom entry.
+    #[derive(Debug)]
+    struct Item {
+        id: String,
+        title: String,
+        summary: String,
+        updated: String,
+        link: String,
+        author: String,
+        category: String,
+    }
+
+    fn children<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Vec<roxmltree::Node<'a, 'a>> {
+        node.children().filter(|n| n.has_tag_name((ATOM, name))).collect()
+    }
+
+    /// The one child `name` of `node`, its text.
+    fn one(node: roxmltree::Node, name: &str) -> String {
+        let found = children(node, name);
+        assert_eq!(found.len(), 1, "<{}> must have exactly one <{name}>", node.tag_name().name());
+        found[0].text().unwrap_or_default().to_owned()
+    }
+
+    fn link(node: roxmltree::Node, rel: &str) -> String {
+        let links: Vec<_> = children(node, "link").into_iter().filter(|l| l.attribute("rel") == Some(rel)).collect();
+        assert_eq!(links.len(), 1, "one link rel={rel} in <{}>", node.tag_name().name());
+        let href = links[0].attribute("href").expect("href").to_owned();
+        assert!(href.starts_with(&format!("{PUBLIC}/")), "{rel} link {href} is not absolute under {PUBLIC}");
+        href
+    }
+
+    fn rfc3339(text: &str) -> DateTime<chrono::FixedOffset> {
+        DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text:?} is not an RFC 3339 date-time: {e}"))
+    }
+
+    /// Serves `path`, checks it is an Atom feed with every element RFC 4287 requires
+    /// (section 4.1.1: feed id, title, updated, an author for every entry; 4.1.2: entry
+    /// id, title, updated; 4.2.7: an alternate link for entries without content), absolute
+    /// links under the public URL, unique ids and the feed's `updated` = its newest entry's,
+    /// and returns its entries.
+    async fn atom(app: &TestApp, path: &str) -> Vec<Item> {
+        let response = app.get(path).await;
         response.assert_status(StatusCode::OK);
         assert_eq!(response.header("content-type"), "application/atom+xml; charset=utf-8");
         let xml = response.text();
-        assert!(
-            xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">")
-        );
-        assert_eq!(xml.matches("<entry>").count(), 4);
-        assert!(xml.contains("<id>urn:gatelog:test.gatelog.invalid/log:entry:3</id>"));
-        assert!(xml.contains("<link rel=\"alternate\" type=\"text/html\" href=\"/ledger/entries/3\"/>"));
-        for element in ["<title>", "<updated>", "<author>", "<link rel=\"self\""] {
-            assert!(xml.contains(element), "{element} missing");
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{path} is not XML: {e}\n{xml}"));
+        let feed = doc.root_element();
+        assert!(feed.has_tag_name((ATOM, "feed")), "{path}: root is {:?}", feed.tag_name());
+        assert!(!one(feed, "title").is_empty());
+        let feed_id = one(feed, "id");
+        assert_eq!(link(feed, "self"), format!("{PUBLIC}{path}"));
+        assert_eq!(feed_id, format!("{PUBLIC}{path}"));
+        link(feed, "alternate");
+        let feed_updated = rfc3339(&one(feed, "updated"));
+        let feed_author = !children(feed, "author").is_empty();
+        let mut ids = HashSet::from([feed_id]);
+        let items: Vec<Item> = children(feed, "entry")
+            .into_iter()
+            .map(|entry| {
+                let authors = children(entry, "author");
+                assert!(feed_author || !authors.is_empty(), "{path}: an entry without an author");
+                let item = Item {
+                    id: one(entry, "id"),
+                    title: one(entry, "title"),
+                    summary: one(entry, "summary"),
+                    updated: one(entry, "updated"),
+                    link: link(entry, "alternate"),
+                    author: authors.first().map(|a| one(*a, "name")).unwrap_or_default(),
+                    category: children(entry, "category")[0].attribute("term").unwrap_or_default().to_owned(),
+                };
+                rfc3339(&item.updated);
+                assert!(ids.insert(item.id.clone()), "{path}: id {} is not unique", item.id);
+                assert!(!item.title.is_empty() && !item.summary.is_empty());
+                item
+            })
+            .collect();
+        if let Some(newest) = items.iter().map(|i| rfc3339(&i.updated)).max() {
+            assert_eq!(feed_updated, newest, "{path}: the feed's updated is its newest entry's");
         }
-        // sample_batch cycles through three providers: entries 0 and 3 are nimbus-gpu's.
-        app.provider_token("nimbus-gpu").await;
-        let theirs = app.get("/providers/nimbus-gpu/feed.atom").await.text();
-        assert_eq!(theirs.matches("<entry>").count(), 2, "{theirs}");
-        app.get("/providers/nobody/feed.atom").await.assert_status(StatusCode::NOT_FOUND);
+        items
+    }
+
+    fn at_public_url(mut app: TestApp) -> TestApp {
+        app.state = app.state.clone().with_public_url(&format!("{PUBLIC}/"));
+        let static_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        app.router = crate::app(app.state.clone(), &static_dir);
+        app
+    }
+
+    /// The ledger index an item links to (its id is the same page).
+    fn index_of(item: &Item) -> u64 {
+        assert_eq!(item.id, item.link, "an entry's id is its ledger page");
+        item.link.strip_prefix(&format!("{PUBLIC}/ledger/entries/")).and_then(|i| i.parse().ok()).expect("entry link")
+    }
+
+    #[tokio::test]
+    async fn every_feed_of_the_demo_is_valid_atom_with_absolute_links_and_acceptance_times() {
+        let app = at_public_url(TestApp::with_demo().await);
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+
+        let all = atom(&app, "/feed.atom").await;
+        assert_eq!(all.len(), ITEMS as usize);
+        let indexes: Vec<u64> = all.iter().map(index_of).collect();
+        assert!(indexes.windows(2).all(|w| w[0] > w[1]), "newest first: {indexes:?}");
+        assert_eq!(indexes[0], app.tree_size().await - 1);
+        // `updated` is when the ledger accepted each entry (the demo's are spread over months).
+        let rows: HashMap<u64, EntryRow> = db::ledger::entries_by_index(&mut conn, &indexes)
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|row| (row.index, row))
+            .collect();
+        for item in &all {
+            let row = &rows[&index_of(item)];
+            assert_eq!(rfc3339(&item.updated), row.received_at, "{item:?}");
+            assert_eq!(item.category, row.kind);
+            // Titled by the provider's name and the figure, not "price from corvid-gpu".
+            assert!(item.title.starts_with(&format!("{}: ", item.author)), "{item:?}");
+            assert!(item.summary.ends_with(&format!("Ledger entry {}.", row.index)), "{item:?}");
+            assert_eq!(item.title.ends_with(", amended"), row.supersedes.is_some(), "{item:?}");
+        }
+
+        let scorecard = app.get("/providers/corvid-gpu").await.html();
+        let selector = "head link[rel=alternate][href=\"/providers/corvid-gpu/feed.atom\"]";
+        assert_eq!(scorecard.attr_of(selector, "type"), "application/atom+xml");
+        let theirs = atom(&app, "/providers/corvid-gpu/feed.atom").await;
+        assert!(!theirs.is_empty());
+        // The demo files its history over months: a provider's entries were accepted at different times.
+        let distinct: HashSet<&str> = theirs.iter().map(|i| i.updated.as_str()).collect();
+        assert!(distinct.len() > 1, "{distinct:?}");
+        for item in &theirs {
+            assert_eq!(item.author, "Corvid GPU (demo)");
+            assert!(item.title.starts_with("Corvid GPU (demo): "), "{}", item.title);
+        }
+
+        for (name, kind) in RecordKind::OPTIONS {
+            let path = kind_path(*kind);
+            let items = atom(&app, &path).await;
+            assert!(!items.is_empty(), "{path}");
+            assert!(items.iter().all(|i| i.category == *name), "{path}");
+            let newest: i64 = sqlx::query_scalar("SELECT max(idx) FROM ledger_entries WHERE kind = $1")
+                .bind(name)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("newest");
+            assert_eq!(index_of(&items[0]) as i64, newest, "{path}");
+            // The page the feed belongs to exists and links the feed for readers that discover feeds.
+            let page = app.get(kind_words(*kind).1).await;
+            page.assert_status(StatusCode::OK);
+            let selector = format!("head link[rel=alternate][href=\"{path}\"]");
+            assert_eq!(page.html().attr_of(&selector, "type"), "application/atom+xml", "{path}");
+        }
+        for missing in ["/feeds/energy.atom", "/feeds/price", "/feeds/price.rss", "/providers/nobody/feed.atom"] {
+            app.get(missing).await.assert_status(StatusCode::NOT_FOUND);
+        }
+    }
+
+    #[tokio::test]
+    async fn titles_state_the_figure_say_amended_and_name_unreadable_entries() {
+        let app = at_public_url(TestApp::with_demo().await);
+        let token = app.provider_token("corvid-gpu").await;
+        let acceptance = |accepted: u64| {
+            json!({"kind": "acceptance", "period_start": "2026-10-01", "period_end": "2026-11-01",
+                   "track": "newcomer_set_aside", "applicant_category": "student",
+                   "received": 1000, "accepted": accepted, "rejected": 737})
+            .to_string()
+        };
+        for accepted in [200, 263] {
+            app.post("/api/v1/records", "application/json", acceptance(accepted), Some(&token), &[])
+                .await
+                .assert_status(StatusCode::CREATED);
+        }
+        let lockup = json!({"kind": "lockup", "counterparty": "<Acme & \"Sons\">", "resource": "nvidia-b200",
+            "region": "us-east", "accelerators": 512, "start_date": "2026-12-01", "exclusivity": "exclusive",
+            "disclosure_date": "2026-11-20"});
+        app.post("/api/v1/records", "application/json", lockup.to_string(), Some(&token), &[])
+            .await
+            .assert_status(StatusCode::CREATED);
+        let ledger = app.ledger();
+        let bad =
+            raw_entry("corvid-gpu", "capacity", "2026-12-01|x|y", json!({"as_of": "2026-12-01", "total": 5}), None);
+        ledger.append(&app.db.pool, &[bad]).await.expect("the ledger takes any JSON");
+
+        let items = atom(&app, "/providers/corvid-gpu/feed.atom").await;
+        assert_eq!(items[0].title, "Corvid GPU (demo): an entry (capacity) that no longer decodes under today's rules");
+        assert!(items[0].summary.contains("left out of every figure"), "{}", items[0].summary);
+        assert_eq!(
+            items[1].title,
+            "Corvid GPU (demo): 512 nvidia-b200 in us-east locked up for <Acme & \"Sons\"> (exclusive) from 1 December 2026"
+        );
+        assert_eq!(
+            items[2].title,
+            "Corvid GPU (demo): newcomer set-aside acceptance of students 26.3 % in October 2026, amended"
+        );
+        assert!(
+            items[2].summary.starts_with(
+                "Corvid GPU (demo) received 1000 applications from students to its newcomer set-aside track in \
+                 October 2026, accepted 263 and rejected 737 (acceptance 26.3 % of those decided). It amends ledger entry "
+            ),
+            "{}",
+            items[2].summary
+        );
+        let kind = atom(&app, "/feeds/acceptance.atom").await;
+        assert_eq!(kind[0].title, items[2].title);
+        assert_eq!(kind[0].id, items[2].id);
+    }
+
+    #[test]
+    fn each_kind_is_described_with_its_figure() {
+        let titles: Vec<(String, String)> = examples()
+            .into_iter()
+            .map(|value| describe("Corvid GPU", &Record::parse(value).expect("valid"), None))
+            .collect();
+        let expected = [
+            "Corvid GPU: newcomer tier median wait 0.50 h for nvidia-h100-80gb in eu-de, October 2026",
+            "Corvid GPU: newcomer set-aside acceptance of first-time founders 27.9 % in July to September 2026",
+            "Corvid GPU: nvidia-h100-80gb in us-east on demand at 2.49 USD per accelerator-hour from 1 November 2026",
+            "Corvid GPU: 16384 nvidia-b200 in us-east locked up for Frontier Model Lab Inc. (exclusive) from 1 January 2026",
+            "Corvid GPU: 4096 nvidia-h100-80gb in eu-de, 256 set aside for newcomers, as of 1 November 2026",
+        ];
+        for ((title, _), expected) in titles.iter().zip(expected) {
+            assert_eq!(title, expected);
+        }
+        assert_eq!(
+            titles[0].1,
+            "Corvid GPU reports that 412 jobs on its newcomer tier for nvidia-h100-80gb in eu-de waited a median of \
+             0.50 h (90th percentile 4.0 h, 99th percentile 24.0 h) in October 2026."
+        );
+        assert!(titles[2].1.ends_with("Its disclosed cost basis is 1.12 USD per accelerator-hour."), "{}", titles[2].1);
+        assert!(
+            titles[3].1.contains("until 31 December 2028. The contract is worth 2400000000.00 USD."),
+            "{}",
+            titles[3].1
+        );
+        assert!(titles[4].1.ends_with("256 of them set aside for newcomers, 87 % utilised."), "{}", titles[4].1);
+        let (title, summary) = describe("Corvid GPU", &Record::parse(examples()[4].clone()).expect("valid"), Some(7));
+        assert!(title.ends_with(", amended") && summary.ends_with("It amends ledger entry 7."), "{title} / {summary}");
+    }
+
+    #[test]
+    fn periods_dates_and_amounts_read_as_words() {
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        assert_eq!(period_words(date("2026-10-01"), date("2026-11-01")), "October 2026");
+        assert_eq!(period_words(date("2026-11-01"), date("2027-02-01")), "November 2026 to January 2027");
+        assert_eq!(period_words(date("2026-10-01"), date("2026-10-15")), "1 October 2026 to 14 October 2026");
+        assert_eq!(hours(51_120), "14.2 h");
+        assert_eq!(money(Decimal::new(2100, 3)), "2.10");
+        assert_eq!(money(Decimal::new(123_456, 5)), "1.23456");
+        assert_eq!(xml_text("a\u{0}b\u{1b}c\td\u{FFFF}é"), "abc\tdé");
     }
 }
