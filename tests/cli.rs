@@ -301,6 +301,27 @@ fn operators_manage_providers_and_tokens_while_the_site_runs() {
     std::fs::write(&file, receipt.replace("\"entry_index\":0", "\"entry_index\":1")).expect("write forged receipt");
     let (status, _, stderr) = run(gatelog().arg("verify-receipt").arg(&file).args(["--vkey", &vkey]));
     assert!(!status.success(), "a forged receipt must fail: {stderr}");
+
+    // The same receipt as a C2SP tlog-proof file, checked against a policy.
+    let (status, proof) = server.get("/api/v1/receipts/0.tlog-proof");
+    assert_eq!(status, 200, "{proof}");
+    assert!(proof.starts_with("c2sp.org/tlog-proof@v1\nextra "), "{proof}");
+    let file = dir.path().join("entry-0.tlog-proof");
+    std::fs::write(&file, &proof).expect("write proof");
+    let (status, stdout, stderr) = run(gatelog().arg("verify-receipt").arg(&file).args(["--vkey", &vkey]));
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("receipt OK: entry 0 (nordic-hpc capacity"), "{stdout}");
+    // Requiring a witness that never cosigned fails, naming the policy.
+    let (status, witness_vkey, stderr) =
+        run(gatelog().args(["witness", "keygen", "witness.test/w1", "--out"]).arg(dir.path().join("w1.key")));
+    assert!(status.success(), "{stderr}");
+    let witness_vkey = witness_vkey.lines().find_map(|l| l.strip_prefix("vkey: ")).expect("vkey").to_owned();
+    let (status, _, stderr) =
+        run(gatelog().arg("verify-receipt").arg(&file).args(["--vkey", &vkey, "--witness", &witness_vkey]));
+    assert!(
+        !status.success() && error_line(&stderr).contains("0 trusted witness cosignatures, 1 required"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -299,7 +299,7 @@ fn witness_quorums_count_distinct_trusted_cosigners() {
     // An untrusted witness's line is ignored; naming w1 twice counts it once.
     let twice = Policy::new(vec![log_key().verifier()], vec![w1.verifier(), w1.verifier(), w3.verifier()], 3);
     assert_eq!(twice.err(), Some(PolicyError::Unreachable { quorum: 3, trusted: 2 }));
-    let only_w3 = policy(&[w3.clone()], 1);
+    let only_w3 = policy(std::slice::from_ref(&w3), 1);
     assert_eq!(proof.verify(&entry, &only_w3), Err(VerifyError::Quorum { have: 0, need: 1 }));
     // A trusted witness's cosignature over another checkpoint refuses the proof.
     let leaves: Vec<Hash> = entries(9).iter().map(|e| leaf_hash(e)).collect();
@@ -318,9 +318,10 @@ fn an_independent_implementation_accepts_the_proofs() {
         let (proof, entry) = fixture(n, index, &[witness(1)]);
         let parsed = TlogProof::parse(&proof.to_text()).expect("parses");
         let hashes: Vec<tlog_tiles::Hash> = parsed.proof().iter().map(|h| tlog_tiles::Hash(*h)).collect();
-        let checkpoint =
-            tlog_tiles::Checkpoint::from_bytes(parsed.note()[..=parsed.note().find("\n\n").expect("blank")].as_bytes())
-                .expect("tlog_tiles parses the checkpoint");
+        let checkpoint = tlog_tiles::Checkpoint::from_bytes(
+            &parsed.note().as_bytes()[..=parsed.note().find("\n\n").expect("blank")],
+        )
+        .expect("tlog_tiles parses the checkpoint");
         tlog_tiles::check_record(
             &hashes,
             checkpoint.size(),
@@ -402,10 +403,10 @@ proptest! {
             1 => bytes.insert(i, byte),
             _ => bytes[i] = byte,
         }
-        if let Ok(text) = String::from_utf8(bytes) {
-            if let Ok(parsed) = TlogProof::parse(&text) {
-                prop_assert_eq!(parsed.to_text(), text);
-            }
+        if let Ok(text) = String::from_utf8(bytes)
+            && let Ok(parsed) = TlogProof::parse(&text)
+        {
+            prop_assert_eq!(parsed.to_text(), text);
         }
     }
 
