@@ -62,7 +62,7 @@ pub enum AppError {
 }
 
 /// One precise complaint about the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Record index (0-based) or line number, when the input is a batch.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,15 +169,23 @@ impl<E: Into<AppError>> From<E> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The envelope every API error comes in (documented in the OpenAPI document as is).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorEnvelope)]
+pub(crate) struct Envelope<'a> {
+    /// The error.
     error: EnvelopeBody<'a>,
 }
 
-#[derive(Serialize)]
-struct EnvelopeBody<'a> {
+/// Inside the envelope.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
+pub(crate) struct EnvelopeBody<'a> {
+    /// Stable machine-readable code, e.g. `invalid_records`.
     code: &'a str,
+    /// For people.
     message: String,
+    /// Where exactly: record index (JSON) or line (NDJSON, CSV), field, reason.
     details: &'a [ErrorDetail],
 }
 

@@ -54,16 +54,7 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/", get(home::show))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        // C2SP tlog-tiles read API, at the site root as the spec lays it out.
-        .route("/checkpoint", get(ledger_api::checkpoint))
-        .route("/checkpoint/witnessed", get(ledger_api::witnessed_checkpoint))
-        .route("/tile/{*path}", get(ledger_api::tile))
-        .route("/api/v1/ledger/checkpoint", get(ledger_api::checkpoint_json_handler))
-        .route("/api/v1/ledger/entries/{index}", get(ledger_api::entry))
-        .route("/api/v1/ledger/proof/consistency", get(ledger_api::consistency))
-        .route("/api/v1/records", axum::routing::post(records_api::post))
-        .route("/api/v1/receipts/{index}", get(records_api::receipt))
-        .route("/api/v1/openapi.json", get(crate::api::openapi::openapi_json))
+        .merge(api_routes())
         .route("/docs/api", get(crate::web::api_docs::show))
         .route("/ledger", get(crate::web::ledger::index))
         .route("/providers", get(crate::web::providers::index))
@@ -99,6 +90,40 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         None => router,
     };
     with_middleware(router)
+}
+
+/// The machine-readable routes, (path, method): the C2SP tlog-tiles read API at the site
+/// root as the spec lays it out, and the JSON API. Each must be in the OpenAPI document
+/// (`crate::api::openapi` tests that against this list, which the router is built from).
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("/checkpoint", "get"),
+    ("/checkpoint/witnessed", "get"),
+    ("/tile/{*path}", "get"),
+    ("/api/v1/ledger/checkpoint", "get"),
+    ("/api/v1/ledger/entries/{index}", "get"),
+    ("/api/v1/ledger/proof/consistency", "get"),
+    ("/api/v1/records", "post"),
+    ("/api/v1/receipts/{index}", "get"),
+    ("/api/v1/openapi.json", "get"),
+];
+
+/// The routes of [`API_ROUTES`], each with its handler.
+fn api_routes() -> Router<AppState> {
+    API_ROUTES.iter().fold(Router::new(), |router, &(path, method)| {
+        let handler = match (path, method) {
+            ("/checkpoint", "get") => get(ledger_api::checkpoint),
+            ("/checkpoint/witnessed", "get") => get(ledger_api::witnessed_checkpoint),
+            ("/tile/{*path}", "get") => get(ledger_api::tile),
+            ("/api/v1/ledger/checkpoint", "get") => get(ledger_api::checkpoint_json_handler),
+            ("/api/v1/ledger/entries/{index}", "get") => get(ledger_api::entry),
+            ("/api/v1/ledger/proof/consistency", "get") => get(ledger_api::consistency),
+            ("/api/v1/records", "post") => axum::routing::post(records_api::post),
+            ("/api/v1/receipts/{index}", "get") => get(records_api::receipt),
+            ("/api/v1/openapi.json", "get") => get(crate::api::openapi::openapi_json),
+            _ => unreachable!("API_ROUTES lists {method} {path} without a handler"),
+        };
+        router.route(path, handler)
+    })
 }
 
 /// Serves at most `limit` requests at once; more are answered at once with 503 and

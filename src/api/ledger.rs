@@ -49,6 +49,8 @@ async fn latest(state: &AppState) -> Result<store::StoredCheckpoint, ApiError> {
 
 /// `GET /checkpoint`: the latest signed checkpoint note (C2SP tlog-checkpoint in a
 /// signed-note), with every witness cosignature collected on it so far.
+#[utoipa::path(get, path = "/checkpoint", tag = "ledger",
+    responses((status = 200, description = "The signed checkpoint note", content_type = "text/plain", body = String)))]
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let latest = latest(&state).await?;
     let mut conn = state.pool.acquire().await?;
@@ -60,6 +62,11 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiEr
 
 /// `GET /checkpoint/witnessed`: the newest checkpoint that witnesses have cosigned,
 /// with their cosignatures (404 until one has). Lags `/checkpoint` by a witness round.
+#[utoipa::path(get, path = "/checkpoint/witnessed", tag = "ledger",
+    responses(
+        (status = 200, description = "The newest cosigned checkpoint note", content_type = "text/plain", body = String),
+        (status = 404, description = "No witness has cosigned a checkpoint yet", body = crate::error::Envelope),
+    ))]
 pub async fn witnessed_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut conn = state.pool.acquire().await?;
     let missing = || AppError::Missing("no checkpoint has been cosigned by a witness yet".into());
@@ -72,6 +79,14 @@ pub async fn witnessed_checkpoint(State(state): State<AppState>) -> Result<Respo
 }
 
 /// `GET /tile/{*path}`: hash tiles and entry bundles (C2SP tlog-tiles).
+#[utoipa::path(get, path = "/tile/{path}", tag = "ledger",
+    params(("path" = String, Path, pattern = r"^([0-7]|entries)/(x(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})(/x[0-9]{3}){0,4}/)?[0-9]{3}(\.p/([1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$",
+        description = "`<L>/<N>[.p/<W>]` (a hash tile, L 0-7) or `entries/<N>[.p/<W>]` (an entry bundle); N in groups of three digits, e.g. `0/x001/234`, `entries/005.p/17`")),
+    responses(
+        (status = 200, description = "The tile's hashes, or the bundle's entries", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "Not a tile path", body = crate::error::Envelope),
+        (status = 404, description = "Not (yet) in the tree", body = crate::error::Envelope),
+    ))]
 pub async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Result<Response, ApiError> {
     let tile = TilePath::parse(&path)
         .map_err(|error| AppError::BadRequest { message: error.to_string(), details: Vec::new() })?;
@@ -125,6 +140,8 @@ fn checkpoint_json(state: &AppState, stored: &store::StoredCheckpoint) -> Checkp
 }
 
 /// `GET /api/v1/ledger/checkpoint`: the latest checkpoint and the verifier key.
+#[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger",
+    responses((status = 200, description = "The latest checkpoint", body = CheckpointJson)))]
 pub async fn checkpoint_json_handler(State(state): State<AppState>) -> Result<Response, ApiError> {
     let latest = latest(&state).await?;
     Ok(with_cache(Json(checkpoint_json(&state, &latest)).into_response(), SHORT))
@@ -156,6 +173,13 @@ pub struct EntryJson {
 }
 
 /// `GET /api/v1/ledger/entries/{index}`: one entry with its inclusion proof against the latest checkpoint.
+#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", tag = "ledger",
+    params(("index" = u64, Path, description = "Entry index")),
+    responses(
+        (status = 200, description = "The entry and its inclusion proof", body = EntryJson),
+        (status = 400, description = "The index is not a whole number from 0", body = crate::error::Envelope),
+        (status = 404, description = "Past the tree size", body = crate::error::Envelope),
+    ))]
 pub async fn entry(State(state): State<AppState>, Path(index): Path<u64>) -> Result<Response, ApiError> {
     let latest = latest(&state).await?;
     if index >= latest.size {
@@ -200,6 +224,16 @@ pub struct ConsistencyJson {
 }
 
 /// `GET /api/v1/ledger/proof/consistency?from=&to=`.
+#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger",
+    params(
+        ("from" = u64, Query, description = "Older tree size, at most `to`"),
+        ("to" = u64, Query, description = "Newer tree size, at most the current size"),
+    ),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyJson),
+        (status = 400, description = "A size is missing or not a whole number, or `from` is greater than `to`", body = crate::error::Envelope),
+        (status = 404, description = "`to` is past the tree size", body = crate::error::Envelope),
+    ))]
 pub async fn consistency(
     State(state): State<AppState>,
     Query(query): Query<ConsistencyQuery>,

@@ -3,138 +3,53 @@
 //! cannot drift from the code.
 
 use axum::Json;
-use serde::Serialize;
-use utoipa::OpenApi;
+use utoipa::{OpenApi, PartialSchema};
 
-use super::ledger::{CheckpointJson, ConsistencyJson, EntryJson};
-use super::records::{BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
+use super::ledger::{self, CheckpointJson, ConsistencyJson, EntryJson};
+use super::records::{self, BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
+use crate::error::ErrorDetail;
 use crate::ingest::Receipt;
 use crate::records::kinds::{
-    Acceptance, ApplicantCategory, Capacity, Exclusivity, Lockup, Price, PricingModel, QueueTime, Tier, Track,
+    Acceptance, ApplicantCategory, Capacity, Exclusivity, Lockup, Price, PricingModel, QueueTime, RecordKind, Tier,
+    Track,
 };
 
-/// A record as submitted: the kind's fields plus `kind` (and optionally `provider`, which
-/// must be the token's own). Documentation only; parsing is field by field.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum RecordInput {
-    /// `queue_time`
-    QueueTime(QueueTime),
-    /// `acceptance`
-    Acceptance(Acceptance),
-    /// `price`
-    Price(Price),
-    /// `lockup`
-    Lockup(Lockup),
-    /// `capacity`
-    Capacity(Capacity),
+use crate::error::{Envelope as ErrorEnvelope, EnvelopeBody as ErrorBody};
+
+/// Responses every route can give besides its own: the per-address rate limit (when
+/// configured) and load shedding or the request timeout (see `crate::routes`).
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+        let envelope =
+            || ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorEnvelope"))).build();
+        let text = || ContentBuilder::new().schema(Some(String::schema())).build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.entry("429".into()).or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description("Too many requests from this address or token; see Retry-After")
+                            .content("application/json", envelope())
+                            .build(),
+                    )
+                });
+                responses.entry("503".into()).or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description("At capacity or timed out, or the ledger is not ready; see Retry-After")
+                            .content("application/json", envelope())
+                            .content("text/plain", text())
+                            .build(),
+                    )
+                });
+            }
+        }
+    }
 }
-
-/// The error envelope every API error uses.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorEnvelope {
-    /// The error.
-    pub error: ErrorBody,
-}
-
-/// Inside the envelope.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable machine-readable code, e.g. `invalid_records`.
-    pub code: String,
-    /// For people.
-    pub message: String,
-    /// Where exactly: record index (JSON) or line (NDJSON/CSV), field, reason.
-    pub details: Vec<ErrorDetailDoc>,
-}
-
-/// One precise complaint.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetailDoc {
-    /// Record index (JSON array) or line number (NDJSON, CSV).
-    pub index: Option<usize>,
-    /// Field name.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub reason: String,
-}
-
-/// Push records.
-///
-/// Accepts `application/json` (one record or an array), `application/x-ndjson` (one record per
-/// line) or `text/csv` (header row; one kind per file, given by `?kind=`). The batch is accepted
-/// whole or not at all. Each record's outcome is `created`, `amended` (same natural key, new
-/// content: appended, superseding the latest) or `duplicate` (identical to the latest: nothing
-/// written, the existing entry's receipt returned), so retrying is always safe.
-#[utoipa::path(
-    post,
-    path = "/api/v1/records",
-    tag = "ingest",
-    params(
-        ("kind" = Option<String>, Query, description = "Record kind of a CSV body"),
-        ("dry_run" = Option<bool>, Query, description = "Validate, deduplicate and classify, but write nothing"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request with the same key and body (header Idempotent-Replayed: true); a key is remembered for GATELOG_IDEMPOTENCY_DAYS (30 by default)"),
-    ),
-    request_body(content(
-        (Vec<RecordInput> = "application/json"),
-        (String = "application/x-ndjson"),
-        (String = "text/csv"),
-    )),
-    responses(
-        (status = 201, description = "At least one record appended; receipts included", body = BatchJson),
-        (status = 200, description = "Nothing new (all duplicates), or a dry run", body = BatchJson),
-        (status = 400, description = "Malformed body, or a CSV without ?kind=", body = ErrorEnvelope),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorEnvelope),
-        (status = 403, description = "A record names another provider", body = ErrorEnvelope),
-        (status = 413, description = "Over the record or byte limit", body = ErrorEnvelope),
-        (status = 415, description = "Unsupported Content-Type", body = ErrorEnvelope),
-        (status = 422, description = "Invalid records (nothing written), or an Idempotency-Key reused for another body", body = ErrorEnvelope),
-        (status = 409, description = "A request with this Idempotency-Key is still being processed; retry for its answer", body = ErrorEnvelope),
-        (status = 429, description = "Per-token rate limit; see Retry-After", body = ErrorEnvelope),
-    ),
-    security(("bearer" = []))
-)]
-#[allow(dead_code)]
-fn post_records() {}
-
-/// A receipt for one entry, against the latest checkpoint: verifiable offline.
-#[utoipa::path(get, path = "/api/v1/receipts/{index}", tag = "ingest",
-    params(("index" = u64, Path, description = "Entry index")),
-    responses((status = 200, body = Receipt), (status = 404, body = ErrorEnvelope)))]
-#[allow(dead_code)]
-fn receipt() {}
-
-/// The latest signed checkpoint (C2SP tlog-checkpoint in a signed note), as text.
-#[utoipa::path(get, path = "/checkpoint", tag = "ledger", responses((status = 200, content_type = "text/plain", body = String)))]
-#[allow(dead_code)]
-fn checkpoint() {}
-
-/// Hash tiles and entry bundles (C2SP tlog-tiles): `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`.
-#[utoipa::path(get, path = "/tile/{path}", tag = "ledger",
-    params(("path" = String, Path, description = "e.g. 0/x001/234 or entries/005.p/17")),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-#[allow(dead_code)]
-fn tile() {}
-
-/// The latest checkpoint in JSON, with the verifier key.
-#[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger", responses((status = 200, body = CheckpointJson)))]
-#[allow(dead_code)]
-fn ledger_checkpoint() {}
-
-/// One entry with its inclusion proof against the latest checkpoint.
-#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", tag = "ledger",
-    params(("index" = u64, Path, description = "Entry index")),
-    responses((status = 200, body = EntryJson), (status = 404, body = ErrorEnvelope)))]
-#[allow(dead_code)]
-fn ledger_entry() {}
-
-/// A consistency proof between two tree sizes.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger",
-    params(("from" = u64, Query, description = "Older size"), ("to" = u64, Query, description = "Newer size, at most the current size")),
-    responses((status = 200, body = ConsistencyJson), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-#[allow(dead_code)]
-fn ledger_consistency() {}
 
 struct BearerAuth;
 
@@ -167,23 +82,139 @@ impl utoipa::Modify for RecordDomains {
         use crate::records::RecordKind;
         use utoipa::openapi::{RefOr, Schema};
         let Some(components) = openapi.components.as_mut() else { return };
-        let kinds = [
-            ("QueueTime", RecordKind::QueueTime),
-            ("Acceptance", RecordKind::Acceptance),
-            ("Price", RecordKind::Price),
-            ("Lockup", RecordKind::Lockup),
-            ("Capacity", RecordKind::Capacity),
-        ];
-        for (name, kind) in kinds {
-            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else { continue };
-            for field in crate::datasets::record_fields(kind) {
-                let (Some(domain), Some(RefOr::T(schema))) = (field.domain, object.properties.get_mut(field.name))
-                else {
-                    continue;
-                };
-                constrain(schema, domain);
+        for (_, kind) in RecordKind::OPTIONS {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(kind_component(*kind)) else {
+                continue;
+            };
+            for field in crate::datasets::record_fields(*kind) {
+                let Some(RefOr::T(schema)) = object.properties.get_mut(field.name) else { continue };
+                if let Some(domain) = field.domain {
+                    constrain(schema, domain);
+                }
+                match field.name {
+                    "resource" | "region" => text_rule(schema, SLUG_PATTERN, crate::records::slug::MAX_SLUG_LEN),
+                    "currency" | "contract_currency" => text_rule(schema, "^[A-Z]{3}$", 3),
+                    _ => {}
+                }
             }
         }
+    }
+}
+
+/// The JSON body of `POST /api/v1/records`: the `RecordsBody` component [`RecordInputs`] builds.
+pub struct RecordsBody;
+
+impl utoipa::PartialSchema for RecordsBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::Ref::from_schema_name("RecordsBody").into()
+    }
+}
+
+impl utoipa::ToSchema for RecordsBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "RecordsBody".into()
+    }
+}
+
+/// The body of `POST /api/v1/records` in JSON: one record or an array of them, each one
+/// kind's fields plus `kind` (the discriminator), optionally `provider` (must be the
+/// token's own) and `signature`. Built from the kinds' schemas once [`RecordDomains`]
+/// has put the domains on them; the parser refuses any other field, so none is allowed.
+struct RecordInputs;
+
+impl utoipa::Modify for RecordInputs {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Type,
+        };
+        use utoipa::openapi::{Ref, RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else { return };
+        let mut one_of = OneOfBuilder::new();
+        let mut discriminator = Discriminator::new("kind");
+        for (name, kind) in crate::records::RecordKind::OPTIONS {
+            let component = kind_component(*kind);
+            let Some(RefOr::T(Schema::Object(fields))) = components.schemas.get(component) else { continue };
+            let mut object = fields.clone();
+            object.properties.insert(
+                "kind".into(),
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some([*name])).into(),
+            );
+            object.properties.insert(
+                "provider".into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("Your provider's slug; optional, and refused if it is another's"))
+                    .pattern(Some(SLUG_PATTERN))
+                    .max_length(Some(crate::records::slug::MAX_SLUG_LEN))
+                    .into(),
+            );
+            object.properties.insert(
+                "signature".into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(
+                        "The provider's Ed25519 signature over the record (base64 of 64 bytes); see docs/LEDGER.md",
+                    ))
+                    .pattern(Some("^[A-Za-z0-9+/]{86}==$"))
+                    .into(),
+            );
+            object.required.insert(0, "kind".into());
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            let input = format!("{component}Input");
+            components.schemas.insert(input.clone(), RefOr::T(Schema::Object(object)));
+            one_of = one_of.item(Ref::from_schema_name(&input));
+            discriminator.mapping.insert((*name).to_owned(), format!("#/components/schemas/{input}"));
+        }
+        let record: Schema = one_of
+            .discriminator(Some(discriminator))
+            .description(Some("One record: a kind's fields plus `kind`"))
+            .into();
+        components.schemas.insert("RecordInput".into(), RefOr::T(record));
+        let body = OneOfBuilder::new()
+            .item(Ref::from_schema_name("RecordInput"))
+            .item(
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name("RecordInput"))
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_RECORDS)),
+            )
+            .description(Some("One record, or an array of records (accepted whole or not at all)"));
+        components.schemas.insert("RecordsBody".into(), RefOr::T(body.into()));
+    }
+}
+
+/// The component schema of a record kind's fields.
+fn kind_component(kind: crate::records::RecordKind) -> &'static str {
+    use crate::records::RecordKind;
+    match kind {
+        RecordKind::QueueTime => "QueueTime",
+        RecordKind::Acceptance => "Acceptance",
+        RecordKind::Price => "Price",
+        RecordKind::Lockup => "Lockup",
+        RecordKind::Capacity => "Capacity",
+    }
+}
+
+/// What [`crate::records::Slug::parse`] accepts.
+const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+
+/// Puts a pattern and a length limit on a text property (on each branch of an optional one).
+fn text_rule(schema: &mut utoipa::openapi::Schema, pattern: &str, max: usize) {
+    use utoipa::openapi::{RefOr, Schema};
+    match schema {
+        Schema::Object(object) if object.schema_type == utoipa::openapi::schema::Type::String.into() => {
+            object.pattern = Some(pattern.into());
+            object.min_length = Some(1);
+            object.max_length = Some(max);
+        }
+        Schema::OneOf(one_of) => {
+            for item in &mut one_of.items {
+                if let RefOr::T(inner) = item {
+                    text_rule(inner, pattern, max);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -235,17 +266,86 @@ fn constrain(schema: &mut utoipa::openapi::Schema, domain: crate::datasets::sche
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Gatelog API", license(name = "Apache-2.0")),
-    paths(post_records, receipt, checkpoint, tile, ledger_checkpoint, ledger_entry, ledger_consistency),
+    paths(
+        records::post, records::receipt, ledger::checkpoint, ledger::witnessed_checkpoint, ledger::tile,
+        ledger::checkpoint_json_handler, ledger::entry, ledger::consistency, openapi_json
+    ),
     components(schemas(
-        RecordInput, QueueTime, Acceptance, Price, Lockup, Capacity, Tier, Track, ApplicantCategory, PricingModel, Exclusivity,
-        BatchJson, RecordJson, Summary, Receipt, CheckpointJson, EntryJson, ConsistencyJson, ErrorEnvelope, ErrorBody, ErrorDetailDoc
+        QueueTime, Acceptance, Price, Lockup, Capacity, RecordKind, Tier, Track, ApplicantCategory, PricingModel, Exclusivity,
+        BatchJson, RecordJson, Summary, Receipt, CheckpointJson, EntryJson, ConsistencyJson, ErrorEnvelope, ErrorBody,
+        ErrorDetail
     )),
-    modifiers(&BearerAuth, &RecordDomains),
+    modifiers(&BearerAuth, &RecordDomains, &RecordInputs, &CommonResponses),
     tags((name = "ingest", description = "Providers push disclosures"), (name = "ledger", description = "The verifiable log"))
 )]
 pub struct ApiDoc;
 
-/// `GET /api/v1/openapi.json`.
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "ledger",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object)))]
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use super::ApiDoc;
+
+    /// Every machine-readable route the router serves is in the document, with the
+    /// methods it answers, so the document cannot silently lose a route.
+    #[test]
+    fn every_api_route_in_the_router_is_documented() {
+        let doc = ApiDoc::openapi();
+        for (path, method) in crate::routes::API_ROUTES {
+            let documented = path.replace("{*", "{");
+            let item =
+                doc.paths.paths.get(&documented).unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"));
+            let operation = match *method {
+                "get" => item.get.as_ref(),
+                "post" => item.post.as_ref(),
+                other => panic!("unexpected method {other}"),
+            };
+            assert!(operation.is_some(), "{method} {path} is not in the OpenAPI document");
+        }
+        assert_eq!(
+            doc.paths.paths.len(),
+            crate::routes::API_ROUTES.len(),
+            "the document lists a route the router lacks"
+        );
+    }
+
+    /// What schemathesis found (issue 17): statuses the handlers answer, and
+    /// domains the parser enforces, are in the schema.
+    #[test]
+    fn refusals_and_domains_are_documented() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("json");
+        for path in [
+            "/api/v1/ledger/entries/{index}",
+            "/api/v1/receipts/{index}",
+            "/tile/{path}",
+            "/api/v1/ledger/proof/consistency",
+        ] {
+            let responses = &doc["paths"][path]["get"]["responses"];
+            for status in ["400", "404", "429", "503"] {
+                assert!(responses.get(status).is_some(), "{path} lacks {status}: {responses}");
+            }
+        }
+        let post = &doc["paths"]["/api/v1/records"]["post"]["responses"];
+        for status in ["200", "201", "400", "401", "403", "409", "413", "415", "422", "429", "503"] {
+            assert!(post.get(status).is_some(), "POST /api/v1/records lacks {status}");
+        }
+        let lockup = &doc["components"]["schemas"]["LockupInput"];
+        assert_eq!(lockup["properties"]["counterparty"]["minLength"], 1, "{lockup}");
+        assert_eq!(lockup["properties"]["accelerators"]["minimum"], 1, "{lockup}");
+        assert_eq!(lockup["properties"]["kind"]["enum"][0], "lockup");
+        assert_eq!(lockup["additionalProperties"], false);
+        assert!(lockup["required"].as_array().expect("required").contains(&"counterparty".into()));
+        let record = &doc["components"]["schemas"]["RecordInput"];
+        assert_eq!(record["discriminator"]["propertyName"], "kind");
+        assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(5));
+        let tile = &doc["paths"]["/tile/{path}"]["get"]["parameters"][0]["schema"];
+        assert!(tile["pattern"].as_str().is_some(), "{tile}");
+    }
 }

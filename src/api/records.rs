@@ -153,6 +153,37 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 /// With an `Idempotency-Key`, the key is claimed before any work: of two requests with
 /// one key, one applies the batch and the other is answered 409 while it runs, or the
 /// first answer once it has finished. The same key with another body is refused (422).
+#[utoipa::path(
+    post,
+    path = "/api/v1/records",
+    tag = "ingest",
+    params(
+        ("kind" = Option<crate::records::RecordKind>, Query, description = "Record kind of a CSV body (required for text/csv)"),
+        ("dry_run" = Option<bool>, Query, description = "Validate, deduplicate and classify, but write nothing"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, description = "Replays the first answer for a retried request with the same key and body (header Idempotent-Replayed: true); a key is remembered for GATELOG_IDEMPOTENCY_DAYS (30 by default)"),
+    ),
+    request_body(
+        description = "JSON: one record or an array; NDJSON: one record per line; CSV: a header row and one kind per file, given by `?kind=`",
+        content(
+            (crate::api::openapi::RecordsBody = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )
+    ),
+    responses(
+        (status = 201, description = "At least one record appended; receipts included", body = BatchJson),
+        (status = 200, description = "Nothing new (all duplicates), or a dry run", body = BatchJson),
+        (status = 400, description = "Malformed body or query, a bad Idempotency-Key, or a CSV without ?kind=", body = crate::error::Envelope),
+        (status = 401, description = "Missing, unknown or revoked token", body = crate::error::Envelope),
+        (status = 403, description = "A record names another provider", body = crate::error::Envelope),
+        (status = 409, description = "A request with this Idempotency-Key is still being processed; retry for its answer", body = crate::error::Envelope),
+        (status = 413, description = "Over the record or byte limit", body = crate::error::Envelope),
+        (status = 415, description = "Unsupported Content-Type", body = crate::error::Envelope),
+        (status = 422, description = "Invalid records (nothing written), or an Idempotency-Key reused for another body", body = crate::error::Envelope),
+        (status = 429, description = "Per-token rate limit; see Retry-After", body = crate::error::Envelope),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn post(
     State(state): State<AppState>,
     token: ProviderToken,
@@ -534,6 +565,14 @@ impl Drop for KeyClaim {
 /// application/tlog-proof`, answers it as a C2SP `tlog-proof@v1` file instead (see
 /// [`crate::ledger::tlog_proof`]). axum cannot match a parameter and a literal suffix
 /// in one segment, so the handler splits the suffix off itself.
+#[utoipa::path(get, path = "/api/v1/receipts/{index}", tag = "ingest",
+    params(("index" = u64, Path, description = "Entry index (append `.tlog-proof` for the C2SP file)")),
+    responses(
+        (status = 200, description = "The receipt: JSON, or with `Accept: application/tlog-proof` a C2SP tlog-proof@v1 file",
+            content((crate::ingest::Receipt = "application/json"), (String = "application/tlog-proof"))),
+        (status = 400, description = "The index is not a whole number from 0", body = crate::error::Envelope),
+        (status = 404, description = "Past the tree size", body = crate::error::Envelope),
+    ))]
 pub async fn receipt(
     State(state): State<AppState>,
     headers: HeaderMap,
