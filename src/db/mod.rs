@@ -200,6 +200,17 @@ async fn connect_session(options: PgConnectOptions, session: Session) -> Result<
     PgPoolOptions::new()
         .max_connections(POOL_CONNECTIONS)
         .acquire_timeout(CONNECT_TIMEOUT)
+        // A connection keeps the largest message it ever sent or received in its buffers
+        // (a 10,000-record append binds megabytes): without this, each of the pool's
+        // connections would hold its own high-water mark for the life of the process, and a
+        // server that took a few large batches kept hundreds of MB. Shrinking only frees
+        // buffers grown past the default 8 KiB, so a small request pays nothing.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                sqlx::Connection::shrink_buffers(conn);
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(|source| DbError::Connect { target, source })
