@@ -92,10 +92,14 @@ pub fn capacity_cells(capacity: &Capacity) -> Vec<String> {
 impl RecordPoint {
     /// The record back, validated as at the edge.
     pub fn record(&self) -> Result<Record, PointsError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(&self.json).map_err(|e| PointsError::Record(e.to_string()))?;
-        Record::parse(value).map_err(|errors| PointsError::Record(format!("{errors:?}")))
+        record_of(&self.json)
     }
+}
+
+/// A record from its stored JSON, validated as at the edge.
+fn record_of(json: &[u8]) -> Result<Record, PointsError> {
+    let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| PointsError::Record(e.to_string()))?;
+    Record::parse(value).map_err(|errors| PointsError::Record(format!("{errors:?}")))
 }
 
 /// A bucket's points: queue times grouped by tier (in tier order), or the other kinds' records.
@@ -188,13 +192,48 @@ impl BucketPoints {
 
     /// Reads the stored form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PointsError> {
+        let view = PointsView::of(bytes)?;
+        let queue = view.queue.into_iter().map(|(tier, points)| (tier.to_owned(), points)).collect();
+        let records = view.records.iter().map(RecordView::to_owned).collect::<Result<_, _>>()?;
+        Ok(Self { queue, records })
+    }
+}
+
+/// The stored form read in place: text and cells borrow the bytes, so a reader that keeps
+/// a few points of many (the newest of each series) allocates only for those.
+#[derive(Debug)]
+pub struct PointsView<'a> {
+    /// Queue times per tier.
+    pub queue: Vec<(&'a str, Vec<QueuePoint>)>,
+    /// Records of the other kinds.
+    pub records: Vec<RecordView<'a>>,
+}
+
+/// A [`RecordPoint`] read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    /// See [`RecordPoint::series`].
+    pub series: &'a str,
+    /// See [`RecordPoint::date`].
+    pub date: NaiveDate,
+    /// See [`RecordPoint::amount`].
+    pub amount: u64,
+    /// How many cells, and their encoding (each a length-prefixed UTF-8 text, checked).
+    cells: (usize, &'a [u8]),
+    /// See [`RecordPoint::json`].
+    pub json: &'a [u8],
+}
+
+impl<'a> PointsView<'a> {
+    /// Reads `bytes`, checking every length, date and text.
+    pub fn of(bytes: &'a [u8]) -> Result<Self, PointsError> {
         let mut r = Reader(bytes);
         if r.take(1)? != [VERSION] {
             return Err(PointsError::Malformed("unknown version"));
         }
-        let mut out = Self::default();
+        let mut queue = Vec::new();
         for _ in 0..r.count(8)? {
-            let tier = r.string()?;
+            let tier = r.str()?;
             let n = r.count(28)?;
             let mut points = Vec::with_capacity(n);
             for _ in 0..n {
@@ -205,19 +244,49 @@ impl BucketPoints {
                     jobs: r.u64()?,
                 });
             }
-            out.queue.push((tier, points));
+            queue.push((tier, points));
         }
+        let mut records = Vec::new();
         for _ in 0..r.count(36)? {
-            let series = r.string()?;
+            let series = r.str()?;
             let (date, amount) = (r.date()?, r.u64()?);
-            let cells = (0..r.count(8)?).map(|_| r.string()).collect::<Result<_, _>>()?;
-            let json = r.bytes()?.to_vec();
-            out.records.push(RecordPoint { series, date, amount, cells, json });
+            let n = r.count(8)?;
+            let before = r.0;
+            for _ in 0..n {
+                r.str()?;
+            }
+            let cells = (n, &before[..before.len() - r.0.len()]);
+            let json = r.bytes()?;
+            records.push(RecordView { series, date, amount, cells, json });
         }
         if !r.0.is_empty() {
             return Err(PointsError::Malformed("trailing bytes"));
         }
-        Ok(out)
+        Ok(Self { queue, records })
+    }
+}
+
+impl RecordView<'_> {
+    /// The record back (kinds stored with their JSON), validated as at the edge.
+    pub fn record(&self) -> Result<Record, PointsError> {
+        record_of(self.json)
+    }
+
+    /// The cells, as text.
+    pub fn cells(&self) -> Result<Vec<String>, PointsError> {
+        let mut r = Reader(self.cells.1);
+        (0..self.cells.0).map(|_| r.str().map(str::to_owned)).collect()
+    }
+
+    /// The owned point.
+    pub fn to_owned(&self) -> Result<RecordPoint, PointsError> {
+        Ok(RecordPoint {
+            series: self.series.to_owned(),
+            date: self.date,
+            amount: self.amount,
+            cells: self.cells()?,
+            json: self.json.to_vec(),
+        })
     }
 }
 
@@ -277,8 +346,8 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
-    fn string(&mut self) -> Result<String, PointsError> {
-        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| PointsError::Malformed("text is not UTF-8"))
+    fn str(&mut self) -> Result<&'a str, PointsError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| PointsError::Malformed("text is not UTF-8"))
     }
 
     fn date(&mut self) -> Result<NaiveDate, PointsError> {

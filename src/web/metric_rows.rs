@@ -4,7 +4,7 @@
 //! which would otherwise read every latest record of the kind). Both give the same rows;
 //! the tests check it, dashboard by dashboard.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
@@ -14,7 +14,7 @@ use crate::analytics::metrics::{self, TierSummary};
 use crate::analytics::{Disclosures, Filter, add};
 use crate::error::AppError;
 use crate::projection::bucket::BucketSummary;
-use crate::projection::points::{BucketPoints, RecordPoint};
+use crate::projection::points::{PointsView, RecordView};
 use crate::records::{Record, RecordKind};
 
 /// The inputs of one dashboard's table.
@@ -58,7 +58,7 @@ pub async fn from_points(state: &AppState, kind: RecordKind, filter: &Filter) ->
     let folding = tokio::task::spawn_blocking(move || {
         let mut fold = PointsFold::new(kind, window);
         while let Some((provider, bytes)) = receiver.blocking_recv() {
-            fold.add(&provider, &BucketPoints::from_bytes(&bytes).map_err(unavailable)?)?;
+            fold.add(&provider, bytes)?;
         }
         fold.finish()
     });
@@ -101,54 +101,54 @@ struct TierValues {
 struct PointsFold {
     kind: RecordKind,
     window: (Option<NaiveDate>, Option<NaiveDate>),
-    /// The provider whose queue values are held, and its values per tier.
+    /// The provider whose buckets are held, and (prices, capacity) its buckets' bytes or
+    /// (queue times) its values per tier.
     provider: Option<String>,
+    held: Vec<Vec<u8>>,
     tiers: BTreeMap<String, TierValues>,
-    /// The newest point in the window per (provider, series), for prices and capacity.
-    newest: HashMap<(String, String), RecordPoint>,
     rows: Rows,
 }
 
 impl PointsFold {
     fn new(kind: RecordKind, window: (Option<NaiveDate>, Option<NaiveDate>)) -> Self {
-        Self { kind, window, provider: None, tiers: BTreeMap::new(), newest: HashMap::new(), rows: Rows::default() }
+        Self { kind, window, provider: None, held: Vec::new(), tiers: BTreeMap::new(), rows: Rows::default() }
     }
 
-    /// One bucket of `provider` (buckets of one provider arrive together).
-    fn add(&mut self, provider: &str, points: &BucketPoints) -> Result<(), AppError> {
+    fn in_window(&self) -> impl Fn(NaiveDate) -> bool + use<> {
         let (from, to) = self.window;
-        let in_window = |date: NaiveDate| from.is_none_or(|f| date >= f) && to.is_none_or(|t| date <= t);
+        move |date| from.is_none_or(|f| date >= f) && to.is_none_or(|t| date <= t)
+    }
+
+    /// One bucket of `provider`, as stored (buckets of one provider arrive together).
+    fn add(&mut self, provider: &str, bytes: Vec<u8>) -> Result<(), AppError> {
         if self.provider.as_deref() != Some(provider) {
-            self.flush_queue();
+            self.flush()?;
             self.provider = Some(provider.to_owned());
         }
-        for (tier, values) in &points.queue {
+        if matches!(self.kind, RecordKind::Price | RecordKind::Capacity) {
+            // Chosen when the provider is complete: only the newest of each series is copied.
+            self.held.push(bytes);
+            return Ok(());
+        }
+        let view = PointsView::of(&bytes).map_err(unavailable)?;
+        let in_window = self.in_window();
+        for (tier, values) in &view.queue {
             for point in values.iter().filter(|p| in_window(p.date)) {
-                let held = self.tiers.entry(tier.clone()).or_default();
+                let held = self.tiers.entry((*tier).to_owned()).or_default();
                 held.p50.push(point.p50_seconds as f64);
                 held.p90.push(point.p90_seconds as f64);
                 held.jobs = add(held.jobs, point.jobs);
             }
         }
-        for point in points.records.iter().filter(|p| in_window(p.date)) {
-            match self.kind {
-                // The newest of each series; on equal dates the first in entry order, as
-                // the tables choose among records.
-                RecordKind::Price | RecordKind::Capacity => {
-                    let key = (provider.to_owned(), point.series.clone());
-                    if self.newest.get(&key).is_none_or(|held| held.date < point.date) {
-                        self.newest.insert(key, point.clone());
-                    }
-                }
-                _ => push(&mut self.rows.disclosures, provider, point.record().map_err(unavailable)?),
-            }
+        for point in view.records.iter().filter(|p| in_window(p.date)) {
+            push(&mut self.rows.disclosures, provider, point.record().map_err(unavailable)?);
         }
         Ok(())
     }
 
-    /// The held provider's queue rows, computed and its values let go.
-    fn flush_queue(&mut self) {
-        let Some(provider) = self.provider.take() else { return };
+    /// The held provider's rows, computed and its points let go.
+    fn flush(&mut self) -> Result<(), AppError> {
+        let Some(provider) = self.provider.take() else { return Ok(()) };
         for (tier, mut values) in std::mem::take(&mut self.tiers) {
             self.rows.queue.push(TierSummary {
                 provider: provider.clone(),
@@ -159,19 +159,38 @@ impl PointsFold {
                 jobs: values.jobs,
             });
         }
+        if !matches!(self.kind, RecordKind::Price | RecordKind::Capacity) {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.held);
+        // The newest point in the window per series; on equal dates the first in entry
+        // order (buckets arrive by month, points within one in entry order), as the tables
+        // choose among records.
+        let mut newest: BTreeMap<&str, RecordView<'_>> = BTreeMap::new();
+        let in_window = self.in_window();
+        for bytes in &held {
+            for point in PointsView::of(bytes).map_err(unavailable)?.records {
+                if in_window(point.date) && newest.get(point.series).is_none_or(|n| n.date < point.date) {
+                    newest.insert(point.series, point);
+                }
+            }
+        }
+        let shown = self.rows.shown.get_or_insert_with(Vec::new);
+        for point in newest.values() {
+            shown.push((provider.clone(), point.cells().map_err(unavailable)?));
+        }
+        Ok(())
     }
 
     fn finish(mut self) -> Result<Rows, AppError> {
-        self.flush_queue();
-        // Providers arrive in the database's collation; the table is in byte order.
+        self.flush()?;
+        // Providers arrive in the database's collation; the tables are in byte order.
+        // Series keys join their parts with a separator below every character a slug or
+        // model can hold, so within a provider they sort as the tables' (parts…); the sort
+        // is stable, keeping that order.
         self.rows.queue.sort_by(|a, b| (&a.provider, &a.tier).cmp(&(&b.provider, &b.tier)));
         if matches!(self.kind, RecordKind::Price | RecordKind::Capacity) {
-            // Series keys join their parts with a separator below every character a slug or
-            // model can hold, so (provider, series) sorts as the tables' (provider, parts…).
-            let mut newest: Vec<((String, String), RecordPoint)> =
-                std::mem::take(&mut self.newest).into_iter().collect();
-            newest.sort_by(|a, b| a.0.cmp(&b.0));
-            self.rows.shown = Some(newest.into_iter().map(|((provider, _), point)| (provider, point.cells)).collect());
+            self.rows.shown.get_or_insert_with(Vec::new).sort_by(|a, b| a.0.cmp(&b.0));
         }
         Ok(self.rows)
     }
