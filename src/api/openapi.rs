@@ -79,9 +79,23 @@ struct RecordDomains;
 
 impl utoipa::Modify for RecordDomains {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use crate::records::RecordKind;
         use utoipa::openapi::{RefOr, Schema};
         let Some(components) = openapi.components.as_mut() else { return };
+        // The names records use (`on_demand`), which the derive on the `choices!` enums
+        // does not see through the macro (it would print `OnDemand`).
+        let choices = [
+            ("RecordKind", names(RecordKind::OPTIONS)),
+            ("Tier", names(Tier::OPTIONS)),
+            ("Track", names(Track::OPTIONS)),
+            ("ApplicantCategory", names(ApplicantCategory::OPTIONS)),
+            ("PricingModel", names(PricingModel::OPTIONS)),
+            ("Exclusivity", names(Exclusivity::OPTIONS)),
+        ];
+        for (name, values) in choices {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+                object.enum_values = Some(values);
+            }
+        }
         for (_, kind) in RecordKind::OPTIONS {
             let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(kind_component(*kind)) else {
                 continue;
@@ -197,6 +211,11 @@ fn kind_component(kind: crate::records::RecordKind) -> &'static str {
 
 /// What [`crate::records::Slug::parse`] accepts.
 const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+
+/// The names of a `choices!` enum's values, as records write them.
+fn names<T>(options: &[(&'static str, T)]) -> Vec<serde_json::Value> {
+    options.iter().map(|(name, _)| serde_json::Value::from(*name)).collect()
+}
 
 /// Puts a pattern and a length limit on a text property (on each branch of an optional one).
 fn text_rule(schema: &mut utoipa::openapi::Schema, pattern: &str, max: usize) {
@@ -342,6 +361,8 @@ mod tests {
         assert_eq!(lockup["properties"]["kind"]["enum"][0], "lockup");
         assert_eq!(lockup["additionalProperties"], false);
         assert!(lockup["required"].as_array().expect("required").contains(&"counterparty".into()));
+        assert_eq!(doc["components"]["schemas"]["Tier"]["enum"][0], "on_demand", "the names records use");
+        assert_eq!(doc["components"]["schemas"]["RecordKind"]["enum"][0], "queue_time");
         let record = &doc["components"]["schemas"]["RecordInput"];
         assert_eq!(record["discriminator"]["propertyName"], "kind");
         assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(5));
