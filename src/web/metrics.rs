@@ -219,10 +219,6 @@ fn parse_filter(query: &FilterQuery, resources: &[String], regions: &[String]) -
     (filter, shown, notices)
 }
 
-fn name_of<'a>(snapshot: &'a Snapshot, slug: &'a str) -> &'a str {
-    snapshot.providers.iter().find(|p| p.slug.as_str() == slug).map_or(slug, |p| p.display_name.as_str())
-}
-
 /// A table row: the provider's cell, then `cells` as text.
 fn row(provider: Cell, cells: &[String]) -> Vec<Cell> {
     std::iter::once(provider).chain(cells.iter().map(Cell::text)).collect()
@@ -240,7 +236,11 @@ pub struct MetricTable {
 
 pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<MetricTable, AppError> {
     let analytics = |e: polars::prelude::PolarsError| AppError::Unavailable(format!("analytics: {e}"));
-    let provider = |slug: &str| Cell::provider(slug, name_of(snapshot, slug));
+    // Names by slug, once per table: a table over 1,000 providers has thousands of rows, and
+    // a scan of the provider list per row was millions of comparisons.
+    let names: std::collections::HashMap<&str, &str> =
+        snapshot.providers.iter().map(|p| (p.slug.as_str(), p.display_name.as_str())).collect();
+    let provider = |slug: &str| Cell::provider(slug, names.get(slug).copied().unwrap_or(slug));
     let filtered = &input.disclosures;
     let (explanation, headers, rows) = match metric {
         "queue-times" => (
