@@ -33,6 +33,12 @@ include-path = "/api/v1/records"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx"]
 "#;
 
+/// Loaded through `SCHEMATHESIS_HOOKS`: an NDJSON body (the document's examples) is
+/// text, one JSON record per line, sent as is.
+const HOOKS: &str = r#"import schemathesis
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+"#;
+
 /// `schemathesis` at the pinned version, or `None` when it is missing outside CI. In CI
 /// (`CI` set) a missing or other version fails the test: it must not pass by being skipped.
 fn schemathesis() -> Option<Command> {
@@ -83,6 +89,7 @@ fn schemathesis_finds_nothing_against_the_demo_server() {
     assert!(status.success(), "{stderr}");
     let config = dir.path().join("schemathesis.toml");
     std::fs::write(&config, CONFIG).expect("write config");
+    std::fs::write(dir.path().join("gatelog_schemathesis_hooks.py"), HOOKS).expect("write hooks");
     let output = dir.path().join("schemathesis.out");
     let log = std::fs::File::create(&output).expect("output file");
 
@@ -94,6 +101,8 @@ fn schemathesis_finds_nothing_against_the_demo_server() {
         .args(["--max-response-time", "5", "--request-timeout", "10", "--workers", "2"])
         .args(["--generation-database", "none", "--continue-on-failure", "--no-color"])
         .args(["--header", &format!("Authorization: Bearer {}", token.trim())])
+        .env("SCHEMATHESIS_HOOKS", "gatelog_schemathesis_hooks")
+        .env("PYTHONPATH", dir.path())
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone file"))

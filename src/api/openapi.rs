@@ -115,6 +115,51 @@ impl utoipa::Modify for RecordDomains {
     }
 }
 
+/// An example body per record kind in each format `POST /api/v1/records` takes, from
+/// [`crate::records::kinds::examples`] (the ones `/docs/api` shows).
+struct RecordExamples;
+
+impl utoipa::Modify for RecordExamples {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::example::ExampleBuilder;
+        let Some(body) = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/records")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.request_body.as_mut())
+            .and_then(|body| match body {
+                RefOr::T(body) => Some(body),
+                RefOr::Ref(_) => None,
+            })
+        else {
+            return;
+        };
+        for example in crate::records::kinds::examples() {
+            let kind = example["kind"].as_str().unwrap_or_default().to_owned();
+            let fields: Vec<(&String, &serde_json::Value)> =
+                example.as_object().into_iter().flatten().filter(|(name, _)| *name != "kind").collect();
+            let mut csv = csv::Writer::from_writer(Vec::new());
+            let cell = |value: &serde_json::Value| value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            let _ = csv.write_record(fields.iter().map(|(name, _)| name.as_str()));
+            let _ = csv.write_record(fields.iter().map(|(_, value)| cell(value)));
+            let csv = csv.into_inner().map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default();
+            for (media, value) in [
+                ("application/json", serde_json::json!([example])),
+                ("application/x-ndjson", serde_json::Value::from(format!("{example}\n"))),
+                ("text/csv", serde_json::Value::from(csv)),
+            ] {
+                let summary = if media == "text/csv" { format!("{kind} (with ?kind={kind})") } else { kind.clone() };
+                if let Some(RefOr::T(content)) = body.content.get_mut(media) {
+                    let example = ExampleBuilder::new().summary(summary).value(Some(value)).build();
+                    content.examples.insert(kind.clone(), RefOr::T(example));
+                }
+            }
+        }
+    }
+}
+
 /// The JSON body of `POST /api/v1/records`: the `RecordsBody` component [`RecordInputs`] builds.
 pub struct RecordsBody;
 
@@ -209,6 +254,9 @@ fn kind_component(kind: crate::records::RecordKind) -> &'static str {
     }
 }
 
+/// The years of [`crate::records::domain::DATES`] (1970 to 2099; `format: date` does the rest).
+const DATE_PATTERN: &str = "^(19[7-9][0-9]|20[0-9]{2})-[0-9]{2}-[0-9]{2}$";
+
 /// What [`crate::records::Slug::parse`] accepts.
 const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 
@@ -272,7 +320,10 @@ fn constrain(schema: &mut utoipa::openapi::Schema, domain: crate::datasets::sche
             object.max_length = Some(crate::records::domain::MAX_DECIMAL_TEXT);
             describe(object);
         }
-        Domain::Date => describe(object),
+        Domain::Date => {
+            object.pattern = Some(DATE_PATTERN.into());
+            describe(object);
+        }
         Domain::Text(max, _) => {
             object.min_length = Some(1);
             object.max_length = Some(max);
@@ -294,7 +345,7 @@ fn constrain(schema: &mut utoipa::openapi::Schema, domain: crate::datasets::sche
         BatchJson, RecordJson, Summary, Receipt, CheckpointJson, EntryJson, ConsistencyJson, ErrorEnvelope, ErrorBody,
         ErrorDetail
     )),
-    modifiers(&BearerAuth, &RecordDomains, &RecordInputs, &CommonResponses),
+    modifiers(&BearerAuth, &RecordDomains, &RecordInputs, &RecordExamples, &CommonResponses),
     tags((name = "ingest", description = "Providers push disclosures"), (name = "ledger", description = "The verifiable log"))
 )]
 pub struct ApiDoc;
@@ -363,6 +414,18 @@ mod tests {
         assert!(lockup["required"].as_array().expect("required").contains(&"counterparty".into()));
         assert_eq!(doc["components"]["schemas"]["Tier"]["enum"][0], "on_demand", "the names records use");
         assert_eq!(doc["components"]["schemas"]["RecordKind"]["enum"][0], "queue_time");
+        let dates = crate::records::domain::DATES;
+        assert_eq!((dates.start().to_string(), dates.end().to_string()), ("1970-01-01".into(), "2099-12-31".into()));
+        let content = &doc["paths"]["/api/v1/records"]["post"]["requestBody"]["content"];
+        for media in ["application/json", "application/x-ndjson", "text/csv"] {
+            for kind in ["queue_time", "acceptance", "price", "lockup", "capacity"] {
+                assert!(
+                    content[media]["examples"][kind]["value"].is_string()
+                        || content[media]["examples"][kind]["value"].is_array(),
+                    "{media} {kind}"
+                );
+            }
+        }
         let record = &doc["components"]["schemas"]["RecordInput"];
         assert_eq!(record["discriminator"]["propertyName"], "kind");
         assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(5));
