@@ -49,7 +49,10 @@ async fn latest(state: &AppState) -> Result<store::StoredCheckpoint, ApiError> {
 
 /// `GET /checkpoint`: the latest signed checkpoint note (C2SP tlog-checkpoint in a
 /// signed-note), with every witness cosignature collected on it so far.
-#[utoipa::path(get, path = "/checkpoint", tag = "ledger",
+#[utoipa::path(get, path = "/checkpoint",
+    summary = "The latest signed checkpoint",
+    description = "The latest checkpoint as a C2SP tlog-checkpoint signed note, with every witness cosignature collected on it so far.",
+    tag = "ledger",
     responses((status = 200, description = "The signed checkpoint note", content_type = "text/plain", body = String)))]
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let latest = latest(&state).await?;
@@ -62,7 +65,10 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiEr
 
 /// `GET /checkpoint/witnessed`: the newest checkpoint that witnesses have cosigned,
 /// with their cosignatures (404 until one has). Lags `/checkpoint` by a witness round.
-#[utoipa::path(get, path = "/checkpoint/witnessed", tag = "ledger",
+#[utoipa::path(get, path = "/checkpoint/witnessed",
+    summary = "The newest witnessed checkpoint",
+    description = "The newest checkpoint that witnesses have cosigned, with their cosignatures (404 until one has). Lags `/checkpoint` by a witness round.",
+    tag = "ledger",
     responses(
         (status = 200, description = "The newest cosigned checkpoint note", content_type = "text/plain", body = String),
         (status = 404, description = "No witness has cosigned a checkpoint yet", body = crate::error::Envelope),
@@ -79,7 +85,10 @@ pub async fn witnessed_checkpoint(State(state): State<AppState>) -> Result<Respo
 }
 
 /// `GET /tile/{*path}`: hash tiles and entry bundles (C2SP tlog-tiles).
-#[utoipa::path(get, path = "/tile/{path}", tag = "ledger",
+#[utoipa::path(get, path = "/tile/{path}",
+    summary = "A hash tile or entry bundle",
+    description = "Hash tiles and entry bundles as C2SP tlog-tiles lays them out. Full tiles never change and are cached for good.",
+    tag = "ledger",
     params(("path" = String, Path, pattern = r"^([0-7]|entries)/(x(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})(/x[0-9]{3}){0,4}/)?[0-9]{3}(\.p/([1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$",
         description = "`<L>/<N>[.p/<W>]` (a hash tile, L 0-7) or `entries/<N>[.p/<W>]` (an entry bundle); N in groups of three digits, e.g. `0/x001/234`, `entries/005.p/17`")),
     responses(
@@ -140,7 +149,10 @@ fn checkpoint_json(state: &AppState, stored: &store::StoredCheckpoint) -> Checkp
 }
 
 /// `GET /api/v1/ledger/checkpoint`: the latest checkpoint and the verifier key.
-#[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/checkpoint",
+    summary = "The latest checkpoint in JSON",
+    description = "The latest checkpoint in JSON, with the key that verifies it.",
+    tag = "ledger",
     responses((status = 200, description = "The latest checkpoint", body = CheckpointJson)))]
 pub async fn checkpoint_json_handler(State(state): State<AppState>) -> Result<Response, ApiError> {
     let latest = latest(&state).await?;
@@ -173,7 +185,10 @@ pub struct EntryJson {
 }
 
 /// `GET /api/v1/ledger/entries/{index}`: one entry with its inclusion proof against the latest checkpoint.
-#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/entries/{index}",
+    summary = "One entry with its inclusion proof",
+    description = "One entry, its exact bytes and its inclusion proof against the latest checkpoint.",
+    tag = "ledger",
     params(("index" = u64, Path, description = "Entry index")),
     responses(
         (status = 200, description = "The entry and its inclusion proof", body = EntryJson),
@@ -224,7 +239,10 @@ pub struct ConsistencyJson {
 }
 
 /// `GET /api/v1/ledger/proof/consistency?from=&to=`.
-#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger",
+#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency",
+    summary = "A consistency proof",
+    description = "A consistency proof (RFC 9162) between two tree sizes.",
+    tag = "ledger",
     params(
         ("from" = u64, Query, description = "Older tree size, at most `to`"),
         ("to" = u64, Query, description = "Newer tree size, at most the current size"),

@@ -384,6 +384,14 @@ mod tests {
             crate::routes::API_ROUTES.len(),
             "the document lists a route the router lacks"
         );
+        // A machine-readable route added to the router beside the list would escape the check above.
+        let source = include_str!("../routes.rs");
+        for prefix in ["\"/api/", "\"/checkpoint", "\"/tile/"] {
+            assert!(
+                !source.lines().any(|line| line.contains(&format!(".route({prefix}"))),
+                "routes.rs adds a {prefix}... route outside API_ROUTES"
+            );
+        }
     }
 
     /// What schemathesis found (issue 17): statuses the handlers answer, and

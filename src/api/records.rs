@@ -156,6 +156,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 #[utoipa::path(
     post,
     path = "/api/v1/records",
+    summary = "Push records",
+    description = "JSON (one record or an array), NDJSON (one record per line) or CSV (a header row, one kind per file given by `?kind=`). The batch is accepted whole or not at all. Each record's outcome is `created`, `amended` (same natural key, new content) or `duplicate` (nothing written, the existing receipt returned), so retrying is safe; with an `Idempotency-Key` a retry gets the first answer.",
     tag = "ingest",
     params(
         ("kind" = Option<crate::records::RecordKind>, Query, description = "Record kind of a CSV body (required for text/csv)"),
@@ -567,7 +569,10 @@ impl Drop for KeyClaim {
 /// application/tlog-proof`, answers it as a C2SP `tlog-proof@v1` file instead (see
 /// [`crate::ledger::tlog_proof`]). axum cannot match a parameter and a literal suffix
 /// in one segment, so the handler splits the suffix off itself.
-#[utoipa::path(get, path = "/api/v1/receipts/{index}", tag = "ingest",
+#[utoipa::path(get, path = "/api/v1/receipts/{index}",
+    summary = "A receipt for one entry",
+    description = "A self-contained receipt against the latest checkpoint, verifiable offline: JSON by default; with `Accept: application/tlog-proof`, or at `/api/v1/receipts/{index}.tlog-proof`, a C2SP tlog-proof@v1 file carrying the witnesses' cosignatures.",
+    tag = "ingest",
     params(("index" = u64, Path, description = "Entry index (append `.tlog-proof` for the C2SP file)")),
     responses(
         (status = 200, description = "The receipt: JSON, or with `Accept: application/tlog-proof` a C2SP tlog-proof@v1 file",
