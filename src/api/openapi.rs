@@ -22,30 +22,40 @@ struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
-        let envelope =
-            || ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorEnvelope"))).build();
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let envelope = || ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build();
         let text = || ContentBuilder::new().schema(Some(String::schema())).build();
+        let binary = || {
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+        };
+        // The per-address limiter and the load shedder answer in plain text, before any handler;
+        // a handler's own 429 (per token) or 503 (ledger not ready) is the JSON envelope.
+        let common = [
+            ("429", "Too many requests from this address (text) or for this token (JSON); see Retry-After"),
+            ("503", "At capacity or timed out (text), or the ledger is not ready (JSON); see Retry-After"),
+        ];
         for item in openapi.paths.paths.values_mut() {
             for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
-                responses.entry("429".into()).or_insert_with(|| {
-                    RefOr::T(
-                        ResponseBuilder::new()
-                            .description("Too many requests from this address or token; see Retry-After")
-                            .content("application/json", envelope())
-                            .build(),
-                    )
-                });
-                responses.entry("503".into()).or_insert_with(|| {
-                    RefOr::T(
-                        ResponseBuilder::new()
-                            .description("At capacity or timed out, or the ledger is not ready; see Retry-After")
-                            .content("application/json", envelope())
-                            .content("text/plain", text())
-                            .build(),
-                    )
-                });
+                for (status, description) in common {
+                    let response = responses
+                        .entry(status.into())
+                        .or_insert_with(|| RefOr::T(ResponseBuilder::new().description(description).build()));
+                    if let RefOr::T(response) = response {
+                        response.description = description.into();
+                        response.content.entry("application/json".into()).or_insert_with(|| RefOr::T(envelope()));
+                        response.content.entry("text/plain".into()).or_insert_with(|| RefOr::T(text()));
+                    }
+                }
+                // Tiles and bundles are bytes, not the array of numbers `Vec<u8>` describes.
+                for response in responses.values_mut() {
+                    if let RefOr::T(response) = response
+                        && let Some(RefOr::T(content)) = response.content.get_mut("application/octet-stream")
+                    {
+                        content.schema = Some(binary().into());
+                    }
+                }
             }
         }
     }
@@ -437,6 +447,10 @@ mod tests {
         let record = &doc["components"]["schemas"]["RecordInput"];
         assert_eq!(record["discriminator"]["propertyName"], "kind");
         assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(5));
+        let records_429 = &post["429"]["content"];
+        assert!(records_429["application/json"].is_object() && records_429["text/plain"].is_object(), "{records_429}");
+        let bytes = &doc["paths"]["/tile/{path}"]["get"]["responses"]["200"]["content"]["application/octet-stream"];
+        assert_eq!(bytes["schema"]["format"], "binary", "{bytes}");
         let tile = &doc["paths"]["/tile/{path}"]["get"]["parameters"][0]["schema"];
         assert!(tile["pattern"].as_str().is_some(), "{tile}");
     }
