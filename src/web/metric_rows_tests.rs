@@ -8,21 +8,11 @@ use super::*;
 use crate::projection::points::BucketPoints;
 use crate::records::Record;
 use crate::testing::TestApp;
-use crate::web::metrics::{METRICS, table};
+use crate::web::metrics::{METRICS, kind_of, table};
 
 /// Every cell of a table as (text, link), row by row.
 fn cells(table: &crate::web::metrics::MetricTable) -> Vec<Vec<(String, Option<String>)>> {
     table.rows.iter().map(|row| row.iter().map(|c| (c.text.clone(), c.href.clone())).collect()).collect()
-}
-
-fn kind_of(metric: &str) -> RecordKind {
-    match metric {
-        "queue-times" => RecordKind::QueueTime,
-        "acceptance" => RecordKind::Acceptance,
-        "prices" => RecordKind::Price,
-        "lockups" => RecordKind::Lockup,
-        _ => RecordKind::Capacity,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -382,7 +382,7 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
 }
 
 /// The record kind a dashboard reads.
-fn kind_of(metric: &str) -> RecordKind {
+pub(super) fn kind_of(metric: &str) -> RecordKind {
     match metric {
         "queue-times" => RecordKind::QueueTime,
         "acceptance" => RecordKind::Acceptance,
