@@ -1,5 +1,5 @@
-//! Horizontal bar chart: acceptance rate per applicant category, newcomer
-//! categories in their own colour so the gap between them and the rest shows.
+//! Horizontal bar charts: one bar per row, coloured by group, the figure written at
+//! each bar's end; acceptance per applicant category is one of them.
 
 use plotters::prelude::*;
 
@@ -7,12 +7,35 @@ use super::{Area, Frame, PALETTE, render};
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
 use crate::analytics::metrics::AcceptanceRate;
 
-fn plot_bars(area: &Area<'_>, rates: &[AcceptanceRate]) -> Option<()> {
-    // A segmented range over 0..=last has one segment per category.
-    let last = rates.len() as i32 - 1;
-    // The legend sits lower right; long bars get room beyond 100 % so they never run under it.
-    let longest = rates.iter().filter_map(AcceptanceRate::rate).fold(0.0, f64::max);
-    let right = if longest > 0.6 { 140.0 } else { 100.0 };
+/// One bar of a horizontal bar chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// The label beside the bar (the category axis).
+    pub label: String,
+    /// Length in the axis' unit; `None` draws no bar, only `text`.
+    pub value: Option<f64>,
+    /// Index into the chart's `groups`: the bar's colour and legend entry.
+    pub group: usize,
+    /// The figure written at the bar's end, so the chart reads without the axis.
+    pub text: String,
+}
+
+/// The value axis of a bar chart.
+#[derive(Debug, Clone, Copy)]
+pub struct BarAxis<'a> {
+    /// Axis title, with the unit.
+    pub title: &'a str,
+    /// The axis' full scale (100 for percentages); longer bars stretch it.
+    pub full: f64,
+}
+
+fn plot_bars(area: &Area<'_>, axis: &BarAxis<'_>, groups: &[&str], bars: &[Bar]) -> Option<()> {
+    // A segmented range over 0..=last has one segment per bar.
+    let last = bars.len() as i32 - 1;
+    // The legend sits lower right; long bars get room beyond full scale so they never run under it.
+    let longest = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
+    let full = axis.full.max(longest);
+    let right = if longest > 0.6 * full { full * 1.4 } else { full };
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .margin_right(48)
@@ -20,52 +43,49 @@ fn plot_bars(area: &Area<'_>, rates: &[AcceptanceRate]) -> Option<()> {
         .y_label_area_size(150)
         .build_cartesian_2d(0.0..right, (0..last).into_segmented())
         .ok()?;
-    let names: Vec<&str> = rates.iter().map(|r| r.category.as_str()).collect();
+    let names: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
     chart
         .configure_mesh()
         .disable_y_mesh()
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
-        .x_desc("accepted of decided applications (%)")
-        .y_labels(rates.len())
+        .x_desc(axis.title)
+        .y_labels(bars.len())
         .y_label_formatter(&|v: &SegmentValue<i32>| match v {
             SegmentValue::CenterOf(i) => names.get(*i as usize).map_or(String::new(), |n| (*n).to_owned()),
             _ => String::new(),
         })
-        .x_label_formatter(&|v: &f64| if *v <= 100.0 { format!("{v:.0}") } else { String::new() })
+        .x_label_formatter(&|v: &f64| if *v <= full { format!("{v:.0}") } else { String::new() })
         .bold_line_style(RGBColor(225, 228, 232))
         .light_line_style(TRANSPARENT)
         .draw()
         .ok()?;
-    let (newcomer, other) = (PALETTE[1], PALETTE[0]);
-    let bar = |i: usize, rate: f64, colour: RGBColor| {
+    let rect = |i: usize, value: f64, colour: RGBColor| {
         let mut rect = Rectangle::new(
-            [(0.0, SegmentValue::Exact(i as i32)), (rate * 100.0, SegmentValue::Exact(i as i32 + 1))],
+            [(0.0, SegmentValue::Exact(i as i32)), (value, SegmentValue::Exact(i as i32 + 1))],
             colour.filled(),
         );
         rect.set_margin(5, 5, 0, 0);
         rect
     };
-    let is_newcomer = |r: &AcceptanceRate| NEWCOMER_CATEGORIES.contains(&r.category.as_str());
-    for (label, colour, wanted) in [("newcomer categories", newcomer, true), ("other applicants", other, false)] {
-        let bars: Vec<_> = rates
+    for (group, name) in groups.iter().enumerate() {
+        let colour = PALETTE[group % PALETTE.len()];
+        let drawn: Vec<_> = bars
             .iter()
             .enumerate()
-            .filter(|(_, r)| is_newcomer(r) == wanted)
-            .filter_map(|(i, r)| Some(bar(i, r.rate()?, colour)))
+            .filter(|(_, b)| b.group == group)
+            .filter_map(|(i, b)| Some(rect(i, b.value?, colour)))
             .collect();
         chart
-            .draw_series(bars)
+            .draw_series(drawn)
             .ok()?
-            .label(label)
+            .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
     }
-    // The figure at the end of each bar, so the chart reads without the axis.
     let style = ("sans-serif", 13).into_font();
-    let labels = rates.iter().enumerate().map(|(i, r)| {
-        let text = r.rate().map_or("no decisions".to_owned(), |rate| format!("{:.0} %", rate * 100.0));
-        let x = r.rate().unwrap_or(0.0) * 100.0;
-        EmptyElement::at((x, SegmentValue::CenterOf(i as i32))) + Text::new(text, (6, -7), style.clone())
+    let labels = bars.iter().enumerate().map(|(i, b)| {
+        EmptyElement::at((b.value.unwrap_or(0.0), SegmentValue::CenterOf(i as i32)))
+            + Text::new(b.text.clone(), (6, -7), style.clone())
     });
     chart.draw_series(labels).ok()?;
     chart
@@ -78,11 +98,17 @@ fn plot_bars(area: &Area<'_>, rates: &[AcceptanceRate]) -> Option<()> {
         .ok()
 }
 
-/// Acceptance rate per applicant category. `None` when no category has any decision.
-pub fn acceptance(rates: &[AcceptanceRate], frame: &Frame<'_>) -> Option<String> {
-    if rates.iter().all(|r| r.rate().is_none()) {
+/// Any horizontal bar chart: one bar per row, coloured by group (in `groups` order, which
+/// is also the legend). `None` when no bar has a value.
+pub fn bars(frame: &Frame<'_>, description: &str, axis: &BarAxis<'_>, groups: &[&str], bars: &[Bar]) -> Option<String> {
+    if bars.iter().all(|b| b.value.is_none()) {
         return None;
     }
+    render(frame, description, |area| plot_bars(area, axis, groups, bars))
+}
+
+/// Acceptance rate per applicant category. `None` when no category has any decision.
+pub fn acceptance(rates: &[AcceptanceRate], frame: &Frame<'_>) -> Option<String> {
     let parts: Vec<String> = rates
         .iter()
         .map(|r| match r.rate() {
@@ -91,7 +117,19 @@ pub fn acceptance(rates: &[AcceptanceRate], frame: &Frame<'_>) -> Option<String>
         })
         .collect();
     let description = format!("Acceptance rate per applicant category (accepted of decided): {}.", parts.join("; "));
-    render(frame, &description, |area| plot_bars(area, rates))
+    // Newcomer categories in their own colour (the second group) so the gap shows.
+    let is_newcomer = |r: &AcceptanceRate| NEWCOMER_CATEGORIES.contains(&r.category.as_str());
+    let rows: Vec<Bar> = rates
+        .iter()
+        .map(|r| Bar {
+            label: r.category.clone(),
+            value: r.rate().map(|rate| rate * 100.0),
+            group: if is_newcomer(r) { 1 } else { 0 },
+            text: r.rate().map_or("no decisions".to_owned(), |rate| format!("{:.0} %", rate * 100.0)),
+        })
+        .collect();
+    let axis = BarAxis { title: "accepted of decided applications (%)", full: 100.0 };
+    bars(frame, &description, &axis, &["other applicants", "newcomer categories"], &rows)
 }
 
 #[cfg(test)]

@@ -9,18 +9,33 @@ use crate::analytics::capacity::CapacityPoint;
 use crate::analytics::metrics::QueuePoint;
 use crate::analytics::prices::PricePoint;
 
-/// One line: its legend label and its points in date order.
-struct Line {
-    label: String,
-    points: Vec<(NaiveDate, f64)>,
+/// One line: its legend label and its points (any order; drawn in date order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// The legend label.
+    pub label: String,
+    /// Dates and values in the axis' unit.
+    pub points: Vec<(NaiveDate, f64)>,
 }
 
 /// How the value axis reads.
-struct ValueAxis<'a> {
+#[derive(Debug, Clone, Copy)]
+pub struct ValueAxis<'a> {
     /// Axis title, with the unit.
-    title: &'a str,
+    pub title: &'a str,
     /// Decimals of the tick labels.
-    decimals: usize,
+    pub decimals: usize,
+}
+
+/// Any line chart over time: `description` is the screen-reader text (say what the
+/// lines show and the latest values). `None` when no line has a point.
+pub fn lines(frame: &Frame<'_>, description: &str, axis: &ValueAxis<'_>, lines: &[Line]) -> Option<String> {
+    let mut lines = lines.to_vec();
+    lines.retain(|l| !l.points.is_empty());
+    for line in &mut lines {
+        line.points.sort_by_key(|(date, _)| *date);
+    }
+    render(frame, description, |area| plot_lines(area, axis, &lines))
 }
 
 /// Fewer points than this get a marker on each, so a short series is not a bare segment.

@@ -8,8 +8,8 @@
 mod bars;
 mod lines;
 
-pub use bars::acceptance;
-pub use lines::{capacity_shares, prices, queue_times};
+pub use bars::{Bar, BarAxis, acceptance, bars};
+pub use lines::{Line, ValueAxis, capacity_shares, lines, prices, queue_times};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
