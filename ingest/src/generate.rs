@@ -11,10 +11,11 @@ pub const HEADER: &str = "JobID|Partition|Submit|Eligible|Start|End|State|AllocT
 pub const PARTITIONS: [(&str, f64, f64); 4] =
     [("gpu", 1800.0, 0.45), ("gpu-large", 14_400.0, 0.15), ("cpu", 300.0, 0.3), ("debug", 20.0, 0.1)];
 
-struct Rng(u64);
+/// xorshift64*: small, deterministic for a seed, good enough for synthetic logs.
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         // xorshift64*
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -22,7 +23,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gatelog_collect::client::{Client, MAX_BATCH};
+use gatelog_collect::pbs::{self, QueueMap};
 use gatelog_collect::sacct::{self, PartitionMap, Period, WaitFrom};
-use gatelog_collect::{feeds, generate, import};
+use gatelog_collect::{feeds, generate, import, report};
 
 /// Collectors for Gatelog: published feeds, Slurm accounting data, bulk CSV import.
 /// Every record goes through the site's push API with a provider token.
@@ -70,6 +71,30 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Turn PBS Pro / OpenPBS accounting logs (day files, plain or gzip) into queue_time records and push them
+    ///
+    /// Exit codes: 0 records sent (or printed with --dry-run); 1 the run failed (unreadable or
+    /// non-PBS input, bad queue map, the site refused or was unreachable); 2 wrong command line;
+    /// 3 no job counted, so nothing was sent (wrong files or queue map?).
+    Pbs {
+        /// The accounting files, e.g. /var/spool/pbs/server_priv/accounting/202610*
+        #[arg(required = true, value_name = "FILES")]
+        files: Vec<PathBuf>,
+        /// Queue map: [queues.<name>] with resource, region and tier
+        #[arg(long, value_name = "FILE")]
+        queues: PathBuf,
+        /// Group jobs by month (default) or quarter of their start (UTC)
+        #[arg(long, default_value = "month", value_parser = ["month", "quarter"])]
+        period: String,
+        /// Print the records as NDJSON on stdout (exactly the bodies it would post) and send nothing
+        #[arg(long, conflicts_with = "json")]
+        dry_run: bool,
+        /// Also print the report as one JSON object on stdout
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Import a historical CSV (one record kind) in batches; resumable after interruption
     Import {
         /// The CSV file (header row, one record per row)
@@ -99,6 +124,9 @@ enum Command {
         months: u32,
     },
 }
+
+/// Exit code of a collector that read its input but counted no job (docs/COLLECTORS.md).
+const NOTHING_COUNTED: u8 = 3;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
@@ -160,6 +188,52 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Pbs { files, queues, period, dry_run, json, target } => {
+            let map = QueueMap::load(&queues)?;
+            let period = if period == "quarter" { Period::Quarter } else { Period::Month };
+            let started = std::time::Instant::now();
+            let (records, summary) =
+                pbs::collect(&files, &map, period, chrono::Utc::now().timestamp()).map_err(|e| e.to_string())?;
+            for (skip, (count, first)) in &summary.skipped.0 {
+                eprintln!("  skipped {count}: {} (first at {})", skip.reason(), summary.place(*first));
+            }
+            for (queue, count) in &summary.unmapped {
+                eprintln!("  queue {queue:?} is not in {}: {count} records", queues.display());
+            }
+            let pushed = if dry_run {
+                let mut out = std::io::stdout().lock();
+                for record in &records {
+                    writeln!(out, "{record}").map_err(|e| e.to_string())?;
+                }
+                None
+            } else if records.is_empty() {
+                Some(report::Pushed::default())
+            } else {
+                Some(report::push(&target.client()?, &records).map_err(|e| e.to_string())?)
+            };
+            let outcome =
+                pushed.map_or_else(|| format!("{} records printed, none sent (dry run)", records.len()), |p| p.human());
+            eprintln!(
+                "pbs: {} files, {} lines, {} jobs counted ({} waits from qtime: no etime), {} lines skipped; {outcome}; {:.1} s",
+                summary.files.len(),
+                summary.lines,
+                summary.jobs,
+                summary.from_qtime,
+                summary.skipped.total(),
+                started.elapsed().as_secs_f64()
+            );
+            if json {
+                let report = serde_json::json!({
+                    "collector": "pbs",
+                    "summary": summary.to_json(),
+                    "records": records.len(),
+                    "pushed": pushed.map(|p| p.to_json()),
+                    "seconds": started.elapsed().as_secs_f64(),
+                });
+                println!("{report}");
+            }
+            Ok(if summary.jobs == 0 { ExitCode::from(NOTHING_COUNTED) } else { ExitCode::SUCCESS })
         }
         Command::Import { file, kind, batch, target } => {
             let kind = gatelog::records::RecordKind::OPTIONS

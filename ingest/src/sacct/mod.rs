@@ -45,15 +45,37 @@ impl PartitionMap {
             return Err(format!("{}: no [partitions.<name>] tables", path.display()));
         }
         for (name, target) in &map.partitions {
-            let probe = serde_json::json!({"kind": "queue_time", "period_start": "2026-01-01", "period_end": "2026-02-01",
-                "resource": target.resource, "region": target.region, "tier": target.tier,
-                "jobs": 1, "p50_seconds": 0, "p90_seconds": 0, "p99_seconds": 0});
-            if let Err(errors) = gatelog::records::Record::parse(probe) {
-                let reasons: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect();
-                return Err(format!("{}: partition {name}: {}", path.display(), reasons.join("; ")));
-            }
+            target.check().map_err(|reasons| format!("{}: partition {name}: {reasons}", path.display()))?;
         }
         Ok(map)
+    }
+}
+
+impl Target {
+    /// Whether a queue_time record for this target is one the server would take (the
+    /// reasons if not), so a bad map fails before any input is read.
+    pub fn check(&self) -> Result<(), String> {
+        let probe = serde_json::json!({"kind": "queue_time", "period_start": "2026-01-01", "period_end": "2026-02-01",
+            "resource": self.resource, "region": self.region, "tier": self.tier,
+            "jobs": 1, "p50_seconds": 0, "p90_seconds": 0, "p99_seconds": 0});
+        gatelog::records::Record::parse(probe).map(|_| ()).map_err(|errors| {
+            errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; ")
+        })
+    }
+
+    /// The queue_time record of this target for one period: `stats` are whole seconds
+    /// (p50, p90, p99, mean, max).
+    pub(crate) fn record(&self, begin: NaiveDate, period: Period, jobs: u64, stats: [u64; 5]) -> serde_json::Value {
+        let [p50, p90, p99, mean, max] = stats;
+        serde_json::json!({
+            "kind": "queue_time",
+            "period_start": begin.to_string(),
+            "period_end": period.end_of(begin).to_string(),
+            "resource": self.resource, "region": self.region, "tier": self.tier,
+            "jobs": jobs,
+            "p50_seconds": p50, "p90_seconds": p90, "p99_seconds": p99,
+            "mean_seconds": mean, "max_seconds": max,
+        })
     }
 }
 
@@ -68,7 +90,7 @@ pub enum Period {
 }
 
 impl Period {
-    fn start_of(self, date: NaiveDate) -> NaiveDate {
+    pub(crate) fn start_of(self, date: NaiveDate) -> NaiveDate {
         let month = match self {
             Self::Month => date.month(),
             Self::Quarter => (date.month() - 1) / 3 * 3 + 1,
@@ -76,7 +98,7 @@ impl Period {
         NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date)
     }
 
-    fn end_of(self, start: NaiveDate) -> NaiveDate {
+    pub(crate) fn end_of(self, start: NaiveDate) -> NaiveDate {
         start + Months::new(if self == Self::Month { 1 } else { 3 })
     }
 }
@@ -92,7 +114,8 @@ pub struct Summary {
     pub unmapped: BTreeMap<String, u64>,
 }
 
-const EPOCH_DAYS_CE: i32 = 719_163;
+/// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
+pub(crate) const EPOCH_DAYS_CE: i32 = 719_163;
 
 /// Opens `path` (`-` for stdin), decompressing gzip when it starts with the gzip magic bytes.
 pub fn open(path: &str) -> Result<Box<dyn BufRead>, String> {
@@ -167,12 +190,11 @@ impl<'m> Gatherer<'m> {
 
 /// Targets by index (partitions mapped to the same target are reported together) and
 /// each partition's target index.
-fn targets(map: &PartitionMap) -> (Vec<&Target>, HashMap<&str, u32>) {
-    let mut targets: Vec<&Target> = map.partitions.values().collect();
+pub(crate) fn targets(names: &BTreeMap<String, Target>) -> (Vec<&Target>, HashMap<&str, u32>) {
+    let mut targets: Vec<&Target> = names.values().collect();
     targets.sort();
     targets.dedup();
-    let index = map
-        .partitions
+    let index = names
         .iter()
         .map(|(name, t)| (name.as_str(), targets.iter().position(|x| *x == t).unwrap_or(0) as u32))
         .collect();
@@ -202,7 +224,7 @@ pub fn collect(
     period: Period,
     now: i64,
 ) -> Result<(Vec<serde_json::Value>, Summary), SacctError> {
-    let (targets, index) = targets(map);
+    let (targets, index) = targets(&map.partitions);
     let mut gathered = Gatherer::new(&index, period);
     let mut summary = Summary::default();
     let taken = parse::read(input, from, now, |job| gathered.take(job), &mut summary.skipped)?;
@@ -260,7 +282,7 @@ fn collect_parallel(
         bounds.push((size * k / threads + n as u64).max(*bounds.last().unwrap_or(&0)));
     }
     bounds.push(size);
-    let (targets, index) = targets(map);
+    let (targets, index) = targets(&map.partitions);
     let parts: Vec<Result<(Gatherer<'_>, Skipped, u64, u64), SacctError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = bounds
             .windows(2)
@@ -343,15 +365,7 @@ fn aggregate(
     for i in 0..out.height() {
         let t = targets[target.get(i).unwrap_or(0) as usize];
         let begin = NaiveDate::from_num_days_from_ce_opt(start.get(i).unwrap_or(0) + EPOCH_DAYS_CE).unwrap_or_default();
-        records.push(serde_json::json!({
-            "kind": "queue_time",
-            "period_start": begin.to_string(),
-            "period_end": period.end_of(begin).to_string(),
-            "resource": t.resource, "region": t.region, "tier": t.tier,
-            "jobs": jobs.get(i).unwrap_or(0),
-            "p50_seconds": p50[i], "p90_seconds": p90[i], "p99_seconds": p99[i],
-            "mean_seconds": mean[i], "max_seconds": max[i],
-        }));
+        records.push(t.record(begin, period, jobs.get(i).unwrap_or(0), [p50[i], p90[i], p99[i], mean[i], max[i]]));
     }
     Ok(records)
 }
