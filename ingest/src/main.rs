@@ -123,6 +123,38 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         months: u32,
     },
+    /// Write synthetic PBS accounting logs, one file per day, with every odd form (for tests and benchmarks)
+    GenPbs {
+        /// E and R records to write
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// Directory for the day files (created if missing)
+        #[arg(long)]
+        dir: PathBuf,
+        /// Seed (same seed, same files)
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Months of history, ending with the last full month
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+        /// Gzip every other day's file
+        #[arg(long)]
+        gzip: bool,
+        /// Also write each job's Q and S records
+        #[arg(long)]
+        queued_and_started: bool,
+    },
+}
+
+/// Epoch seconds of the first day `months` before the start of this month, and of three
+/// days before the start of this month: the submissions of a generated history.
+fn history(months: u32) -> (i64, i64) {
+    let today = chrono::Utc::now().date_naive();
+    let end = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
+        .unwrap_or(today);
+    let start = end - chrono::Months::new(months.max(1));
+    let seconds = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
+    (seconds(start), seconds(end) - 86_400 * 3)
 }
 
 /// Exit code of a collector that read its input but counted no job (docs/COLLECTORS.md).
@@ -262,13 +294,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::GenSacct { rows, out, seed, months } => {
-            let today = chrono::Utc::now().date_naive();
-            let end =
-                chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), chrono::Datelike::month(&today), 1)
-                    .unwrap_or(today);
-            let start = end - chrono::Months::new(months.max(1));
-            let seconds = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
-            let (first, last) = (seconds(start), seconds(end) - 86_400 * 3);
+            let (first, last) = history(months);
             match out {
                 None => {
                     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
@@ -288,6 +314,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenPbs { records, dir, seed, months, gzip, queued_and_started } => {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let (first, last) = history(months);
+            let options = pbs::generate::Options { end_records: records, first, last, seed, gzip, queued_and_started };
+            let written = pbs::generate::write_days(&dir, &options, |_| {}).map_err(|e| e.to_string())?;
+            eprintln!("{}: {} files, {} lines", dir.display(), written.files.len(), written.lines);
             Ok(ExitCode::SUCCESS)
         }
     }
