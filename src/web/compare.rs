@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::compare_charts::{ComparedChart, compare_charts};
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::grades::Grade;
@@ -77,6 +78,8 @@ pub struct ComparePage {
     pub snapshot: Arc<Snapshot>,
     /// The citation line.
     pub cite: super::cite::Citation,
+    /// Per metric, both providers on one chart (empty without two sides).
+    pub charts: Vec<ComparedChart>,
 }
 
 fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
@@ -131,7 +134,22 @@ pub async fn show(State(state): State<AppState>, Query(query): Query<CompareQuer
         None => "provider comparison".to_owned(),
     };
     let cite = super::cite::Citation::new(&state, &snapshot, what, &path);
-    Ok(super::render(&ComparePage { providers: snapshot.providers.clone(), sides, notice, a, b, snapshot, cite }))
+    let charts = match &sides {
+        Some((x, y)) => {
+            // The figures the two scorecards draw (kept per checkpoint), read at once.
+            let (fx, fy) = tokio::try_join!(
+                snapshot::provider_data(&state, &snapshot, x.provider.slug.as_str()),
+                snapshot::provider_data(&state, &snapshot, y.provider.slug.as_str()),
+            )?;
+            compare_charts(
+                (x.provider.display_name.as_str(), &fx.figures),
+                (y.provider.display_name.as_str(), &fy.figures),
+            )
+        }
+        None => Vec::new(),
+    };
+    let providers = snapshot.providers.clone();
+    Ok(super::render(&ComparePage { providers, sides, notice, a, b, snapshot, cite, charts }))
 }
 
 #[cfg(test)]
@@ -158,5 +176,35 @@ mod tests {
             response.assert_status(StatusCode::OK);
             assert!(response.html().text_of(".notice").contains(message), "{query}");
         }
+    }
+
+    #[tokio::test]
+    async fn each_metric_is_one_chart_with_both_providers() {
+        let app = TestApp::with_demo().await;
+        let html = app.get("/compare?a=corvid-gpu&b=rhine-ai-factory").await.html();
+        let headings = html.texts_of("section.compare-chart h2");
+        assert_eq!(headings, ["Queue waits", "Acceptance", "Prices", "Lock-ups"]);
+        assert_eq!(html.texts_of("section.compare-chart figure").len(), 4, "one chart per metric");
+        let descriptions = html.texts_of("section.compare-chart svg[role=img] desc");
+        assert!(descriptions.len() >= 4, "{descriptions:?}");
+        for desc in &descriptions {
+            assert!(desc.contains("Corvid GPU (demo)") && desc.contains("Rhine AI Factory (demo)"), "{desc}");
+        }
+        let mut ids = html.attrs_of("svg[role=img] title", "id");
+        for id in ["compare-waits-title", "compare-acceptance-title", "compare-prices-title", "compare-lockups-title"] {
+            assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
+        }
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "ids are unique on the page");
+        // Lines are named by provider and series, both in the same chart.
+        let lines = html.texts_of(".chart-figures-table thead th");
+        assert!(lines.iter().any(|l| l == "Corvid GPU (demo) · newcomer"), "{lines:?}");
+        assert!(lines.iter().any(|l| l == "Rhine AI Factory (demo) · newcomer"), "{lines:?}");
+        // The same provider twice is explained, with no chart.
+        let same = app.get("/compare?a=corvid-gpu&b=corvid-gpu").await;
+        same.assert_status(StatusCode::OK);
+        assert!(!same.html().exists("svg[role=img]"));
     }
 }

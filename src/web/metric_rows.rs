@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 
+use super::metric_charts::Monthly;
 use crate::AppState;
 use crate::analytics::metrics::{self, TierSummary};
 use crate::analytics::{Disclosures, Filter, add};
 use crate::error::AppError;
 use crate::projection::bucket::BucketSummary;
-use crate::projection::points::{PointsView, RecordView};
+use crate::projection::points::{PointsView, RecordView, price_cells, series};
 use crate::records::{Record, RecordKind};
 
 /// The inputs of one dashboard's table.
@@ -32,6 +33,9 @@ pub struct Rows {
     /// (provider, cells after the provider's), in table order. `None` when the table is to be
     /// computed from `disclosures`.
     pub shown: Option<Vec<(String, Vec<String>)>>,
+    /// The queue and prices dashboards' monthly values, for their charts (gathered in
+    /// the same pass as the rest).
+    pub monthly: Monthly,
 }
 
 impl Rows {
@@ -44,7 +48,17 @@ impl Rows {
         for (provider, c) in &all_capacity.capacity {
             capacity.entry(provider.clone()).or_default().push((c.as_of, c.total_accelerators));
         }
-        Ok(Self { queue, disclosures: filtered, capacity, shown: None })
+        let mut monthly = Monthly::default();
+        for (_, r) in &filtered.queue_times {
+            monthly.queue(r.tier.as_str(), r.period_start, r.p50_seconds);
+        }
+        for (_, r) in &filtered.prices {
+            let parts = [r.resource.as_str(), r.region.as_str(), r.pricing_model.as_str()];
+            if let Some(series) = series(RecordKind::Price, &parts) {
+                monthly.price(&series, r.effective_date, &price_cells(r));
+            }
+        }
+        Ok(Self { queue, disclosures: filtered, capacity, shown: None, monthly })
     }
 }
 
@@ -138,6 +152,7 @@ impl PointsFold {
                 held.p50.push(point.p50_seconds as f64);
                 held.p90.push(point.p90_seconds as f64);
                 held.jobs = add(held.jobs, point.jobs);
+                self.rows.monthly.queue(tier, point.date, point.p50_seconds);
             }
         }
         for point in view.records.iter().filter(|p| in_window(p.date)) {
@@ -170,6 +185,9 @@ impl PointsFold {
         let in_window = self.in_window();
         for bytes in &held {
             for point in PointsView::of(bytes).map_err(unavailable)?.records {
+                if self.kind == RecordKind::Price && in_window(point.date) {
+                    self.rows.monthly.price(point.series, point.date, &point.cells().map_err(unavailable)?);
+                }
                 if in_window(point.date) && newest.get(point.series).is_none_or(|n| n.date < point.date) {
                     newest.insert(point.series, point);
                 }
@@ -209,7 +227,7 @@ fn push(disclosures: &mut Disclosures, provider: &str, record: Record) {
 
 /// The median as the analytics compute it (linear interpolation between the two middle
 /// values of an even count); `values` is sorted in place.
-fn median(values: &mut [f64]) -> f64 {
+pub(super) fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }

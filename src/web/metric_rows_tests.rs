@@ -53,6 +53,13 @@ async fn every_dashboard_from_points_equals_the_dashboard_from_records() {
             let (a, b) =
                 (table(metric, &snapshot, &points).expect("a"), table(metric, &snapshot, &records).expect("b"));
             assert_eq!(cells(&a), cells(&b), "{metric} from {from:?} to {to:?}");
+            // And the same chart.
+            let figures = |rows: &Rows| {
+                let names = std::collections::HashMap::new();
+                crate::web::metric_charts::dashboard_chart(metric, &filter, rows, &names)
+                    .map(|chart| (chart.caption, chart.figures))
+            };
+            assert_eq!(figures(&points), figures(&records), "{metric} chart from {from:?} to {to:?}");
             compared += a.rows.len();
         }
     }

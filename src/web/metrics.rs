@@ -10,6 +10,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::metric_charts::PageChart;
 use super::metric_rows::Rows;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
@@ -232,6 +233,24 @@ pub struct MetricTable {
     pub headers: Vec<&'static str>,
     /// Rows.
     pub rows: Vec<Vec<Cell>>,
+    /// The chart above the table, or the sentence shown instead.
+    pub chart: Result<PageChart, String>,
+}
+
+/// The table and chart of `metric` for `filter`.
+fn table_and_chart(metric: &str, filter: &Filter, snapshot: &Snapshot, input: &Rows) -> Result<MetricTable, AppError> {
+    let mut table = table(metric, snapshot, input)?;
+    let names: std::collections::HashMap<&str, &str> =
+        snapshot.providers.iter().map(|p| (p.slug.as_str(), p.display_name.as_str())).collect();
+    table.chart = if table.rows.is_empty() {
+        Err(format!(
+            "Nothing disclosed matches this filter ({}), so there is no chart and no table.",
+            super::metric_charts::filter_phrase(filter)
+        ))
+    } else {
+        super::metric_charts::dashboard_chart(metric, filter, input, &names)
+    };
+    Ok(table)
 }
 
 pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<MetricTable, AppError> {
@@ -313,19 +332,7 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
             )
         }
         "lockups" => {
-            // Shares need every capacity filing before each deal, not only those in the filter.
-            let mut deals: std::collections::BTreeMap<&str, Vec<&crate::records::kinds::Lockup>> = Default::default();
-            for (provider, lockup) in &filtered.lockups {
-                deals.entry(provider.as_str()).or_default().push(lockup);
-            }
-            let mut keep: Vec<metrics::LockupShare> = deals
-                .into_iter()
-                .flat_map(|(provider, lockups)| {
-                    let filings = input.capacity.get(provider).map_or(&[][..], Vec::as_slice);
-                    metrics::lockup_shares_of(provider, lockups.into_iter(), filings)
-                })
-                .collect();
-            metrics::sort_lockup_shares(&mut keep);
+            let keep = lockup_shares(input);
             let rows = keep
                 .iter()
                 .map(|s| {
@@ -347,20 +354,7 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
             )
         }
         "capacity" => {
-            let rows = match &input.shown {
-                Some(shown) => shown.iter().map(|(p, cells)| row(provider(p), cells)).collect(),
-                None => {
-                    let mut latest: std::collections::BTreeMap<(&str, &str, &str), &crate::records::kinds::Capacity> =
-                        Default::default();
-                    for (p, c) in &filtered.capacity {
-                        let key = (p.as_str(), c.resource.as_str(), c.region.as_str());
-                        if latest.get(&key).is_none_or(|current| current.as_of < c.as_of) {
-                            latest.insert(key, c);
-                        }
-                    }
-                    latest.iter().map(|((p, _, _), c)| row(provider(p), &points::capacity_cells(c))).collect()
-                }
-            };
+            let rows = capacity_rows(input).iter().map(|(p, cells)| row(provider(p), cells)).collect();
             (
                 "The latest capacity in the window per provider, resource and region, with the newcomer set-aside.",
                 vec![
@@ -378,7 +372,43 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
         }
         _ => return Err(AppError::NotFound),
     };
-    Ok(MetricTable { explanation, headers, rows })
+    Ok(MetricTable { explanation, headers, rows, chart: Err(String::new()) })
+}
+
+/// Every deal the filter keeps with its share of the provider's capacity at its start, in
+/// table order (the lock-ups table and chart).
+pub(super) fn lockup_shares(input: &Rows) -> Vec<metrics::LockupShare> {
+    // Shares need every capacity filing before each deal, not only those in the filter.
+    let mut deals: std::collections::BTreeMap<&str, Vec<&crate::records::kinds::Lockup>> = Default::default();
+    for (provider, lockup) in &input.disclosures.lockups {
+        deals.entry(provider.as_str()).or_default().push(lockup);
+    }
+    let mut keep: Vec<metrics::LockupShare> = deals
+        .into_iter()
+        .flat_map(|(provider, lockups)| {
+            let filings = input.capacity.get(provider).map_or(&[][..], Vec::as_slice);
+            metrics::lockup_shares_of(provider, lockups.into_iter(), filings)
+        })
+        .collect();
+    metrics::sort_lockup_shares(&mut keep);
+    keep
+}
+
+/// The latest capacity filing in the window per provider, resource and region, as
+/// (provider, cells after the provider's), in table order (the capacity table and chart).
+pub(super) fn capacity_rows(input: &Rows) -> std::borrow::Cow<'_, [(String, Vec<String>)]> {
+    if let Some(shown) = &input.shown {
+        return shown.as_slice().into();
+    }
+    let mut latest: std::collections::BTreeMap<(&str, &str, &str), &crate::records::kinds::Capacity> =
+        Default::default();
+    for (p, c) in &input.disclosures.capacity {
+        let key = (p.as_str(), c.resource.as_str(), c.region.as_str());
+        if latest.get(&key).is_none_or(|current| current.as_of < c.as_of) {
+            latest.insert(key, c);
+        }
+    }
+    latest.iter().map(|((p, _, _), c)| ((*p).to_owned(), points::capacity_cells(c))).collect::<Vec<_>>().into()
 }
 
 /// The record kind a dashboard reads.
@@ -483,7 +513,7 @@ pub async fn show(
         None => {
             let rows = rows(&state, kind_of(metric), &filter).await?;
             let for_table = snapshot.clone();
-            let table = tokio::task::spawn_blocking(move || table(metric, &for_table, &rows))
+            let table = tokio::task::spawn_blocking(move || table_and_chart(metric, &filter, &for_table, &rows))
                 .await
                 .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))??;
             snapshot.memo.put(memo_key, Arc::new(table))
@@ -584,6 +614,130 @@ mod tests {
         }
         // Short tables have no pager.
         assert!(!app.get("/metrics/queue-times").await.html().exists(".pager"));
+    }
+
+    /// The chart's description, its figures table (headers, rows) and the page.
+    fn chart_of(page: &crate::testing::Page) -> (String, Vec<String>, Vec<String>) {
+        let desc = page.text_of("figure.dashboard-chart svg[role=img] desc");
+        let headers = page.texts_of(".chart-figures-table thead th");
+        let rows = page.texts_of(".chart-figures-table tbody tr");
+        (desc, headers, rows)
+    }
+
+    #[tokio::test]
+    async fn every_dashboard_draws_a_chart_that_names_its_filter() {
+        let app = TestApp::with_demo().await;
+        for (metric, _) in super::METRICS {
+            for (query, says) in
+                [("", "every resource, region and date"), ("?from=2025-06-01", "dates from 2025-06-01")]
+            {
+                let page = app.get(&format!("/metrics/{metric}{query}")).await.html();
+                assert!(page.exists("figure.dashboard-chart svg[role=img] title"), "{metric}{query}: no chart");
+                let (desc, _, rows) = chart_of(&page);
+                assert!(desc.contains(says), "{metric}{query}: {desc}");
+                assert!(page.text_of("figure.dashboard-chart figcaption").contains(says), "{metric}{query}");
+                assert!(!rows.is_empty(), "{metric}{query}: the chart's figures are listed");
+                // The chart comes before the table.
+                let html = app.get(&format!("/metrics/{metric}{query}")).await.text();
+                assert!(html.find("dashboard-chart") < html.find("id=\"metric-table\""), "{metric}");
+            }
+        }
+        let narrowed = app.get("/metrics/capacity?region=eu-fi").await.html();
+        assert!(chart_of(&narrowed).0.contains("region eu-fi"));
+        // Only eu-fi's providers are drawn: every bar is a provider of the table.
+        let (_, _, rows) = chart_of(&narrowed);
+        let table = narrowed.texts_of("#metric-table tbody tr td:first-child");
+        assert!(rows.iter().all(|r| table.iter().any(|p| r.starts_with(p.as_str()))), "{rows:?} vs {table:?}");
+    }
+
+    #[tokio::test]
+    async fn a_filter_matching_nothing_gives_no_chart_and_says_so() {
+        let app = TestApp::with_demo().await;
+        for (metric, _) in super::METRICS {
+            let page = app.get(&format!("/metrics/{metric}?from=2031-01-01")).await.html();
+            assert!(!page.exists("svg[role=img]"), "{metric}");
+            assert!(!page.exists("#metric-table"), "{metric}");
+            let sentence = page.text_of(".no-chart");
+            assert!(sentence.contains("Nothing disclosed matches") && sentence.contains("2031-01-01"), "{sentence}");
+        }
+    }
+
+    /// The median as the dashboards compute it, of figures read off a page.
+    fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+    }
+
+    /// Column `n` (1-based) of a table's body.
+    fn column(page: &crate::testing::Page, table: &str, n: usize) -> Vec<String> {
+        page.texts_of(&format!("{table} tbody tr > :nth-child({n})"))
+    }
+
+    #[tokio::test]
+    async fn the_charts_latest_values_are_the_tables_figures() {
+        let app = TestApp::with_demo().await;
+        // Queue times: in one month, resource and region each provider files one record per
+        // tier, so the chart's monthly median across providers is the median of the table's
+        // per-provider medians.
+        let all = app.get("/metrics/queue-times").await.html();
+        let month = column(&all, ".chart-figures-table", 1).last().expect("months").clone();
+        let resources = all.attrs_of("select[name=resource] option", "value");
+        let regions = all.attrs_of("select[name=region] option", "value");
+        let mut checked = 0;
+        for resource in resources.iter().filter(|r| !r.is_empty()) {
+            for region in regions.iter().filter(|r| !r.is_empty()) {
+                let url =
+                    format!("/metrics/queue-times?resource={resource}&region={region}&from={month}-01&to={month}-28");
+                let page = app.get(&url).await.html();
+                if !page.exists("#metric-table") {
+                    continue;
+                }
+                let (desc, headers, _) = chart_of(&page);
+                assert!(desc.contains(&format!("resource {resource}, region {region}")), "{desc}");
+                let Some(line) = headers.iter().position(|h| h == "newcomer") else { continue };
+                let drawn: f64 =
+                    column(&page, ".chart-figures-table", line + 1).last().expect("a month").parse().expect("a figure");
+                let (tiers, medians, records) = (
+                    column(&page, "#metric-table", 2),
+                    column(&page, "#metric-table", 3),
+                    column(&page, "#metric-table", 6),
+                );
+                let newcomer: Vec<f64> = (0..tiers.len())
+                    .filter(|&i| tiers[i] == "newcomer")
+                    .map(|i| {
+                        assert_eq!(records[i], "1", "{url}: one record per provider and tier");
+                        medians[i].parse().expect("hours")
+                    })
+                    .collect();
+                assert!((median(newcomer) - drawn).abs() <= 0.011, "{url}: chart {drawn}, table {medians:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "some resource and region has newcomer queue times in {month}");
+
+        // Acceptance: a category's bar is its accepted ÷ decided summed over the table's rows.
+        let page = app.get("/metrics/acceptance?from=2025-06-01").await.html();
+        let table = "#metric-table";
+        let (categories, accepted, rejected) =
+            (column(&page, table, 2), column(&page, table, 4), column(&page, table, 5));
+        let (drawn_categories, drawn_rates) =
+            (column(&page, ".chart-figures-table", 1), column(&page, ".chart-figures-table", 5));
+        assert!(drawn_categories.len() >= 2, "{drawn_categories:?}");
+        for (category, drawn) in drawn_categories.iter().zip(&drawn_rates) {
+            let (mut yes, mut decided) = (0u64, 0u64);
+            for i in (0..categories.len()).filter(|&i| &categories[i] == category) {
+                let (a, r): (u64, u64) = (accepted[i].parse().expect("count"), rejected[i].parse().expect("count"));
+                yes += a;
+                decided += a + r;
+            }
+            let expected = if decided == 0 {
+                "no decisions".to_owned()
+            } else {
+                format!("{:.1} %", yes as f64 * 100.0 / decided as f64)
+            };
+            assert_eq!(drawn, &expected, "{category}");
+        }
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 pub mod api_docs;
 pub mod cite;
 pub mod compare;
+mod compare_charts;
 pub mod compliance;
 pub mod data;
 pub mod errors;
@@ -14,6 +15,7 @@ pub mod home;
 pub mod ledger;
 pub mod links;
 pub mod methodology;
+mod metric_charts;
 mod metric_rows;
 pub mod metrics;
 pub mod providers;

@@ -1,0 +1,179 @@
+//! The compare page's charts: per metric, both providers on the same axes, from the same
+//! per-provider figures their scorecards draw ([`ProviderFigures`]).
+
+use std::collections::BTreeMap;
+
+use super::metric_charts::{Figures, PageChart};
+use crate::analytics::grades::NEWCOMER_CATEGORIES;
+use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
+use crate::projection::summary::ProviderFigures;
+
+/// One provider of the comparison: its display name and figures.
+pub type Party<'a> = (&'a str, &'a ProviderFigures);
+
+/// One metric compared: its heading and chart, or why there is none.
+pub struct ComparedChart {
+    /// The section heading.
+    pub heading: &'static str,
+    /// The chart, or the sentence shown instead.
+    pub chart: Result<PageChart, String>,
+}
+
+/// Every metric compared, in page order.
+pub fn compare_charts(a: Party<'_>, b: Party<'_>) -> Vec<ComparedChart> {
+    let both = format!("{} and {}", a.0, b.0);
+    let none = |what: &str| format!("Neither {both} has disclosed {what}, so there is nothing to draw.");
+    vec![
+        ComparedChart { heading: "Queue waits", chart: waits(a, b, &both).ok_or_else(|| none("queue times")) },
+        ComparedChart {
+            heading: "Acceptance",
+            chart: acceptance(a, b, &both).ok_or_else(|| none("decided applications")),
+        },
+        ComparedChart { heading: "Prices", chart: prices(a, b, &both).ok_or_else(|| none("prices")) },
+        ComparedChart { heading: "Lock-ups", chart: lockups(a, b, &both).ok_or_else(|| none("capacity filings")) },
+    ]
+}
+
+fn waits(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
+    let mut lines = Vec::new();
+    for (name, figures) in [a, b] {
+        let mut tiers: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for p in &figures.queue {
+            tiers.entry(p.tier.as_str()).or_default().push((p.period_start, p.p50_seconds / 3600.0));
+        }
+        lines.extend(tiers.into_iter().map(|(tier, points)| Line { label: format!("{name} · {tier}"), points }));
+    }
+    let title = format!("Median wait per access tier: {both}");
+    let description =
+        format!("Lines: median wait in hours per access tier and month, {both} on the same axes ({}).", labels(&lines));
+    let axis = ValueAxis { title: "median wait (hours)", decimals: 1 };
+    let svg = charts::lines(&Frame::inline("compare-waits", &title), &description, &axis, &lines)?;
+    Some(PageChart {
+        svg,
+        caption: format!(
+            "Median wait per access tier, monthly (median across each provider's resources and regions), {both}."
+        ),
+        figures: Figures::of_lines(&lines, 2),
+    })
+}
+
+fn acceptance(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
+    let mut categories: Vec<&str> = a.1.acceptance.iter().chain(&b.1.acceptance).map(|r| r.category.as_str()).collect();
+    categories.sort_by_key(|c| (!NEWCOMER_CATEGORIES.contains(c), *c));
+    categories.dedup();
+    let mut bars = Vec::new();
+    let mut rows = Vec::new();
+    for category in categories {
+        for (group, (name, figures)) in [a, b].into_iter().enumerate() {
+            let rate = figures.acceptance.iter().find(|r| r.category == category).and_then(|r| r.rate());
+            let text = rate.map_or("no decisions".to_owned(), |r| format!("{:.1} %", r * 100.0));
+            rows.push(vec![category.to_owned(), name.to_owned(), text.clone()]);
+            bars.push(Bar { label: category.to_owned(), value: rate.map(|r| r * 100.0), group, text });
+        }
+    }
+    let words: Vec<String> = rows.iter().map(|r| format!("{} {} {}", r[1], r[0], r[2])).collect();
+    let title = format!("Acceptance per applicant category: {both}");
+    let description = format!(
+        "Bars: accepted share of decided applications per applicant category, newcomer categories first, {both} side by side: {}.",
+        words.join("; ")
+    );
+    let axis = BarAxis { title: "accepted of decided applications (%)", full: 100.0 };
+    let svg = charts::bars(&Frame::inline("compare-acceptance", &title), &description, &axis, &[a.0, b.0], &bars)?;
+    Some(PageChart {
+        svg,
+        caption: format!(
+            "Accepted ÷ (accepted + rejected) per applicant category over all tracks and periods, {both}; newcomer categories (student, first-time founder, civic) first."
+        ),
+        figures: Figures {
+            headers: ["applicant category", "provider", "acceptance rate"].map(str::to_owned).into(),
+            rows,
+        },
+    })
+}
+
+/// Price series drawn per provider at most: both providers' lines on one axis stay legible.
+const PRICE_SERIES: usize = 2;
+
+fn prices(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
+    // One currency per axis: the one most of both providers' prices use.
+    let mut currencies: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in a.1.prices.iter().chain(&b.1.prices) {
+        *currencies.entry(p.currency.as_str()).or_default() += 1;
+    }
+    let currency = currencies.iter().max_by_key(|(_, n)| **n).map(|(c, _)| *c)?;
+    // The series both disclose come first (they compare like with like), then the longest.
+    let series_of = |f: &ProviderFigures| -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for p in f.prices.iter().filter(|p| p.currency == currency) {
+            *out.entry(p.series.clone()).or_insert(0) += 1;
+        }
+        out
+    };
+    let (sa, sb) = (series_of(a.1), series_of(b.1));
+    let mut lines = Vec::new();
+    let mut left_out = 0;
+    for ((name, figures), mine, theirs) in [(a, &sa, &sb), (b, &sb, &sa)] {
+        let mut ranked: Vec<(&String, &usize)> = mine.iter().collect();
+        ranked.sort_by_key(|(s, n)| (!theirs.contains_key(*s), std::cmp::Reverse(**n), (*s).clone()));
+        left_out += ranked.len().saturating_sub(PRICE_SERIES);
+        for (series, _) in ranked.into_iter().take(PRICE_SERIES) {
+            let points = figures
+                .prices
+                .iter()
+                .filter(|p| p.currency == currency && &p.series == series)
+                .map(|p| (p.month, p.price))
+                .collect();
+            lines.push(Line { label: format!("{name} · {series}"), points });
+        }
+    }
+    let mut more = String::new();
+    if left_out > 0 {
+        more.push_str(&format!(" {left_out} more series are on the scorecards."));
+    }
+    if currencies.len() > 1 {
+        more.push_str(" Prices in other currencies are on the scorecards.");
+    }
+    let title = format!("Price per accelerator-hour ({currency}): {both}");
+    let description = format!(
+        "Lines: monthly median price per accelerator-hour in {currency} per resource and pricing model, {both} on the same axes ({}).{more}",
+        labels(&lines)
+    );
+    let axis_title = format!("price per accelerator-hour ({currency})");
+    let axis = ValueAxis { title: &axis_title, decimals: 2 };
+    let svg = charts::lines(&Frame::inline("compare-prices", &title), &description, &axis, &lines)?;
+    Some(PageChart {
+        svg,
+        caption: format!(
+            "Monthly median price per accelerator-hour in {currency} across regions, per resource and pricing model (series both disclose first), {both}.{more}"
+        ),
+        figures: Figures::of_lines(&lines, 2),
+    })
+}
+
+fn lockups(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
+    let mut lines = Vec::new();
+    for (name, figures) in [a, b] {
+        let locked = figures.capacity.iter().filter_map(|p| Some((p.as_of, p.locked_share()? * 100.0))).collect();
+        let set_aside = figures.capacity.iter().filter_map(|p| Some((p.as_of, p.set_aside_share()? * 100.0))).collect();
+        lines.push(Line { label: format!("{name} · locked up"), points: locked });
+        lines.push(Line { label: format!("{name} · set aside for newcomers"), points: set_aside });
+    }
+    let title = format!("Capacity locked up and set aside for newcomers: {both}");
+    let description = format!(
+        "Lines: percent of disclosed capacity locked up by deals in force and percent set aside for newcomers, at each capacity filing, {both} on the same axes ({}).",
+        labels(&lines)
+    );
+    let axis = ValueAxis { title: "share of capacity (%)", decimals: 0 };
+    let svg = charts::lines(&Frame::inline("compare-lockups", &title), &description, &axis, &lines)?;
+    Some(PageChart {
+        svg,
+        caption: format!(
+            "At each capacity filing: share of capacity held by deals in force, and share set aside for newcomers, {both}."
+        ),
+        figures: Figures::of_lines(&lines, 1),
+    })
+}
+
+fn labels(lines: &[Line]) -> String {
+    lines.iter().filter(|l| !l.points.is_empty()).map(|l| l.label.as_str()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,482 @@
+//! The dashboards' charts: each metric's figures per month (queue times, prices) or per
+//! category or provider (acceptance, lock-ups, capacity), for the filter in force.
+//!
+//! Monthly values are gathered in the same pass that reads the table's inputs
+//! ([`super::metric_rows`]), from the same projection points or records, so a chart adds
+//! no read of its own; the chart is drawn once per checkpoint and filter, with the table.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::metric_rows::{Rows, median};
+use crate::analytics::Filter;
+use crate::analytics::grades::NEWCOMER_CATEGORIES;
+use crate::analytics::metrics::{self, LockupShare};
+use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
+use crate::projection::bucket::month_of;
+
+/// A chart as a page shows it: the SVG, a caption saying what is drawn and for which
+/// filter, and the figures drawn as a table (the chart's text alternative).
+pub struct PageChart {
+    /// The SVG markup (with its own title and description).
+    pub svg: String,
+    /// What the chart draws, with the filter.
+    pub caption: String,
+    /// The figures drawn.
+    pub figures: Figures,
+}
+
+/// A chart's figures as a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figures {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// Rows of text.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Figures {
+    /// One row per month, one column per line (`—` where a line has no point).
+    pub fn of_lines(lines: &[Line], decimals: usize) -> Self {
+        let mut months: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+        for (i, line) in lines.iter().enumerate() {
+            for (date, value) in &line.points {
+                let row = months.entry(*date).or_insert_with(|| vec!["—".to_owned(); lines.len()]);
+                row[i] = format!("{value:.decimals$}");
+            }
+        }
+        // Monthly series read by month; filings on other days keep their date.
+        let monthly = months.keys().all(|d| d.day() == 1);
+        let (first, format) = if monthly { ("month", "%Y-%m") } else { ("date", "%Y-%m-%d") };
+        let headers = std::iter::once(first.to_owned()).chain(lines.iter().map(|l| l.label.clone())).collect();
+        let rows = months
+            .into_iter()
+            .map(|(date, cells)| std::iter::once(date.format(format).to_string()).chain(cells).collect())
+            .collect();
+        Self { headers, rows }
+    }
+}
+
+/// Values per series and month: what a line of medians is computed from.
+type SeriesMonths = BTreeMap<String, BTreeMap<NaiveDate, Vec<f64>>>;
+
+fn push_value(series: &mut SeriesMonths, name: &str, date: NaiveDate, value: f64) {
+    // Looked up by &str first: a dashboard adds hundreds of thousands of values to a few series.
+    let months = match series.get_mut(name) {
+        Some(months) => months,
+        None => series.entry(name.to_owned()).or_default(),
+    };
+    months.entry(month_of(date)).or_default().push(value);
+}
+
+/// The monthly values of the queue and prices dashboards, gathered record by record (or
+/// point by point) while the table's inputs are read.
+#[derive(Debug, Default)]
+pub struct Monthly {
+    /// Reported median waits in hours, per tier and month.
+    queue: SeriesMonths,
+    /// Prices per currency, then per `resource · pricing model` and month.
+    prices: BTreeMap<String, SeriesMonths>,
+    /// Scratch for a price's series name (no allocation per price).
+    name: String,
+}
+
+impl Monthly {
+    /// One queue-time record's reported median wait.
+    pub fn queue(&mut self, tier: &str, date: NaiveDate, p50_seconds: u64) {
+        push_value(&mut self.queue, tier, date, p50_seconds as f64 / 3600.0);
+    }
+
+    /// One price, from its series key (resource, region, model) and its dashboard cells:
+    /// points keep a price as the cells its row shows, so records and points both go
+    /// through [`crate::projection::points::price_cells`] and read the same value back.
+    pub fn price(&mut self, series: &str, date: NaiveDate, cells: &[String]) {
+        let mut parts = series.split('\u{1f}');
+        let (Some(resource), _, Some(model)) = (parts.next(), parts.next(), parts.next()) else { return };
+        let Some((amount, currency)) = cells.get(3).and_then(|c| c.split_once(' ')) else { return };
+        let Ok(amount) = amount.parse::<f64>() else { return };
+        self.name.clear();
+        let _ = write!(self.name, "{resource} · {model}");
+        let by_currency = match self.prices.get_mut(currency) {
+            Some(series) => series,
+            None => self.prices.entry(currency.to_owned()).or_default(),
+        };
+        push_value(by_currency, &self.name, date, amount);
+    }
+}
+
+/// Lines of monthly medians, one per series.
+fn median_lines(series: &SeriesMonths) -> Vec<Line> {
+    series
+        .iter()
+        .map(|(name, months)| Line {
+            label: name.clone(),
+            points: months
+                .iter()
+                .map(|(month, values)| {
+                    let mut values = values.clone();
+                    (*month, median(&mut values))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The filter in words: "resource h100, region eu-fi, from 2026-01-01 to 2026-06-30".
+pub fn filter_phrase(filter: &Filter) -> String {
+    let mut parts = Vec::new();
+    if let Some(resource) = &filter.resource {
+        parts.push(format!("resource {resource}"));
+    }
+    if let Some(region) = &filter.region {
+        parts.push(format!("region {region}"));
+    }
+    match (filter.from, filter.to) {
+        (Some(from), Some(to)) => parts.push(format!("dates from {from} to {to}")),
+        (Some(from), None) => parts.push(format!("dates from {from}")),
+        (None, Some(to)) => parts.push(format!("dates up to {to}")),
+        (None, None) => {}
+    }
+    if parts.is_empty() { "every resource, region and date".to_owned() } else { parts.join(", ") }
+}
+
+/// Lines drawn at most: more than this is a tangle on a phone; the rest stay in the table.
+const MAX_LINES: usize = 6;
+/// Bars drawn at most (the highest); the rest stay in the table.
+const MAX_BARS: usize = 12;
+
+/// The newest point of each line, in words.
+fn latest_words(lines: &[Line], unit: &str, decimals: usize) -> String {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let (date, value) = l.points.iter().max_by_key(|(d, _)| *d)?;
+            Some(format!("{} {value:.decimals$}{unit} ({})", l.label, date.format("%Y-%m")))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The chart of dashboard `metric` for `filter`, or the sentence the page shows instead.
+/// `names` maps provider slugs to display names.
+pub fn dashboard_chart(
+    metric: &str,
+    filter: &Filter,
+    rows: &Rows,
+    names: &HashMap<&str, &str>,
+) -> Result<PageChart, String> {
+    let phrase = filter_phrase(filter);
+    let id = format!("{metric}-chart");
+    match metric {
+        "queue-times" => queue_chart(&id, &phrase, &rows.monthly),
+        "acceptance" => acceptance_chart(&id, &phrase, rows),
+        "prices" => prices_chart(&id, &phrase, &rows.monthly),
+        "lockups" => lockups_chart(&id, &phrase, &super::metrics::lockup_shares(rows), names),
+        _ => capacity_chart(&id, &phrase, &super::metrics::capacity_rows(rows), names),
+    }
+}
+
+fn nothing(what: &str, phrase: &str) -> String {
+    format!("No chart: no {what} matches this filter ({phrase}).")
+}
+
+fn queue_chart(id: &str, phrase: &str, monthly: &Monthly) -> Result<PageChart, String> {
+    let lines = median_lines(&monthly.queue);
+    let title = "Median wait per access tier, monthly, across providers";
+    let description = format!(
+        "Lines: monthly median of the reported median waits, in hours, per access tier ({}), across every provider's queue-time records for {phrase}. Latest: {}.",
+        lines.iter().map(|l| l.label.as_str()).collect::<Vec<_>>().join(", "),
+        latest_words(&lines, " h", 2)
+    );
+    let axis = ValueAxis { title: "median wait (hours)", decimals: 1 };
+    let svg = charts::lines(&Frame::inline(id, title), &description, &axis, &lines)
+        .ok_or_else(|| nothing("queue time", phrase))?;
+    Ok(PageChart {
+        svg,
+        caption: format!(
+            "Monthly median of the reported median waits per access tier, across every provider, for {phrase}. The table below gives each provider's median over the whole window."
+        ),
+        figures: Figures::of_lines(&lines, 2),
+    })
+}
+
+fn prices_chart(id: &str, phrase: &str, monthly: &Monthly) -> Result<PageChart, String> {
+    // One currency per axis: the one most prices use.
+    let count = |series: &SeriesMonths| series.values().flat_map(|m| m.values()).map(Vec::len).sum::<usize>();
+    let Some((currency, series)) = monthly.prices.iter().max_by_key(|(_, s)| count(s)) else {
+        return Err(nothing("price", phrase));
+    };
+    let mut lines = median_lines(series);
+    // The series with the most months, kept in name order.
+    let all = lines.len();
+    if all > MAX_LINES {
+        let mut by_months: Vec<(usize, String)> = lines.iter().map(|l| (l.points.len(), l.label.clone())).collect();
+        by_months.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let keep: Vec<String> = by_months.into_iter().take(MAX_LINES).map(|(_, l)| l).collect();
+        lines.retain(|l| keep.contains(&l.label));
+    }
+    let mut left_out = String::new();
+    if all > lines.len() {
+        left_out.push_str(&format!(" {} more series with fewer months are in the table only.", all - lines.len()));
+    }
+    if monthly.prices.len() > 1 {
+        left_out.push_str(" Prices in other currencies are in the table only.");
+    }
+    let title = format!("Median price per accelerator-hour ({currency}), monthly, across providers");
+    let description = format!(
+        "Lines: monthly median price per accelerator-hour in {currency} per resource and pricing model, across every provider's prices for {phrase}. Latest: {}.{left_out}",
+        latest_words(&lines, &format!(" {currency}"), 2)
+    );
+    let axis_title = format!("price per accelerator-hour ({currency})");
+    let axis = ValueAxis { title: &axis_title, decimals: 2 };
+    let svg = charts::lines(&Frame::inline(id, &title), &description, &axis, &lines)
+        .ok_or_else(|| nothing("price", phrase))?;
+    Ok(PageChart {
+        svg,
+        caption: format!(
+            "Monthly median price per accelerator-hour in {currency} per resource and pricing model (by the month a price took effect), across every provider and region, for {phrase}.{left_out}"
+        ),
+        figures: Figures::of_lines(&lines, 2),
+    })
+}
+
+fn acceptance_chart(id: &str, phrase: &str, rows: &Rows) -> Result<PageChart, String> {
+    let rates = metrics::acceptance_by_category(&rows.disclosures).unwrap_or_default();
+    let is_newcomer = |category: &str| NEWCOMER_CATEGORIES.contains(&category);
+    // Newcomer categories first, so the gap reads top to bottom.
+    let mut rates = rates;
+    rates.sort_by_key(|r| !is_newcomer(&r.category));
+    let bars: Vec<Bar> = rates
+        .iter()
+        .map(|r| Bar {
+            label: r.category.clone(),
+            value: r.rate().map(|rate| rate * 100.0),
+            group: usize::from(is_newcomer(&r.category)),
+            text: r.rate().map_or("no decisions".to_owned(), |rate| format!("{:.1} %", rate * 100.0)),
+        })
+        .collect();
+    let words: Vec<String> = rates
+        .iter()
+        .map(|r| match r.rate() {
+            Some(rate) => format!("{} {:.1} % of {}", r.category, rate * 100.0, r.accepted + r.rejected),
+            None => format!("{} no decisions", r.category),
+        })
+        .collect();
+    let title = "Acceptance per applicant category, across providers";
+    let description = format!(
+        "Bars: accepted share of decided applications per applicant category, summed over every provider, for {phrase}; newcomer categories in their own colour: {}.",
+        words.join("; ")
+    );
+    let axis = BarAxis { title: "accepted of decided applications (%)", full: 100.0 };
+    let svg = charts::bars(
+        &Frame::inline(id, title),
+        &description,
+        &axis,
+        &["other applicants", "newcomer categories"],
+        &bars,
+    )
+    .ok_or_else(|| nothing("decided application", phrase))?;
+    let figures = Figures {
+        headers: ["applicant category", "group", "accepted", "decided", "acceptance rate"].map(str::to_owned).into(),
+        rows: rates
+            .iter()
+            .zip(&bars)
+            .map(|(r, bar)| {
+                let group = if is_newcomer(&r.category) { "newcomer" } else { "other" };
+                let decided = crate::analytics::add(r.accepted, r.rejected);
+                vec![
+                    r.category.clone(),
+                    group.to_owned(),
+                    r.accepted.to_string(),
+                    decided.to_string(),
+                    bar.text.clone(),
+                ]
+            })
+            .collect(),
+    };
+    Ok(PageChart {
+        svg,
+        caption: format!(
+            "Accepted ÷ (accepted + rejected) per applicant category, summed over every provider, for {phrase}; newcomer categories (student, first-time founder, civic) in orange."
+        ),
+        figures,
+    })
+}
+
+/// Bars per provider, highest first, at most [`MAX_BARS`]: (provider, value, figures row).
+fn top_providers(mut items: Vec<(String, f64, Vec<String>)>) -> (Vec<(String, f64, Vec<String>)>, usize) {
+    items.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let all = items.len();
+    items.truncate(MAX_BARS);
+    (items, all)
+}
+
+fn left_out_words(all: usize, shown: usize) -> String {
+    if all > shown {
+        format!(" The {shown} highest of {all} providers are drawn; the table lists all.")
+    } else {
+        String::new()
+    }
+}
+
+fn lockups_chart(
+    id: &str,
+    phrase: &str,
+    shares: &[LockupShare],
+    names: &HashMap<&str, &str>,
+) -> Result<PageChart, String> {
+    // Per provider: the deals starting in the window and the sum of their shares at start.
+    let mut by_provider: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    for share in shares {
+        let Some(value) = share.share else { continue };
+        let entry = by_provider.entry(share.provider.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += value * 100.0;
+    }
+    let items = by_provider
+        .into_iter()
+        .map(|(slug, (deals, total))| {
+            let name = names.get(slug).copied().unwrap_or(slug).to_owned();
+            let row = vec![name.clone(), deals.to_string(), format!("{total:.1} %")];
+            (name, total, row)
+        })
+        .collect();
+    let (items, all) = top_providers(items);
+    let left_out = left_out_words(all, items.len());
+    let bars: Vec<Bar> = items
+        .iter()
+        .map(|(name, value, _)| Bar {
+            label: name.clone(),
+            value: Some(*value),
+            group: 0,
+            text: format!("{value:.1} %"),
+        })
+        .collect();
+    let words: Vec<String> = items.iter().map(|(name, value, _)| format!("{name} {value:.1} %")).collect();
+    let title = "Capacity locked up by deals, per provider";
+    let description = format!(
+        "Bars: per provider, the sum of the shares of its capacity taken by the deals starting in the window (each deal's share at its start), for {phrase}: {}.{left_out}",
+        words.join("; ")
+    );
+    let axis = BarAxis { title: "share of capacity (%)", full: 100.0 };
+    let svg = charts::bars(&Frame::inline(id, title), &description, &axis, &["deals in the window"], &bars)
+        .ok_or_else(|| nothing("deal with a known capacity share", phrase))?;
+    Ok(PageChart {
+        svg,
+        caption: format!(
+            "Per provider: the share of its capacity taken by the deals in the table, each deal's share at its start, summed, for {phrase}.{left_out}"
+        ),
+        figures: Figures {
+            headers: ["provider", "deals", "share of capacity"].map(str::to_owned).into(),
+            rows: items.into_iter().map(|(_, _, row)| row).collect(),
+        },
+    })
+}
+
+fn capacity_chart(
+    id: &str,
+    phrase: &str,
+    rows: &[(String, Vec<String>)],
+    names: &HashMap<&str, &str>,
+) -> Result<PageChart, String> {
+    // From the table's own cells (accelerators, set-aside): points keep capacity as the
+    // cells its row shows, so the chart sums exactly what the table lists.
+    let mut by_provider: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (provider, cells) in rows {
+        let number = |i: usize| cells.get(i).and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+        let entry = by_provider.entry(provider.as_str()).or_default();
+        entry.0 = crate::analytics::add(entry.0, number(3));
+        entry.1 = crate::analytics::add(entry.1, number(4));
+    }
+    let items = by_provider
+        .into_iter()
+        .filter(|(_, (total, _))| *total > 0)
+        .map(|(slug, (total, set_aside))| {
+            let name = names.get(slug).copied().unwrap_or(slug).to_owned();
+            let share = set_aside as f64 * 100.0 / total as f64;
+            (name.clone(), share, vec![name, total.to_string(), set_aside.to_string(), format!("{share:.1} %")])
+        })
+        .collect();
+    let (items, all) = top_providers(items);
+    let left_out = left_out_words(all, items.len());
+    let bars: Vec<Bar> = items
+        .iter()
+        .map(|(name, value, _)| Bar {
+            label: name.clone(),
+            value: Some(*value),
+            group: 0,
+            text: format!("{value:.1} %"),
+        })
+        .collect();
+    let words: Vec<String> = items.iter().map(|(name, value, _)| format!("{name} {value:.1} %")).collect();
+    let title = "Capacity set aside for newcomers, per provider";
+    let description = format!(
+        "Bars: per provider, accelerators set aside for newcomers as a share of its accelerators, over the latest filing per resource and region, for {phrase}: {}.{left_out}",
+        words.join("; ")
+    );
+    let axis = BarAxis { title: "newcomer set-aside (% of accelerators)", full: 100.0 };
+    let svg = charts::bars(&Frame::inline(id, title), &description, &axis, &["latest filings"], &bars)
+        .ok_or_else(|| nothing("capacity filing", phrase))?;
+    Ok(PageChart {
+        svg,
+        caption: format!(
+            "Per provider: newcomer set-aside ÷ accelerators, summed over the latest filing per resource and region in the table, for {phrase}.{left_out}"
+        ),
+        figures: Figures {
+            headers: ["provider", "accelerators", "newcomer set-aside", "set-aside share"].map(str::to_owned).into(),
+            rows: items.into_iter().map(|(_, _, row)| row).collect(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(month: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, month, 1).expect("date")
+    }
+
+    #[test]
+    fn the_filter_is_said_in_words() {
+        assert_eq!(filter_phrase(&Filter::default()), "every resource, region and date");
+        let filter = Filter {
+            resource: Some("h100".into()),
+            region: None,
+            from: NaiveDate::from_ymd_opt(2026, 1, 1),
+            to: NaiveDate::from_ymd_opt(2026, 6, 30),
+        };
+        assert_eq!(filter_phrase(&filter), "resource h100, dates from 2026-01-01 to 2026-06-30");
+    }
+
+    #[test]
+    fn monthly_medians_group_by_month_and_series() {
+        let mut monthly = Monthly::default();
+        let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
+        monthly.queue("newcomer", day(3, 1), 3600);
+        monthly.queue("newcomer", day(3, 15), 3 * 3600);
+        monthly.queue("newcomer", day(4, 1), 7200);
+        let lines = median_lines(&monthly.queue);
+        assert_eq!(lines, [Line { label: "newcomer".into(), points: vec![(date(3), 2.0), (date(4), 2.0)] }]);
+        let cells = |price: &str| vec![String::new(), String::new(), String::new(), price.to_owned()];
+        monthly.price("h100\u{1f}eu-de\u{1f}spot", day(3, 2), &cells("2.5 EUR"));
+        monthly.price("h100\u{1f}eu-fi\u{1f}spot", day(3, 9), &cells("3.5 EUR"));
+        monthly.price("h100\u{1f}eu-fi\u{1f}spot", day(3, 9), &cells("9 CHF"));
+        let eur = median_lines(&monthly.prices["EUR"]);
+        assert_eq!(eur, [Line { label: "h100 · spot".into(), points: vec![(date(3), 3.0)] }]);
+        assert_eq!(monthly.prices.len(), 2);
+    }
+
+    #[test]
+    fn figures_of_lines_are_one_row_per_month() {
+        let lines = [
+            Line { label: "a".into(), points: vec![(date(1), 1.0), (date(2), 2.0)] },
+            Line { label: "b".into(), points: vec![(date(2), 0.5)] },
+        ];
+        let figures = Figures::of_lines(&lines, 1);
+        assert_eq!(figures.headers, ["month", "a", "b"]);
+        assert_eq!(figures.rows, [vec!["2026-01", "1.0", "—"], vec!["2026-02", "2.0", "0.5"]]);
+    }
+}
