@@ -4,14 +4,10 @@
 //! every IRI is absolute, built from the site's public URL, and an entry's id is its
 //! ledger page's URL (stable: entries never change).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, NaiveDate};
-use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use crate::AppState;
@@ -20,8 +16,10 @@ use crate::db;
 use crate::db::ledger::EntryRow;
 use crate::error::{AppError, PageError};
 use crate::ledger::entry::format_received_at;
-use crate::records::kinds::{ApplicantCategory, Exclusivity, PricingModel, Tier, Track};
 use crate::records::{Record, RecordKind};
+// The one wording of a disclosure, shared with the pages' lists; re-exported where it began.
+pub use super::disclosure_words::describe;
+use super::disclosure_words::{display_names, unreadable_figure};
 
 /// Items per feed: the newest entries only, so a feed costs the same at any ledger size.
 const ITEMS: i64 = 50;
@@ -163,7 +161,7 @@ fn feed(state: &AppState, title: String, subtitle: String, path: &str, page: &st
     }
 }
 
-// The feeds are the only readers of these two queries, so they live here (STYLE.md, habit 3).
+// The feeds are the only readers of this query, so it lives here (STYLE.md, habit 3).
 
 /// Indexes of the newest `limit` entries of `kind`, newest first (index `ledger_entries_by_kind`).
 async fn newest_of_kind(conn: &mut PgConnection, kind: RecordKind, limit: i64) -> Result<Vec<u64>, sqlx::Error> {
@@ -174,15 +172,6 @@ async fn newest_of_kind(conn: &mut PgConnection, kind: RecordKind, limit: i64) -
             .fetch_all(conn)
             .await?;
     Ok(found.into_iter().filter_map(|i| u64::try_from(i).ok()).collect())
-}
-
-/// Display names of the given providers, by slug.
-async fn display_names(conn: &mut PgConnection, slugs: &[&str]) -> Result<HashMap<String, String>, sqlx::Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT slug, display_name FROM providers WHERE slug = ANY($1)")
-        .bind(slugs)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// The feed entries of the given ledger indexes, newest first, in words.
@@ -210,7 +199,7 @@ fn entry(public_url: &str, row: &EntryRow, name: &str) -> FeedEntry {
     let (title, summary) = match Record::from_entry(&row.kind, value["record"].clone()) {
         Ok(record) => describe(&name, &record, row.supersedes),
         Err(unreadable) => (
-            format!("{name}: an entry ({}) that no longer decodes under today's rules", row.kind),
+            format!("{name}: {}", unreadable_figure(&row.kind)),
             format!(
                 "Ledger entry {} by {name} cannot be read under today's rules ({}), so it is left out of every figure.",
                 row.index, unreadable.reason
@@ -228,215 +217,6 @@ fn entry(public_url: &str, row: &EntryRow, name: &str) -> FeedEntry {
     }
 }
 
-/// The title and summary of a record of provider `name`: the figure it states, in words.
-pub fn describe(name: &str, record: &Record, supersedes: Option<u64>) -> (String, String) {
-    let amended = if supersedes.is_some() { ", amended" } else { "" };
-    let amends = supersedes.map_or(String::new(), |previous| format!(" It amends ledger entry {previous}."));
-    let (figure, detail) = match record {
-        Record::QueueTime(r) => {
-            let period = period_words(r.period_start, r.period_end);
-            (
-                format!(
-                    "{} tier median wait {} for {} in {}, {period}",
-                    tier_words(r.tier),
-                    hours(r.p50_seconds),
-                    r.resource,
-                    r.region
-                ),
-                format!(
-                    "{name} reports that {} jobs on its {} tier for {} in {} waited a median of {} \
-                     (90th percentile {}, 99th percentile {}) in {period}.",
-                    r.jobs,
-                    tier_words(r.tier),
-                    r.resource,
-                    r.region,
-                    hours(r.p50_seconds),
-                    hours(r.p90_seconds),
-                    hours(r.p99_seconds)
-                ),
-            )
-        }
-        Record::Acceptance(r) => {
-            let period = period_words(r.period_start, r.period_end);
-            // The one definition of the rate: accepted out of decided.
-            let rate = crate::analytics::metrics::AcceptanceRate {
-                category: r.applicant_category.as_str().to_owned(),
-                received: r.received,
-                accepted: r.accepted,
-                rejected: r.rejected,
-            }
-            .rate()
-            .map_or_else(|| "none decided".to_owned(), |rate| format!("{:.1} %", rate * 100.0));
-            let (track, category) = (track_words(r.track), category_words(r.applicant_category));
-            (
-                format!("{track} acceptance of {category} {rate} in {period}"),
-                format!(
-                    "{name} received {} applications from {category} to its {track} track in {period}, \
-                     accepted {} and rejected {} (acceptance {rate} of those decided).",
-                    r.received, r.accepted, r.rejected
-                ),
-            )
-        }
-        Record::Price(r) => {
-            let price = money(r.price_per_accelerator_hour);
-            let date = date_words(r.effective_date);
-            let basis = r.cost_basis_per_accelerator_hour.map_or(String::new(), |basis| {
-                format!(" Its disclosed cost basis is {} {} per accelerator-hour.", money(basis), r.currency)
-            });
-            (
-                format!(
-                    "{} in {} {} at {price} {} per accelerator-hour from {date}",
-                    r.resource,
-                    r.region,
-                    pricing_words(r.pricing_model),
-                    r.currency
-                ),
-                format!(
-                    "{name} charges {price} {} per accelerator-hour for {} in {} {} from {date}.{basis}",
-                    r.currency,
-                    r.resource,
-                    r.region,
-                    pricing_words(r.pricing_model)
-                ),
-            )
-        }
-        Record::Lockup(r) => {
-            let start = date_words(r.start_date);
-            let until = r.end_date.map_or_else(
-                || "with no end date".to_owned(),
-                |end| format!("until {}", date_words(end.pred_opt().unwrap_or(end))),
-            );
-            let value = match (r.contract_value, &r.contract_currency) {
-                (Some(value), Some(currency)) => format!(" The contract is worth {} {currency}.", money(value)),
-                (Some(value), None) => format!(" The contract is worth {}.", money(value)),
-                _ => String::new(),
-            };
-            (
-                format!(
-                    "{} {} in {} locked up for {} ({}) from {start}",
-                    r.accelerators,
-                    r.resource,
-                    r.region,
-                    r.counterparty,
-                    exclusivity_words(r.exclusivity)
-                ),
-                format!(
-                    "{name} disclosed on {} that {} {} accelerators in {} go to {} ({}) from {start} {until}.{value}",
-                    date_words(r.disclosure_date),
-                    r.accelerators,
-                    r.resource,
-                    r.region,
-                    r.counterparty,
-                    exclusivity_words(r.exclusivity)
-                ),
-            )
-        }
-        Record::Capacity(r) => {
-            let date = date_words(r.as_of);
-            let utilisation = r.utilisation.map_or(String::new(), |u| {
-                format!(", {} % utilised", (u * Decimal::ONE_HUNDRED).round_dp(1).normalize())
-            });
-            (
-                format!(
-                    "{} {} in {}, {} set aside for newcomers, as of {date}",
-                    r.total_accelerators, r.resource, r.region, r.newcomer_set_aside
-                ),
-                format!(
-                    "{name} had {} {} accelerators in {} on {date}, {} of them set aside for newcomers{utilisation}.",
-                    r.total_accelerators, r.resource, r.region, r.newcomer_set_aside
-                ),
-            )
-        }
-    };
-    (format!("{name}: {figure}{amended}"), format!("{detail}{amends}"))
-}
-
-/// "October 2026" for a calendar month, "October to December 2026" for whole months,
-/// otherwise the first and last day (periods are `[start, end)`).
-fn period_words(start: NaiveDate, end: NaiveDate) -> String {
-    let last = end.pred_opt().unwrap_or(end);
-    if start.day() == 1 && end.day() == 1 {
-        if (start.year(), start.month()) == (last.year(), last.month()) {
-            return start.format("%B %Y").to_string();
-        }
-        if start.year() == last.year() {
-            return format!("{} to {}", start.format("%B"), last.format("%B %Y"));
-        }
-        return format!("{} to {}", start.format("%B %Y"), last.format("%B %Y"));
-    }
-    format!("{} to {}", date_words(start), date_words(last))
-}
-
-/// "1 November 2026".
-fn date_words(date: NaiveDate) -> String {
-    date.format("%-d %B %Y").to_string()
-}
-
-/// A wait in hours: "14.2 h", or two decimals under an hour ("0.25 h").
-fn hours(seconds: u64) -> String {
-    let hours = seconds as f64 / 3600.0;
-    if hours >= 1.0 { format!("{hours:.1} h") } else { format!("{hours:.2} h") }
-}
-
-/// An amount as written, without trailing zeros but with at least two decimals ("2.10").
-fn money(amount: Decimal) -> String {
-    let mut amount = amount.normalize();
-    if amount.scale() < 2 {
-        amount.rescale(2);
-    }
-    amount.to_string()
-}
-
-fn tier_words(tier: Tier) -> &'static str {
-    match tier {
-        Tier::OnDemand => "on-demand",
-        Tier::Spot => "spot",
-        Tier::Reserved => "reserved",
-        Tier::Allocation => "allocation",
-        Tier::Newcomer => "newcomer",
-    }
-}
-
-fn track_words(track: Track) -> &'static str {
-    match track {
-        Track::General => "general",
-        Track::NewcomerSetAside => "newcomer set-aside",
-        Track::Research => "research",
-        Track::Startup => "startup",
-        Track::Civic => "civic",
-    }
-}
-
-fn category_words(category: ApplicantCategory) -> &'static str {
-    match category {
-        ApplicantCategory::Student => "students",
-        ApplicantCategory::Academic => "academics",
-        ApplicantCategory::Civic => "civic applicants",
-        ApplicantCategory::FirstTimeFounder => "first-time founders",
-        ApplicantCategory::Startup => "startups",
-        ApplicantCategory::Enterprise => "enterprises",
-        ApplicantCategory::Other => "other applicants",
-    }
-}
-
-fn pricing_words(model: PricingModel) -> &'static str {
-    match model {
-        PricingModel::OnDemand => "on demand",
-        PricingModel::Spot => "on spot",
-        PricingModel::Reserved1y => "reserved for 1 year",
-        PricingModel::Reserved3y => "reserved for 3 years",
-        PricingModel::Newcomer => "for newcomers",
-    }
-}
-
-fn exclusivity_words(exclusivity: Exclusivity) -> &'static str {
-    match exclusivity {
-        Exclusivity::Exclusive => "exclusive",
-        Exclusivity::Priority => "priority",
-        Exclusivity::RightOfFirstRefusal => "right of first refusal",
-    }
-}
-
 /// Text with the characters XML 1.0 cannot carry at all removed (control characters
 /// other than tab and newlines, U+FFFE, U+FFFF: <https://www.w3.org/TR/xml/#charsets>);
 /// markup characters are escaped by the template.
@@ -448,7 +228,7 @@ fn xml_text(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
     use axum::http::StatusCode;
     use chrono::DateTime;
@@ -669,46 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn each_kind_is_described_with_its_figure() {
-        let titles: Vec<(String, String)> = examples()
-            .into_iter()
-            .map(|value| describe("Corvid GPU", &Record::parse(value).expect("valid"), None))
-            .collect();
-        let expected = [
-            "Corvid GPU: newcomer tier median wait 0.50 h for nvidia-h100-80gb in eu-de, October 2026",
-            "Corvid GPU: newcomer set-aside acceptance of first-time founders 27.9 % in July to September 2026",
-            "Corvid GPU: nvidia-h100-80gb in us-east on demand at 2.49 USD per accelerator-hour from 1 November 2026",
-            "Corvid GPU: 16384 nvidia-b200 in us-east locked up for Frontier Model Lab Inc. (exclusive) from 1 January 2026",
-            "Corvid GPU: 4096 nvidia-h100-80gb in eu-de, 256 set aside for newcomers, as of 1 November 2026",
-        ];
-        for ((title, _), expected) in titles.iter().zip(expected) {
-            assert_eq!(title, expected);
-        }
-        assert_eq!(
-            titles[0].1,
-            "Corvid GPU reports that 412 jobs on its newcomer tier for nvidia-h100-80gb in eu-de waited a median of \
-             0.50 h (90th percentile 4.0 h, 99th percentile 24.0 h) in October 2026."
-        );
-        assert!(titles[2].1.ends_with("Its disclosed cost basis is 1.12 USD per accelerator-hour."), "{}", titles[2].1);
-        assert!(
-            titles[3].1.contains("until 31 December 2028. The contract is worth 2400000000.00 USD."),
-            "{}",
-            titles[3].1
-        );
-        assert!(titles[4].1.ends_with("256 of them set aside for newcomers, 87 % utilised."), "{}", titles[4].1);
-        let (title, summary) = describe("Corvid GPU", &Record::parse(examples()[4].clone()).expect("valid"), Some(7));
-        assert!(title.ends_with(", amended") && summary.ends_with("It amends ledger entry 7."), "{title} / {summary}");
-    }
-
-    #[test]
-    fn periods_dates_and_amounts_read_as_words() {
-        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
-        assert_eq!(period_words(date("2026-10-01"), date("2026-11-01")), "October 2026");
-        assert_eq!(period_words(date("2026-11-01"), date("2027-02-01")), "November 2026 to January 2027");
-        assert_eq!(period_words(date("2026-10-01"), date("2026-10-15")), "1 October 2026 to 14 October 2026");
-        assert_eq!(hours(51_120), "14.2 h");
-        assert_eq!(money(Decimal::new(2100, 3)), "2.10");
-        assert_eq!(money(Decimal::new(123_456, 5)), "1.23456");
+    fn characters_xml_cannot_carry_are_dropped() {
         assert_eq!(xml_text("a\u{0}b\u{1b}c\td\u{FFFF}é"), "abc\tdé");
     }
 }

@@ -1,14 +1,30 @@
-//! `/`: what Gatelog is, what the ledger holds right now, the latest disclosures,
-//! and every provider with its grade.
+//! `/`: what Gatelog is, the few figures a reader comes for (waits, acceptance, lock-ups,
+//! overdue filings), each stated in words, drawn, tabled and linked to its evidence; what
+//! the ledger holds right now, the latest disclosures in words, and every provider with
+//! its grade. Rendered once per checkpoint and kept (`super::render_kept`): every figure
+//! comes from the snapshot's digests, the projection's acceptance buckets (one row per
+//! provider and month) and the memoised compliance report, never from the entries.
+
+use std::borrow::Borrow;
 
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use chrono::NaiveDate;
 
+use super::disclosure_words::{Described, described};
+use super::snapshot::Snapshot;
 use crate::AppState;
+use crate::analytics::headline::{self, Overdue, PeriodAcceptance};
+use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
 use crate::db;
-use crate::error::PageError;
+use crate::error::{AppError, PageError};
+use crate::projection::bucket::BucketSummary;
 use crate::providers::Provider;
+use crate::records::RecordKind;
+
+/// Providers shown in each ranking (lock-ups, overdue filings).
+const RANKED: usize = 5;
 
 /// The home page.
 #[derive(Template)]
@@ -18,16 +34,44 @@ pub struct HomePage {
     pub providers: Vec<(Provider, Option<char>)>,
     /// Entries in the ledger.
     pub disclosures: i64,
-    /// The newest entries.
-    pub latest: Vec<db::ledger::EntrySummary>,
+    /// The newest entries, with the figure each states.
+    pub latest: Vec<Described>,
     /// When the latest checkpoint was signed.
     pub signed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Figures across every provider.
-    pub headline: crate::analytics::headline::Headline,
+    pub headline: headline::Headline,
+    /// The queue dashboard over the headline's wait window.
+    pub waits_link: String,
+    /// The waits month by month, drawn.
+    pub waits_chart: Option<String>,
+    /// Acceptance month by month: newcomer categories against everyone else.
+    pub acceptance: Vec<PeriodAcceptance>,
+    /// The same, drawn.
+    pub acceptance_chart: Option<String>,
+    /// The providers locking up the largest shares of their capacity.
+    pub lockups: Vec<Ranked<crate::analytics::capacity::CapacityPoint>>,
+    /// The same, drawn.
+    pub lockups_chart: Option<String>,
+    /// The providers most overdue on their filings.
+    pub overdue: Vec<Ranked<Overdue>>,
+    /// The same, drawn.
+    pub overdue_chart: Option<String>,
+    /// The date overdue filings are counted to (the checkpoint's).
+    pub as_of: Option<NaiveDate>,
     /// The lowest-graded provider and its grade.
     pub lowest: Option<(Provider, crate::analytics::grades::Grade)>,
     /// The citation line.
     pub cite: super::cite::Citation,
+}
+
+/// A provider in a ranking, with its figure.
+pub struct Ranked<T> {
+    /// Provider slug.
+    pub slug: String,
+    /// Its display name.
+    pub name: String,
+    /// Its figure.
+    pub figure: T,
 }
 
 impl HomePage {
@@ -40,6 +84,16 @@ impl HomePage {
     pub fn percent(&self, share: impl super::scorecard::Number) -> String {
         super::scorecard::percent(share)
     }
+
+    /// An optional share as a percentage, or a dash.
+    pub fn maybe_percent(&self, share: impl Borrow<Option<f64>>) -> String {
+        share.borrow().map_or_else(|| "—".to_owned(), super::scorecard::percent)
+    }
+
+    /// Optional hours with one decimal and their unit, or a dash.
+    pub fn maybe_hours(&self, hours: impl Borrow<Option<f64>>) -> String {
+        hours.borrow().map_or_else(|| "—".to_owned(), |h| format!("{h:.1} h"))
+    }
 }
 
 /// Handler for `/`.
@@ -48,8 +102,25 @@ pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap)
     if let Some(page) = super::kept(&headers, &snapshot, "/", "text/html; charset=utf-8") {
         return Ok(page);
     }
-    let mut conn = state.pool.acquire().await?;
-    let latest = db::ledger::recent_entries(&mut conn, 10, None).await?;
+    let (latest, acceptance) = {
+        let mut conn = state.pool.acquire().await?;
+        let newest = db::ledger::recent_entries(&mut conn, 10, None).await?;
+        (described(&mut conn, &newest).await?, acceptance_by_month(&mut conn, &snapshot).await?)
+    };
+    let report = super::compliance::report(&state, &snapshot).await?;
+    let as_of = snapshot.signed_at.date_naive();
+    let overdue = ranked(&snapshot, headline::most_overdue(&report.periods, as_of, RANKED), |o| &o.provider);
+    let lockups = ranked(
+        &snapshot,
+        headline::largest_lockups(
+            snapshot.providers.iter().map(|p| (p.slug.as_str(), snapshot.digest(p.slug.as_str()).and_then(|d| d.capacity))),
+            RANKED,
+        ),
+        |(slug, _)| slug,
+    )
+    .into_iter()
+    .map(|r| Ranked { slug: r.slug, name: r.name, figure: r.figure.1 })
+    .collect::<Vec<_>>();
     let providers =
         snapshot.providers.iter().map(|p| (p.clone(), snapshot.grade(p.slug.as_str()).map(|g| g.letter))).collect();
     let lowest = snapshot
@@ -58,18 +129,157 @@ pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap)
         .filter_map(|p| Some((p.clone(), snapshot.grade(p.slug.as_str())?.clone())))
         .min_by(|a, b| a.1.score.total_cmp(&b.1.score));
     let cite = super::cite::Citation::new(&state, &snapshot, "headline figures", "/");
+    let headline = snapshot.headline.clone();
     let page = HomePage {
         providers,
         disclosures: snapshot.tree_size as i64,
         latest,
         signed_at: Some(snapshot.signed_at),
-        headline: snapshot.headline.clone(),
+        waits_link: waits_link(&headline),
+        waits_chart: waits_chart(&headline),
+        acceptance_chart: acceptance_chart(&acceptance),
+        acceptance,
+        lockups_chart: lockups_chart(&lockups),
+        lockups,
+        overdue_chart: overdue_chart(&overdue),
+        overdue,
+        as_of: Some(as_of),
+        headline,
         lowest,
         cite,
     };
     Ok(super::render_kept(&page, &headers, &snapshot, "/"))
 }
 
+/// Each figure with its provider's display name (its slug if it is no longer registered).
+fn ranked<T>(snapshot: &Snapshot, figures: Vec<T>, slug: impl Fn(&T) -> &String) -> Vec<Ranked<T>> {
+    figures
+        .into_iter()
+        .map(|figure| {
+            let slug = slug(&figure).clone();
+            let name = snapshot.provider(&slug).map_or_else(|| slug.clone(), |p| p.display_name.clone());
+            Ranked { slug, name, figure }
+        })
+        .collect()
+}
+
+/// Acceptance month by month across the registered providers, from the projection's
+/// acceptance buckets (their sums per category; one bucket per provider and month).
+async fn acceptance_by_month(
+    conn: &mut sqlx::PgConnection,
+    snapshot: &Snapshot,
+) -> Result<Vec<PeriodAcceptance>, AppError> {
+    let slugs: Vec<String> = snapshot.providers.iter().map(|p| p.slug.to_string()).collect();
+    let stored = db::projection::bucket_summaries(conn, RecordKind::Acceptance, &slugs).await?;
+    let summaries = stored
+        .iter()
+        .map(|(provider, bytes)| {
+            BucketSummary::from_bytes(bytes)
+                .map_err(|e| AppError::Unavailable(format!("acceptance bucket of {provider}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // A bucket holds one month's records, so its first date names its month.
+    Ok(headline::acceptance_by_month(summaries.iter().filter_map(|s| Some((s.dates?.0, s.acceptance.as_slice())))))
+}
+
+/// The queue dashboard over the months the wait figures cover.
+fn waits_link(headline: &headline::Headline) -> String {
+    match headline.wait_window {
+        Some((first, last)) => {
+            let end = last.checked_add_months(chrono::Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(last);
+            format!("/metrics/queue-times?from={first}&to={end}")
+        }
+        None => "/metrics/queue-times".to_owned(),
+    }
+}
+
+fn waits_chart(headline: &headline::Headline) -> Option<String> {
+    let months = &headline.monthly_waits;
+    let line = |label: &str, value: fn(&headline::MonthlyWait) -> Option<f64>| Line {
+        label: label.to_owned(),
+        points: months.iter().filter_map(|m| Some((m.month, value(m)?))).collect(),
+    };
+    let lines = [line("newcomer tier", |m| m.newcomer_hours), line("on-demand tier", |m| m.on_demand_hours)];
+    let latest = months.last()?;
+    let description = format!(
+        "Median wait per month across providers, in hours, {} to {}: newcomer tier and on-demand tier. \
+         In {} newcomers waited {} and on-demand customers {}.",
+        months.first()?.month.format("%B %Y"),
+        latest.month.format("%B %Y"),
+        latest.month.format("%B %Y"),
+        latest.newcomer_hours.map_or("nothing disclosed".to_owned(), |h| format!("{h:.1} h")),
+        latest.on_demand_hours.map_or("nothing disclosed".to_owned(), |h| format!("{h:.1} h")),
+    );
+    let frame = Frame::inline("home-waits", "Median wait per month: newcomers against on-demand customers");
+    charts::lines(&frame, &description, &ValueAxis { title: "median wait (hours)", decimals: 0 }, &lines)
+}
+
+fn acceptance_chart(months: &[PeriodAcceptance]) -> Option<String> {
+    let line = |label: &str, rate: fn(&PeriodAcceptance) -> Option<f64>| Line {
+        label: label.to_owned(),
+        points: months.iter().filter_map(|m| Some((m.month, rate(m)? * 100.0))).collect(),
+    };
+    let lines = [
+        line("newcomer categories", PeriodAcceptance::newcomer_rate),
+        line("everyone else", PeriodAcceptance::other_rate),
+    ];
+    let latest = months.last()?;
+    let percent = |rate: Option<f64>| rate.map_or("none decided".to_owned(), super::scorecard::percent);
+    let description = format!(
+        "Share of decided applications accepted per month across providers, {} to {}: newcomer categories \
+         (students, first-time founders, civic applicants) against everyone else. In {}: {} against {}.",
+        months.first()?.month.format("%B %Y"),
+        latest.month.format("%B %Y"),
+        latest.month.format("%B %Y"),
+        percent(latest.newcomer_rate()),
+        percent(latest.other_rate()),
+    );
+    let frame = Frame::inline("home-acceptance", "Acceptance per month: newcomer categories against everyone else");
+    charts::lines(&frame, &description, &ValueAxis { title: "accepted of decided (%)", decimals: 0 }, &lines)
+}
+
+fn lockups_chart(lockups: &[Ranked<crate::analytics::capacity::CapacityPoint>]) -> Option<String> {
+    let bars: Vec<Bar> = lockups
+        .iter()
+        .map(|r| {
+            let share = r.figure.locked_share().unwrap_or(0.0);
+            Bar { label: r.name.clone(), value: Some(share * 100.0), group: 0, text: super::scorecard::percent(share) }
+        })
+        .collect();
+    let parts: Vec<String> = bars.iter().map(|b| format!("{} {}", b.label, b.text)).collect();
+    let description = format!(
+        "Share of each provider's latest disclosed capacity held by deals in force, largest first: {}.",
+        parts.join("; ")
+    );
+    let frame = Frame::inline("home-lockups", "Largest shares of capacity locked up by deals");
+    charts::bars(&frame, &description, &BarAxis { title: "capacity locked up (%)", full: 100.0 }, &["locked up"], &bars)
+}
+
+fn overdue_chart(overdue: &[Ranked<Overdue>]) -> Option<String> {
+    let bars: Vec<Bar> = overdue
+        .iter()
+        .map(|r| Bar {
+            label: r.name.clone(),
+            value: Some(r.figure.days as f64),
+            group: 0,
+            text: format!("{} days, {} missing", r.figure.days, r.figure.missing),
+        })
+        .collect();
+    let parts: Vec<String> = bars.iter().map(|b| format!("{} {}", b.label, b.text)).collect();
+    let description = format!(
+        "Days the oldest missing filing of each provider is past its deadline, most overdue first: {}.",
+        parts.join("; ")
+    );
+    let full = overdue.iter().map(|r| r.figure.days as f64).fold(0.0, f64::max);
+    let frame = Frame::inline("home-overdue", "Providers most overdue on their filings");
+    charts::bars(
+        &frame,
+        &description,
+        &BarAxis { title: "days past the deadline", full },
+        &["oldest missing filing"],
+        &bars,
+    )
+}
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;
@@ -103,6 +313,106 @@ mod tests {
         let table = app.get("/providers?sort=score&dir=asc").await.html();
         assert_eq!(table.texts_of("#providers tbody th a").first(), Some(&lowest));
         assert!(html.text_of("#cite").contains("checkpoint"));
+    }
+
+    /// The four figures a reader comes for: each stated in words, drawn (an SVG with its
+    /// title), captioned, tabled, and linked to evidence that answers.
+    #[tokio::test]
+    async fn each_figure_is_stated_drawn_tabled_and_linked_to_its_evidence() {
+        let app = TestApp::with_demo().await;
+        let html = app.get("/").await.html();
+        for story in ["waits", "acceptance", "lockups", "overdue"] {
+            let at = |inner: &str| format!("#story-{story} {inner}");
+            assert!(html.text_of(&at(".lede")).chars().any(|c| c.is_ascii_digit()), "{story} states a figure");
+            assert_eq!(html.attr_of(&at("figure.chart svg"), "role"), "img", "{story}");
+            assert!(!html.text_of(&at("figure.chart svg title")).is_empty(), "{story} chart has a title");
+            assert!(!html.text_of(&at("figure.chart figcaption")).is_empty(), "{story}");
+            assert!(!html.texts_of(&at("details table tbody tr")).is_empty(), "{story} has its numbers");
+            for href in html.attrs_of(&at("a"), "href") {
+                app.get(&href).await.assert_status(StatusCode::OK);
+            }
+            assert!(!html.attrs_of(&at(".evidence a"), "href").is_empty(), "{story} links its evidence");
+        }
+        let ids = html.attrs_of("svg title", "id");
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(ids.len(), unique.len(), "chart ids are unique on the page: {ids:?}");
+        assert!(html.attr_of("#story-waits .evidence a", "href").starts_with("/metrics/queue-times?from="));
+    }
+
+    #[tokio::test]
+    async fn the_figures_agree_with_the_pages_they_link_to() {
+        let app = TestApp::with_demo().await;
+        let html = app.get("/").await.html();
+
+        // The largest lock-up share is the scorecard's latest locked share for that provider.
+        let scorecard = html.attr_of("#lockups-rank tbody th a", "href");
+        let share = html.texts_of("#lockups-rank tbody td.share")[0].clone();
+        assert!(html.text_of("#headline-lockups").contains(&share), "{share}");
+        let page = app.get(&scorecard).await.html();
+        let rows = page.texts_of("#capacity-table tbody tr td:nth-child(5)");
+        assert_eq!(rows.last(), Some(&share), "{scorecard}");
+
+        // The most overdue provider's missing filings are the compliance report's.
+        let report = html.attr_of("#overdue-rank tbody th a", "href");
+        let missing: usize = html.texts_of("#overdue-rank tbody td.missing")[0].parse().expect("count");
+        let statuses = app.get(&report).await.html().texts_of("#periods tbody td.status");
+        assert_eq!(statuses.iter().filter(|s| *s == "missing").count(), missing, "{report}");
+        assert!(missing > 0);
+
+        // Acceptance month by month (from the buckets) sums to the headline (from the digests).
+        let decided: u64 = html
+            .texts_of("#acceptance-table tbody td:nth-child(3)")
+            .iter()
+            .map(|n| n.parse::<u64>().expect("count"))
+            .sum();
+        let headline = html.text_of("#headline-acceptance");
+        assert!(headline.contains(&format!(" of {decided}:")), "{decided} / {headline}");
+
+        // The monthly waits span the window the headline names and the dashboard link filters by.
+        let months = html.texts_of("#waits-table tbody th");
+        let link = html.attr_of("#story-waits .evidence a", "href");
+        let first = months.first().expect("a month");
+        assert!(link.contains(&format!("from={first}-01")), "{link} / {months:?}");
+    }
+
+    /// Each latest disclosure states its figure and period in the feed's words, names its
+    /// provider, and says when it amends an earlier entry; the ledger's and a scorecard's
+    /// lists of entries state the same.
+    #[tokio::test]
+    async fn latest_disclosures_state_their_figure_period_and_amendment() {
+        let app = TestApp::with_demo().await;
+        let token = app.provider_token("corvid-gpu").await;
+        let amended = serde_json::json!({"kind": "queue_time", "period_start": "2024-11-01", "period_end": "2024-12-01",
+            "resource": "nvidia-h100-80gb", "region": "us-central", "tier": "newcomer", "jobs": 5,
+            "p50_seconds": 36_000, "p90_seconds": 72_000, "p99_seconds": 99_000});
+        app.post("/api/v1/records", "application/json", format!("[{amended}]"), Some(&token), &[])
+            .await
+            .assert_status(StatusCode::CREATED);
+        let html = app.get("/").await.html();
+        let items = html.texts_of("#latest li");
+        assert_eq!(items.len(), 10);
+        let first = &items[0];
+        assert!(
+            first.starts_with("Corvid GPU (demo): newcomer tier median wait 10.0 h for nvidia-h100-80gb in us-central, November 2024 amends entry #"),
+            "{first}"
+        );
+        let previous = html.attr_of("#latest li:first-child .amends a", "href");
+        assert!(previous.starts_with("/ledger/entries/"), "{previous}");
+        // Every item states a figure and its period, worded as the feed words it.
+        let feed = app.get("/feed.atom").await.text();
+        for figure in html.texts_of("#latest li .figure") {
+            assert!(figure.chars().any(|c| c.is_ascii_digit()), "{figure}");
+            assert!(figure.contains(" 20"), "a period or date: {figure}");
+            assert!(feed.contains(&figure), "{figure} is the feed's wording");
+        }
+        let ledger = app.get("/ledger").await.html();
+        let states = ledger.texts_of("#recent td.states");
+        assert_eq!(states.first().map(String::as_str), html.texts_of("#latest li .figure").first().map(String::as_str));
+        let scorecard = app.get("/providers/corvid-gpu").await.html();
+        let filed = scorecard.texts_of("#filings td.states");
+        assert_eq!(filed.first(), states.first());
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@ pub struct LedgerPage {
     /// Root hash, hex.
     pub root_hex: String,
     /// Newest entries.
-    pub recent: Vec<store::EntrySummary>,
+    pub recent: Vec<super::disclosure_words::Described>,
     /// Latest versions whose record no longer decodes, and the checkpoint of the page
     /// figures that found them (`None`: the figures are still being computed).
     pub unreadable: Option<(u64, Vec<super::snapshot::UnreadableEntry>)>,
@@ -92,7 +92,8 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
     let mut conn = state.pool.acquire().await?;
     let checkpoint =
         store::latest_checkpoint(&mut conn).await?.ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
-    let recent = store::recent_entries(&mut conn, 25, None).await?;
+    let newest = store::recent_entries(&mut conn, 25, None).await?;
+    let recent = super::disclosure_words::described(&mut conn, &newest).await?;
     let witnessing = witnessing(&state, &mut conn).await?;
     let root_hex = hex::encode(checkpoint.root);
     let cite = Citation::at(&state, "ledger checkpoint", "/ledger", checkpoint.size, &root_hex, checkpoint.signed_at);

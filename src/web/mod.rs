@@ -8,6 +8,7 @@ pub mod compare;
 mod compare_charts;
 pub mod compliance;
 pub mod data;
+pub mod disclosure_words;
 pub mod errors;
 pub mod feed;
 pub mod health;

@@ -111,7 +111,7 @@ pub struct ScorecardPage {
     /// The charts that have something to draw.
     pub charts: Vec<InlineChart>,
     /// Their newest entries.
-    pub recent: Vec<db::ledger::EntrySummary>,
+    pub recent: Vec<super::disclosure_words::Described>,
     /// Their newest amendments.
     pub amendment_entries: Vec<db::ledger::EntrySummary>,
     /// Their registered record-signing keys, revoked ones too.
@@ -166,7 +166,8 @@ pub async fn show(
         super::compliance::provider_report(&state, &snapshot, &slug),
         async {
             let mut conn = state.pool.acquire().await?;
-            Ok::<_, AppError>(db::ledger::recent_entries(&mut conn, RECENT_ENTRIES, Some(&slug)).await?)
+            let newest = db::ledger::recent_entries(&mut conn, RECENT_ENTRIES, Some(&slug)).await?;
+            Ok::<_, AppError>(super::disclosure_words::described(&mut conn, &newest).await?)
         },
         async {
             let mut conn = state.pool.acquire().await?;
