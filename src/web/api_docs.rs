@@ -186,10 +186,10 @@ mod tests {
     async fn the_dictionary_prints_every_value_domain() {
         let app = TestApp::new().await;
         let page = app.get("/data/dictionary").await.html();
-        let rows = page.texts_of("section:has(h2#queue_times) tbody tr");
+        let rows = page.texts_of("section:has(h2#queue_times) .field");
         let jobs = rows.iter().find(|r| r.starts_with("jobs")).expect("jobs row");
         assert!(jobs.contains("A whole number from 1 to 1000000000000."), "{jobs}");
-        let lockups = page.texts_of("section:has(h2#lockups) tbody tr");
+        let lockups = page.texts_of("section:has(h2#lockups) .field");
         let counterparty = lockups.iter().find(|r| r.starts_with("counterparty")).expect("row");
         assert!(counterparty.contains("At most 200 characters on one line"), "{counterparty}");
     }

@@ -519,7 +519,7 @@ mod tests {
         assert!(html.text_of("#cite").contains("checkpoint"));
         let dictionary = app.get("/data/dictionary").await.html();
         for dataset in crate::datasets::CATALOG {
-            let columns = dictionary.texts_of(&format!("section:has(h2#{}) tbody tr", dataset.name));
+            let columns = dictionary.texts_of(&format!("section:has(h2#{}) .field", dataset.name));
             assert_eq!(columns.len(), dataset.fields().len(), "{}", dataset.name);
         }
     }

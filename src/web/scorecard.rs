@@ -318,6 +318,30 @@ mod tests {
         app.get("/providers/nobody/charts/prices.svg").await.assert_status(StatusCode::NOT_FOUND);
     }
 
+    /// The grade breakdown used to carry each component's explanation in a fifth column, which
+    /// made every row several lines tall on a phone: the table holds numbers, and each row header
+    /// points to its explanation in the list under it.
+    #[tokio::test]
+    async fn the_grade_breakdown_keeps_numbers_in_the_table_and_explanations_under_it() {
+        let app = TestApp::with_demo().await;
+        let html = app.get("/providers/corvid-gpu").await.html();
+        assert_eq!(html.texts_of("#grade-breakdown thead th"), ["component", "weight", "value", "points"]);
+        let rows = html.texts_of("#grade-breakdown tbody tr");
+        assert_eq!(rows.len(), 6);
+        for cell in html.texts_of("#grade-breakdown tbody td") {
+            assert!(cell.parse::<f64>().is_ok(), "only numbers in the cells: {cell:?}");
+        }
+        let labels = html.texts_of("#grade-breakdown tbody th");
+        let described = html.attrs_of("#grade-breakdown tbody th", "aria-describedby");
+        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let grade = snapshot.grade("corvid-gpu").expect("Corvid is graded");
+        assert_eq!(grade.components.len(), 6);
+        for ((label, id), component) in labels.iter().zip(&described).zip(&grade.components) {
+            let note = html.text_of(&format!("#grade-sources li#{id}"));
+            assert_eq!(note, format!("{label}: {}", component.detail), "{id}");
+        }
+    }
+
     #[tokio::test]
     async fn amendments_are_listed_with_links_both_ways() {
         let app = TestApp::with_demo().await;
