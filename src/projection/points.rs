@@ -266,7 +266,7 @@ impl<'a> PointsView<'a> {
     }
 }
 
-impl RecordView<'_> {
+impl<'a> RecordView<'a> {
     /// The record back (kinds stored with their JSON), validated as at the edge.
     pub fn record(&self) -> Result<Record, PointsError> {
         record_of(self.json)
@@ -276,6 +276,19 @@ impl RecordView<'_> {
     pub fn cells(&self) -> Result<Vec<String>, PointsError> {
         let mut r = Reader(self.cells.1);
         (0..self.cells.0).map(|_| r.str().map(str::to_owned)).collect()
+    }
+
+    /// Cell `n` in place, or `None` past the last (a reader of one cell of many points
+    /// allocates nothing).
+    pub fn cell(&self, n: usize) -> Result<Option<&'a str>, PointsError> {
+        let mut r = Reader(self.cells.1);
+        for i in 0..self.cells.0 {
+            let cell = r.str()?;
+            if i == n {
+                return Ok(Some(cell));
+            }
+        }
+        Ok(None)
     }
 
     /// The owned point.
@@ -393,6 +406,10 @@ mod tests {
         let (Record::Price(p), Record::Capacity(c)) = (&price, &capacity) else { unreachable!() };
         assert_eq!(points.records[0].cells, price_cells(p));
         assert_eq!(points.records[0].cells[3], "2.1 EUR");
+        let bytes = points.to_bytes();
+        let view = PointsView::of(&bytes).expect("test value");
+        assert_eq!(view.records[0].cell(3), Ok(Some("2.1 EUR")));
+        assert_eq!(view.records[0].cell(7), Ok(None));
         assert_eq!((points.records[1].amount, &points.records[1].cells), (640, &capacity_cells(c)));
         assert_eq!(points.records[1].cells[5], "6.2 %");
         assert!(points.records.iter().all(|p| p.json.is_empty()), "rows shown from their cells, nothing to decode");

@@ -34,24 +34,40 @@ pub fn compare_charts(a: Party<'_>, b: Party<'_>) -> Vec<ComparedChart> {
     ]
 }
 
+/// The tiers the waits chart draws: a newcomer's wait against everyone's on demand is the
+/// comparison that matters, and ten lines (five tiers each) would reuse colours.
+const WAIT_TIERS: [&str; 2] = ["newcomer", "on_demand"];
+
 fn waits(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
     let mut lines = Vec::new();
+    let mut others = std::collections::BTreeSet::new();
     for (name, figures) in [a, b] {
         let mut tiers: BTreeMap<&str, Vec<_>> = BTreeMap::new();
         for p in &figures.queue {
-            tiers.entry(p.tier.as_str()).or_default().push((p.period_start, p.p50_seconds / 3600.0));
+            if WAIT_TIERS.contains(&p.tier.as_str()) {
+                tiers.entry(p.tier.as_str()).or_default().push((p.period_start, p.p50_seconds / 3600.0));
+            } else {
+                others.insert(p.tier.as_str());
+            }
         }
         lines.extend(tiers.into_iter().map(|(tier, points)| Line { label: format!("{name} · {tier}"), points }));
     }
-    let title = format!("Median wait per access tier: {both}");
-    let description =
-        format!("Lines: median wait in hours per access tier and month, {both} on the same axes ({}).", labels(&lines));
+    let mut more = String::new();
+    if !others.is_empty() {
+        let others: Vec<&str> = others.into_iter().collect();
+        more = format!(" Other tiers ({}) are on the scorecards.", others.join(", "));
+    }
+    let title = format!("Median wait, newcomer and on-demand tiers: {both}");
+    let description = format!(
+        "Lines: median wait in hours per month for the newcomer and on-demand tiers, {both} on the same axes ({}).{more}",
+        labels(&lines)
+    );
     let axis = ValueAxis { title: "median wait (hours)", decimals: 1 };
     let svg = charts::lines(&Frame::inline("compare-waits", &title), &description, &axis, &lines)?;
     Some(PageChart {
         svg,
         caption: format!(
-            "Median wait per access tier, monthly (median across each provider's resources and regions), {both}."
+            "Median wait of the newcomer and on-demand tiers, monthly (median across each provider's resources and regions), {both}.{more}"
         ),
         figures: Figures::of_lines(&lines, 2),
     })

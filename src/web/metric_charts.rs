@@ -89,13 +89,13 @@ impl Monthly {
         push_value(&mut self.queue, tier, date, p50_seconds as f64 / 3600.0);
     }
 
-    /// One price, from its series key (resource, region, model) and its dashboard cells:
-    /// points keep a price as the cells its row shows, so records and points both go
-    /// through [`crate::projection::points::price_cells`] and read the same value back.
-    pub fn price(&mut self, series: &str, date: NaiveDate, cells: &[String]) {
+    /// One price, from its series key (resource, region, model) and its price cell: points
+    /// keep a price as the cells its row shows, so records and points both go through
+    /// [`crate::projection::points::price_cells`] and read the same value back.
+    pub fn price(&mut self, series: &str, date: NaiveDate, price_cell: &str) {
         let mut parts = series.split('\u{1f}');
         let (Some(resource), _, Some(model)) = (parts.next(), parts.next(), parts.next()) else { return };
-        let Some((amount, currency)) = cells.get(3).and_then(|c| c.split_once(' ')) else { return };
+        let Some((amount, currency)) = price_cell.split_once(' ') else { return };
         let Ok(amount) = amount.parse::<f64>() else { return };
         self.name.clear();
         let _ = write!(self.name, "{resource} · {model}");
@@ -460,10 +460,9 @@ mod tests {
         monthly.queue("newcomer", day(4, 1), 7200);
         let lines = median_lines(&monthly.queue);
         assert_eq!(lines, [Line { label: "newcomer".into(), points: vec![(date(3), 2.0), (date(4), 2.0)] }]);
-        let cells = |price: &str| vec![String::new(), String::new(), String::new(), price.to_owned()];
-        monthly.price("h100\u{1f}eu-de\u{1f}spot", day(3, 2), &cells("2.5 EUR"));
-        monthly.price("h100\u{1f}eu-fi\u{1f}spot", day(3, 9), &cells("3.5 EUR"));
-        monthly.price("h100\u{1f}eu-fi\u{1f}spot", day(3, 9), &cells("9 CHF"));
+        monthly.price("h100\u{1f}eu-de\u{1f}spot", day(3, 2), "2.5 EUR");
+        monthly.price("h100\u{1f}eu-fi\u{1f}spot", day(3, 9), "3.5 EUR");
+        monthly.price("h100\u{1f}eu-fi\u{1f}spot", day(3, 9), "9 CHF");
         let eur = median_lines(&monthly.prices["EUR"]);
         assert_eq!(eur, [Line { label: "h100 · spot".into(), points: vec![(date(3), 3.0)] }]);
         assert_eq!(monthly.prices.len(), 2);

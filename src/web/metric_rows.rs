@@ -54,8 +54,9 @@ impl Rows {
         }
         for (_, r) in &filtered.prices {
             let parts = [r.resource.as_str(), r.region.as_str(), r.pricing_model.as_str()];
-            if let Some(series) = series(RecordKind::Price, &parts) {
-                monthly.price(&series, r.effective_date, &price_cells(r));
+            let cells = price_cells(r);
+            if let (Some(series), Some(price)) = (series(RecordKind::Price, &parts), cells.get(3)) {
+                monthly.price(&series, r.effective_date, price);
             }
         }
         Ok(Self { queue, disclosures: filtered, capacity, shown: None, monthly })
@@ -186,7 +187,9 @@ impl PointsFold {
         for bytes in &held {
             for point in PointsView::of(bytes).map_err(unavailable)?.records {
                 if self.kind == RecordKind::Price && in_window(point.date) {
-                    self.rows.monthly.price(point.series, point.date, &point.cells().map_err(unavailable)?);
+                    if let Some(price) = point.cell(3).map_err(unavailable)? {
+                        self.rows.monthly.price(point.series, point.date, price);
+                    }
                 }
                 if in_window(point.date) && newest.get(point.series).is_none_or(|n| n.date < point.date) {
                     newest.insert(point.series, point);
