@@ -3,6 +3,9 @@
 
 use plotters::prelude::*;
 
+use plotters::style::text_anchor::{HPos, VPos};
+
+use super::layout::{AXIS, Drawing, GRID, Legend, PAD, ROW, Swatch, draw_text_lines, text, text_width, wrap};
 use super::{Area, Frame, PALETTE, render};
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
 use crate::analytics::metrics::AcceptanceRate;
@@ -29,73 +32,70 @@ pub struct BarAxis<'a> {
     pub full: f64,
 }
 
-fn plot_bars(area: &Area<'_>, axis: &BarAxis<'_>, groups: &[&str], bars: &[Bar]) -> Option<()> {
-    // A segmented range over 0..=last has one segment per bar.
-    let last = bars.len() as i32 - 1;
-    // The legend sits lower right; long bars get room beyond full scale so they never run under it.
+/// Height of one bar's row: beside its label (wide), or under it (compact).
+fn row_height(drawing: &Drawing) -> u32 {
+    if drawing.compact { 44 } else { 30 }
+}
+
+/// A round step that cuts `0..=full` into about `parts` pieces.
+fn tick_step(full: f64, parts: usize) -> f64 {
+    let raw = full / parts as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * magnitude).find(|step| *step >= raw).unwrap_or(raw)
+}
+
+/// Top to bottom: the legend strip, one row per bar (label, bar, figure), the value
+/// ticks under a few light grid lines, and the axis title.
+fn plot_bars(area: &Area<'_>, drawing: &Drawing, axis: &BarAxis<'_>, groups: &[&str], bars: &[Bar]) -> Option<()> {
+    let legend = Legend::new(groups, drawing.width, PAD);
+    legend.draw(area, Swatch::Block)?;
+    let top = PAD + legend.height() as i32 + 6;
+    let row = row_height(drawing) as i32;
+    let widest_label = bars.iter().map(|b| text_width(&b.label)).max().unwrap_or(0).min(drawing.width * 35 / 100);
+    // Labels sit left of the bars when wide, above them when compact.
+    let left = if drawing.compact { PAD } else { PAD + widest_label as i32 + 10 };
+    let widest_text = bars.iter().map(|b| text_width(&b.text)).max().unwrap_or(0) as i32;
+    let right = drawing.width as i32 - PAD - widest_text - 6;
     let longest = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
     let full = axis.full.max(longest);
-    let right = if longest > 0.6 * full { full * 1.4 } else { full };
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .margin_right(48)
-        .x_label_area_size(36)
-        .y_label_area_size(150)
-        .build_cartesian_2d(0.0..right, (0..last).into_segmented())
-        .ok()?;
-    let names: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .x_desc(axis.title)
-        .y_labels(bars.len())
-        .y_label_formatter(&|v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) => names.get(*i as usize).map_or(String::new(), |n| (*n).to_owned()),
-            _ => String::new(),
-        })
-        .x_label_formatter(&|v: &f64| if *v <= full { format!("{v:.0}") } else { String::new() })
-        .bold_line_style(RGBColor(225, 228, 232))
-        .light_line_style(TRANSPARENT)
-        .draw()
-        .ok()?;
-    let rect = |i: usize, value: f64, colour: RGBColor| {
-        let mut rect = Rectangle::new(
-            [(0.0, SegmentValue::Exact(i as i32)), (value, SegmentValue::Exact(i as i32 + 1))],
-            colour.filled(),
-        );
-        rect.set_margin(5, 5, 0, 0);
-        rect
-    };
-    for (group, name) in groups.iter().enumerate() {
-        let colour = PALETTE[group % PALETTE.len()];
-        let drawn: Vec<_> = bars
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.group == group)
-            .filter_map(|(i, b)| Some(rect(i, b.value?, colour)))
-            .collect();
-        chart
-            .draw_series(drawn)
-            .ok()?
-            .label(*name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
+    let x = |value: f64| left + ((value / full) * f64::from(right - left)).round() as i32;
+    let bottom = top + row * bars.len() as i32;
+
+    let step = tick_step(full, if drawing.compact { 2 } else { 4 });
+    let decimals = if step.fract() == 0.0 { 0 } else { 1 };
+    let ticks = (0..).map(|i| f64::from(i) * step).take_while(|v| *v <= full * 1.000_001);
+    for tick in ticks {
+        let at = x(tick);
+        let colour = if tick == 0.0 { AXIS } else { GRID };
+        area.draw(&PathElement::new(vec![(at, top - 2), (at, bottom)], colour.stroke_width(1))).ok()?;
+        let label = format!("{tick:.decimals$}");
+        area.draw(&Text::new(label, (at, bottom + 4), text(HPos::Center, VPos::Top))).ok()?;
     }
-    let style = ("sans-serif", 13).into_font();
-    let labels = bars.iter().enumerate().map(|(i, b)| {
-        EmptyElement::at((b.value.unwrap_or(0.0), SegmentValue::CenterOf(i as i32)))
-            + Text::new(b.text.clone(), (6, -7), style.clone())
-    });
-    chart.draw_series(labels).ok()?;
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 14))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .ok()
+    draw_text_lines(area, &wrap(axis.title, drawing.width - 2 * PAD as u32), (PAD, bottom + ROW as i32 + 8))?;
+
+    for (i, bar) in bars.iter().enumerate() {
+        let row_top = top + i as i32 * row;
+        let (label_at, bar_top) = if drawing.compact {
+            ((PAD, row_top + ROW as i32 / 2), row_top + ROW as i32 + 2)
+        } else {
+            ((left - 10, row_top + row / 2), row_top + 6)
+        };
+        let anchor = if drawing.compact { HPos::Left } else { HPos::Right };
+        area.draw(&Text::new(bar.label.as_str(), label_at, text(anchor, VPos::Center))).ok()?;
+        let bar_bottom = row_top + row - 6;
+        let end = match bar.value {
+            Some(value) => {
+                let colour = PALETTE[bar.group % PALETTE.len()];
+                area.draw(&Rectangle::new([(left, bar_top), (x(value).max(left + 1), bar_bottom)], colour.filled()))
+                    .ok()?;
+                x(value)
+            }
+            None => left,
+        };
+        let middle = (bar_top + bar_bottom) / 2;
+        area.draw(&Text::new(bar.text.as_str(), (end + 6, middle), text(HPos::Left, VPos::Center))).ok()?;
+    }
+    Some(())
 }
 
 /// Any horizontal bar chart: one bar per row, coloured by group (in `groups` order, which
@@ -104,7 +104,16 @@ pub fn bars(frame: &Frame<'_>, description: &str, axis: &BarAxis<'_>, groups: &[
     if bars.iter().all(|b| b.value.is_none()) {
         return None;
     }
-    render(frame, description, |area| plot_bars(area, axis, groups, bars))
+    render(
+        frame,
+        description,
+        |drawing| {
+            let legend = Legend::new(groups, drawing.width, PAD).height();
+            let title = wrap(axis.title, drawing.width - 2 * PAD as u32).len() as u32 * ROW;
+            PAD as u32 + legend + 6 + row_height(drawing) * bars.len() as u32 + ROW + 8 + title + PAD as u32
+        },
+        |area, drawing| plot_bars(area, drawing, axis, groups, bars),
+    )
 }
 
 /// Acceptance rate per applicant category. `None` when no category has any decision.
@@ -134,7 +143,7 @@ pub fn acceptance(rates: &[AcceptanceRate], frame: &Frame<'_>) -> Option<String>
 
 #[cfg(test)]
 mod tests {
-    use super::super::texts;
+    use super::super::{assert_legible_pair, attributes, drawings, texts};
     use super::*;
 
     fn rate(category: &str, accepted: u64, rejected: u64) -> AcceptanceRate {
@@ -142,18 +151,35 @@ mod tests {
     }
 
     #[test]
-    fn bars_are_labelled_by_category_with_their_rate() {
+    fn bars_are_labelled_by_category_with_their_rate_under_a_legend() {
         let rates = [rate("enterprise", 9, 1), rate("student", 1, 3), rate("civic", 0, 0)];
-        let svg = acceptance(&rates, &Frame::inline("acc", "Acceptance")).expect("chart");
-        let texts = texts(&svg);
-        for expected in ["enterprise", "student", "civic", "90 %", "25 %", "no decisions", "newcomer categories"] {
-            assert!(texts.iter().any(|t| t == expected), "{expected} missing from {texts:?}");
+        let markup = acceptance(&rates, &Frame::inline("acc", "Acceptance")).expect("chart");
+        assert_legible_pair(&markup);
+        assert!(markup.contains("student 25.0 % of 4; civic no decisions"), "{markup}");
+        for svg in drawings(&markup) {
+            let texts = texts(svg);
+            for expected in ["enterprise", "student", "civic", "90 %", "25 %", "no decisions", "newcomer categories"] {
+                assert!(texts.iter().any(|t| t == expected), "{expected} missing from {texts:?}");
+            }
+            // One bar each for enterprise (blue) and student (orange), plus one legend swatch each;
+            // civic has nothing to draw.
+            let fills = attributes(svg, "rect", "fill");
+            assert_eq!(fills.iter().filter(|f| **f == "#0072B2").count(), 2, "{svg}");
+            assert_eq!(fills.iter().filter(|f| **f == "#D55E00").count(), 2, "{svg}");
+            // The legend swatches (first of each colour) sit above every bar.
+            let ys: Vec<i32> = attributes(svg, "rect", "y").iter().map(|y| y.parse().expect("y")).collect();
+            let coloured: Vec<(i32, &str)> =
+                ys.into_iter().zip(fills).filter(|(_, f)| f.starts_with("#0") || f.starts_with("#D")).collect();
+            let legend_bottom = coloured[..2].iter().map(|(y, _)| y + 12).max().expect("legend");
+            assert!(coloured[2..].iter().all(|(y, _)| *y > legend_bottom), "{coloured:?}");
         }
-        assert!(svg.contains("student 25.0 % of 4; civic no decisions"), "{svg}");
-        // One bar each for enterprise (blue) and student (orange), plus one legend swatch each;
-        // civic has nothing to draw.
-        assert_eq!(svg.matches("fill=\"#0072B2\"").count(), 2, "{svg}");
-        assert_eq!(svg.matches("fill=\"#D55E00\"").count(), 2, "{svg}");
+    }
+
+    #[test]
+    fn ticks_are_round_and_few() {
+        assert_eq!(tick_step(100.0, 4), 25.0);
+        assert_eq!(tick_step(100.0, 2), 50.0);
+        assert_eq!(tick_step(7.0, 4), 2.0);
     }
 
     #[test]
