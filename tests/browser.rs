@@ -2,39 +2,92 @@
 //! playwright-core from tests/browser/), and axe-core. A page passes when it
 //! renders with the expected title at phone and desktop widths, logs no
 //! console error, loads every resource, has no accessibility violation, does not
-//! scroll sideways at 360 px, and shows its charts at a readable size. Full-page
-//! 360 px screenshots are left in `target/tmp/screenshots` for a human to look at.
+//! scroll sideways at 360 px, shows its charts at a readable size with chart text
+//! of at least 11 CSS px, and keeps every table row within about three lines at
+//! 360 px. Full-page screenshots of every page at 360 and 1280 px are left in
+//! `screenshots/` (or where `GATELOG_SCREENSHOTS` points) for a human to look at.
 
 mod support;
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::{Server, data_dir};
 
-/// Pages to check, as `path=title fragment|minimum charts`.
+/// Every page of the site, as `path=title fragment|minimum charts`.
 const PAGES: &[&str] = &[
-    "/=Gatelog — who gets access to compute",
+    "/=Gatelog — who gets access to compute|3",
     "/docs/api=Push API",
     "/ledger=Ledger",
     "/ledger/entries/0=Entry 0",
     "/providers=Providers",
+    "/providers/alpine-supercomputing=Alpine Supercomputing Centre|4",
+    "/providers/aurora-ai-factory=Aurora AI Factory|4",
     "/providers/corvid-gpu=Corvid GPU|4",
-    "/providers/riverside-cluster=Riverside College|1",
+    "/providers/halcyon-ai-cloud=Halcyon AI Cloud|4",
+    "/providers/iberia-compute=Iberia Compute Centre|4",
+    "/providers/lakeside-campus=Lakeside University Campus Node|4",
+    "/providers/lumen-stack=Lumen Stack|4",
+    "/providers/meridian-cloud=Meridian Cloud|4",
+    "/providers/nordic-hpc=Nordic HPC Centre|4",
+    "/providers/rhine-ai-factory=Rhine AI Factory|4",
+    "/providers/riverside-cluster=Riverside College|4",
+    "/providers/stratus-compute=Stratus Compute|4",
     "/methodology=Methodology",
     "/data=Data",
+    "/data/dictionary=Data dictionary",
     "/compliance=Compliance",
     "/compliance?provider=corvid-gpu=Compliance",
-    "/data/dictionary=Data dictionary",
-    "/metrics/queue-times?region=eu-de=Queue times",
-    "/metrics/prices?resource=nvidia-h100-80gb&from=2025-01-01&to=2026-06-30=Prices",
-    "/metrics/acceptance?from=2024-13-01=Acceptance",
-    "/lockups=Lock-ups",
-    "/compare?a=corvid-gpu&b=rhine-ai-factory=Compare providers",
+    "/metrics/queue-times=Queue times|1",
+    "/metrics/queue-times?region=eu-de=Queue times|1",
+    "/metrics/acceptance=Acceptance|1",
+    "/metrics/acceptance?from=2024-13-01=Acceptance|1",
+    "/metrics/prices=Prices|1",
+    "/metrics/prices?resource=nvidia-h100-80gb&from=2025-01-01&to=2026-06-30=Prices|1",
+    "/metrics/capacity=Capacity|1",
+    "/metrics/lockups=Lock-ups|1",
+    "/lockups=Lock-ups|1",
+    "/compare=Compare providers",
+    "/compare?a=corvid-gpu&b=rhine-ai-factory=Compare providers|1",
     "/compare?a=corvid-gpu&b=corvid-gpu=Compare providers",
     "/providers/no-such-provider=Not Found",
+    "/metrics/no-such-metric=404 Not Found",
+    "/ledger/entries/999999=404 Not Found",
     "/no-such-page=404 Not Found",
 ];
+
+/// Where the screenshots go: `screenshots/` in the checkout, which CI keeps.
+fn screenshots_dir() -> PathBuf {
+    std::env::var_os("GATELOG_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots"))
+}
+
+/// The site's pages a reader reaches from the home page, the providers list and a dashboard,
+/// by path: each must be in PAGES, so a new page or provider is looked at too.
+fn linked_pages(server: &Server) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    for from in ["/", "/providers", "/metrics/queue-times"] {
+        let (status, body) = server.get(from);
+        assert_eq!(status, 200, "GET {from}");
+        let html = scraper::Html::parse_document(&body);
+        let links = scraper::Selector::parse("a[href^='/']").expect("selector");
+        for link in html.select(&links) {
+            let href = link.value().attr("href").unwrap_or_default();
+            let path = href.split(['?', '#']).next().unwrap_or_default();
+            // One ledger entry stands for all; feeds, exports and static files are not pages.
+            let not_a_page = path.starts_with("/ledger/entries/")
+                || path.starts_with("/static/")
+                || path.ends_with(".atom")
+                || (path.starts_with("/data/") && path != "/data/dictionary");
+            if !not_a_page {
+                paths.insert(path.to_owned());
+            }
+        }
+    }
+    paths
+}
 
 #[test]
 fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
@@ -64,15 +117,23 @@ fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
         .expect("witness vkey");
     let witness = format!("{vkey} http://127.0.0.1:9");
     let server = Server::start(dir.path(), &["--demo", "--witness", &witness, "--witness-every", "1"]);
+    let checked: BTreeSet<&str> = PAGES.iter().map(|spec| spec.split(['?', '=']).next().unwrap_or_default()).collect();
+    let unchecked: Vec<String> = linked_pages(&server).into_iter().filter(|p| !checked.contains(p.as_str())).collect();
+    assert!(
+        unchecked.is_empty(),
+        "pages linked from /, /providers or /metrics/queue-times missing from PAGES: {unchecked:?}"
+    );
+
+    let screenshots = screenshots_dir();
     let output = Command::new("node")
         .arg(browser_dir.join("check-pages.mjs"))
         .arg(&server.url)
         .args(PAGES)
         .env("GATELOG_CHROMIUM", &chromium)
-        .env("GATELOG_SCREENSHOTS", Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"))
+        .env("GATELOG_SCREENSHOTS", &screenshots)
         .output()
         .expect("run node (install nodejs)");
     let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    println!("{report}");
+    println!("{report}\nscreenshots: {}", screenshots.display());
     assert!(output.status.success(), "browser check failed:\n{report}");
 }
