@@ -113,7 +113,10 @@ pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap)
     let lockups = ranked(
         &snapshot,
         headline::largest_lockups(
-            snapshot.providers.iter().map(|p| (p.slug.as_str(), snapshot.digest(p.slug.as_str()).and_then(|d| d.capacity))),
+            snapshot
+                .providers
+                .iter()
+                .map(|p| (p.slug.as_str(), snapshot.digest(p.slug.as_str()).and_then(|d| d.capacity))),
             RANKED,
         ),
         |(slug, _)| slug,
@@ -211,7 +214,7 @@ fn waits_chart(headline: &headline::Headline) -> Option<String> {
         latest.on_demand_hours.map_or("nothing disclosed".to_owned(), |h| format!("{h:.1} h")),
     );
     let frame = Frame::inline("home-waits", "Median wait per month: newcomers against on-demand customers");
-    charts::lines(&frame, &description, &ValueAxis { title: "median wait (hours)", decimals: 0 }, &lines)
+    charts::lines(&frame, &description, &ValueAxis { title: "median wait (hours)", decimals: 1 }, &lines)
 }
 
 fn acceptance_chart(months: &[PeriodAcceptance]) -> Option<String> {
