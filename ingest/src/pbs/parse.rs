@@ -142,7 +142,9 @@ struct Attributes<'a> {
 }
 
 /// Splits `key=value` pairs at spaces outside quotes and parentheses and keeps the
-/// few keys a run needs. Never allocates.
+/// few keys a run needs. Never allocates. PBS writes those keys before the long
+/// ones (exec_vnode, Resource_List.*, resources_used.*), so it stops once it has all
+/// five: a third of an end record is read rather than all of it.
 fn attributes(text: &str) -> Attributes<'_> {
     let mut found = Attributes::default();
     let bytes = text.as_bytes();
@@ -179,7 +181,15 @@ fn attributes(text: &str) -> Attributes<'_> {
                 "qtime" => found.qtime = Some(value),
                 "etime" => found.etime = Some(value),
                 "start" => found.start = Some(value),
-                _ => {}
+                _ => continue,
+            }
+            if found.queue.is_some()
+                && !found.ctime.is_empty()
+                && found.qtime.is_some()
+                && found.etime.is_some()
+                && found.start.is_some()
+            {
+                break;
             }
         }
     }
@@ -287,6 +297,15 @@ mod tests {
         // The jobname holds "start=1 queue=debug": a naive split would read them.
         let found = attributes("jobname='a b start=3' x=(p q=1) queue=gpu start=10 note=\"c d\" tail=1");
         assert_eq!((found.queue, found.start), (Some("gpu"), Some("10")));
+    }
+
+    #[test]
+    fn keys_after_the_long_attributes_are_still_found() {
+        // Not PBS's order, but a record in any order reads the same.
+        let line = "01/06/2026 11:00:00;E;7.s;Resource_List.select=1:ncpus=8 resources_used.mem=1kb \
+            start=160 end=200 etime=100 queue=workq qtime=90";
+        let run = run(line, NOW).expect("counts");
+        assert_eq!((run.queue, run.wait, run.from_qtime), ("workq", 60, false));
     }
 
     #[test]
