@@ -5,7 +5,9 @@ use plotters::prelude::*;
 
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::layout::{AXIS, Drawing, GRID, Legend, PAD, ROW, Swatch, draw_text_lines, text, text_width, wrap};
+use super::layout::{
+    AXIS, Drawing, GRID, Legend, PAD, ROW, Swatch, draw_text_lines, text, text_width, tick_step, wrap,
+};
 use super::{Area, Frame, PALETTE, render};
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
 use crate::analytics::metrics::AcceptanceRate;
@@ -37,13 +39,6 @@ fn row_height(drawing: &Drawing) -> u32 {
     if drawing.compact { 44 } else { 30 }
 }
 
-/// A round step that cuts `0..=full` into about `parts` pieces.
-fn tick_step(full: f64, parts: usize) -> f64 {
-    let raw = full / parts as f64;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * magnitude).find(|step| *step >= raw).unwrap_or(raw)
-}
-
 /// Top to bottom: the legend strip, one row per bar (label, bar, figure), the value
 /// ticks under a few light grid lines, and the axis title.
 fn plot_bars(area: &Area<'_>, drawing: &Drawing, axis: &BarAxis<'_>, groups: &[&str], bars: &[Bar]) -> Option<()> {
@@ -67,7 +62,12 @@ fn plot_bars(area: &Area<'_>, drawing: &Drawing, axis: &BarAxis<'_>, groups: &[&
     for tick in ticks {
         let at = x(tick);
         let colour = if tick == 0.0 { AXIS } else { GRID };
-        area.draw(&PathElement::new(vec![(at, top - 2), (at, bottom)], colour.stroke_width(1))).ok()?;
+        // Grid lines run beside the bars only, clear of labels above them (compact).
+        for i in 0..bars.len() as i32 {
+            let row_top = top + i * row;
+            let from = if drawing.compact { row_top + ROW as i32 } else { row_top };
+            area.draw(&PathElement::new(vec![(at, from), (at, row_top + row)], colour.stroke_width(1))).ok()?;
+        }
         let label = format!("{tick:.decimals$}");
         area.draw(&Text::new(label, (at, bottom + 4), text(HPos::Center, VPos::Top))).ok()?;
     }
@@ -173,13 +173,6 @@ mod tests {
             let legend_bottom = coloured[..2].iter().map(|(y, _)| y + 12).max().expect("legend");
             assert!(coloured[2..].iter().all(|(y, _)| *y > legend_bottom), "{coloured:?}");
         }
-    }
-
-    #[test]
-    fn ticks_are_round_and_few() {
-        assert_eq!(tick_step(100.0, 4), 25.0);
-        assert_eq!(tick_step(100.0, 2), 50.0);
-        assert_eq!(tick_step(7.0, 4), 2.0);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub const BREAKPOINT: u32 = 576;
 pub const NARROWEST: u32 = 320 - 32 - 34;
 /// Widest the compact drawing is shown (CSS `max-width`), so its text stays modest
 /// between the narrowest phone and the breakpoint.
-pub const COMPACT_MAX: u32 = 440;
+pub const COMPACT_MAX: u32 = 400;
 /// Widest the wide drawing is shown, for the same reason on large screens.
 pub const WIDE_MAX: u32 = 880;
 /// plotters' SVG backend writes `font-size` as the requested size / 1.24.
@@ -111,6 +111,13 @@ pub fn draw_text_lines(area: &Area<'_>, lines: &[String], (x, y): (i32, i32)) ->
         area.draw(&Text::new(line.as_str(), (x, y), text(HPos::Left, VPos::Center))).ok()?;
     }
     Some(lines.len() as u32 * ROW)
+}
+
+/// A round step (1, 2, 2.5 or 5 times a power of ten) that cuts `0..=full` into about `parts` pieces.
+pub fn tick_step(full: f64, parts: usize) -> f64 {
+    let raw = full / parts as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * magnitude).find(|step| *step >= raw).unwrap_or(raw)
 }
 
 /// How a legend entry's swatch looks: a line for line charts, a block for bars.
@@ -235,6 +242,14 @@ mod tests {
         ] {
             assert!(css.contains(&rule), "gatelog.css lacks `{rule}`");
         }
+    }
+
+    #[test]
+    fn ticks_are_round_and_few() {
+        assert_eq!(tick_step(100.0, 4), 25.0);
+        assert_eq!(tick_step(100.0, 2), 50.0);
+        assert_eq!(tick_step(7.0, 4), 2.0);
+        assert_eq!(tick_step(2.7, 4), 1.0);
     }
 
     #[test]

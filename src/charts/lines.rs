@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::layout::{
-    AXIS, Drawing, GRID, Legend, PAD, ROW, Swatch, draw_text_lines, nudge, plain, text, text_width, wrap,
+    AXIS, Drawing, GRID, Legend, PAD, ROW, Swatch, draw_text_lines, nudge, plain, text, text_width, tick_step, wrap,
 };
 use super::{Area, Frame, PALETTE, render};
 use crate::analytics::capacity::CapacityPoint;
@@ -79,7 +79,8 @@ pub fn lines(frame: &Frame<'_>, description: &str, axis: &ValueAxis<'_>, lines: 
         description,
         |drawing| {
             let legend = Legend::new(&labels, drawing.width, PAD);
-            PAD as u32 + legend.height() + axis.title_lines(drawing).len() as u32 * ROW + drawing.plot_height
+            let title = axis.title_lines(drawing).len() as u32 * ROW;
+            PAD as u32 + legend.height() + TITLE_GAP + title + drawing.plot_height
         },
         |area, drawing| plot_lines(area, drawing, axis, &lines),
     )
@@ -96,12 +97,14 @@ fn plot_lines(area: &Area<'_>, drawing: &Drawing, axis: &ValueAxis<'_>, lines: &
     let last = dates.max()?;
     let last = if last == first { last + chrono::Days::new(31) } else { last };
     let highest = lines.iter().flat_map(|l| l.points.iter().map(|(_, v)| *v)).fold(0.0, f64::max);
-    let top = if highest > 0.0 { highest * 1.08 } else { 1.0 };
+    // The axis ends on a round number just above the highest point.
+    let step = tick_step(highest.max(f64::MIN_POSITIVE), 2 * drawing.y_ticks);
+    let top = if highest > 0.0 { (highest * 1.04 / step).ceil() * step } else { 1.0 };
 
     let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
     let legend = Legend::new(&labels, drawing.width, PAD);
     legend.draw(area, Swatch::Line)?;
-    let title_top = PAD + legend.height() as i32;
+    let title_top = PAD + legend.height() as i32 + TITLE_GAP as i32;
     let title_height = draw_text_lines(area, &axis.title_lines(drawing), (PAD, title_top))?;
     let (_, plot_area) = area.split_vertically(title_top + title_height as i32);
 
@@ -154,6 +157,9 @@ fn plot_lines(area: &Area<'_>, drawing: &Drawing, axis: &ValueAxis<'_>, lines: &
     }
     Some(())
 }
+
+/// Space between the legend strip and the axis title.
+const TITLE_GAP: u32 = 6;
 
 /// Room between a line's last point and its end label, for the leader that joins them.
 const LEADER: i32 = 16;
