@@ -134,3 +134,41 @@ fn lost_points(report: &Value, category: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// A report in Lighthouse's JSON shape, every category at `score` except `low` at 0.9
+/// with one failing weighted audit.
+fn report(score: f64, low: Option<&str>) -> Value {
+    let mut categories = serde_json::Map::new();
+    for &id in CATEGORIES {
+        let value = if Some(id) == low { 0.9 } else { score };
+        let refs = serde_json::json!([{"id": "color-contrast", "weight": 7}, {"id": "unweighted", "weight": 0}]);
+        categories.insert(id.to_owned(), serde_json::json!({"score": value, "auditRefs": refs}));
+    }
+    serde_json::json!({
+        "categories": categories,
+        "audits": {
+            "color-contrast": {"score": 0, "title": "Contrast is too low"},
+            "unweighted": {"score": 0, "title": "Not counted"}
+        },
+        "runWarnings": []
+    })
+}
+
+#[test]
+fn a_category_below_95_fails_with_its_weighted_audits() {
+    let failures = judge("/", &report(1.0, Some("accessibility")));
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].starts_with("/: accessibility Some(0.9)"), "{failures:?}");
+    assert!(failures[0].contains("color-contrast") && !failures[0].contains("unweighted"), "{failures:?}");
+}
+
+#[test]
+fn scores_of_95_and_up_pass_and_a_missing_score_fails() {
+    assert!(judge("/", &report(0.95, None)).is_empty());
+    let mut broken = report(1.0, None);
+    broken["categories"]["performance"]["score"] = Value::Null;
+    broken["runtimeError"] = serde_json::json!({"code": "NO_FCP"});
+    let failures = judge("/", &broken);
+    assert!(failures.iter().any(|f| f.contains("runtime error") && f.contains("NO_FCP")), "{failures:?}");
+    assert!(failures.iter().any(|f| f.starts_with("/: performance None")), "{failures:?}");
+}
