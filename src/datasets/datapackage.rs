@@ -1,7 +1,7 @@
 //! The Frictionless Data Package (v2) describing a snapshot: one tabular
 //! resource per file (every dataset as CSV, NDJSON and Parquet), each with its
 //! media type, its Table Schema (type, description, unit, constraints and enum
-//! values of every field), its size and its SHA-256. Generated from the same
+//! values of every field), its SHA-256 and, for CSV and NDJSON, its size. Generated from the same
 //! schema as the exports and the data dictionary.
 //! <https://datapackage.org/standard/data-package/>,
 //! <https://datapackage.org/standard/data-resource/>.
@@ -116,20 +116,25 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
                 "type": "table",
                 "format": format.extension(),
                 "mediatype": mediatype(format),
-                "bytes": sum.bytes,
                 "hash": format!("sha256:{}", sum.sha256),
             });
             match format {
                 Format::Csv => {
+                    resource["bytes"] = json!(sum.bytes);
                     resource["encoding"] = json!("utf-8");
                     resource["dialect"] = json!({"$schema": DIALECT_PROFILE, "header": true, "delimiter": ",",
                         "lineTerminator": "\r\n", "quoteChar": "\""});
                 }
                 Format::Ndjson => {
+                    resource["bytes"] = json!(sum.bytes);
                     resource["encoding"] = json!("utf-8");
                     // Each line is a JSON object, whose keys have no order: match fields by name.
                     schema["fieldsMatch"] = json!("equal");
                 }
+                // No `bytes`: frictionless reads Parquet with pyarrow, not through its byte
+                // loader, so it has no count to compare and reports any declared one as wrong
+                // (the hash it skips when it has none). The hash stays, here and in SHA256SUMS,
+                // and `gatelog verify --snapshot` checks it.
                 Format::Parquet => {}
             }
             resource["schema"] = schema;
@@ -192,5 +197,8 @@ mod tests {
         assert_eq!(resources[CATALOG.len()]["name"], format!("{}-ndjson", CATALOG[0].name));
         assert_eq!(resources[CATALOG.len()]["schema"]["fieldsMatch"], "equal");
         assert!(resources[2 * CATALOG.len()].get("encoding").is_none(), "Parquet is binary");
+        assert_eq!(resources[0]["bytes"], 1);
+        assert_eq!(resources[CATALOG.len()]["bytes"], 1);
+        assert!(resources[2 * CATALOG.len()].get("bytes").is_none(), "frictionless cannot count Parquet bytes");
     }
 }

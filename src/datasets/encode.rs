@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
-use super::Format;
 use super::cell::Cell;
 use super::schema::{Field, FieldType};
 use super::source::{ExportError, RowSink};
+use super::{Format, pandas};
 
 /// An encoder whose output goes, a chunk at a time, into a channel (an HTTP body, say).
 /// A closed channel means the reader went away, and stops the export; so does a channel
@@ -83,7 +83,7 @@ pub const CHUNK: usize = 64 * 1024;
 /// Rows per Parquet row group.
 const ROW_GROUP: usize = 64 * 1024;
 /// Decimal columns in Parquet: 38 digits, 12 after the point (money and fractions fit exactly).
-const DECIMAL_PRECISION: usize = 38;
+pub const DECIMAL_PRECISION: usize = 38;
 /// Digits after the point of Parquet decimals.
 pub const DECIMAL_SCALE: u32 = 12;
 
@@ -232,7 +232,8 @@ impl Write for Shared {
     }
 }
 
-/// Parquet with typed columns, one row group per [`ROW_GROUP`] rows.
+/// Parquet with typed columns, one row group per [`ROW_GROUP`] rows, described for pandas
+/// (see [`pandas`]) so that its readers keep nulls as nulls.
 struct Parquet {
     fields: Vec<Field>,
     rows: Vec<Vec<Cell>>,
@@ -259,6 +260,7 @@ impl Parquet {
         let out = Shared::default();
         let writer = ParquetWriter::new(out.clone())
             .with_compression(ParquetCompression::Zstd(None))
+            .with_key_value_metadata(Some(pandas::key_value_metadata(&schema, &fields)?))
             .batched(&schema)
             .map_err(encode_error)?;
         Ok(Self { fields, rows: Vec::with_capacity(ROW_GROUP), writer, out })
@@ -520,6 +522,21 @@ mod tests {
             Some("1234567.123456789012".parse().expect("d"))
         );
         assert_eq!(frame.column("cost_basis_per_accelerator_hour").expect("col").null_count(), 2);
+    }
+
+    /// pandas reads a null integer as NaN unless the file says the column is a nullable `Int64`.
+    #[test]
+    fn parquet_tells_pandas_each_column_s_nullable_dtype() {
+        let bytes = encode(Format::Parquet, &[price_row("2.490")], false);
+        let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+        let metadata = reader.get_metadata().expect("metadata");
+        let pandas = metadata
+            .key_value_metadata()
+            .iter()
+            .flatten()
+            .find(|kv| kv.key == pandas::KEY)
+            .and_then(|kv| kv.value.clone());
+        assert_eq!(pandas, Some(pandas::metadata(&price_fields())));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod datapackage;
 pub mod derived;
 pub mod encode;
 pub mod filter;
+pub mod pandas;
 pub mod schema;
 pub mod snapshot;
 pub mod source;
