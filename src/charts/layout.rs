@@ -129,41 +129,45 @@ pub enum Swatch {
 
 const SWATCH: i32 = 18;
 
-/// The legend strip above a chart: entries left to right, wrapping to new rows.
+/// The legend strip above a chart: entries left to right, wrapping to new rows; a label
+/// too long for the drawing's width wraps onto lines of its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Legend {
-    /// Each entry's label and top-left corner.
-    pub entries: Vec<(String, (i32, i32))>,
-    rows: u32,
+    /// Each entry's label lines and top-left corner.
+    pub entries: Vec<(Vec<String>, (i32, i32))>,
+    height: u32,
 }
 
 impl Legend {
     /// Lays `labels` out in rows no wider than `width`, starting at `top`.
     pub fn new(labels: &[&str], width: u32, top: i32) -> Self {
         let right = width as i32 - PAD;
-        let (mut x, mut row) = (PAD, 0);
+        let room = (right - PAD - SWATCH - 6).max(1) as u32;
+        let (mut x, mut y, mut row_height) = (PAD, top, 0);
         let mut entries = Vec::new();
         for label in labels {
-            let entry = SWATCH + 6 + text_width(label) as i32;
+            let lines = wrap(label, room);
+            let entry = SWATCH + 6 + lines.iter().map(|l| text_width(l)).max().unwrap_or(0) as i32;
             if x > PAD && x + entry > right {
                 x = PAD;
-                row += 1;
+                y += row_height;
+                row_height = 0;
             }
-            entries.push(((*label).to_owned(), (x, top + row * ROW as i32)));
+            row_height = row_height.max(lines.len() as i32 * ROW as i32);
+            entries.push((lines, (x, y)));
             x += entry + 16;
         }
-        let rows = if entries.is_empty() { 0 } else { row as u32 + 1 };
-        Self { entries, rows }
+        Self { entries, height: (y + row_height - top) as u32 }
     }
 
     /// Height of the strip.
     pub fn height(&self) -> u32 {
-        self.rows * ROW
+        self.height
     }
 
     /// Draws the entries in palette order.
     pub fn draw(&self, area: &Area<'_>, swatch: Swatch) -> Option<()> {
-        for (i, (label, (x, y))) in self.entries.iter().enumerate() {
+        for (i, (lines, (x, y))) in self.entries.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
             let middle = y + ROW as i32 / 2;
             match swatch {
@@ -174,7 +178,7 @@ impl Legend {
                     area.draw(&Rectangle::new([(*x + 2, middle - 6), (x + 14, middle + 6)], colour.filled())).ok()?
                 }
             }
-            area.draw(&Text::new(label.as_str(), (x + SWATCH + 6, middle), text(HPos::Left, VPos::Center))).ok()?;
+            draw_text_lines(area, lines, (x + SWATCH + 6, *y))?;
         }
         Some(())
     }
@@ -254,14 +258,23 @@ mod tests {
 
     #[test]
     fn legends_wrap_within_the_drawing() {
-        let labels = ["h100 · on_demand", "a100 · spot", "h100 · reserved", "l40s · on_demand"];
+        let labels =
+            ["h100 · on_demand", "a100 · spot", "h100 · reserved", "Corvid GPU (demo) · nvidia-h100-80gb · on_demand"];
         let wide = Legend::new(&labels, WIDE.width, 8);
         let compact = Legend::new(&labels, COMPACT.width, 8);
-        assert_eq!(wide.height(), ROW);
-        assert!(compact.height() >= 2 * ROW, "{compact:?}");
-        for (label, (x, _)) in &compact.entries {
-            assert!(x + SWATCH + 6 + text_width(label) as i32 <= COMPACT.width as i32 - PAD, "{label}");
+        assert_eq!(wide.height(), 2 * ROW, "{wide:?}");
+        assert!(compact.height() >= 4 * ROW, "{compact:?}");
+        for legend in [&wide, &compact] {
+            let width = if legend == &wide { WIDE.width } else { COMPACT.width };
+            for (lines, (x, y)) in &legend.entries {
+                for line in lines {
+                    assert!(x + SWATCH + 6 + text_width(line) as i32 <= width as i32 - PAD, "{line}");
+                }
+                assert!(y + lines.len() as i32 * ROW as i32 <= 8 + legend.height() as i32);
+            }
         }
+        let (long, _) = &compact.entries[3];
+        assert_eq!(long.join(" "), labels[3], "a long label wraps, whole");
     }
 
     #[test]
