@@ -530,13 +530,16 @@ mod tests {
         let bytes = encode(Format::Parquet, &[price_row("2.490")], false);
         let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
         let metadata = reader.get_metadata().expect("metadata");
-        let pandas = metadata
-            .key_value_metadata()
-            .iter()
-            .flatten()
-            .find(|kv| kv.key == pandas::KEY)
-            .and_then(|kv| kv.value.clone());
-        assert_eq!(pandas, Some(pandas::metadata(&price_fields())));
+        let value = |key: &str| {
+            metadata.key_value_metadata().iter().flatten().find(|kv| kv.key == key).and_then(|kv| kv.value.clone())
+        };
+        let description = pandas::metadata(&price_fields());
+        assert_eq!(value(pandas::KEY), Some(description.clone()));
+        // Also in the Arrow schema's own metadata, the only place pyarrow's `read_table` looks:
+        // a flatbuffer whose strings are stored as they are.
+        let arrow = value("ARROW:schema").expect("ARROW:schema");
+        let arrow = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, arrow).expect("base64");
+        assert!(arrow.windows(description.len()).any(|w| w == description.as_bytes()), "not in ARROW:schema");
     }
 
     #[test]
