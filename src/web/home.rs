@@ -2,8 +2,8 @@
 //! overdue filings), each stated in words, drawn, tabled and linked to its evidence; what
 //! the ledger holds right now, the latest disclosures in words, and every provider with
 //! its grade. Rendered once per checkpoint and kept (`super::render_kept`): every figure
-//! comes from the snapshot's digests, the projection's acceptance buckets (one row per
-//! provider and month) and the memoised compliance report, never from the entries.
+//! comes from the snapshot (the providers' digests and acceptance buckets, folded when it
+//! is loaded) and the memoised compliance report, never from the entries.
 
 use std::borrow::Borrow;
 
@@ -18,10 +18,8 @@ use crate::AppState;
 use crate::analytics::headline::{self, Overdue, PeriodAcceptance};
 use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
 use crate::db;
-use crate::error::{AppError, PageError};
-use crate::projection::bucket::BucketSummary;
+use crate::error::PageError;
 use crate::providers::Provider;
-use crate::records::RecordKind;
 
 /// Providers shown in each ranking (lock-ups, overdue filings).
 const RANKED: usize = 5;
@@ -102,11 +100,12 @@ pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap)
     if let Some(page) = super::kept(&headers, &snapshot, "/", "text/html; charset=utf-8") {
         return Ok(page);
     }
-    let (latest, acceptance) = {
+    let latest = {
         let mut conn = state.pool.acquire().await?;
         let newest = db::ledger::recent_entries(&mut conn, 10, None).await?;
-        (described(&mut conn, &newest).await?, acceptance_by_month(&mut conn, &snapshot).await?)
+        described(&mut conn, &newest).await?
     };
+    let acceptance = snapshot.acceptance_by_month.clone();
     let report = super::compliance::report(&state, &snapshot).await?;
     let as_of = snapshot.signed_at.date_naive();
     let overdue = ranked(&snapshot, headline::most_overdue(&report.periods, as_of, RANKED), |o| &o.provider);
@@ -164,25 +163,6 @@ fn ranked<T>(snapshot: &Snapshot, figures: Vec<T>, slug: impl Fn(&T) -> &String)
             Ranked { slug, name, figure }
         })
         .collect()
-}
-
-/// Acceptance month by month across the registered providers, from the projection's
-/// acceptance buckets (their sums per category; one bucket per provider and month).
-async fn acceptance_by_month(
-    conn: &mut sqlx::PgConnection,
-    snapshot: &Snapshot,
-) -> Result<Vec<PeriodAcceptance>, AppError> {
-    let slugs: Vec<String> = snapshot.providers.iter().map(|p| p.slug.to_string()).collect();
-    let stored = db::projection::bucket_summaries(conn, RecordKind::Acceptance, &slugs).await?;
-    let summaries = stored
-        .iter()
-        .map(|(provider, bytes)| {
-            BucketSummary::from_bytes(bytes)
-                .map_err(|e| AppError::Unavailable(format!("acceptance bucket of {provider}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    // A bucket holds one month's records, so its first date names its month.
-    Ok(headline::acceptance_by_month(summaries.iter().filter_map(|s| Some((s.dates?.0, s.acceptance.as_slice())))))
 }
 
 /// The queue dashboard over the months the wait figures cover.
@@ -416,6 +396,31 @@ mod tests {
         let scorecard = app.get("/providers/corvid-gpu").await.html();
         let filed = scorecard.texts_of("#filings td.states");
         assert_eq!(filed.first(), states.first());
+    }
+
+    /// The acceptance series is folded as snapshots load, the changed providers' buckets only:
+    /// after an append it is what a load from scratch computes, and it moved.
+    #[tokio::test]
+    async fn the_acceptance_series_follows_appends_as_a_full_load_computes_it() {
+        let app = TestApp::with_demo().await;
+        let before = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let token = app.provider_token("corvid-gpu").await;
+        let mut record = crate::records::kinds::examples()[1].clone();
+        record["received"] = serde_json::json!(5000);
+        record["accepted"] = serde_json::json!(4000);
+        record["rejected"] = serde_json::json!(1000);
+        app.post("/api/v1/records", "application/json", format!("[{record}]"), Some(&token), &[])
+            .await
+            .assert_status(StatusCode::CREATED);
+        let after = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        assert!(after.tree_size > before.tree_size);
+        assert_ne!(after.acceptance_by_month, before.acceptance_by_month);
+        app.state.snapshots.clear();
+        let fresh = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        assert_eq!(fresh.tree_size, after.tree_size);
+        assert_eq!(after.acceptance_by_month, fresh.acceptance_by_month);
+        let decided: u64 = fresh.acceptance_by_month.iter().map(|m| m.newcomers.1 + m.others.1).sum();
+        assert_eq!(decided, fresh.headline.newcomer_decisions.1 + fresh.headline.other_decisions.1);
     }
 
     #[tokio::test]

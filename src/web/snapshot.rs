@@ -15,11 +15,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::AppState;
 use crate::analytics::grades::Grade;
-use crate::analytics::headline::{Headline, headline};
+use crate::analytics::headline::{Headline, PeriodAcceptance, acceptance_by_month, headline};
+use crate::analytics::metrics::AcceptanceRate;
 use crate::db;
 use crate::error::AppError;
+use crate::projection::bucket::BucketSummary;
 use crate::projection::summary::{Digest, ProviderFigures, ProviderSummary, reporting_window};
 use crate::providers::Provider;
+use crate::records::RecordKind;
 
 /// One provider's scorecard figures at a checkpoint.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +57,8 @@ struct ProviderPart {
     digest: Arc<Digest>,
     counts: db::projection::ProviderCounts,
     grade: Option<Grade>,
+    /// Its acceptance buckets' sums per category, by month (the home page's series).
+    acceptance: Arc<Vec<(NaiveDate, Vec<AcceptanceRate>)>>,
 }
 
 /// The registry's version (`registry_version`, moved by triggers): registering a provider,
@@ -78,6 +83,8 @@ pub struct Snapshot {
     pub window: Option<(NaiveDate, NaiveDate)>,
     /// The home page's figures across every provider.
     pub headline: Headline,
+    /// Acceptance month by month across providers (the home page's chart).
+    pub acceptance_by_month: Vec<PeriodAcceptance>,
     /// Latest versions that do not decode, counted, and the first of them by index.
     pub unreadable: (u64, Vec<UnreadableEntry>),
     /// Results computed from this checkpoint on demand, kept until the next one.
@@ -324,6 +331,11 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
         None => db::providers::list(&mut tx).await?,
     };
     let changed = db::projection::digests_changed_since(&mut tx, reuse.as_ref().map(|p| p.tree_size)).await?;
+    // The changed providers' acceptance buckets (one row per provider and month): the home
+    // page's monthly series is folded from these, never from the entries.
+    let changed_slugs: Vec<String> = changed.iter().map(|(provider, ..)| provider.clone()).collect();
+    let mut acceptance =
+        acceptance_months(db::projection::bucket_summaries(&mut tx, RecordKind::Acceptance, &changed_slugs).await?)?;
     // Every provider's counts name its unreadable latest versions: with none anywhere (the
     // usual case) there is nothing to list, and no statement to run. (Counting them means a
     // pass over `projection_latest` whenever its statistics are stale, as after a bulk load:
@@ -345,7 +357,11 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
     let mut touched = Vec::with_capacity(changed.len());
     for (provider, changed_at, digest, counts) in changed {
         touched.push(provider.clone());
-        parts.insert(provider, ProviderPart { changed_at, digest: Arc::new(digest), counts, grade: None });
+        let months = Arc::new(acceptance.remove(&provider).unwrap_or_default());
+        parts.insert(
+            provider,
+            ProviderPart { changed_at, digest: Arc::new(digest), counts, grade: None, acceptance: months },
+        );
     }
     // A registered provider that has filed nothing (readable) yet is graded too (it scores
     // zero: disclosure is the duty graded) and has a scorecard, never a 404.
@@ -355,6 +371,7 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
             digest: Arc::new(Digest { provider: provider.slug.to_string(), ..Digest::default() }),
             counts: db::projection::ProviderCounts::default(),
             grade: None,
+            acceptance: Arc::default(),
         });
     }
     let window = reporting_window(parts.values().map(|p| p.digest.as_ref()));
@@ -367,6 +384,8 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
     }
     let by_slug: BTreeMap<&str, &ProviderPart> = parts.iter().map(|(slug, part)| (slug.as_str(), part)).collect();
     let headline = headline(by_slug.values().map(|p| p.digest.headline_inputs()).collect::<Vec<_>>());
+    let acceptance_by_month =
+        acceptance_by_month(parts.values().flat_map(|p| p.acceptance.iter().map(|(month, r)| (*month, r.as_slice()))));
     let unreadable = listed
         .into_iter()
         .map(|(index, provider, kind, reason)| UnreadableEntry { index, provider, kind, reason })
@@ -380,9 +399,26 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
         parts,
         window,
         headline,
+        acceptance_by_month,
         unreadable: (unreadable_count, unreadable),
         memo: Memo::default(),
     })
+}
+
+/// Stored acceptance bucket summaries as each provider's (month, sums per category); a bucket
+/// holds one month's records, so its first date names its month.
+fn acceptance_months(
+    stored: Vec<(String, Vec<u8>)>,
+) -> Result<HashMap<String, Vec<(NaiveDate, Vec<AcceptanceRate>)>>, AppError> {
+    let mut out: HashMap<String, Vec<(NaiveDate, Vec<AcceptanceRate>)>> = HashMap::new();
+    for (provider, bytes) in stored {
+        let summary = BucketSummary::from_bytes(&bytes)
+            .map_err(|e| AppError::Unavailable(format!("acceptance bucket of {provider}: {e}")))?;
+        if let Some((first, _)) = summary.dates {
+            out.entry(provider).or_default().push((first, summary.acceptance));
+        }
+    }
+    Ok(out)
 }
 
 /// A provider's scorecard figures at `snapshot`: merged from its bucket summaries when first
