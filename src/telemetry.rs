@@ -1,5 +1,5 @@
 //! Operational metrics at `/metrics`: requests and their latency by route,
-//! ingest outcomes, export bytes, and — read at scrape time — the entries in the
+//! ingested records and rejected batches, export bytes, and — read at scrape time — the entries in the
 //! latest checkpoint and its age. Served in the Prometheus text format 0.0.4
 //! (what `curl` and `promtool check metrics` read), or in OpenMetrics 1.0 to a
 //! scraper that asks for it in `Accept`, as Prometheus does.
@@ -84,16 +84,56 @@ impl EncodeLabelSet for RouteLabels {
     }
 }
 
-/// Labels of an outcome counter.
+/// Labels of the ingested-records counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct OutcomeLabels {
-    /// `created`, `amended`, `duplicate` or `rejected_batch`.
+    /// `created`, `amended` or `duplicate`.
     pub outcome: String,
 }
 
 impl EncodeLabelSet for OutcomeLabels {
     fn encode(&self, encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
         encode_labels(&[("outcome", &self.outcome)], encoder)
+    }
+}
+
+/// Why the push API refused a whole batch; nothing of it was written.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum BatchRejection {
+    /// The body does not parse (400).
+    Malformed,
+    /// Records break the record rules (422).
+    Invalid,
+    /// Over the byte or record limit (413).
+    TooLarge,
+    /// A record names another provider than the token's (403).
+    OtherProvider,
+    /// A record's signature does not verify (422).
+    Signature,
+}
+
+impl BatchRejection {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Invalid => "invalid",
+            Self::TooLarge => "too_large",
+            Self::OtherProvider => "other_provider",
+            Self::Signature => "signature",
+        }
+    }
+}
+
+/// Labels of the rejected-batch counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct RejectionLabels {
+    /// Why.
+    pub reason: BatchRejection,
+}
+
+impl EncodeLabelSet for RejectionLabels {
+    fn encode(&self, encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_labels(&[("reason", self.reason.label())], encoder)
     }
 }
 
@@ -124,8 +164,10 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Latency by route, seconds.
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
-    /// Ingested records by outcome (and rejected batches).
+    /// Records the ledger took (or already had) from the push API, by outcome.
     pub ingest: Family<OutcomeLabels, Counter>,
+    /// Batches the push API refused whole, by reason: one per batch, whatever its size.
+    pub rejected_batches: Family<RejectionLabels, Counter>,
     /// Bytes sent by exports.
     pub export_bytes: Family<ExportLabels, Counter>,
     /// Requests shed because the server was at its concurrency limit.
@@ -148,6 +190,7 @@ impl Default for Metrics {
             latency_histogram as fn() -> Histogram,
         );
         let ingest = Family::<OutcomeLabels, Counter>::default();
+        let rejected_batches = Family::<RejectionLabels, Counter>::default();
         let export_bytes = Family::<ExportLabels, Counter>::default();
         let shed = Counter::default();
         let checkpoint_entries = Gauge::default();
@@ -158,7 +201,16 @@ impl Default for Metrics {
             "Time to the response head, by route template",
             latency.clone(),
         );
-        registry.register("ingest_records", "Records posted to the push API, by outcome", ingest.clone());
+        registry.register(
+            "ingest_records",
+            "Records in batches the push API accepted, by outcome (created, amended, duplicate)",
+            ingest.clone(),
+        );
+        registry.register(
+            "ingest_batches_rejected",
+            "Batches the push API refused whole (none of their records written), by reason",
+            rejected_batches.clone(),
+        );
         registry.register("export_bytes", "Bytes sent by dataset exports", export_bytes.clone());
         registry.register("requests_shed", "Requests answered 503 at the concurrency limit", shed.clone());
         registry.register(
@@ -171,16 +223,31 @@ impl Default for Metrics {
             "Seconds since the latest checkpoint was signed",
             checkpoint_age.clone(),
         );
-        Self { registry, requests, latency, ingest, export_bytes, shed, checkpoint_entries, checkpoint_age }
+        Self {
+            registry,
+            requests,
+            latency,
+            ingest,
+            rejected_batches,
+            export_bytes,
+            shed,
+            checkpoint_entries,
+            checkpoint_age,
+        }
     }
 }
 
 impl Metrics {
-    /// Counts `n` records with `outcome`.
+    /// Counts `n` records of an accepted batch with `outcome` (`created`, `amended` or `duplicate`).
     pub fn ingested(&self, outcome: &str, n: u64) {
         if n > 0 {
             self.ingest.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc_by(n);
         }
+    }
+
+    /// Counts one batch refused whole; its records are not counted as ingested.
+    pub fn rejected_batch(&self, reason: BatchRejection) {
+        self.rejected_batches.get_or_create(&RejectionLabels { reason }).inc();
     }
 
     /// The exposition in OpenMetrics 1.0.
@@ -319,6 +386,43 @@ mod tests {
         assert!(!text.contains("corvid-gpu\""), "raw paths never become labels");
         assert!(text.contains("# TYPE gatelog_http_requests_total counter\n"), "{text}");
         assert!(!text.contains("# EOF"), "{text}");
+    }
+
+    /// A refused batch is one batch, not as many records: it moves the batch counter by
+    /// one, under its reason, and the records counter not at all (none was written).
+    #[tokio::test]
+    async fn a_rejected_batch_of_three_records_counts_one_batch_and_no_records() {
+        let app = TestApp::with_demo().await;
+        let token = app.provider_token("corvid-gpu").await;
+        let capacity = |total: i64| {
+            serde_json::json!({"kind": "capacity", "as_of": "2030-01-01", "resource": "nvidia-h100-80gb",
+                "region": "us-central", "total_accelerators": total, "newcomer_set_aside": 1})
+        };
+        let post = |batch: String| app.post("/api/v1/records", "application/json", batch, Some(&token), &[]);
+        let invalid = serde_json::json!([capacity(10), capacity(20), capacity(-5)]);
+        post(invalid.to_string()).await.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        post("[{".to_owned()).await.assert_status(StatusCode::BAD_REQUEST);
+        // Well-formed, but corvid-gpu has no signing key: the signature check refuses the batch.
+        let mut signed = capacity(30);
+        signed["signature"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64]).into();
+        post(serde_json::json!([signed, capacity(40), capacity(50)]).to_string())
+            .await
+            .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
+        let text = app.get("/metrics").await.text();
+        for reason in ["invalid", "malformed", "signature"] {
+            let sample = format!("gatelog_ingest_batches_rejected_total{{reason=\"{reason}\"}} 1\n");
+            assert!(text.contains(&sample), "{sample} missing from:\n{text}");
+        }
+        assert!(text.contains("# TYPE gatelog_ingest_batches_rejected_total counter\n"), "{text}");
+        assert!(!text.contains("gatelog_ingest_records_total{"), "no record was ingested: {text}");
+
+        let mut later = capacity(20);
+        later["as_of"] = "2030-02-01".into();
+        post(serde_json::json!([capacity(10), later]).to_string()).await.assert_status(StatusCode::CREATED);
+        let text = app.get("/metrics").await.text();
+        assert!(text.contains("gatelog_ingest_records_total{outcome=\"created\"} 2\n"), "{text}");
+        assert!(text.contains("gatelog_ingest_batches_rejected_total{reason=\"invalid\"} 1\n"), "{text}");
     }
 
     #[tokio::test]

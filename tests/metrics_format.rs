@@ -55,7 +55,7 @@ fn metrics_pass_promtool_check_metrics() {
         "gatelog_http_requests_total{",
         "gatelog_http_request_duration_seconds_bucket{",
         "gatelog_ingest_records_total{outcome=\"created\"}",
-        "gatelog_ingest_records_total{outcome=\"rejected_batch\"}",
+        "gatelog_ingest_batches_rejected_total{reason=\"malformed\"} 1",
         "gatelog_export_bytes_total{",
         "gatelog_requests_shed_total ",
         "gatelog_checkpoint_entries ",

@@ -33,6 +33,7 @@ use crate::ledger::entry::EntrySignature;
 use crate::ledger::tlog_proof;
 use crate::records::signature::ProviderKey;
 use crate::records::{Record, RecordKind};
+use crate::telemetry::BatchRejection;
 
 /// Most records in one request.
 pub const MAX_RECORDS: usize = 10_000;
@@ -196,20 +197,27 @@ pub async fn post(
     let format = format_of(&headers, query.kind.as_deref())?;
     let key = idempotency_key(&headers)?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        state.metrics.rejected_batch(BatchRejection::TooLarge);
         AppError::TooLarge(format!(
             "the request body exceeds the limit of {MAX_BODY_BYTES} bytes (8 MiB); split the batch"
         ))
     })?;
 
-    let located = formats::parse(format, &bytes).inspect_err(|_| state.metrics.ingested("rejected_batch", 1));
-    let located = located.map_err(|error| match error {
-        BodyError::Malformed(message) => AppError::BadRequest { message, details: Vec::new() },
-        BodyError::Invalid(details) => AppError::Unprocessable {
-            message: format!("{} problem(s) found; nothing was written", details.len()),
-            details,
-        },
+    let located = formats::parse(format, &bytes).map_err(|error| match error {
+        BodyError::Malformed(message) => {
+            state.metrics.rejected_batch(BatchRejection::Malformed);
+            AppError::BadRequest { message, details: Vec::new() }
+        }
+        BodyError::Invalid(details) => {
+            state.metrics.rejected_batch(BatchRejection::Invalid);
+            AppError::Unprocessable {
+                message: format!("{} problem(s) found; nothing was written", details.len()),
+                details,
+            }
+        }
     })?;
     if located.len() > MAX_RECORDS {
+        state.metrics.rejected_batch(BatchRejection::TooLarge);
         return Err(AppError::TooLarge(format!(
             "a batch holds at most {MAX_RECORDS} records, got {}; split it",
             located.len()
@@ -219,6 +227,7 @@ pub async fn post(
     if let Some(other) =
         located.iter().find(|r| r.claimed_provider.as_deref().is_some_and(|p| p != token.provider.as_str()))
     {
+        state.metrics.rejected_batch(BatchRejection::OtherProvider);
         return Err(AppError::Forbidden(format!(
             "this token writes for {}; the record at position {} names provider {:?}",
             token.provider,
@@ -294,8 +303,7 @@ async fn apply(
     located: &[Located],
     dry_run: bool,
 ) -> Result<(StatusCode, BatchJson, Answer), ApiError> {
-    let signatures =
-        check_signatures(state, token, located).await.inspect_err(|_| state.metrics.ingested("rejected_batch", 1))?;
+    let signatures = check_signatures(state, token, located).await?;
 
     let records: Vec<Record> = located.iter().map(|r| r.record.clone()).collect();
     let result = ingest::submit_signed(&state.pool, &state.ledger, &token.provider, &records, &signatures, dry_run)
@@ -454,6 +462,7 @@ async fn check_signatures(
     if details.is_empty() {
         return Ok(stored);
     }
+    state.metrics.rejected_batch(BatchRejection::Signature);
     Err(AppError::Unprocessable {
         message: format!("{} signature(s) do not verify; nothing was written", details.len()),
         details,
