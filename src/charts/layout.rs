@@ -9,19 +9,30 @@ use super::{Area, PALETTE};
 
 /// Every chart text, in CSS px at the drawing's own scale (1 viewBox unit = 1 px).
 pub const FONT: f64 = 14.0;
+
+// The stylesheet's side of the bargain (static/css/gatelog.css, `.chart-drawings`):
+// which drawing it shows at which container width, and how wide. Only the tests read
+// these, checking them against the drawings here and against the CSS text.
+
 /// The smallest text a reader should meet, in CSS px, at any page width.
+#[cfg(test)]
 pub const LEGIBLE: f64 = 11.0;
 /// Container width (CSS px) from which the wide drawing is shown instead of the
 /// compact one: `FONT × BREAKPOINT / WIDE.width` is still legible there.
+#[cfg(test)]
 pub const BREAKPOINT: u32 = 576;
 /// The narrowest container a chart meets: a 320 px viewport less the page's
 /// padding (2 × 16 px) and a panel's padding and border (2 × 17 px).
+#[cfg(test)]
 pub const NARROWEST: u32 = 320 - 32 - 34;
 /// Widest the compact drawing is shown (CSS `max-width`), so its text stays modest
 /// between the narrowest phone and the breakpoint.
+#[cfg(test)]
 pub const COMPACT_MAX: u32 = 400;
 /// Widest the wide drawing is shown, for the same reason on large screens.
+#[cfg(test)]
 pub const WIDE_MAX: u32 = 880;
+
 /// plotters' SVG backend writes `font-size` as the requested size / 1.24.
 const SVG_FONT_SCALE: f64 = 1.24;
 /// Height of one row of text (legend row, title line).
