@@ -9,5 +9,6 @@ pub mod feeds;
 pub mod generate;
 pub mod import;
 pub mod pbs;
+pub mod prometheus;
 pub mod report;
 pub mod sacct;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use gatelog_collect::client::{Client, MAX_BATCH};
 use gatelog_collect::pbs::{self, QueueMap};
 use gatelog_collect::sacct::{self, PartitionMap, Period, WaitFrom};
-use gatelog_collect::{feeds, generate, import, report};
+use gatelog_collect::{feeds, generate, import, prometheus, report};
 
 /// Collectors for Gatelog: published feeds, Slurm accounting data, bulk CSV import.
 /// Every record goes through the site's push API with a provider token.
@@ -87,6 +87,22 @@ enum Command {
         #[arg(long, default_value = "month", value_parser = ["month", "quarter"])]
         period: String,
         /// Print the records as NDJSON on stdout (exactly the bodies it would post) and send nothing
+        #[arg(long, conflicts_with = "json")]
+        dry_run: bool,
+        /// Also print the report as one JSON object on stdout
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Ask a Prometheus for wait-time histograms (e.g. Kueue's) per closed period and push queue_time records
+    ///
+    /// Exit codes as `pbs`: 0 sent (or printed); 1 failed; 2 wrong command line; 3 no record to send.
+    Prometheus {
+        /// The config: url, from, period and [[series]] with metric, queue_label and [series.queues.<name>]
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print the records as NDJSON on stdout and send nothing
         #[arg(long, conflicts_with = "json")]
         dry_run: bool,
         /// Also print the report as one JSON object on stdout
@@ -266,6 +282,51 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("{report}");
             }
             Ok(if summary.jobs == 0 { ExitCode::from(NOTHING_COUNTED) } else { ExitCode::SUCCESS })
+        }
+        Command::Prometheus { config, dry_run, json, target } => {
+            let config = prometheus::Config::load(&config)?;
+            let started = std::time::Instant::now();
+            let source = prometheus::Prometheus::new(&config.url);
+            let (records, summary) = prometheus::collect(&config, &source, chrono::Utc::now().timestamp())?;
+            for (metric, queue, start, why) in &summary.refused {
+                eprintln!("  not reported: {metric} {queue} from {start}: {why}");
+            }
+            for (queue, periods) in &summary.unmapped {
+                eprintln!("  queue {queue:?} is not in the config: {periods} periods");
+            }
+            let pushed = if dry_run {
+                let mut out = std::io::stdout().lock();
+                for record in &records {
+                    writeln!(out, "{record}").map_err(|e| e.to_string())?;
+                }
+                None
+            } else if records.is_empty() {
+                Some(report::Pushed::default())
+            } else {
+                Some(report::push(&target.client()?, &records).map_err(|e| e.to_string())?)
+            };
+            let outcome =
+                pushed.map_or_else(|| format!("{} records printed, none sent (dry run)", records.len()), |p| p.human());
+            eprintln!(
+                "prometheus: {} queries, {} records, {} not reported (percentile in +Inf); {outcome}; {:.1} s",
+                summary.queries,
+                records.len(),
+                summary.refused.len(),
+                started.elapsed().as_secs_f64()
+            );
+            if json {
+                let report = serde_json::json!({
+                    "collector": "prometheus",
+                    "queries": summary.queries,
+                    "records": records.len(),
+                    "not_reported": summary.refused.iter().map(|(m, q, s, why)| serde_json::json!({"metric": m, "queue": q, "period_start": s.to_string(), "why": why})).collect::<Vec<_>>(),
+                    "unmapped_queues": summary.unmapped,
+                    "pushed": pushed.map(|p| p.to_json()),
+                    "seconds": started.elapsed().as_secs_f64(),
+                });
+                println!("{report}");
+            }
+            Ok(if records.is_empty() { ExitCode::from(NOTHING_COUNTED) } else { ExitCode::SUCCESS })
         }
         Command::Import { file, kind, batch, target } => {
             let kind = gatelog::records::RecordKind::OPTIONS
