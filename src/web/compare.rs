@@ -202,6 +202,9 @@ mod tests {
         let lines = html.texts_of(".chart-figures-table thead th");
         assert!(lines.iter().any(|l| l == "Corvid GPU (demo) · newcomer"), "{lines:?}");
         assert!(lines.iter().any(|l| l == "Rhine AI Factory (demo) · newcomer"), "{lines:?}");
+        // Prices in different currencies cannot share an axis: the page says whose are left out.
+        let captions = html.texts_of("section.compare-chart figcaption");
+        assert!(captions[2].contains("Rhine AI Factory (demo) discloses prices in EUR only"), "{}", captions[2]);
         // The same provider twice is explained, with no chart.
         let same = app.get("/compare?a=corvid-gpu&b=corvid-gpu").await;
         same.assert_status(StatusCode::OK);

@@ -81,8 +81,13 @@ fn acceptance(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
     let mut rows = Vec::new();
     for category in categories {
         for (group, (name, figures)) in [a, b].into_iter().enumerate() {
-            let rate = figures.acceptance.iter().find(|r| r.category == category).and_then(|r| r.rate());
-            let text = rate.map_or("no decisions".to_owned(), |r| format!("{:.1} %", r * 100.0));
+            let reported = figures.acceptance.iter().find(|r| r.category == category);
+            let rate = reported.and_then(|r| r.rate());
+            let text = match (reported, rate) {
+                (_, Some(rate)) => format!("{:.1} %", rate * 100.0),
+                (Some(_), None) => "no decisions".to_owned(),
+                (None, None) => "not disclosed".to_owned(),
+            };
             rows.push(vec![category.to_owned(), name.to_owned(), text.clone()]);
             bars.push(Bar { label: category.to_owned(), value: rate.map(|r| r * 100.0), group, text });
         }
@@ -146,7 +151,18 @@ fn prices(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
     if left_out > 0 {
         more.push_str(&format!(" {left_out} more series are on the scorecards."));
     }
-    if currencies.len() > 1 {
+    // Two currencies cannot share an axis: a provider with no price in this one is named.
+    for ((name, figures), mine) in [(a, &sa), (b, &sb)] {
+        if mine.is_empty() && !figures.prices.is_empty() {
+            let theirs: std::collections::BTreeSet<&str> = figures.prices.iter().map(|p| p.currency.as_str()).collect();
+            let theirs: Vec<&str> = theirs.into_iter().collect();
+            more.push_str(&format!(
+                " {name} discloses prices in {} only, not drawn on this {currency} axis; see its scorecard.",
+                theirs.join(", ")
+            ));
+        }
+    }
+    if currencies.len() > 1 && !sa.is_empty() && !sb.is_empty() {
         more.push_str(" Prices in other currencies are on the scorecards.");
     }
     let title = format!("Price per accelerator-hour ({currency}): {both}");
@@ -167,24 +183,26 @@ fn prices(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
 }
 
 fn lockups(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
-    let mut lines = Vec::new();
-    for (name, figures) in [a, b] {
-        let locked = figures.capacity.iter().filter_map(|p| Some((p.as_of, p.locked_share()? * 100.0))).collect();
-        let set_aside = figures.capacity.iter().filter_map(|p| Some((p.as_of, p.set_aside_share()? * 100.0))).collect();
-        lines.push(Line { label: format!("{name} · locked up"), points: locked });
-        lines.push(Line { label: format!("{name} · set aside for newcomers"), points: set_aside });
-    }
-    let title = format!("Capacity locked up and set aside for newcomers: {both}");
+    // The locked-up share only: the set-aside is in the table above, and four lines would
+    // put one provider's flat zero on top of the other's.
+    let lines: Vec<Line> = [a, b]
+        .into_iter()
+        .map(|(name, figures)| Line {
+            label: format!("{name} · locked up"),
+            points: figures.capacity.iter().filter_map(|p| Some((p.as_of, p.locked_share()? * 100.0))).collect(),
+        })
+        .collect();
+    let title = format!("Capacity locked up by deals: {both}");
     let description = format!(
-        "Lines: percent of disclosed capacity locked up by deals in force and percent set aside for newcomers, at each capacity filing, {both} on the same axes ({}).",
+        "Lines: percent of disclosed capacity locked up by deals in force, at each capacity filing, {both} on the same axes ({}).",
         labels(&lines)
     );
-    let axis = ValueAxis { title: "share of capacity (%)", decimals: 0 };
+    let axis = ValueAxis { title: "locked up (% of capacity)", decimals: 0 };
     let svg = charts::lines(&Frame::inline("compare-lockups", &title), &description, &axis, &lines)?;
     Some(PageChart {
         svg,
         caption: format!(
-            "At each capacity filing: share of capacity held by deals in force, and share set aside for newcomers, {both}."
+            "At each capacity filing: the share of capacity held by deals in force, {both}. The newcomer set-aside is in the table above."
         ),
         figures: Figures::of_lines(&lines, 1),
     })

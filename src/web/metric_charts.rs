@@ -209,17 +209,22 @@ fn prices_chart(id: &str, phrase: &str, monthly: &Monthly) -> Result<PageChart, 
         return Err(nothing("price", phrase));
     };
     let mut lines = median_lines(series);
-    // The series with the most months, kept in name order.
+    // The series with the most prices (the most common resource and model), in name order.
     let all = lines.len();
     if all > MAX_LINES {
-        let mut by_months: Vec<(usize, String)> = lines.iter().map(|l| (l.points.len(), l.label.clone())).collect();
-        by_months.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let keep: Vec<String> = by_months.into_iter().take(MAX_LINES).map(|(_, l)| l).collect();
+        let size = |label: &str| series.get(label).map_or(0, |months| months.values().map(Vec::len).sum::<usize>());
+        let mut ranked: Vec<(usize, String)> = lines.iter().map(|l| (size(&l.label), l.label.clone())).collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let keep: Vec<String> = ranked.into_iter().take(MAX_LINES).map(|(_, l)| l).collect();
         lines.retain(|l| keep.contains(&l.label));
     }
     let mut left_out = String::new();
     if all > lines.len() {
-        left_out.push_str(&format!(" {} more series with fewer months are in the table only.", all - lines.len()));
+        left_out.push_str(&format!(
+            " The {} series with the most prices are drawn; {} more are not (choose a resource to see its own).",
+            lines.len(),
+            all - lines.len()
+        ));
     }
     if monthly.prices.len() > 1 {
         left_out.push_str(" Prices in other currencies are in the table only.");
