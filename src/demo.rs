@@ -114,7 +114,9 @@ struct Profile {
     discloses_cost: bool,
     /// Chance of skipping a month's acceptance filing.
     skip: f64,
-    /// Exclusive deals: (counterparty, share of capacity, exclusivity, months after start).
+    /// Exclusive deals: (counterparty, share of capacity, exclusivity, months after start). A
+    /// buyer is spelt differently by different providers ("Mistral AI", "MISTRAL AI SAS"), as
+    /// real filings are, so `/counterparties` has aliases to fold.
     lockups: &'static [(&'static str, f64, &'static str, u32)],
 }
 
@@ -145,7 +147,7 @@ fn profiles() -> Vec<Profile> {
             price: 4.10,
             discloses_cost: false,
             skip: 0.05,
-            lockups: &[("Apex Frontier Labs", 0.35, "priority", 3)],
+            lockups: &[("Apex Frontier Labs", 0.35, "priority", 3), ("Mistral AI", 0.08, "priority", 5)],
         },
         Profile {
             slug: "meridian-cloud",
@@ -167,7 +169,7 @@ fn profiles() -> Vec<Profile> {
             price: 3.90,
             discloses_cost: false,
             skip: 0.0,
-            lockups: &[("Helix Intelligence", 0.22, "exclusive", 8)],
+            lockups: &[("HELIX INTELLIGENCE, INC.", 0.22, "exclusive", 8)],
         },
         Profile {
             slug: "corvid-gpu",
@@ -190,7 +192,7 @@ fn profiles() -> Vec<Profile> {
             discloses_cost: false,
             skip: 0.25,
             lockups: &[
-                ("Apex Frontier Labs", 0.62, "exclusive", 1),
+                ("Apex Frontier Labs Inc.", 0.62, "exclusive", 1),
                 ("Helix Intelligence", 0.2, "right_of_first_refusal", 14),
             ],
         },
@@ -236,7 +238,7 @@ fn profiles() -> Vec<Profile> {
             price: 2.30,
             discloses_cost: false,
             skip: 0.15,
-            lockups: &[("Quanta Models Ltd", 0.48, "exclusive", 6)],
+            lockups: &[("Quanta Models Ltd", 0.48, "exclusive", 6), ("MISTRAL AI SAS", 0.2, "exclusive", 4)],
         },
         Profile {
             slug: "rhine-ai-factory",
@@ -258,7 +260,7 @@ fn profiles() -> Vec<Profile> {
             price: 1.60,
             discloses_cost: true,
             skip: 0.0,
-            lockups: &[],
+            lockups: &[("Mistral AI S.A.S.", 0.15, "priority", 9)],
         },
         Profile {
             slug: "aurora-ai-factory",

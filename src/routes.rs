@@ -67,6 +67,8 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         .route("/providers/{slug}/feed.atom", get(crate::web::feed::provider))
         .route("/feeds/{file}", get(crate::web::feed::kind))
         .route("/lockups", get(crate::web::metrics::lockups))
+        .route("/counterparties", get(crate::web::counterparties::index))
+        .route("/counterparties/{slug}", get(crate::web::counterparties::show))
         .route("/compliance", get(crate::web::compliance::show))
         .route("/data", get(crate::web::data::index))
         .route("/data/dictionary", get(crate::web::data::dictionary))

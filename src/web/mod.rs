@@ -7,6 +7,7 @@ pub mod cite;
 pub mod compare;
 mod compare_charts;
 pub mod compliance;
+pub mod counterparties;
 pub mod data;
 pub mod disclosure_words;
 pub mod errors;
