@@ -12,7 +12,7 @@ pub mod headline;
 pub mod metrics;
 pub mod prices;
 
-use crate::records::kinds::{Acceptance, Capacity, Lockup, Price, QueueTime};
+use crate::records::kinds::{Acceptance, Capacity, Energy, Lockup, Price, QueueTime};
 
 /// Every date the disclosures are about.
 fn dates(d: &Disclosures) -> impl Iterator<Item = chrono::NaiveDate> + '_ {
@@ -85,6 +85,8 @@ pub struct Disclosures {
     pub lockups: Vec<(String, Lockup)>,
     /// Capacity.
     pub capacity: Vec<(String, Capacity)>,
+    /// Energy and grid carbon intensity.
+    pub energy: Vec<(String, Energy)>,
 }
 
 impl Disclosures {
@@ -125,6 +127,8 @@ impl Disclosures {
                 .filter(|(_, r)| place_ok(r.resource.as_str(), r.region.as_str()) && date_ok(r.as_of))
                 .cloned()
                 .collect(),
+            // Energy is per site and region, never per resource: like acceptance, only dates narrow it.
+            energy: self.energy.iter().filter(|(_, r)| date_ok(r.period_start)).cloned().collect(),
         }
     }
 
@@ -155,6 +159,7 @@ impl Disclosures {
             prices: self.prices.iter().filter(|(p, _)| keep(p)).cloned().collect(),
             lockups: self.lockups.iter().filter(|(p, _)| keep(p)).cloned().collect(),
             capacity: self.capacity.iter().filter(|(p, _)| keep(p)).cloned().collect(),
+            energy: self.energy.iter().filter(|(p, _)| keep(p)).cloned().collect(),
         }
     }
 }

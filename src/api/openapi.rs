@@ -261,6 +261,7 @@ fn kind_component(kind: crate::records::RecordKind) -> &'static str {
         RecordKind::Price => "Price",
         RecordKind::Lockup => "Lockup",
         RecordKind::Capacity => "Capacity",
+        RecordKind::Energy => "Energy",
     }
 }
 

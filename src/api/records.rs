@@ -848,7 +848,7 @@ mod tests {
         let price = || crate::records::kinds::examples()[2].clone();
         let acceptance = || crate::records::kinds::examples()[1].clone();
         let cases: Vec<(&str, String, &str)> = vec![
-            ("unknown kind", json!({"kind": "energy"}).to_string(), "kind"),
+            ("unknown kind", json!({"kind": "water"}).to_string(), "kind"),
             ("unknown field", with(capacity(10), "colour", json!("red")).to_string(), "colour"),
             ("p90 < p50", queue_time(6000, "spot").to_string(), "p90_seconds"),
             ("negative count", with(capacity(10), "total_accelerators", json!(-5)).to_string(), "total_accelerators"),

@@ -407,6 +407,7 @@ mod tests {
                 Ok(Record::Price(r)) => d.prices.push((provider, r)),
                 Ok(Record::Lockup(r)) => d.lockups.push((provider, r)),
                 Ok(Record::Capacity(r)) => d.capacity.push((provider, r)),
+                Ok(Record::Energy(r)) => d.energy.push((provider, r)),
                 Err(_) => {}
             }
         }

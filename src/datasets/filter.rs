@@ -178,7 +178,8 @@ pub fn keeps(place: &Filter, record: &Record) -> bool {
         Record::Price(r) => Some((r.resource.as_str(), r.region.as_str())),
         Record::Lockup(r) => Some((r.resource.as_str(), r.region.as_str())),
         Record::Capacity(r) => Some((r.resource.as_str(), r.region.as_str())),
-        Record::Acceptance(_) => None,
+        // Energy is per site and region, never per resource: like acceptance, only dates narrow it.
+        Record::Acceptance(_) | Record::Energy(_) => None,
     };
     if let Some((resource, region)) = located
         && (place.resource.as_deref().is_some_and(|wanted| wanted != resource)

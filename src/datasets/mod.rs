@@ -72,11 +72,12 @@ pub fn record_fields(kind: RecordKind) -> Vec<Field> {
         RecordKind::Price => schema::price_fields(),
         RecordKind::Lockup => schema::lockup_fields(),
         RecordKind::Capacity => schema::capacity_fields(),
+        RecordKind::Energy => schema::energy_fields(),
     }
 }
 
 /// Every dataset, in the order `/data` lists them.
-pub const CATALOG: [Dataset; 12] = [
+pub const CATALOG: [Dataset; 13] = [
     Dataset {
         name: "queue_times",
         title: "Queue times",
@@ -106,6 +107,12 @@ pub const CATALOG: [Dataset; 12] = [
         title: "Capacity",
         description: "Installed accelerators and the newcomer set-aside per resource and region, as filed.",
         source: Source::Records(RecordKind::Capacity),
+    },
+    Dataset {
+        name: "energy",
+        title: "Energy",
+        description: "Energy used and grid carbon intensity (location- and market-based) per site or region and period, as filed.",
+        source: Source::Records(RecordKind::Energy),
     },
     Dataset {
         name: "entries",

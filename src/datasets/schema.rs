@@ -298,6 +298,41 @@ pub fn capacity_fields() -> Vec<Field> {
     ]
 }
 
+/// Columns of the energy dataset.
+pub fn energy_fields() -> Vec<Field> {
+    let mut fields = period().to_vec();
+    fields.extend([
+        region(),
+        Field::new("site", Text, "Site within the region, when the provider reports per site.").optional(),
+        Field::new("energy_mwh", Decimal, "Energy used in the period by the whole facility, cooling included.")
+            .unit("MWh")
+            .amount(domain::ENERGY_MWH),
+        Field::new(
+            "grid_intensity_location_gco2e_per_kwh",
+            Decimal,
+            "Location-based carbon intensity of the grid that supplied it: the grid's average.",
+        )
+        .unit("gCO2e/kWh")
+        .amount(domain::GRID_INTENSITY),
+        Field::new(
+            "grid_intensity_market_gco2e_per_kwh",
+            Decimal,
+            "Market-based carbon intensity, counting the provider's energy contracts, where it has them.",
+        )
+        .unit("gCO2e/kWh")
+        .optional()
+        .amount(domain::GRID_INTENSITY),
+        Field::new("renewable_share", Decimal, "Share of the energy from renewable sources, 0 to 1.")
+            .unit("fraction")
+            .amount(domain::FRACTION),
+        Field::new("pue", Decimal, "Power usage effectiveness: facility energy divided by IT energy.")
+            .unit("ratio")
+            .optional()
+            .amount(domain::PUE),
+    ]);
+    fields
+}
+
 /// Columns of the entries dataset.
 pub fn entries_fields() -> Vec<Field> {
     vec![

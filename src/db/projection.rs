@@ -399,7 +399,7 @@ fn place_of(record: &Record) -> Option<(&str, &str)> {
         Record::Price(r) => Some((r.resource.as_str(), r.region.as_str())),
         Record::Lockup(r) => Some((r.resource.as_str(), r.region.as_str())),
         Record::Capacity(r) => Some((r.resource.as_str(), r.region.as_str())),
-        Record::Acceptance(_) => None,
+        Record::Acceptance(_) | Record::Energy(_) => None,
     }
 }
 

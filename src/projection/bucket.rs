@@ -23,6 +23,7 @@ pub fn date_of(record: &Record) -> NaiveDate {
         Record::Price(r) => r.effective_date,
         Record::Lockup(r) => r.start_date,
         Record::Capacity(r) => r.as_of,
+        Record::Energy(r) => r.period_start,
     }
 }
 
@@ -98,6 +99,7 @@ impl BucketSummary {
                 Record::Price(r) => d.prices.push((provider, r)),
                 Record::Lockup(r) => d.lockups.push((provider, r)),
                 Record::Capacity(r) => d.capacity.push((provider, r)),
+                Record::Energy(r) => d.energy.push((provider, r)),
             }
         }
         // Deals do not count towards the reporting window (they are filed per deal).

@@ -150,7 +150,7 @@ impl BucketPoints {
                     let series = series_of(&[r.resource.as_str(), r.region.as_str()]);
                     (series, r.total_accelerators, capacity_cells(r))
                 }
-                Record::Acceptance(_) | Record::Lockup(_) => (String::new(), 0, Vec::new()),
+                Record::Acceptance(_) | Record::Lockup(_) | Record::Energy(_) => (String::new(), 0, Vec::new()),
             };
             let json = match cells.is_empty() {
                 true => serde_json::to_vec(&record.to_submission()).unwrap_or_default(),

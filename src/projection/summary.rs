@@ -63,7 +63,7 @@ pub struct ProviderSummary {
     /// The months each monthly duty was filed in ([`crate::analytics::completeness::DUTIES`] order).
     pub months: [Vec<NaiveDate>; 4],
     /// Latest versions per kind, in [`RecordKind::OPTIONS`] order.
-    pub by_kind: [u64; 5],
+    pub by_kind: [u64; RecordKind::OPTIONS.len()],
 }
 
 /// A kind's position in [`RecordKind::OPTIONS`].
@@ -77,7 +77,7 @@ fn duty(kind: RecordKind) -> Option<usize> {
         RecordKind::Acceptance => Some(1),
         RecordKind::Price => Some(2),
         RecordKind::Capacity => Some(3),
-        RecordKind::Lockup => None,
+        RecordKind::Lockup | RecordKind::Energy => None,
     }
 }
 
@@ -255,7 +255,7 @@ pub struct Digest {
     /// Deals disclosed.
     pub lockups: u64,
     /// Latest readable versions per kind, in [`RecordKind::OPTIONS`] order.
-    pub by_kind: [u64; 5],
+    pub by_kind: [u64; RecordKind::OPTIONS.len()],
     /// Points of its queue series (per tier and period).
     pub queue_points: u64,
     /// Points of its price series (per series and month).

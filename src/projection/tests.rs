@@ -92,6 +92,7 @@ fn disclosures_of(fold: &Fold) -> BTreeMap<String, Disclosures> {
             Record::Price(r) => d.prices.push((provider, r)),
             Record::Lockup(r) => d.lockups.push((provider, r)),
             Record::Capacity(r) => d.capacity.push((provider, r)),
+            Record::Energy(r) => d.energy.push((provider, r)),
         }
     }
     all

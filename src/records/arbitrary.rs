@@ -239,7 +239,44 @@ fn capacity() -> impl Strategy<Value = Value> {
     )
 }
 
+/// A PUE from 1 (its floor) to its maximum, with 0 to its most digits after the point.
+fn pue() -> impl Strategy<Value = String> {
+    (0..=domain::PUE.max_places).prop_flat_map(|places| {
+        let unit = 10_i128.pow(places);
+        let top = (domain::PUE.max * Decimal::from(unit)).trunc().mantissa();
+        prop_oneof![Just(unit), Just(top), unit..=top]
+            .prop_map(move |units| Decimal::from_i128_with_scale(units, places).to_string())
+    })
+}
+
+fn energy() -> impl Strategy<Value = Value> {
+    (
+        period(),
+        slug(),
+        optional(slug()),
+        amount(domain::ENERGY_MWH),
+        amount(domain::GRID_INTENSITY),
+        optional(amount(domain::GRID_INTENSITY)),
+        amount(domain::FRACTION),
+        optional(pue()),
+    )
+        .prop_map(|((start, end), region, site, energy, location, market, renewable, pue)| {
+            object(vec![
+                ("kind", Some(json!("energy"))),
+                ("period_start", Some(json!(start.to_string()))),
+                ("period_end", Some(json!(end.to_string()))),
+                ("region", Some(json!(region))),
+                ("site", site.map(|s| json!(s))),
+                ("energy_mwh", Some(json!(energy))),
+                ("grid_intensity_location_gco2e_per_kwh", Some(json!(location))),
+                ("grid_intensity_market_gco2e_per_kwh", market.map(|m| json!(m))),
+                ("renewable_share", Some(json!(renewable))),
+                ("pue", pue.map(|p| json!(p))),
+            ])
+        })
+}
+
 /// A valid record of any kind, as JSON with `kind`.
 pub fn record() -> impl Strategy<Value = Value> {
-    prop_oneof![queue_time(), acceptance(), price(), lockup(), capacity()]
+    prop_oneof![queue_time(), acceptance(), price(), lockup(), capacity(), energy()]
 }

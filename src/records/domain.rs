@@ -73,6 +73,19 @@ pub const CONTRACT_VALUE: Amount = Amount {
 /// A fraction such as utilisation.
 pub const FRACTION: Amount = Amount { min: Decimal::ZERO, max: Decimal::ONE, max_places: MAX_DECIMAL_PLACES };
 
+/// Energy used at one site or region in one period, MWh, to the kWh: up to 10 TWh
+/// (a whole large country's data centres for a quarter; one 1,000-accelerator site
+/// uses about 10^3 MWh a month).
+pub const ENERGY_MWH: Amount =
+    Amount { min: Decimal::ZERO, max: Decimal::from_parts(10_000_000, 0, 0, false, 0), max_places: 3 };
+/// A grid carbon intensity, gCO2e/kWh, to the milligram: the dirtiest grids (lignite,
+/// oil) are about 1,200; 2,000 leaves room without letting a kg/kWh typo through.
+pub const GRID_INTENSITY: Amount =
+    Amount { min: Decimal::ZERO, max: Decimal::from_parts(2_000, 0, 0, false, 0), max_places: 3 };
+/// Power usage effectiveness: 1 is the physical floor (all energy reaches the IT load);
+/// real facilities run 1.05 to about 2, and above 3 is a unit mistake.
+pub const PUE: Amount = Amount { min: Decimal::ONE, max: Decimal::from_parts(3, 0, 0, false, 0), max_places: 3 };
+
 /// Dates a record may name.
 pub const DATES: RangeInclusive<NaiveDate> =
     match (NaiveDate::from_ymd_opt(1970, 1, 1), NaiveDate::from_ymd_opt(2099, 12, 31)) {
@@ -174,7 +187,7 @@ mod tests {
     fn every_amount_fits_parquet_decimal_38_12() {
         assert_eq!(CONTRACT_VALUE.max, Decimal::from(1_000_000_000_000_000_u64));
         assert_eq!(PRICE_PER_HOUR.max, Decimal::from(1_000_000));
-        for domain in [PRICE_PER_HOUR, CONTRACT_VALUE, FRACTION] {
+        for domain in [PRICE_PER_HOUR, CONTRACT_VALUE, FRACTION, ENERGY_MWH, GRID_INTENSITY, PUE] {
             // Integer digits + places must fit 38, and rust_decimal's 28 significant digits.
             let integer_digits = domain.max.trunc().to_string().len() as u32;
             assert!(integer_digits + domain.max_places <= 28, "{domain:?}");
@@ -207,7 +220,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn energy_domains_hold_real_sites_and_refuse_unit_mistakes() {
+        let d = |s: &str| s.parse::<Decimal>().expect("decimal");
+        assert_eq!(ENERGY_MWH.check(d("812.345")), None);
+        assert!(ENERGY_MWH.check(d("812.3456")).expect("Wh precision").contains("3 digits"));
+        assert_eq!(GRID_INTENSITY.check(d("1200")), None, "a lignite grid");
+        assert!(GRID_INTENSITY.check(d("350000")).expect("mg/kWh typo").contains("at most 2000"));
+        assert!(PUE.check(d("0.95")).expect("below the floor").contains("at least 1"));
+        assert_eq!(PUE.check(d("1")), None);
+    }
+
     proptest! {
+        #[test]
+        fn an_amount_is_in_its_domain_exactly_when_check_is_silent(units in any::<i64>(), places in 0_u32..6) {
+            let d = Decimal::new(units, places);
+            for domain in [ENERGY_MWH, GRID_INTENSITY, PUE, FRACTION] {
+                let within = d.normalize() >= domain.min && d.normalize() <= domain.max && d.normalize().scale() <= domain.max_places;
+                prop_assert_eq!(domain.check(d).is_none(), within, "{} in {:?}", d, domain);
+            }
+        }
+
         #[test]
         fn a_count_is_in_its_domain_exactly_when_check_is_silent(n in any::<u64>()) {
             for domain in [JOBS, WAIT_SECONDS, APPLICATIONS] {

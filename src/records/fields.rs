@@ -102,6 +102,13 @@ impl Fields {
         Slug::parse(&text).map_err(|error| self.error(field, error.to_string())).ok()
     }
 
+    /// An optional slug.
+    pub fn optional_slug(&mut self, field: &str) -> Option<Slug> {
+        let value = self.take(field)?;
+        let text = self.as_text(field, value)?;
+        Slug::parse(&text).map_err(|error| self.error(field, error.to_string())).ok()
+    }
+
     /// A required value from a fixed set of names.
     pub fn choice<T: Copy>(&mut self, field: &str, options: &[(&str, T)]) -> Option<T> {
         let value = self.required(field)?;

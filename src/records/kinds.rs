@@ -64,7 +64,10 @@ choices!(
 );
 choices!(
     /// The record kinds.
-    RecordKind { QueueTime = "queue_time", Acceptance = "acceptance", Price = "price", Lockup = "lockup", Capacity = "capacity" }
+    RecordKind {
+        QueueTime = "queue_time", Acceptance = "acceptance", Price = "price", Lockup = "lockup", Capacity = "capacity",
+        Energy = "energy",
+    }
 );
 
 /// Wait times for one period, resource, region and tier.
@@ -204,6 +207,36 @@ pub struct Capacity {
     pub utilisation: Option<Decimal>,
 }
 
+/// Energy used at one site or region over one period, and the carbon intensity of the
+/// grid that supplied it. Natural key: (period_start, period_end, region, site).
+/// Emissions and carbon per accelerator-hour are derived, never reported.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Energy {
+    /// First day of the period.
+    pub period_start: NaiveDate,
+    /// Day after the last day of the period.
+    pub period_end: NaiveDate,
+    /// Region, e.g. `eu-de`.
+    #[schema(value_type = String, example = "eu-de")]
+    pub region: Slug,
+    /// Site within the region, when the provider reports per site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "frankfurt-1")]
+    pub site: Option<Slug>,
+    /// Energy used in the period, MWh (decimal; the whole facility, cooling included).
+    pub energy_mwh: Decimal,
+    /// Location-based grid carbon intensity, gCO2e/kWh (decimal): the grid's average.
+    pub grid_intensity_location_gco2e_per_kwh: Decimal,
+    /// Market-based grid carbon intensity, gCO2e/kWh (decimal), where the provider has contracts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_intensity_market_gco2e_per_kwh: Option<Decimal>,
+    /// Share of the energy from renewable sources, 0..=1 (decimal).
+    pub renewable_share: Decimal,
+    /// Power usage effectiveness, facility energy / IT energy, 1..=3 (decimal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pue: Option<Decimal>,
+}
+
 /// Why a stored record no longer decodes (see [`Record::from_entry`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unreadable under today's rules: {reason}")]
@@ -225,6 +258,8 @@ pub enum Record {
     Lockup(Lockup),
     /// Capacity.
     Capacity(Capacity),
+    /// Energy and grid carbon intensity.
+    Energy(Energy),
 }
 
 impl Record {
@@ -236,6 +271,7 @@ impl Record {
             Self::Price(_) => RecordKind::Price,
             Self::Lockup(_) => RecordKind::Lockup,
             Self::Capacity(_) => RecordKind::Capacity,
+            Self::Energy(_) => RecordKind::Energy,
         }
     }
 
@@ -255,6 +291,9 @@ impl Record {
                 format!("{}|{}|{}|{}", r.counterparty.replace('|', "||"), r.resource, r.region, r.start_date)
             }
             Self::Capacity(r) => format!("{}|{}|{}", r.as_of, r.resource, r.region),
+            Self::Energy(r) => {
+                format!("{}|{}|{}|{}", r.period_start, r.period_end, r.region, r.site.as_ref().map_or("", Slug::as_str))
+            }
         }
     }
 
@@ -266,6 +305,7 @@ impl Record {
             Self::Price(r) => serde_json::to_value(r),
             Self::Lockup(r) => serde_json::to_value(r),
             Self::Capacity(r) => serde_json::to_value(r),
+            Self::Energy(r) => serde_json::to_value(r),
         };
         value.unwrap_or(Value::Null)
     }
@@ -334,6 +374,7 @@ impl Record {
             RecordKind::Price => parse_price(&mut f).map(Self::Price),
             RecordKind::Lockup => parse_lockup(&mut f).map(Self::Lockup),
             RecordKind::Capacity => parse_capacity(&mut f).map(Self::Capacity),
+            RecordKind::Energy => parse_energy(&mut f).map(Self::Energy),
         };
         let errors = f.finish();
         match record {
@@ -529,6 +570,29 @@ fn parse_capacity(f: &mut Fields) -> Option<Capacity> {
     })
 }
 
+fn parse_energy(f: &mut Fields) -> Option<Energy> {
+    let period = period(f);
+    let region = f.slug("region");
+    let site = f.optional_slug("site");
+    let energy = f.decimal("energy_mwh", domain::ENERGY_MWH);
+    let location = f.decimal("grid_intensity_location_gco2e_per_kwh", domain::GRID_INTENSITY);
+    let market = f.optional_decimal("grid_intensity_market_gco2e_per_kwh", domain::GRID_INTENSITY);
+    let renewable_share = f.decimal("renewable_share", domain::FRACTION);
+    let pue = f.optional_decimal("pue", domain::PUE);
+    let (period_start, period_end) = period?;
+    Some(Energy {
+        period_start,
+        period_end,
+        region: region?,
+        site,
+        energy_mwh: energy?,
+        grid_intensity_location_gco2e_per_kwh: location?,
+        grid_intensity_market_gco2e_per_kwh: market,
+        renewable_share: renewable_share?,
+        pue,
+    })
+}
+
 /// An absolute http(s) URL with a host and no whitespace.
 fn is_web_url(text: &str) -> bool {
     if text.chars().any(char::is_whitespace) {
@@ -561,6 +625,9 @@ pub fn examples() -> Vec<Value> {
                "notes": "Three-year exclusive reservation.", "disclosure_date": "2026-02-15"}),
         json!({"kind": "capacity", "as_of": "2026-11-01", "resource": "nvidia-h100-80gb", "region": "eu-de",
                "total_accelerators": 4096, "newcomer_set_aside": 256, "utilisation": "0.87"}),
+        json!({"kind": "energy", "period_start": "2026-10-01", "period_end": "2026-11-01", "region": "eu-de", "site": "frankfurt-1",
+               "energy_mwh": "2950.5", "grid_intensity_location_gco2e_per_kwh": "350", "grid_intensity_market_gco2e_per_kwh": "120",
+               "renewable_share": "0.62", "pue": "1.25"}),
     ]
 }
 
@@ -589,7 +656,8 @@ mod tests {
                 RecordKind::Acceptance,
                 RecordKind::Price,
                 RecordKind::Lockup,
-                RecordKind::Capacity
+                RecordKind::Capacity,
+                RecordKind::Energy
             ]
         );
         let price = Record::parse(examples()[2].clone()).expect("valid");
@@ -604,6 +672,12 @@ mod tests {
         capacity.as_object_mut().expect("object").remove("utilisation");
         assert!(Record::parse(capacity).is_ok());
         assert!(Record::parse(with(examples()[0].clone(), "mean_seconds", Value::Null)).is_ok());
+        let mut energy = examples()[5].clone();
+        for optional in ["site", "grid_intensity_market_gco2e_per_kwh", "pue"] {
+            energy.as_object_mut().expect("object").remove(optional);
+        }
+        let energy = Record::parse(energy).expect("valid without its optional fields");
+        assert_eq!(energy.natural_key(), "2026-10-01|2026-11-01|eu-de|");
     }
 
     #[test]
@@ -613,6 +687,7 @@ mod tests {
         let p = || examples()[2].clone();
         let l = || examples()[3].clone();
         let c = || examples()[4].clone();
+        let e = || examples()[5].clone();
         let cases: Vec<(Value, &str, &str)> = vec![
             (with(q(), "p90_seconds", json!(10)), "p90_seconds", "at least p50_seconds"),
             (with(q(), "jobs", json!(-3)), "jobs", "negative"),
@@ -640,7 +715,32 @@ mod tests {
             (with(c(), "newcomer_set_aside", json!(5000)), "newcomer_set_aside", "must not exceed"),
             (with(c(), "utilisation", json!("1.5")), "utilisation", "at most 1"),
             (with(c(), "colour", json!("blue")), "colour", "not a field"),
-            (with(c(), "kind", json!("energy")), "kind", "one of queue_time"),
+            (with(c(), "kind", json!("water")), "kind", "one of queue_time"),
+            (with(e(), "energy_mwh", json!("-1")), "energy_mwh", "negative"),
+            (with(e(), "energy_mwh", json!("10000000.001")), "energy_mwh", "at most 10000000"),
+            (with(e(), "energy_mwh", json!(2950.5)), "energy_mwh", "string"),
+            (with(e(), "energy_mwh", json!("1.0001")), "energy_mwh", "3 digits"),
+            (
+                with(e(), "grid_intensity_location_gco2e_per_kwh", json!("2001")),
+                "grid_intensity_location_gco2e_per_kwh",
+                "at most 2000",
+            ),
+            (
+                with(e(), "grid_intensity_location_gco2e_per_kwh", Value::Null),
+                "grid_intensity_location_gco2e_per_kwh",
+                "required",
+            ),
+            (
+                with(e(), "grid_intensity_market_gco2e_per_kwh", json!("-5")),
+                "grid_intensity_market_gco2e_per_kwh",
+                "negative",
+            ),
+            (with(e(), "renewable_share", json!("1.2")), "renewable_share", "at most 1"),
+            (with(e(), "pue", json!("0.9")), "pue", "at least 1"),
+            (with(e(), "pue", json!("3.5")), "pue", "at most 3"),
+            (with(e(), "site", json!("Frankfurt 1")), "site", "lower-case"),
+            (with(e(), "period_end", json!("2027-01-02")), "period_end", "1 to 92 days"),
+            (with(e(), "kwh", json!("12")), "kwh", "not a field"),
         ];
         for (value, field, reason) in cases {
             let errors = errors_of(value.clone());
@@ -690,7 +790,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parsing_anything_never_panics(mut value in arbitrary_json(), kind in 0usize..5) {
+        fn parsing_anything_never_panics(mut value in arbitrary_json(), kind in 0usize..6) {
             if let Value::Object(map) = &mut value {
                 map.insert("kind".into(), json!(RecordKind::OPTIONS[kind].0));
             }
@@ -698,7 +798,7 @@ mod tests {
         }
 
         #[test]
-        fn valid_records_with_one_field_mangled_are_refused_not_accepted_silently(which in 0usize..5, field in 0usize..12, junk in arbitrary_json()) {
+        fn valid_records_with_one_field_mangled_are_refused_not_accepted_silently(which in 0usize..6, field in 0usize..12, junk in arbitrary_json()) {
             let mut value = examples()[which].clone();
             let keys: Vec<String> = value.as_object().expect("object").keys().filter(|k| *k != "kind").cloned().collect();
             let key = keys[field % keys.len()].clone();

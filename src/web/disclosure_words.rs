@@ -211,7 +211,50 @@ pub fn figure_and_detail(name: &str, record: &Record) -> (String, String) {
                 ),
             )
         }
+        Record::Energy(r) => {
+            let period = period_words(r.period_start, r.period_end);
+            let place = match &r.site {
+                Some(site) => format!("{site} ({})", r.region),
+                None => r.region.to_string(),
+            };
+            let renewable = (r.renewable_share * Decimal::ONE_HUNDRED).round_dp(1).normalize();
+            let market = r
+                .grid_intensity_market_gco2e_per_kwh
+                .map_or(String::new(), |m| format!(", {} gCO2e/kWh market-based", grouped(m)));
+            let pue = r.pue.map_or(String::new(), |p| format!(", PUE {}", p.normalize()));
+            (
+                format!(
+                    "{} MWh in {period} at {} gCO2e/kWh, {renewable} % renewable",
+                    grouped(r.energy_mwh),
+                    grouped(r.grid_intensity_location_gco2e_per_kwh)
+                ),
+                format!(
+                    "{name} used {} MWh at {place} in {period}, on a grid of {} gCO2e/kWh location-based{market}; {renewable} % renewable{pue}.",
+                    grouped(r.energy_mwh),
+                    grouped(r.grid_intensity_location_gco2e_per_kwh)
+                ),
+            )
+        }
     }
+}
+
+/// A decimal as written, without trailing zeros, its whole part grouped by thousands ("1,240.5").
+fn grouped(amount: Decimal) -> String {
+    let text = amount.normalize().to_string();
+    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let digits: Vec<char> = whole.chars().collect();
+    let mut out = String::new();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(*c);
+    }
+    if let Some(fraction) = fraction {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    out
 }
 
 /// "October 2026" for a calendar month, "October to December 2026" for whole months,
@@ -317,6 +360,7 @@ mod tests {
             "Corvid GPU: nvidia-h100-80gb in us-east on demand at 2.49 USD per accelerator-hour from 1 November 2026",
             "Corvid GPU: 16384 nvidia-b200 in us-east locked up for Frontier Model Lab Inc. (exclusive) from 1 January 2026",
             "Corvid GPU: 4096 nvidia-h100-80gb in eu-de, 256 set aside for newcomers, as of 1 November 2026",
+            "Corvid GPU: 2,950.5 MWh in October 2026 at 350 gCO2e/kWh, 62 % renewable",
         ];
         for ((title, _), expected) in titles.iter().zip(expected) {
             assert_eq!(title, expected);
@@ -346,5 +390,8 @@ mod tests {
         assert_eq!(hours(51_120), "14.2 h");
         assert_eq!(money(Decimal::new(2100, 3)), "2.10");
         assert_eq!(money(Decimal::new(123_456, 5)), "1.23456");
+        assert_eq!(grouped(Decimal::new(1_240, 0)), "1,240");
+        assert_eq!(grouped(Decimal::new(1_234_567_500, 3)), "1,234,567.5");
+        assert_eq!(grouped(Decimal::new(310, 0)), "310");
     }
 }

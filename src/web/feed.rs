@@ -146,6 +146,7 @@ fn kind_words(kind: RecordKind) -> (&'static str, &'static str) {
         RecordKind::Price => ("price disclosures", "/metrics/prices"),
         RecordKind::Lockup => ("lock-up disclosures", "/lockups"),
         RecordKind::Capacity => ("capacity disclosures", "/metrics/capacity"),
+        RecordKind::Energy => ("energy disclosures", "/metrics/energy"),
     }
 }
 
@@ -393,7 +394,7 @@ mod tests {
             let selector = format!("head link[rel=alternate][href=\"{path}\"]");
             assert_eq!(page.html().attr_of(&selector, "type"), "application/atom+xml", "{path}");
         }
-        for missing in ["/feeds/energy.atom", "/feeds/price", "/feeds/price.rss", "/providers/nobody/feed.atom"] {
+        for missing in ["/feeds/water.atom", "/feeds/price", "/feeds/price.rss", "/providers/nobody/feed.atom"] {
             app.get(missing).await.assert_status(StatusCode::NOT_FOUND);
         }
     }

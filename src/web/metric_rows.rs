@@ -226,6 +226,7 @@ fn push(disclosures: &mut Disclosures, provider: &str, record: Record) {
         Record::Lockup(r) => disclosures.lockups.push((provider, r)),
         Record::Capacity(r) => disclosures.capacity.push((provider, r)),
     }
+        Record::Energy(r) => disclosures.energy.push((provider, r)),
 }
 
 /// The median as the analytics compute it (linear interpolation between the two middle

@@ -444,6 +444,7 @@ pub(super) async fn latest(state: &AppState, kind: RecordKind, filter: &Filter) 
             Record::Price(r) => out.prices.push((provider, r)),
             Record::Lockup(r) => out.lockups.push((provider, r)),
             Record::Capacity(r) => out.capacity.push((provider, r)),
+            Record::Energy(r) => out.energy.push((provider, r)),
         }
     }
     Ok(out)
