@@ -186,10 +186,11 @@ impl PointsFold {
         let in_window = self.in_window();
         for bytes in &held {
             for point in PointsView::of(bytes).map_err(unavailable)?.records {
-                if self.kind == RecordKind::Price && in_window(point.date) {
-                    if let Some(price) = point.cell(3).map_err(unavailable)? {
-                        self.rows.monthly.price(point.series, point.date, price);
-                    }
+                if self.kind == RecordKind::Price
+                    && in_window(point.date)
+                    && let Some(price) = point.cell(3).map_err(unavailable)?
+                {
+                    self.rows.monthly.price(point.series, point.date, price);
                 }
                 if in_window(point.date) && newest.get(point.series).is_none_or(|n| n.date < point.date) {
                     newest.insert(point.series, point);
@@ -225,8 +226,8 @@ fn push(disclosures: &mut Disclosures, provider: &str, record: Record) {
         Record::Price(r) => disclosures.prices.push((provider, r)),
         Record::Lockup(r) => disclosures.lockups.push((provider, r)),
         Record::Capacity(r) => disclosures.capacity.push((provider, r)),
-    }
         Record::Energy(r) => disclosures.energy.push((provider, r)),
+    }
 }
 
 /// The median as the analytics compute it (linear interpolation between the two middle
