@@ -101,7 +101,7 @@ pub fn headline<'a>(providers: impl IntoIterator<Item = ProviderInputs<'a>> + Cl
     // Each tier's monthly values, every provider's, in the window: (newcomer, on-demand).
     let mut by_month: BTreeMap<NaiveDate, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for q in providers.clone().into_iter().flat_map(|p| p.queue.iter()) {
-        if !first.is_some_and(|f| q.period_start >= f) {
+        if first.is_none_or(|f| q.period_start < f) {
             continue;
         }
         let month = q.period_start.with_day(1).unwrap_or(q.period_start);

@@ -236,7 +236,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::records::kinds::examples;
     use crate::testing::{TestApp, raw_entry};
 
     const ATOM: &str = "http://www.w3.org/2005/Atom";

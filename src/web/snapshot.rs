@@ -49,6 +49,9 @@ pub struct UnreadableEntry {
 /// Unreadable latest versions listed by name on the pages; past this many, only counted.
 pub const UNREADABLE_LISTED: i64 = 200;
 
+/// A provider's acceptance buckets: (month, sums per applicant category).
+type AcceptanceMonths = Vec<(NaiveDate, Vec<AcceptanceRate>)>;
+
 /// One provider's part of a checkpoint's state.
 #[derive(Debug, Clone)]
 struct ProviderPart {
@@ -58,7 +61,7 @@ struct ProviderPart {
     counts: db::projection::ProviderCounts,
     grade: Option<Grade>,
     /// Its acceptance buckets' sums per category, by month (the home page's series).
-    acceptance: Arc<Vec<(NaiveDate, Vec<AcceptanceRate>)>>,
+    acceptance: Arc<AcceptanceMonths>,
 }
 
 /// The registry's version (`registry_version`, moved by triggers): registering a provider,
@@ -407,10 +410,8 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
 
 /// Stored acceptance bucket summaries as each provider's (month, sums per category); a bucket
 /// holds one month's records, so its first date names its month.
-fn acceptance_months(
-    stored: Vec<(String, Vec<u8>)>,
-) -> Result<HashMap<String, Vec<(NaiveDate, Vec<AcceptanceRate>)>>, AppError> {
-    let mut out: HashMap<String, Vec<(NaiveDate, Vec<AcceptanceRate>)>> = HashMap::new();
+fn acceptance_months(stored: Vec<(String, Vec<u8>)>) -> Result<HashMap<String, AcceptanceMonths>, AppError> {
+    let mut out: HashMap<String, AcceptanceMonths> = HashMap::new();
     for (provider, bytes) in stored {
         let summary = BucketSummary::from_bytes(&bytes)
             .map_err(|e| AppError::Unavailable(format!("acceptance bucket of {provider}: {e}")))?;
