@@ -76,14 +76,14 @@ pub struct Written {
 
 enum Out {
     Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Gzip(Box<flate2::write::GzEncoder<BufWriter<File>>>),
 }
 
 impl Out {
     fn writer(&mut self) -> &mut dyn Write {
         match self {
             Self::Plain(w) => w,
-            Self::Gzip(w) => w,
+            Self::Gzip(w) => w.as_mut(),
         }
     }
 
@@ -112,7 +112,7 @@ impl Days<'_> {
             let name = self.dir.join(format!("{}{}", date.format("%Y%m%d"), if gzip { ".gz" } else { "" }));
             let file = BufWriter::with_capacity(64 << 10, File::create(&name)?);
             let out = if gzip {
-                Out::Gzip(flate2::write::GzEncoder::new(file, flate2::Compression::fast()))
+                Out::Gzip(Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast())))
             } else {
                 Out::Plain(file)
             };

@@ -141,6 +141,9 @@ pub fn bucket_quantile(buckets: &[(f64, f64)], q: f64) -> Result<f64, Refused> {
     Err(Refused::OpenBucket { quantile: q, above: lower })
 }
 
+/// An instant vector: each sample's labels and value.
+pub type Vector = Vec<(BTreeMap<String, String>, f64)>;
+
 /// A minimal Prometheus HTTP API client: instant queries with retries and a bounded body.
 pub struct Prometheus {
     base: String,
@@ -170,7 +173,7 @@ impl Prometheus {
     }
 
     /// `/api/v1/query` at `time`: the vector's (labels, value) pairs.
-    pub fn query(&self, query: &str, time: i64) -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+    pub fn query(&self, query: &str, time: i64) -> Result<Vector, String> {
         let mut wait = self.backoff;
         let mut last = String::new();
         for attempt in 1..=self.attempts {
@@ -188,7 +191,7 @@ impl Prometheus {
     }
 
     /// One attempt; the error says whether to retry.
-    fn query_once(&self, query: &str, time: i64) -> Result<Vec<(BTreeMap<String, String>, f64)>, (String, bool)> {
+    fn query_once(&self, query: &str, time: i64) -> Result<Vector, (String, bool)> {
         use std::io::Read;
         let url = format!("{}/api/v1/query", self.base);
         let mut response = self
