@@ -136,7 +136,8 @@ pub struct Holding {
 pub struct Buyer {
     /// Normalised name.
     pub key: BuyerKey,
-    /// The alias shown as its name: the one most deals use (the first alphabetically on a tie).
+    /// The alias shown as its name: the one most deals use; on a tie the shortest (usually the
+    /// name without its legal form), then the first alphabetically.
     pub name: String,
     /// Every alias, alphabetically.
     pub aliases: Vec<Alias>,
@@ -318,7 +319,7 @@ pub fn market(providers: &[ProviderMarket]) -> Market {
             }
             let name = aliases
                 .iter()
-                .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))
+                .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.len().cmp(&a.0.len())).then_with(|| b.0.cmp(a.0)))
                 .map(|(name, _)| name.clone())
                 .unwrap_or_else(|| key.key.clone());
             let aliases = aliases
@@ -482,6 +483,7 @@ mod tests {
         assert_eq!(march.by_exclusivity, [300, 500, 200]);
         assert_eq!(march.deals_by_exclusivity, [1, 2, 1]);
         assert_eq!(market.buyers[0].key.slug, "mistral-ai", "largest holding first");
+        assert_eq!(market.buyers[0].name, "Mistral AI", "one deal each: the shorter spelling");
         // January: one buyer with 300 of 500: 60 % → 3,600.
         assert!((market.months[0].hhi.expect("hhi") - 3_600.0).abs() < 1e-9);
     }

@@ -28,6 +28,10 @@ pub enum Table {
     PriceSeries,
     /// Deals with their capacity share.
     LockupShares,
+    /// Each buyer's accelerators in force and share of all disclosed capacity, per month.
+    BuyerShares,
+    /// Disclosed capacity, deals in force and the buyers' HHI, per month.
+    MarketConcentration,
     /// Grades with their components.
     Grades,
 }
@@ -40,13 +44,21 @@ impl Table {
             Self::AcceptanceRates => schema::acceptance_rate_fields(),
             Self::PriceSeries => schema::price_series_fields(),
             Self::LockupShares => schema::lockup_share_fields(),
+            Self::BuyerShares => schema::buyer_share_fields(),
+            Self::MarketConcentration => schema::market_concentration_fields(),
             Self::Grades => schema::grade_fields(),
         }
     }
 
-    /// Whether resource, region and date filters apply (grades always cover everything).
+    /// Whether resource, region and date filters apply (grades and the market's tables
+    /// always cover everything).
     pub fn filters_by_place_and_time(self) -> bool {
-        self != Self::Grades
+        !matches!(self, Self::Grades | Self::BuyerShares | Self::MarketConcentration)
+    }
+
+    /// Whether the table is the market across every provider (no provider filter).
+    pub fn spans_providers(self) -> bool {
+        matches!(self, Self::BuyerShares | Self::MarketConcentration)
     }
 
     /// The kinds of record the table is computed from: a latest version of one of these
@@ -56,7 +68,9 @@ impl Table {
             Self::QueuePercentiles => &[RecordKind::QueueTime],
             Self::AcceptanceRates => &[RecordKind::Acceptance],
             Self::PriceSeries => &[RecordKind::Price],
-            Self::LockupShares => &[RecordKind::Lockup, RecordKind::Capacity],
+            Self::LockupShares | Self::BuyerShares | Self::MarketConcentration => {
+                &[RecordKind::Lockup, RecordKind::Capacity]
+            }
             Self::Grades => &[
                 RecordKind::QueueTime,
                 RecordKind::Acceptance,
@@ -75,7 +89,7 @@ impl Table {
             Self::AcceptanceRates => Some(RecordKind::Acceptance),
             Self::PriceSeries => Some(RecordKind::Price),
             Self::LockupShares => Some(RecordKind::Lockup),
-            Self::Grades => None,
+            Self::Grades | Self::BuyerShares | Self::MarketConcentration => None,
         }
     }
 
@@ -97,6 +111,10 @@ impl Table {
                 .filter(|(slug, digest)| chosen(slug) && digest.records > 0)
                 .flat_map(|(slug, digest)| grade_rows(slug, &digest.grade(window)))
                 .collect();
+        }
+        if self.spans_providers() {
+            // The market spans every provider: never narrowed to one (the filter refuses it).
+            return super::concentration::rows(self, summaries);
         }
         let empty = ProviderSummary::default();
         summaries
@@ -178,7 +196,7 @@ impl Table {
                     ]
                 })
                 .collect(),
-            Self::Grades => Vec::new(),
+            Self::Grades | Self::BuyerShares | Self::MarketConcentration => Vec::new(),
         }
     }
 }
@@ -380,7 +398,7 @@ mod tests {
                         ]
                     }))
                 }
-                Table::Grades => {}
+                Table::Grades | Table::BuyerShares | Table::MarketConcentration => {}
             }
         }
         rows

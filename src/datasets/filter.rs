@@ -145,6 +145,9 @@ impl ExportFilter {
                 }
             }
             Source::Derived(table) => {
+                if table.spans_providers() && out.provider.is_some() {
+                    return Err(not_for("provider", "provider filter (it is the market across every provider)"));
+                }
                 if out.include_superseded {
                     return Err(not_for("include_superseded", "amendment chain (it is computed from latest versions)"));
                 }

@@ -4,6 +4,7 @@
 //! is exported as CSV, NDJSON or Parquet, streamed, pinned to a checkpoint.
 
 pub mod cell;
+pub mod concentration;
 pub mod datapackage;
 pub mod derived;
 pub mod encode;
@@ -77,7 +78,7 @@ pub fn record_fields(kind: RecordKind) -> Vec<Field> {
 }
 
 /// Every dataset, in the order `/data` lists them.
-pub const CATALOG: [Dataset; 13] = [
+pub const CATALOG: [Dataset; 15] = [
     Dataset {
         name: "queue_times",
         title: "Queue times",
@@ -143,6 +144,18 @@ pub const CATALOG: [Dataset; 13] = [
         title: "Lock-up shares",
         description: "Every deal with its share of the provider's capacity at the deal's start.",
         source: Source::Derived(derived::Table::LockupShares),
+    },
+    Dataset {
+        name: "buyer_shares",
+        title: "Buyer shares",
+        description: "Per month and buyer (counterparty names normalised across providers): accelerators held under deals in force on the month's last day and their share of all capacity disclosed by every provider then, as on /counterparties.",
+        source: Source::Derived(derived::Table::BuyerShares),
+    },
+    Dataset {
+        name: "market_concentration",
+        title: "Market concentration",
+        description: "Per month: all disclosed capacity, deals in force by exclusivity, buyers, and the Herfindahl–Hirschman index of the buyers' shares.",
+        source: Source::Derived(derived::Table::MarketConcentration),
     },
     Dataset {
         name: "grades",

@@ -416,6 +416,51 @@ pub fn lockup_share_fields() -> Vec<Field> {
     ]
 }
 
+/// Columns of the buyer shares table.
+pub fn buyer_share_fields() -> Vec<Field> {
+    vec![
+        Field::new("month", Date, "First day of the month; figures are as on its last day."),
+        Field::new(
+            "counterparty",
+            Text,
+            "The buyer's normalised name (lower case, legal form dropped): one buyer across providers and spellings.",
+        ),
+        Field::new("slug", Text, "The buyer's page: /counterparties/{slug}."),
+        Field::new("name", Text, "The name most of its deals were filed under."),
+        Field::new(
+            "accelerators",
+            Integer,
+            "Accelerators its deals in force hold (start ≤ day < end), at providers that have filed capacity by then.",
+        )
+        .unit("accelerators")
+        .min(1),
+        Field::new(
+            "disclosed_capacity",
+            Integer,
+            "All capacity disclosed then: every provider's latest capacity filing on or before the day, summed.",
+        )
+        .unit("accelerators")
+        .min(0),
+        Field::new("share", Number, "accelerators ÷ disclosed_capacity; empty when nothing was disclosed.")
+            .unit("fraction")
+            .optional(),
+    ]
+}
+
+/// Columns of the market concentration table.
+pub fn market_concentration_fields() -> Vec<Field> {
+    vec![
+        Field::new("month", Date, "First day of the month; figures are as on its last day."),
+        Field::new("disclosed_capacity", Integer, "Every provider's latest capacity filing on or before the month's last day, summed.").unit("accelerators").min(0),
+        Field::new("providers", Integer, "Providers that had filed capacity by then.").min(0),
+        Field::new("exclusive_accelerators", Integer, "Accelerators held under exclusive deals in force.").unit("accelerators").min(0),
+        Field::new("priority_accelerators", Integer, "Accelerators held under priority deals in force.").unit("accelerators").min(0),
+        Field::new("right_of_first_refusal_accelerators", Integer, "Accelerators held under rights of first refusal in force.").unit("accelerators").min(0),
+        Field::new("buyers", Integer, "Buyers holding capacity under deals in force.").min(0),
+        Field::new("hhi", Number, "Herfindahl–Hirschman index: the sum of the buyers' squared percentage shares of disclosed capacity (0 to 10,000); empty when nothing was disclosed.").unit("points").optional(),
+    ]
+}
+
 /// Columns of the grades table.
 pub fn grade_fields() -> Vec<Field> {
     vec![

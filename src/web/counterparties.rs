@@ -470,6 +470,8 @@ mod tests {
             "the denominator shown"
         );
         assert!(html.attr_of("a[href='/counterparties/mistral-ai']", "href").ends_with("mistral-ai"));
+        let dashboard = app.get("/lockups").await.html();
+        assert_eq!(dashboard.attr_of("#buyers-link a", "href"), "/counterparties");
         let charts = html.texts_of("figure.chart svg");
         assert!(charts.len() >= 3, "share, top buyers and HHI charts");
     }

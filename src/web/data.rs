@@ -213,6 +213,10 @@ fn row_count(snapshot: &Snapshot, dataset: &Dataset) -> u64 {
             derived::Table::AcceptanceRates => sum(&|d| d.acceptance.len() as u64),
             derived::Table::PriceSeries => sum(&|d| d.price_points),
             derived::Table::LockupShares => sum(&|d| d.lockups),
+            derived::Table::BuyerShares | derived::Table::MarketConcentration => snapshot
+                .memo
+                .get::<crate::analytics::concentration::Market>("market")
+                .map_or(0, |m| crate::datasets::concentration::row_count(table, &m)),
             derived::Table::Grades => {
                 let components = crate::analytics::grades::Component::ALL.len() as u64;
                 snapshot.providers.iter().filter(|p| snapshot.grade(p.slug.as_str()).is_some()).count() as u64
@@ -233,6 +237,7 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<
     }
     // Computed now if nobody has asked for it at this checkpoint yet; its size is listed.
     super::compliance::report(&state, &snapshot).await?;
+    super::counterparties::market(&state, &snapshot).await?;
     let datasets = CATALOG
         .iter()
         .map(|d| DatasetRow {
