@@ -457,6 +457,8 @@ pub fn world_scaled(seed: u64, copies: usize, months: u32) -> Vec<DemoBatch> {
     let mut rng = Rng(seed);
     // Filing times come from their own generator, so the figures do not depend on them.
     let mut timing = Rng(seed ^ 0x5eed_f11e);
+    // Energy too, so adding it left every other figure as it was.
+    let mut power = Rng(seed ^ 0x00e4_e76e);
     let mut batches = Vec::new();
     let profiles = profiles();
     for month in 0..months {
@@ -545,6 +547,7 @@ pub fn world_scaled(seed: u64, copies: usize, months: u32) -> Vec<DemoBatch> {
                         "notes": "Synthetic demo deal.", "disclosure_date": (deal_start + chrono::Days::new(20)).to_string()}));
                 }
             }
+            records.extend(energy_filings(p, month, growth, &mut power));
             // Most filings come 2 to 12 days after the month; sloppy providers (those that
             // skip filings) are sometimes weeks late.
             let delay_days = if timing.between(0.0, 1.0) < p.skip * 2.0 {
@@ -563,6 +566,63 @@ pub fn world_scaled(seed: u64, copies: usize, months: u32) -> Vec<DemoBatch> {
     }
     batches.extend(corrections(&batches));
     batches
+}
+
+/// Grid carbon intensity (location-based, gCO2e/kWh) and renewable share of a demo
+/// region's grid, roughly as published for its country or state.
+fn grid_of(region: &str) -> (f64, f64) {
+    match region {
+        "us-east" => (380.0, 0.22),
+        "us-west" => (240.0, 0.45),
+        "us-central" => (430.0, 0.25),
+        "eu-west" => (290.0, 0.42),
+        "eu-de" => (350.0, 0.52),
+        "uk-south" => (200.0, 0.47),
+        "eu-fi" => (80.0, 0.55),
+        "eu-ch" => (40.0, 0.75),
+        "eu-es" => (150.0, 0.56),
+        "ca-on" => (35.0, 0.35),
+        _ => (400.0, 0.2),
+    }
+}
+
+/// Energy filings of provider `p` for demo month `month`: one per region, monthly for
+/// most, quarterly (filed after the quarter's third month) for a few, none for the
+/// smallest. A 1,000-accelerator site uses about 700 to 1,000 MWh a month, cooling included.
+fn energy_filings(p: &Profile, month: u32, growth: f64, rng: &mut Rng) -> Vec<Value> {
+    let quarterly = matches!(p.slug, "halcyon-ai-cloud" | "meridian-cloud");
+    if matches!(p.slug, "lakeside-campus" | "riverside-cluster") || (quarterly && month % 3 != 2) {
+        return Vec::new();
+    }
+    let first = if quarterly { month - 2 } else { month };
+    let (start, end) = (month_start(first), month_start(month + 1));
+    let days = (end - start).num_days() as f64;
+    // Providers with power-purchase agreements also report a market-based intensity.
+    let contracts = matches!(p.slug, "stratus-compute" | "rhine-ai-factory" | "aurora-ai-factory" | "nordic-hpc");
+    let mut out = Vec::new();
+    for (i, region) in p.regions.iter().enumerate() {
+        let accelerators = p.capacity as f64 * growth * p.resources.len() as f64;
+        let pue = rng.between(1.08, 1.45);
+        let mwh = accelerators * 24.0 * days / 1000.0 * pue * rng.between(0.75, 0.95);
+        let (intensity, renewable) = grid_of(region);
+        // Seasons move a grid's intensity a little.
+        let season = 1.0 + 0.08 * (f64::from(start.month0()) * std::f64::consts::PI / 6.0).cos();
+        let location = intensity * season * rng.between(0.95, 1.05);
+        let mut record = json!({"kind": "energy", "period_start": start.to_string(), "period_end": end.to_string(),
+            "region": region, "energy_mwh": format!("{mwh:.1}"),
+            "grid_intensity_location_gco2e_per_kwh": format!("{location:.0}"),
+            "renewable_share": format!("{:.2}", (renewable * rng.between(0.95, 1.05)).min(1.0)),
+            "pue": format!("{pue:.2}")});
+        if p.regions.len() > 1 || matches!(p.slug, "corvid-gpu" | "rhine-ai-factory") {
+            record["site"] = json!(format!("{region}-{}", i + 1));
+        }
+        if contracts {
+            record["grid_intensity_market_gco2e_per_kwh"] = json!(format!("{:.0}", location * rng.between(0.2, 0.45)));
+            record["renewable_share"] = json!(format!("{:.2}", rng.between(0.7, 0.95)));
+        }
+        out.push(record);
+    }
+    out
 }
 
 /// A few filings corrected later: the amendments the site shows with their history.

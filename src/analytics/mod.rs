@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod completeness;
 pub mod compliance;
 pub mod concentration;
+pub mod energy;
 pub mod grades;
 pub mod headline;
 pub mod metrics;

@@ -10,8 +10,8 @@ use super::records::{self, BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, S
 use crate::error::ErrorDetail;
 use crate::ingest::Receipt;
 use crate::records::kinds::{
-    Acceptance, ApplicantCategory, Capacity, Exclusivity, Lockup, Price, PricingModel, QueueTime, RecordKind, Tier,
-    Track,
+    Acceptance, ApplicantCategory, Capacity, Energy, Exclusivity, Lockup, Price, PricingModel, QueueTime, RecordKind,
+    Tier, Track,
 };
 
 use crate::error::{Envelope as ErrorEnvelope, EnvelopeBody as ErrorBody};
@@ -116,7 +116,9 @@ impl utoipa::Modify for RecordDomains {
                     constrain(schema, domain);
                 }
                 match field.name {
-                    "resource" | "region" => text_rule(schema, SLUG_PATTERN, crate::records::slug::MAX_SLUG_LEN),
+                    "resource" | "region" | "site" => {
+                        text_rule(schema, SLUG_PATTERN, crate::records::slug::MAX_SLUG_LEN)
+                    }
                     "currency" | "contract_currency" => text_rule(schema, "^[A-Z]{3}$", 3),
                     _ => {}
                 }
@@ -280,7 +282,12 @@ fn names<T>(options: &[(&'static str, T)]) -> Vec<serde_json::Value> {
 fn text_rule(schema: &mut utoipa::openapi::Schema, pattern: &str, max: usize) {
     use utoipa::openapi::{RefOr, Schema};
     match schema {
-        Schema::Object(object) if object.schema_type == utoipa::openapi::schema::Type::String.into() => {
+        // A string, or (an optional field) a string or null.
+        Schema::Object(object)
+            if object.schema_type == utoipa::openapi::schema::Type::String.into()
+                || matches!(&object.schema_type, utoipa::openapi::schema::SchemaType::Array(types)
+                    if types.contains(&utoipa::openapi::schema::Type::String)) =>
+        {
             object.pattern = Some(pattern.into());
             object.min_length = Some(1);
             object.max_length = Some(max);
@@ -352,7 +359,7 @@ fn constrain(schema: &mut utoipa::openapi::Schema, domain: crate::datasets::sche
         ledger::checkpoint_json_handler, ledger::entry, ledger::consistency, openapi_json
     ),
     components(schemas(
-        QueueTime, Acceptance, Price, Lockup, Capacity, RecordKind, Tier, Track, ApplicantCategory, PricingModel, Exclusivity,
+        QueueTime, Acceptance, Price, Lockup, Capacity, Energy, RecordKind, Tier, Track, ApplicantCategory, PricingModel, Exclusivity,
         BatchJson, RecordJson, Summary, Receipt, CheckpointJson, EntryJson, ConsistencyJson, ErrorEnvelope, ErrorBody,
         ErrorDetail
     )),
@@ -437,7 +444,7 @@ mod tests {
         assert_eq!((dates.start().to_string(), dates.end().to_string()), ("1970-01-01".into(), "2099-12-31".into()));
         let content = &doc["paths"]["/api/v1/records"]["post"]["requestBody"]["content"];
         for media in ["application/json", "application/x-ndjson", "text/csv"] {
-            for kind in ["queue_time", "acceptance", "price", "lockup", "capacity"] {
+            for kind in ["queue_time", "acceptance", "price", "lockup", "capacity", "energy"] {
                 assert!(
                     content[media]["examples"][kind]["value"].is_string()
                         || content[media]["examples"][kind]["value"].is_array(),
@@ -447,7 +454,18 @@ mod tests {
         }
         let record = &doc["components"]["schemas"]["RecordInput"];
         assert_eq!(record["discriminator"]["propertyName"], "kind");
-        assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(5));
+        assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(6));
+        let energy = &doc["components"]["schemas"]["Energy"];
+        for field in crate::datasets::record_fields(crate::records::RecordKind::Energy) {
+            assert!(energy["properties"][field.name].is_object(), "{} missing from {energy}", field.name);
+        }
+        assert!(energy["properties"]["pue"].to_string().contains("from 1 to 3"), "{energy}");
+        let location = energy["properties"]["grid_intensity_location_gco2e_per_kwh"].to_string();
+        assert!(location.contains("from 0 to 2000") && location.contains("gCO2e/kWh"), "{location}");
+        assert!(energy["properties"]["site"].to_string().contains("pattern"), "{energy}");
+        let required = energy["required"].as_array().expect("required");
+        assert!(required.contains(&"grid_intensity_location_gco2e_per_kwh".into()));
+        assert!(!required.contains(&"grid_intensity_market_gco2e_per_kwh".into()));
         let records_429 = &post["429"]["content"];
         assert!(records_429["application/json"].is_object() && records_429["text/plain"].is_object(), "{records_429}");
         let bytes = &doc["paths"]["/tile/{path}"]["get"]["responses"]["200"]["content"]["application/octet-stream"];

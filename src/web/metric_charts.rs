@@ -174,8 +174,49 @@ pub fn dashboard_chart(
         "acceptance" => acceptance_chart(&id, &phrase, rows),
         "prices" => prices_chart(&id, &phrase, &rows.monthly),
         "lockups" => lockups_chart(&id, &phrase, &super::metrics::lockup_shares(rows), names),
+        "energy" => energy_chart(&id, &phrase, rows, names),
         _ => capacity_chart(&id, &phrase, &super::metrics::capacity_rows(rows), names),
     }
+}
+
+/// Per provider and period start, the grid intensity its energy was used at: location-based
+/// intensity weighted by the energy of each site (Σ MWh × g/kWh ÷ Σ MWh).
+fn energy_chart(id: &str, phrase: &str, rows: &Rows, names: &HashMap<&str, &str>) -> Result<PageChart, String> {
+    use rust_decimal::prelude::ToPrimitive;
+    let mut sums: BTreeMap<&str, BTreeMap<chrono::NaiveDate, (f64, f64)>> = BTreeMap::new();
+    for (provider, e) in &rows.disclosures.energy {
+        let mwh = e.energy_mwh.to_f64().unwrap_or(0.0);
+        let intensity = e.grid_intensity_location_gco2e_per_kwh.to_f64().unwrap_or(0.0);
+        let sum = sums.entry(provider.as_str()).or_default().entry(e.period_start).or_default();
+        sum.0 += mwh * intensity;
+        sum.1 += mwh;
+    }
+    let lines: Vec<Line> = sums
+        .into_iter()
+        .map(|(slug, points)| Line {
+            label: names.get(slug).copied().unwrap_or(slug).to_owned(),
+            points: points.into_iter().filter(|(_, (_, mwh))| *mwh > 0.0).map(|(d, (g, mwh))| (d, g / mwh)).collect(),
+        })
+        .collect();
+    let description = format!(
+        "Lines: per provider, the location-based grid carbon intensity its energy was used at, in gCO2e/kWh, weighted by each site's energy, per period, for {phrase}. Latest: {}.",
+        latest_words(&lines, " gCO2e/kWh", 0)
+    );
+    let axis = ValueAxis { title: "grid intensity (gCO2e/kWh)", decimals: 0 };
+    let svg = charts::lines(
+        &Frame::inline(id, "Grid carbon intensity of the energy used, per provider"),
+        &description,
+        &axis,
+        &lines,
+    )
+    .ok_or_else(|| nothing("energy filing", phrase))?;
+    Ok(PageChart {
+        svg,
+        caption: format!(
+            "Location-based grid intensity per provider and period, weighted by each site's energy, for {phrase}. The table below gives every filing with its emissions and carbon per accelerator-hour."
+        ),
+        figures: Figures::of_lines(&lines, 0),
+    })
 }
 
 fn nothing(what: &str, phrase: &str) -> String {

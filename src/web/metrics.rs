@@ -22,12 +22,13 @@ use crate::projection::points;
 use crate::records::{Record, RecordKind};
 
 /// The dashboards, in menu order: (path segment, title).
-pub const METRICS: [(&str, &str); 5] = [
+pub const METRICS: [(&str, &str); 6] = [
     ("queue-times", "Queue times"),
     ("acceptance", "Acceptance"),
     ("prices", "Prices"),
     ("lockups", "Lock-ups"),
     ("capacity", "Capacity"),
+    ("energy", "Energy and carbon"),
 ];
 
 /// The filter form, as submitted.
@@ -370,6 +371,15 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
                 rows,
             )
         }
+        "energy" => {
+            let rows = crate::analytics::energy::energy_rows(&filtered.energy, &filtered.capacity)
+                .iter()
+                .map(|r| row(provider(&r.provider), &super::energy::cells(r)))
+                .collect();
+            let mut headers = vec!["provider"];
+            headers.extend(super::energy::HEADERS);
+            (super::energy::METHOD, headers, rows)
+        }
         _ => return Err(AppError::NotFound),
     };
     Ok(MetricTable { explanation, headers, rows, chart: Err(String::new()) })
@@ -418,6 +428,7 @@ pub(super) fn kind_of(metric: &str) -> RecordKind {
         "acceptance" => RecordKind::Acceptance,
         "prices" => RecordKind::Price,
         "lockups" => RecordKind::Lockup,
+        "energy" => RecordKind::Energy,
         _ => RecordKind::Capacity,
     }
 }
@@ -454,15 +465,20 @@ pub(super) async fn latest(state: &AppState, kind: RecordKind, filter: &Filter) 
 /// region reads its latest records (few, through the indexes); a view over every resource
 /// and region reads the buckets' points instead of every latest record of the kind.
 async fn rows(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Rows, AppError> {
-    if filter.resource.is_none() && filter.region.is_none() {
+    // Energy is filed once per site a period, few enough to read whole; its buckets keep no points.
+    if filter.resource.is_none() && filter.region.is_none() && kind != RecordKind::Energy {
         return super::metric_rows::from_points(state, kind, filter).await;
     }
-    let filtered = latest(state, kind, filter).await?;
-    let all_capacity = if kind == RecordKind::Lockup {
+    let mut filtered = latest(state, kind, filter).await?;
+    let all_capacity = if matches!(kind, RecordKind::Lockup | RecordKind::Energy) {
         latest(state, RecordKind::Capacity, &Filter::default()).await?
     } else {
         Disclosures::default()
     };
+    // Carbon per accelerator-hour needs every capacity filing of the energy's regions, whatever the window.
+    if kind == RecordKind::Energy {
+        filtered.capacity = all_capacity.capacity.clone();
+    }
     tokio::task::spawn_blocking(move || Rows::from_records(filtered, &all_capacity))
         .await
         .map_err(|e| AppError::Unavailable(format!("analytics failed: {e}")))?

@@ -10,6 +10,7 @@ pub mod compliance;
 pub mod counterparties;
 pub mod data;
 pub mod disclosure_words;
+pub mod energy;
 pub mod errors;
 pub mod feed;
 pub mod health;

@@ -116,6 +116,8 @@ pub struct ScorecardPage {
     pub amendment_entries: Vec<db::ledger::EntrySummary>,
     /// Their registered record-signing keys, revoked ones too.
     pub keys: Vec<db::provider_keys::KeyInfo>,
+    /// Energy filings, emissions, carbon per accelerator-hour and the intensity chart.
+    pub energy: super::energy::EnergySection,
     /// Amended records, counted.
     pub amendments: u64,
     /// How its reporting obligations were met.
@@ -161,7 +163,7 @@ pub async fn show(
     // The first view after a checkpoint that changed this provider reads everything below
     // from the database; none of it depends on the rest, so it is read at once, each on a
     // connection of its own: the page waits for the slowest read, not for their sum.
-    let (data, report, recent, amendment_entries, keys) = tokio::try_join!(
+    let (data, report, recent, amendment_entries, keys, energy) = tokio::try_join!(
         snapshot::provider_data(&state, &snapshot, &slug),
         super::compliance::provider_report(&state, &snapshot, &slug),
         async {
@@ -177,6 +179,7 @@ pub async fn show(
             let mut conn = state.pool.acquire().await?;
             Ok::<_, AppError>(db::provider_keys::list(&mut conn, &provider.slug).await?)
         },
+        super::energy::EnergySection::of(&state, &slug, &provider.display_name),
     )?;
     let compliance = super::compliance::summary(&report, std::slice::from_ref(&provider));
     let charts = ScorecardChart::ALL
@@ -204,6 +207,7 @@ pub async fn show(
         recent,
         amendment_entries,
         keys,
+        energy,
         snapshot,
         cite,
     };
