@@ -287,7 +287,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = prometheus::Config::load(&config)?;
             let started = std::time::Instant::now();
             let source = prometheus::Prometheus::new(&config.url);
-            let (records, summary) = prometheus::collect(&config, &source, chrono::Utc::now().timestamp())?;
+            let done = match &config.state {
+                Some(path) => prometheus::load_state(path)?,
+                None => Default::default(),
+            };
+            let (records, summary) = prometheus::collect(&config, &source, chrono::Utc::now().timestamp(), &done)?;
             for (metric, queue, start, why) in &summary.refused {
                 eprintln!("  not reported: {metric} {queue} from {start}: {why}");
             }
@@ -305,6 +309,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 Some(report::push(&target.client()?, &records).map_err(|e| e.to_string())?)
             };
+            // Remembered only once sent: a dry run or a failed push asks again next time.
+            if let (Some(path), Some(_)) = (&config.state, pushed) {
+                prometheus::save_state(path, &done.union(&summary.asked).cloned().collect())?;
+            }
             let outcome =
                 pushed.map_or_else(|| format!("{} records printed, none sent (dry run)", records.len()), |p| p.human());
             eprintln!(

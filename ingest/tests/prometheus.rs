@@ -117,7 +117,8 @@ fn figures_from_a_real_prometheus_match_the_observations_within_a_bucket() {
     )
     .expect("config");
     let config = Config::load(&config_path).expect("config");
-    let (records, summary) = prometheus::collect(&config, &Prometheus::new(&config.url), epoch(may)).expect("collect");
+    let (records, summary) =
+        prometheus::collect(&config, &Prometheus::new(&config.url), epoch(may), &Default::default()).expect("collect");
     assert_eq!(summary.queries, 8, "two queries for each of four closed months");
 
     let bucket_of = |x: f64| {

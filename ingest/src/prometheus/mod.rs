@@ -13,8 +13,8 @@
 
 pub mod openmetrics;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -45,8 +45,35 @@ pub struct Config {
     /// `month` (default) or `quarter`.
     #[serde(default)]
     pub period: Option<String>,
+    /// Where the periods already pushed are remembered, so a later run does not ask
+    /// Prometheus for them again. Without it every closed period is asked each run
+    /// (the ledger still deduplicates what is sent).
+    #[serde(default)]
+    pub state: Option<PathBuf>,
     /// The histograms.
     pub series: Vec<Series>,
+}
+
+/// The key of one series' period in the state file: `metric@YYYY-MM-DD`.
+fn done_key(metric: &str, start: NaiveDate) -> String {
+    format!("{metric}@{start}")
+}
+
+/// The periods already pushed (empty when the state file does not exist yet).
+pub fn load_state(path: &Path) -> Result<BTreeSet<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Writes the state file whole (a temporary file renamed over it, so a crash leaves the old one).
+pub fn save_state(path: &Path, done: &BTreeSet<String>) -> Result<(), String> {
+    let temporary = path.with_extension("tmp");
+    let text = serde_json::to_string_pretty(done).map_err(|e| e.to_string())?;
+    std::fs::write(&temporary, text).map_err(|e| format!("{}: {e}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Config {
@@ -261,17 +288,21 @@ impl Prometheus {
 pub struct Summary {
     /// Queries asked.
     pub queries: u64,
+    /// The periods asked for this run, as state keys (to remember once pushed).
+    pub asked: BTreeSet<String>,
     /// (series, queue, period start, why) for every record not reported.
     pub refused: Vec<(String, String, NaiveDate, String)>,
     /// Queues seen in Prometheus that are not in the map, with the periods seen.
     pub unmapped: BTreeMap<String, u64>,
 }
 
-/// Asks Prometheus for every closed period since `config.from` and returns the records.
+/// Asks Prometheus for every closed period since `config.from` not in `done` and
+/// returns the records.
 pub fn collect(
     config: &Config,
     prometheus: &Prometheus,
     now: i64,
+    done: &BTreeSet<String>,
 ) -> Result<(Vec<serde_json::Value>, Summary), String> {
     let period = config.period()?;
     let mut summary = Summary::default();
@@ -279,6 +310,11 @@ pub fn collect(
     for series in &config.series {
         let (metric, label) = (&series.metric, &series.queue_label);
         for (start, end) in closed_periods(config.from, period, now) {
+            let key = done_key(metric, start);
+            if done.contains(&key) {
+                continue;
+            }
+            summary.asked.insert(key);
             let seconds = epoch(end) - epoch(start);
             let at = epoch(end);
             let buckets =
@@ -362,6 +398,32 @@ mod tests {
         assert_eq!(months[0].0.to_string(), "2026-01-01");
         assert_eq!(months[2].1.to_string(), "2026-04-01");
         assert_eq!(closed_periods(from, Period::Quarter, now).len(), 1);
+    }
+
+    /// Periods in the state file are not asked for: with all of them done, a run makes
+    /// no query at all (the URL answers nothing).
+    #[test]
+    fn periods_already_pushed_are_not_asked_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = dir.path().join("state.json");
+        let config: Config = toml::from_str(
+            "url = \"http://127.0.0.1:9\"\nfrom = \"2026-01-01\"\n[[series]]\nmetric = \"m\"\nqueue_label = \"q\"\n\
+             [series.queues.a]\nresource = \"h100\"\nregion = \"eu\"\ntier = \"allocation\"\n",
+        )
+        .expect("config");
+        let now = epoch(NaiveDate::from_ymd_opt(2026, 4, 10).expect("date"));
+        let done: BTreeSet<String> = ["m@2026-01-01", "m@2026-02-01", "m@2026-03-01"].map(String::from).into();
+        save_state(&state, &done).expect("save");
+        assert_eq!(load_state(&state).expect("load"), done);
+        let mut prometheus = Prometheus::new(&config.url);
+        prometheus.attempts = 1;
+        let (records, summary) =
+            collect(&config, &prometheus, now, &load_state(&state).expect("load")).expect("collect");
+        assert_eq!((records.len(), summary.queries), (0, 0));
+        let fewer: BTreeSet<String> = ["m@2026-01-01".to_owned()].into();
+        let error = collect(&config, &prometheus, now, &fewer).expect_err("February is asked, and nothing answers");
+        assert!(error.contains("127.0.0.1:9"), "{error}");
+        assert_eq!(load_state(&dir.path().join("none.json")).expect("missing is empty"), BTreeSet::new());
     }
 
     #[test]
