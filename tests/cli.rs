@@ -348,7 +348,9 @@ fn a_snapshot_validates_with_frictionless_and_reads_in_python() {
     let (status, stdout, stderr) =
         run(gatelog().args(["export", "snapshot", "--data-dir"]).arg(dir.path()).arg("--out").arg(&out));
     assert!(status.success(), "{stderr}");
-    assert!(stdout.contains("wrote 40 files"), "{stdout}");
+    // Three formats of every dataset, the package, its checksums, the note and the obligations.
+    let files = gatelog::datasets::CATALOG.len() * 3 + 4;
+    assert!(stdout.contains(&format!("wrote {files} files")), "{stdout}");
     let (status, stdout, stderr) =
         run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()).arg("--snapshot").arg(&out));
     assert!(status.success() && stdout.contains("snapshot OK"), "{stdout}{stderr}");
@@ -391,7 +393,7 @@ print(json.dumps({"checked": checked, "errors": errors, "differ": differ}))
     assert_eq!(report["differ"], serde_json::json!({}), "frictionless reads Parquet rows unlike CSV ones: {report}");
     assert_eq!(
         report["checked"].as_array().map(Vec::len),
-        Some(36),
+        Some(gatelog::datasets::CATALOG.len() * 3),
         "every CSV, NDJSON and Parquet resource: {report}"
     );
     // And as a user runs it: the command line validates the whole package.
@@ -683,7 +685,11 @@ fn verify_figures_re_derives_a_published_snapshot_and_names_a_changed_figure() {
         stdout.contains("match the signed checkpoint") && stdout.contains("re-derived from the entries: OK"),
         "{stdout}"
     );
-    assert!(stdout.contains("24 published files"), "snapshot and live exports, 12 each: {stdout}");
+    let published = 2 * gatelog::datasets::CATALOG.len();
+    assert!(
+        stdout.contains(&format!("{published} published files")),
+        "snapshot and live exports, one per dataset each: {stdout}"
+    );
 
     // Change one figure in the published snapshot behind the ledger's back.
     let file = dir.path().join("snapshots").join(size.to_string()).join(format!("gatelog_acceptance_rates_{size}.csv"));
