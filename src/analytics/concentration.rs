@@ -495,7 +495,7 @@ mod tests {
             capacity: vec![(date("2026-01-01"), 100)],
             deals: vec![(None, deal("X", 10, "2026-01-01", Some("2026-02-28"), "exclusive"))],
         };
-        let m = market(&[p.clone()]);
+        let m = market(std::slice::from_ref(&p));
         assert_eq!(m.buyers[0].holdings.iter().map(|h| h.accelerators).collect::<Vec<_>>(), [10]);
         let longer =
             ProviderMarket { capacity: vec![(date("2026-01-01"), 100), (date("2026-03-01"), 100)], ..p.clone() };
