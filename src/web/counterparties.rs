@@ -68,6 +68,12 @@ pub async fn market(state: &AppState, snapshot: &Snapshot) -> Result<Arc<Market>
     Ok(snapshot.memo.put("market".into(), Arc::new(market)))
 }
 
+/// The next multiple of 5 % at or past the longest bar (100 % at most unless a bar outgrows it).
+fn axis_end(bars: &[Bar]) -> f64 {
+    let longest = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
+    ((longest / 5.0).ceil() * 5.0).clamp(5.0, longest.max(100.0))
+}
+
 fn percent(share: Option<f64>) -> String {
     share.map_or_else(|| "—".to_owned(), |s| format!("{:.1} %", s * 100.0))
 }
@@ -199,7 +205,8 @@ impl MarketPage {
         let top_chart = charts::bars(
             &Frame::inline("market-top", "Largest buyers, latest month"),
             &format!("Share of all disclosed capacity each of the largest buyers holds in {latest_month}."),
-            &BarAxis { title: "share of disclosed capacity (%)", full: 100.0 },
+            // Shares of a whole market are small: the axis ends at the next 5 % past the largest.
+            &BarAxis { title: "share of disclosed capacity (%)", full: axis_end(&bars) },
             &["deals in force"],
             &bars,
         );
@@ -474,6 +481,15 @@ mod tests {
         assert_eq!(dashboard.attr_of("#buyers-link a", "href"), "/counterparties");
         let charts = html.texts_of("figure.chart svg");
         assert!(charts.len() >= 3, "share, top buyers and HHI charts");
+    }
+
+    #[test]
+    fn the_bar_axis_ends_at_the_next_five_percent_past_the_largest_share() {
+        let bar = |value| super::Bar { label: String::new(), value: Some(value), group: 0, text: String::new() };
+        assert_eq!(super::axis_end(&[bar(6.3), bar(2.9)]), 10.0);
+        assert_eq!(super::axis_end(&[bar(40.0)]), 40.0);
+        assert_eq!(super::axis_end(&[bar(0.2)]), 5.0);
+        assert_eq!(super::axis_end(&[bar(130.0)]), 130.0, "deals past the filings are drawn whole");
     }
 
     fn find_key(value: &serde_json::Value, key: &str) -> Option<String> {
