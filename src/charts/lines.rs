@@ -6,7 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::layout::{
-    AXIS, Drawing, GRID, Legend, PAD, ROW, Swatch, draw_text_lines, nudge, plain, text, text_width, tick_step, wrap,
+    AXIS, Drawing, FONT, GRID, Legend, PAD, ROW, Swatch, draw_text_lines, nudge, plain, text, text_width, tick_step,
+    wrap,
 };
 use super::{Area, Frame, PALETTE, render};
 use crate::analytics::capacity::CapacityPoint;
@@ -148,7 +149,7 @@ fn plot_lines(area: &Area<'_>, drawing: &Drawing, axis: &ValueAxis<'_>, lines: &
         lines.iter().filter_map(|l| l.points.last().map(|p| chart.backend_coord(p))).collect();
     let (_, rows) = chart.plotting_area().get_pixel_range();
     let wanted: Vec<i32> = points.iter().map(|(_, y)| *y).collect();
-    let placed = nudge(&wanted, ROW as i32 - 3, rows.start, rows.end);
+    let placed = nudge(&wanted, END_LABEL_GAP, rows.start, rows.end);
     for (i, (((x, y), label_y), end)) in points.iter().zip(placed).zip(&ends).enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         let leader = vec![(x + 5, *y), (x + LEADER - 4, label_y)];
@@ -163,6 +164,10 @@ const TITLE_GAP: u32 = 6;
 
 /// Room between a line's last point and its end label, for the leader that joins them.
 const LEADER: i32 = 16;
+
+/// Least distance between the baselines of two end labels: a text's height (`FONT`) and a
+/// little air, so labels of lines ending close together never touch (issue 18).
+const END_LABEL_GAP: i32 = FONT as i32 + 4;
 
 fn span(lines: &[Line]) -> String {
     let dates = || lines.iter().flat_map(|l| l.points.iter().map(|(d, _)| *d));
@@ -329,6 +334,27 @@ mod tests {
             assert!(ys[1] < ys[0] && ys[0] < ys[2], "higher value, higher label: {ys:?}");
             ys.sort();
             assert!(ys.windows(2).all(|w| w[1] - w[0] >= ROW as i32 - 3), "{ys:?}");
+        }
+    }
+
+    #[test]
+    fn end_labels_of_lines_ending_near_zero_stay_a_text_height_apart_inside_the_plot() {
+        // Seen on a phone: three queue tiers ending at 0.1, 0.0 and 0.0 hours.
+        let line =
+            |label: &str, last: f64| Line { label: label.into(), points: vec![(date(1), 0.05), (date(3), last)] };
+        let axis = ValueAxis { title: "median wait (hours)", decimals: 1 };
+        let markup = lines(&Frame::inline("q", "t"), "d", &axis, &[line("a", 0.1), line("b", 0.0), line("c", 0.0)])
+            .expect("chart");
+        for svg in drawings(&markup) {
+            let high = text_ys(svg, "0.1 h");
+            let mut ys: Vec<i32> = high.iter().copied().chain(text_ys(svg, "0.0 h")).collect();
+            assert_eq!(ys.len(), 3, "{:?}", texts(svg));
+            assert!(ys[1..].iter().all(|y| *y > high[0]), "0.1 h above the zeros: {ys:?}");
+            ys.sort();
+            assert!(ys.windows(2).all(|w| f64::from(w[1] - w[0]) >= FONT), "{ys:?} closer than {FONT} px");
+            // Within the plot: centred on its `y`, each ends above the month ticks hung under it.
+            let ticks: Vec<i32> = ["2026-01", "Jan 26"].iter().flat_map(|m| text_ys(svg, m)).collect();
+            assert!(ys.iter().all(|y| f64::from(ticks[0] - y) >= FONT / 2.0), "{ys:?} on the month ticks at {ticks:?}");
         }
     }
 
