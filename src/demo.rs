@@ -773,7 +773,7 @@ mod tests {
                 *kinds.entry(parsed.kind().as_str()).or_insert(0) += 1;
             }
         }
-        assert_eq!(kinds.len(), 5, "every kind appears: {kinds:?}");
+        assert_eq!(kinds.len(), 6, "every kind appears: {kinds:?}");
         assert!(kinds.values().sum::<usize>() > 4_000, "{kinds:?}");
     }
 

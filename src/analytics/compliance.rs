@@ -97,7 +97,10 @@ impl Filing {
         amends: bool,
     ) -> Option<Self> {
         let kind = RecordKind::OPTIONS.iter().find(|(n, _)| *n == kind).map(|(_, k)| *k)?;
-        if kind == RecordKind::Lockup {
+        // Lock-ups are filed per deal. No obligation covers energy (the obligations table
+        // allows the four monthly duties, and the backfill of `projection_filings` counts
+        // those alone), so its filings are not counted either.
+        if matches!(kind, RecordKind::Lockup | RecordKind::Energy) {
             return None;
         }
         Some(Self { provider: provider.to_owned(), kind, date: Self::parse_date(date?)?, received_at, amends })

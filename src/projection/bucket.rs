@@ -102,8 +102,9 @@ impl BucketSummary {
                 Record::Energy(r) => d.energy.push((provider, r)),
             }
         }
-        // Deals do not count towards the reporting window (they are filed per deal).
-        if !d.lockups.is_empty() {
+        // Deals do not count towards the reporting window (they are filed per deal), nor
+        // does energy, which no grade or obligation covers: the window stays as it was.
+        if !d.lockups.is_empty() || !d.energy.is_empty() {
             out.dates = None;
         }
         out.queue = metrics::queue_series(&d).unwrap_or_default();

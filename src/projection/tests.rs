@@ -41,6 +41,10 @@ fn squeezed(mut record: Value, date: usize, place: usize, other: usize) -> Value
             record[field] = json!(PLACES[(place + other) % PLACES.len()]);
         }
     }
+    // Few sites, so energy filings share natural keys as the other kinds do.
+    if record.get("site").is_some() {
+        record["site"] = json!(PLACES[other % PLACES.len()]);
+    }
     if record.get("disclosure_date").is_some() {
         record["disclosure_date"] = json!(date.to_string());
     }
@@ -48,7 +52,7 @@ fn squeezed(mut record: Value, date: usize, place: usize, other: usize) -> Value
 }
 
 fn records() -> impl Strategy<Value = Vec<(usize, Record)>> {
-    prop::collection::vec((0..2_usize, crate::records::arbitrary::record(), 0..6_usize, 0..2_usize, 0..3_usize), 0..40)
+    prop::collection::vec((0..2_usize, crate::records::arbitrary::record(), 0..6_usize, 0..2_usize, 0..3_usize), 0..48)
         .prop_map(|filings| {
             filings
                 .into_iter()

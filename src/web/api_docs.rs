@@ -102,10 +102,10 @@ mod tests {
         response.assert_status(StatusCode::OK);
         let html = response.html();
         let sections = html.texts_of("section.kind h2");
-        assert_eq!(sections, ["queue_time", "acceptance", "price", "lockup", "capacity"]);
-        assert_eq!(html.texts_of("section.kind pre.curl-json").len(), 5);
-        assert_eq!(html.texts_of("section.kind pre.curl-ndjson").len(), 5);
-        assert_eq!(html.texts_of("section.kind pre.curl-csv").len(), 5);
+        assert_eq!(sections, ["queue_time", "acceptance", "price", "lockup", "capacity", "energy"]);
+        assert_eq!(html.texts_of("section.kind pre.curl-json").len(), 6);
+        assert_eq!(html.texts_of("section.kind pre.curl-ndjson").len(), 6);
+        assert_eq!(html.texts_of("section.kind pre.curl-csv").len(), 6);
         assert!(html.text_of("#limits").contains("10000 records"));
     }
 

@@ -66,11 +66,11 @@ async fn entries_that_no_longer_decode_break_nothing_and_are_named_everywhere() 
         ),
         raw("old-cloud", "capacity", "2026-12-01|x|y", json!({"as_of": "2026-12-01", "total": 5}), None),
         raw("old-cloud", "price", "garbage", json!("not an object"), None),
-        raw("old-cloud", "energy", "2026-11|site-1", json!({"kwh": 12}), None),
+        raw("old-cloud", "water", "2026-11|site-1", json!({"litres": 12}), None),
     ];
     let appended = ledger.append(&app.db.pool, &bad).await.expect("the ledger takes any JSON");
     let bad_indexes: Vec<u64> = appended.entries.iter().map(|e| e.index).collect();
-    assert_eq!(bad_indexes, [5, 6, 7, 8]);
+    assert_eq!(bad_indexes, [6, 7, 8, 9]);
 
     for page in PAGES {
         let response = app.get(page).await;
@@ -87,14 +87,14 @@ async fn entries_that_no_longer_decode_break_nothing_and_are_named_everywhere() 
     // /ledger names each of them, with why.
     let ledger_page = app.get("/ledger").await.html();
     let listed: Vec<String> = ledger_page.texts_of("#unreadable-table tbody tr td:first-child");
-    assert_eq!(listed, ["5", "6", "7", "8"], "{}", ledger_page.text_of("#unreadable"));
+    assert_eq!(listed, ["6", "7", "8", "9"], "{}", ledger_page.text_of("#unreadable"));
     assert!(ledger_page.text_of("#unreadable-table").contains("jobs: must be at most"));
     assert!(ledger_page.text_of("#unreadable-table").contains("unknown kind"));
 
     // /data says which datasets leave what out.
     let data = app.get("/data").await.html();
     assert!(data.text_of("#dataset-queue_times .unreadable").contains("Left out: 1 latest version"));
-    assert!(data.exists("#dataset-queue_times .unreadable a[href='/ledger/entries/5']"));
+    assert!(data.exists("#dataset-queue_times .unreadable a[href='/ledger/entries/6']"));
     assert!(!data.exists("#dataset-acceptance .unreadable"));
 
     // Every export, in every format, is whole; the unreadable amendment hides the version
@@ -110,8 +110,8 @@ async fn entries_that_no_longer_decode_break_nothing_and_are_named_everywhere() 
                     let rows = reader.records().collect::<Result<Vec<_>, _>>().expect("whole CSV");
                     let expected = match dataset.name {
                         "queue_times" => 0,
-                        "acceptance" | "prices" | "lockups" | "capacity" => 1,
-                        "entries" => 9,
+                        "acceptance" | "prices" | "lockups" | "capacity" | "energy" => 1,
+                        "entries" => 10,
                         _ => rows.len(),
                     };
                     assert_eq!(rows.len(), expected, "{url}");

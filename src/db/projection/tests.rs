@@ -150,7 +150,7 @@ async fn filed_world() -> TestApp {
     let nordic = app.provider_token("nordic-hpc").await;
     let rhine = app.provider_token("rhine-ai").await;
     let examples = crate::records::kinds::examples();
-    assert_eq!(outcomes(&post(&app, &nordic, &examples).await), ["created"; 5]);
+    assert_eq!(outcomes(&post(&app, &nordic, &examples).await), ["created"; 6]);
     let mut queues = Vec::new();
     for m in 0..3 {
         for resource in ["a100", "h100"] {
