@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate};
 use super::metric_rows::{Rows, median};
 use crate::analytics::Filter;
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
-use crate::analytics::metrics::{self, LockupShare};
+use crate::analytics::metrics;
 use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
 use crate::projection::bucket::month_of;
 
@@ -173,7 +173,7 @@ pub fn dashboard_chart(
         "queue-times" => queue_chart(&id, &phrase, &rows.monthly),
         "acceptance" => acceptance_chart(&id, &phrase, rows),
         "prices" => prices_chart(&id, &phrase, &rows.monthly),
-        "lockups" => lockups_chart(&id, &phrase, &super::metrics::lockup_shares(rows), names),
+        "lockups" => lockups_chart(&id, &phrase, rows, filter.to, names),
         "energy" => energy_chart(&id, &phrase, rows, names),
         _ => capacity_chart(&id, &phrase, &super::metrics::capacity_rows(rows), names),
     }
@@ -367,26 +367,75 @@ fn left_out_words(all: usize, shown: usize) -> String {
     }
 }
 
+/// One provider's lock-ups in force at its latest capacity filing on or before the window's end.
+#[derive(Debug, Clone, PartialEq)]
+struct InForce {
+    /// The filing date the deals are counted at.
+    at: NaiveDate,
+    /// Deals in force then (start ≤ `at` < end) and their accelerators.
+    deals: usize,
+    locked: u64,
+    /// The provider's capacity filed on `at`.
+    capacity: u64,
+}
+
+impl InForce {
+    /// Locked ÷ capacity, in percent (`None` for zero capacity).
+    fn percent(&self) -> Option<f64> {
+        (self.capacity > 0).then(|| self.locked as f64 * 100.0 / self.capacity as f64)
+    }
+}
+
+/// Per provider with deals in the table: what its deals hold at its latest capacity filing on
+/// or before `end` (any, when `end` is `None`). Summing shares at each deal's start instead
+/// would count deals that never overlapped and pass 100 %. Capacity on a date is the sum of
+/// the filings of that date, as for each deal's share in the table. Providers with no
+/// filing by then are left out (the table shows their deals without a share).
+fn in_force_at_window_end(rows: &Rows, end: Option<NaiveDate>) -> BTreeMap<&str, InForce> {
+    let mut deals: BTreeMap<&str, Vec<&crate::records::kinds::Lockup>> = BTreeMap::new();
+    for (provider, lockup) in &rows.disclosures.lockups {
+        deals.entry(provider.as_str()).or_default().push(lockup);
+    }
+    deals
+        .into_iter()
+        .filter_map(|(provider, lockups)| {
+            let filings = rows.capacity.get(provider)?;
+            let at = filings.iter().map(|(as_of, _)| *as_of).filter(|d| end.is_none_or(|end| *d <= end)).max()?;
+            let capacity =
+                crate::analytics::sum(filings.iter().filter(|(as_of, _)| *as_of == at).map(|(_, total)| *total));
+            let in_force: Vec<_> =
+                lockups.iter().filter(|l| l.start_date <= at && l.end_date.is_none_or(|e| at < e)).collect();
+            let locked = crate::analytics::sum(in_force.iter().map(|l| l.accelerators));
+            Some((provider, InForce { at, deals: in_force.len(), locked, capacity }))
+        })
+        .collect()
+}
+
 fn lockups_chart(
     id: &str,
     phrase: &str,
-    shares: &[LockupShare],
+    rows: &Rows,
+    end: Option<NaiveDate>,
     names: &HashMap<&str, &str>,
 ) -> Result<PageChart, String> {
-    // Per provider: the deals starting in the window and the sum of their shares at start.
-    let mut by_provider: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
-    for share in shares {
-        let Some(value) = share.share else { continue };
-        let entry = by_provider.entry(share.provider.as_str()).or_default();
-        entry.0 += 1;
-        entry.1 += value * 100.0;
-    }
-    let items = by_provider
+    let mut over = Vec::new();
+    let items = in_force_at_window_end(rows, end)
         .into_iter()
-        .map(|(slug, (deals, total))| {
+        .filter_map(|(slug, held)| {
+            let percent = held.percent()?;
             let name = names.get(slug).copied().unwrap_or(slug).to_owned();
-            let row = vec![name.clone(), deals.to_string(), format!("{total:.1} %")];
-            (name, total, row)
+            if percent > 100.0 {
+                over.push(name.clone());
+            }
+            let row = vec![
+                name.clone(),
+                held.at.to_string(),
+                held.deals.to_string(),
+                held.locked.to_string(),
+                held.capacity.to_string(),
+                format!("{percent:.1} %"),
+            ];
+            Some((name, percent, row))
         })
         .collect();
     let (items, all) = top_providers(items);
@@ -400,22 +449,35 @@ fn lockups_chart(
             text: format!("{value:.1} %"),
         })
         .collect();
-    let words: Vec<String> = items.iter().map(|(name, value, _)| format!("{name} {value:.1} %")).collect();
-    let title = "Capacity locked up by deals, per provider";
-    let description = format!(
-        "Bars: per provider, the sum of the shares of its capacity taken by the deals starting in the window (each deal's share at its start), for {phrase}: {}.{left_out}",
-        words.join("; ")
+    let words: Vec<String> =
+        items.iter().map(|(name, value, row)| format!("{name} {value:.1} % on {}", row[1])).collect();
+    let over = if over.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Above 100 %: {} disclosed more accelerators in deals in force than capacity on that date.",
+            over.join(", ")
+        )
+    };
+    let when = match end {
+        Some(end) => format!("on or before {end}"),
+        None => "on or before the newest date disclosed".to_owned(),
+    };
+    let what = format!(
+        "the accelerators of the deals in the table in force at its latest capacity filing {when} (started on or before it, not yet ended) ÷ its capacity filed that day"
     );
-    let axis = BarAxis { title: "share of capacity (%)", full: 100.0 };
-    let svg = charts::bars(&Frame::inline(id, title), &description, &axis, &["deals in the window"], &bars)
-        .ok_or_else(|| nothing("deal with a known capacity share", phrase))?;
+    let title = "Capacity held by deals in force, per provider";
+    let description = format!("Bars: per provider, {what}, for {phrase}: {}.{over}{left_out}", words.join("; "));
+    let axis = BarAxis { title: "held by deals in force (% of capacity)", full: 100.0 };
+    let svg = charts::bars(&Frame::inline(id, title), &description, &axis, &["deals in force"], &bars)
+        .ok_or_else(|| nothing("deal of a provider with a capacity filing", phrase))?;
     Ok(PageChart {
         svg,
-        caption: format!(
-            "Per provider: the share of its capacity taken by the deals in the table, each deal's share at its start, summed, for {phrase}.{left_out}"
-        ),
+        caption: format!("Per provider: {what}, for {phrase}.{over}{left_out}"),
         figures: Figures {
-            headers: ["provider", "deals", "share of capacity"].map(str::to_owned).into(),
+            headers: ["provider", "capacity filing", "deals in force", "accelerators held", "capacity", "share held"]
+                .map(str::to_owned)
+                .into(),
             rows: items.into_iter().map(|(_, _, row)| row).collect(),
         },
     })
@@ -512,6 +574,79 @@ mod tests {
         let eur = median_lines(&monthly.prices["EUR"]);
         assert_eq!(eur, [Line { label: "h100 · spot".into(), points: vec![(date(3), 3.0)] }]);
         assert_eq!(monthly.prices.len(), 2);
+    }
+
+    fn deal(accelerators: u64, start: &str, end: Option<&str>) -> crate::records::kinds::Lockup {
+        let mut value = serde_json::json!({"kind": "lockup", "counterparty": "Buyer", "resource": "nvidia-h100-80gb",
+            "region": "eu-de", "accelerators": accelerators, "start_date": start, "exclusivity": "exclusive",
+            "disclosure_date": start});
+        if let Some(end) = end {
+            value["end_date"] = serde_json::json!(end);
+        }
+        match crate::records::Record::parse(value).expect("valid lock-up") {
+            crate::records::Record::Lockup(l) => l,
+            other => panic!("not a lock-up: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lockups_chart_draws_the_share_held_by_deals_in_force_at_the_window_end() {
+        let day = |s: &str| s.parse::<NaiveDate>().expect("date");
+        let mut rows = Rows::default();
+        // Alpine: deals that never overlap; their shares at start (50 %, 60 %, 30 %) would sum past 100 %.
+        for (start, end, n) in [
+            ("2026-01-10", Some("2026-03-01"), 500),
+            ("2026-04-01", None, 600),
+            ("2026-05-01", Some("2026-06-01"), 300),
+            ("2026-07-01", None, 100),
+        ] {
+            rows.disclosures.lockups.push(("alpine".into(), deal(n, start, end)));
+        }
+        rows.capacity.insert(
+            "alpine".into(),
+            vec![(day("2026-01-01"), 600), (day("2026-01-01"), 400), (day("2026-06-01"), 800)],
+        );
+        // Corvid disclosed more in deals than its capacity; Rhine filed no capacity at all.
+        rows.disclosures.lockups.push(("corvid".into(), deal(150, "2026-01-15", None)));
+        rows.capacity.insert("corvid".into(), vec![(day("2026-02-01"), 100), (day("2026-08-01"), 1000)]);
+        rows.disclosures.lockups.push(("rhine".into(), deal(40, "2026-02-01", None)));
+        let names = HashMap::from([("alpine", "Alpine (demo)"), ("corvid", "Corvid (demo)")]);
+        let filter = Filter { to: Some(day("2026-06-30")), ..Filter::default() };
+        let chart = dashboard_chart("lockups", &filter, &rows, &names).expect("chart");
+
+        // The same figure, computed from the records: at the latest filing on or before the
+        // window's end, deals with start ≤ date < end, over the capacity filed that day.
+        let expected = |provider: &str| {
+            let filings = &rows.capacity[provider];
+            let at = filings.iter().map(|(d, _)| *d).filter(|d| *d <= day("2026-06-30")).max().expect("filing");
+            let capacity: u64 = filings.iter().filter(|(d, _)| *d == at).map(|(_, n)| n).sum();
+            let locked: u64 = rows
+                .disclosures
+                .lockups
+                .iter()
+                .filter(|(p, l)| p == provider && l.start_date <= at && l.end_date.is_none_or(|e| at < e))
+                .map(|(_, l)| l.accelerators)
+                .sum();
+            (at, locked as f64 * 100.0 / capacity as f64)
+        };
+        let (alpine_at, alpine) = expected("alpine");
+        let (corvid_at, corvid) = expected("corvid");
+        assert_eq!((alpine_at, alpine), (day("2026-06-01"), 75.0), "only the open deal from April is in force");
+        assert_eq!(corvid, 150.0);
+        assert_eq!(
+            chart.figures.rows,
+            [
+                vec!["Corvid (demo)", &corvid_at.to_string(), "1", "150", "100", "150.0 %"],
+                vec!["Alpine (demo)", &alpine_at.to_string(), "1", "600", "800", "75.0 %"],
+            ],
+            "Rhine, with no capacity filing, has no share"
+        );
+        let desc = chart.svg.split("<desc").nth(1).expect("desc");
+        assert!(desc.contains("in force at its latest capacity filing on or before 2026-06-30"), "{desc}");
+        assert!(desc.contains(": Corvid (demo) 150.0 % on 2026-02-01; Alpine (demo) 75.0 % on 2026-06-01."), "{desc}");
+        assert!(desc.contains("Above 100 %: Corvid (demo) disclosed more"), "{desc}");
+        assert!(chart.caption.contains("÷ its capacity filed that day") && chart.caption.contains("Above 100 %"));
+        assert!(!chart.caption.contains("summed"));
     }
 
     #[test]
