@@ -492,6 +492,22 @@ mod tests {
         assert_eq!(super::axis_end(&[bar(130.0)]), 130.0, "deals past the filings are drawn whole");
     }
 
+    /// The market's datasets are served, span every provider, and refuse to be narrowed to one.
+    #[tokio::test]
+    async fn the_market_datasets_are_served_whole_and_refuse_a_provider_filter() {
+        let app = TestApp::with_demo().await;
+        let market = csv_rows(&app.get("/data/market_concentration.csv").await.text());
+        let latest = market.last().expect("months");
+        let page = app.get("/counterparties").await.html();
+        let hhi: f64 = latest["hhi"].parse().expect("hhi");
+        assert_eq!(format!("{hhi:.0}"), page.text_of("#market-latest .hhi").trim());
+        let shares = csv_rows(&app.get("/data/buyer_shares.csv").await.text());
+        assert!(shares.iter().any(|r| r["slug"] == "mistral-ai" && r["name"] == "Mistral AI"));
+        let narrowed = app.get("/data/buyer_shares.csv?provider=corvid-gpu").await;
+        narrowed.assert_status(StatusCode::BAD_REQUEST);
+        assert!(narrowed.text().contains("provider"), "{}", narrowed.text());
+    }
+
     fn find_key(value: &serde_json::Value, key: &str) -> Option<String> {
         match value {
             serde_json::Value::Object(map) => map
