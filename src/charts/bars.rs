@@ -59,7 +59,12 @@ impl Layout {
         let band = band_height(drawing);
         let room = label_room(drawing, bars);
         let (mut labels, mut bands, mut y) = (Vec::new(), Vec::new(), top);
-        for run in bars.chunk_by(|a, b| a.label == b.label) {
+        // Wide runs of several bars are set apart, so each label reads as its run's.
+        let grouped = !drawing.compact && bars.chunk_by(|a, b| a.label == b.label).any(|run| run.len() > 1);
+        for (i, run) in bars.chunk_by(|a, b| a.label == b.label).enumerate() {
+            if grouped && i > 0 {
+                y += RUN_GAP;
+            }
             let label = shorten(&run[0].label, room);
             if drawing.compact {
                 labels.push((label, y + ROW as i32 / 2));
@@ -85,6 +90,8 @@ impl Layout {
 
 /// Between a wide drawing's labels and the bars' start.
 const LABEL_GAP: i32 = 10;
+/// Between runs of bars sharing a label, in the wide drawing.
+const RUN_GAP: i32 = 10;
 
 /// Width a label may take: in the wide drawing, the longest label's but at most
 /// `WIDE_LABEL_SHARE` of the drawing (the bars need the rest); the full width when compact,

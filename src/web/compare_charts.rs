@@ -211,3 +211,54 @@ fn lockups(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
 fn labels(lines: &[Line]) -> String {
     lines.iter().filter(|l| !l.points.is_empty()).map(|l| l.label.as_str()).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::metrics::AcceptanceRate;
+
+    fn figures(rates: &[(&str, u64, u64)]) -> ProviderFigures {
+        let acceptance = rates
+            .iter()
+            .map(|(category, accepted, rejected)| AcceptanceRate {
+                category: (*category).into(),
+                received: accepted + rejected,
+                accepted: *accepted,
+                rejected: *rejected,
+            })
+            .collect();
+        ProviderFigures { acceptance, ..ProviderFigures::default() }
+    }
+
+    /// The strings of an SVG's `<text>` elements.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| t.split_once('>').map(|(_, rest)| rest.split('<').next().unwrap_or("").trim().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn acceptance_names_each_category_once_in_both_drawings() {
+        let corvid = figures(&[("student", 2, 6), ("enterprise", 9, 1), ("civic", 1, 1)]);
+        let rhine = figures(&[("student", 5, 5), ("enterprise", 3, 1)]);
+        let chart = acceptance(("Corvid", &corvid), ("Rhine", &rhine), "Corvid and Rhine").expect("chart");
+        let compact = &chart.svg[chart.svg.find("class=\"chart-compact\"").expect("compact drawing")..];
+        for svg in [&chart.svg[..chart.svg.find("class=\"chart-compact\"").expect("compact")], compact] {
+            let texts = texts(svg);
+            // Labels, figures and legend: none repeated except the figures themselves.
+            let labels: Vec<&String> = texts
+                .iter()
+                .filter(|t| ["student", "enterprise", "civic", "Corvid", "Rhine"].contains(&t.as_str()))
+                .collect();
+            let mut unique = labels.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(labels.len(), unique.len(), "repeated labels: {texts:?}");
+            assert_eq!(labels.len(), 5, "{texts:?}");
+        }
+        // Both providers' figures are still drawn under each category, and the table keeps one row per pair.
+        assert!(texts(compact).iter().any(|t| t == "25.0 %") && texts(compact).iter().any(|t| t == "50.0 %"));
+        assert_eq!(chart.figures.rows.len(), 6);
+    }
+}

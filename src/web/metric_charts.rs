@@ -459,12 +459,9 @@ fn lockups_chart(
             over.join(", ")
         )
     };
-    let when = match end {
-        Some(end) => format!("on or before {end}"),
-        None => "on or before the newest date disclosed".to_owned(),
-    };
+    let when = end.map_or(String::new(), |end| format!(" on or before {end}"));
     let what = format!(
-        "the accelerators of the deals in the table in force at its latest capacity filing {when} (started on or before it, not yet ended) ÷ its capacity filed that day"
+        "the accelerators of the deals in the table in force at its latest capacity filing{when} (started on or before it, not yet ended) ÷ its capacity filed that day"
     );
     let title = "Capacity held by deals in force, per provider";
     let description = format!("Bars: per provider, {what}, for {phrase}: {}.{over}{left_out}", words.join("; "));

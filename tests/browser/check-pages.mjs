@@ -79,6 +79,13 @@ try {
       }
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 1) problems.push(`page is ${overflow}px wider than the ${viewport.width}px viewport`);
+      // The narrowest phones too: nothing may scroll sideways at 320 px (issue 18).
+      if (viewport.width === 360) {
+        await page.setViewportSize({ width: 320, height: viewport.height });
+        const narrow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (narrow > 1) problems.push(`page is ${narrow}px wider than a 320px viewport`);
+        await page.setViewportSize(viewport);
+      }
 
       // Charts: inline SVGs with a title, drawn at a readable size, with lines, bars or text inside.
       const charts = await page.evaluate(() => [...document.querySelectorAll('svg[role=img]')].map((svg) => {
