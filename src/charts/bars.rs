@@ -252,7 +252,7 @@ mod tests {
     }
 
     /// The `x` and estimated width of each `<text>` anchored `anchor`, with its string.
-    fn anchored<'s>(svg: &'s str, anchor: &str) -> Vec<(String, i32)> {
+    fn anchored(svg: &str, anchor: &str) -> Vec<(String, i32)> {
         let anchors = attributes(svg, "text", "text-anchor");
         let xs = attributes(svg, "text", "x");
         texts(svg)
