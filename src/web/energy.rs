@@ -193,6 +193,12 @@ mod tests {
             assert!(body.contains(&header.replace('&', "&amp;")), "{header}");
         }
         assert!(body.contains("Rhine AI Factory"));
+        // Narrowed to a region: only that region's sites, and still a chart.
+        let response = app.get("/metrics/energy?region=eu-fi").await;
+        response.assert_status(StatusCode::OK);
+        let body = response.text();
+        assert!(body.contains("Aurora AI Factory") && !body.contains("Rhine AI Factory"), "eu-fi only");
+        assert!(response.html().exists("#energy-chart-title"));
 
         // Dataset: every latest energy record, exactly as filed.
         let response = app.get("/data/energy.csv").await;

@@ -469,7 +469,16 @@ async fn rows(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Row
     if filter.resource.is_none() && filter.region.is_none() && kind != RecordKind::Energy {
         return super::metric_rows::from_points(state, kind, filter).await;
     }
-    let mut filtered = latest(state, kind, filter).await?;
+    let mut filtered = if kind == RecordKind::Energy {
+        // Energy names a region but no resource, and the projection indexes places as
+        // (resource, region) pairs: read by date, narrow by region here.
+        let dates = Filter { resource: None, region: None, ..filter.clone() };
+        let mut all = latest(state, kind, &dates).await?;
+        all.energy.retain(|(_, e)| filter.region.as_deref().is_none_or(|r| r == e.region.as_str()));
+        all
+    } else {
+        latest(state, kind, filter).await?
+    };
     let all_capacity = if matches!(kind, RecordKind::Lockup | RecordKind::Energy) {
         latest(state, RecordKind::Capacity, &Filter::default()).await?
     } else {
