@@ -134,6 +134,16 @@ impl ExportFilter {
         if per_programme && out.place_and_time.region.is_some() {
             return Err(not_for("region", "region column (acceptance is reported per programme)"));
         }
+        // Energy names a region and site but no resource, and the projection indexes places
+        // as (resource, region) pairs: a place filter is refused rather than answered wrongly.
+        if matches!(dataset.source, Source::Records(RecordKind::Energy)) {
+            if out.place_and_time.resource.is_some() {
+                return Err(not_for("resource", "resource column (energy is reported per site and region)"));
+            }
+            if out.place_and_time.region.is_some() {
+                return Err(not_for("region", "region filter (read the region column of the whole dataset)"));
+            }
+        }
         match dataset.source {
             Source::Records(_) => {}
             Source::Entries | Source::Compliance => {

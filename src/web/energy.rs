@@ -225,6 +225,12 @@ mod tests {
             }
         }
 
+        // A place filter is refused, not answered with every region.
+        let refused = app.get("/data/energy.csv?region=eu-de").await;
+        refused.assert_status(StatusCode::BAD_REQUEST);
+        assert!(refused.text().contains("region"));
+        app.get("/data/energy.csv?from=2026-01-01").await.assert_status(StatusCode::OK);
+
         // Dictionary and OpenAPI name every field.
         let dictionary = app.get("/data/dictionary").await.text();
         let openapi = app.get("/api/v1/openapi.json").await.text();
