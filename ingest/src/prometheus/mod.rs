@@ -68,12 +68,10 @@ pub fn load_state(path: &Path) -> Result<BTreeSet<String>, String> {
     }
 }
 
-/// Writes the state file whole (a temporary file renamed over it, so a crash leaves the old one).
+/// Writes the state file whole and durably (a crash leaves the old one or the new one).
 pub fn save_state(path: &Path, done: &BTreeSet<String>) -> Result<(), String> {
-    let temporary = path.with_extension("tmp");
     let text = serde_json::to_string_pretty(done).map_err(|e| e.to_string())?;
-    std::fs::write(&temporary, text).map_err(|e| format!("{}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+    gatelog::fsutil::write_atomically(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Config {
