@@ -7,21 +7,12 @@
 //! changes the size).
 
 use std::collections::BTreeMap;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gatelog_collect::pbs::generate::{Options, write_days};
 
-/// Runs a command under GNU time; returns (wall time, peak RSS MB, stdout, stderr).
-fn measured(program: &str, args: &[String]) -> (Duration, f64, String, String) {
-    let started = Instant::now();
-    let out = Command::new("/usr/bin/time").arg("-f").arg("%M").arg(program).args(args).output().expect("run");
-    let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{program}: {stderr}");
-    let kb: f64 = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(f64::NAN);
-    (elapsed, kb / 1024.0, String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-}
+mod measure;
+use measure::measured;
 
 const MAP: &str = "[queues.workq]\nresource = \"nvidia-h100-80gb\"\nregion = \"eu-fi\"\ntier = \"allocation\"\n\
 [queues.gpu_large]\nresource = \"nvidia-h100-80gb\"\nregion = \"eu-fi\"\ntier = \"reserved\"\n\

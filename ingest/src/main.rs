@@ -37,6 +37,60 @@ impl Target {
     }
 }
 
+/// What a collector does with its records, and how it reports.
+#[derive(Debug, Clone, clap::Args)]
+struct Output {
+    /// Print the records as NDJSON on stdout (exactly the bodies it would post) and send nothing
+    #[arg(long, conflicts_with = "json")]
+    dry_run: bool,
+    /// Also print the report as one JSON object on stdout
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: Target,
+}
+
+impl Output {
+    /// Prints the records as NDJSON on stdout (a dry run: `None`) or sends them (nothing
+    /// to send needs no token).
+    fn deliver(&self, records: &[serde_json::Value]) -> Result<Option<report::Pushed>, String> {
+        if self.dry_run {
+            let mut out = std::io::stdout().lock();
+            for record in records {
+                writeln!(out, "{record}").map_err(|e| e.to_string())?;
+            }
+            return Ok(None);
+        }
+        if records.is_empty() {
+            return Ok(Some(report::Pushed::default()));
+        }
+        report::push(&self.target.client()?, records).map(Some).map_err(|e| e.to_string())
+    }
+
+    /// With `--json`, the report as one JSON object on stdout (docs/COLLECTORS.md): the
+    /// same for every collector but its `summary`; `pushed` is null on a dry run.
+    fn report(
+        &self,
+        collector: &str,
+        summary: serde_json::Value,
+        records: usize,
+        pushed: Option<report::Pushed>,
+        started: std::time::Instant,
+    ) {
+        if !self.json {
+            return;
+        }
+        let report = serde_json::json!({
+            "collector": collector,
+            "summary": summary,
+            "records": records,
+            "pushed": pushed.map(|p| p.to_json()),
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{report}");
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Poll the feeds of a TOML config on their schedules and push what they publish
@@ -65,11 +119,8 @@ enum Command {
         /// Group jobs by month (default) or quarter of their start
         #[arg(long, default_value = "month", value_parser = ["month", "quarter"])]
         period: String,
-        /// Print the records as NDJSON on stdout (exactly the bodies it would post) and send nothing
-        #[arg(long)]
-        dry_run: bool,
         #[command(flatten)]
-        target: Target,
+        output: Output,
     },
     /// Turn PBS Pro / OpenPBS accounting logs (day files, plain or gzip) into queue_time records and push them
     ///
@@ -86,14 +137,8 @@ enum Command {
         /// Group jobs by month (default) or quarter of their start (UTC)
         #[arg(long, default_value = "month", value_parser = ["month", "quarter"])]
         period: String,
-        /// Print the records as NDJSON on stdout (exactly the bodies it would post) and send nothing
-        #[arg(long, conflicts_with = "json")]
-        dry_run: bool,
-        /// Also print the report as one JSON object on stdout
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        target: Target,
+        output: Output,
     },
     /// Ask a Prometheus for wait-time histograms (e.g. Kueue's) per closed period and push queue_time records
     ///
@@ -102,14 +147,8 @@ enum Command {
         /// The config: url, from, period and [[series]] with metric, queue_label and [series.queues.<name>]
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// Print the records as NDJSON on stdout and send nothing
-        #[arg(long, conflicts_with = "json")]
-        dry_run: bool,
-        /// Also print the report as one JSON object on stdout
-        #[arg(long)]
-        json: bool,
         #[command(flatten)]
-        target: Target,
+        output: Output,
     },
     /// Import a historical CSV (one record kind) in batches; resumable after interruption
     Import {
@@ -176,6 +215,11 @@ fn history(months: u32) -> (i64, i64) {
 /// Exit code of a collector that read its input but counted no job (docs/COLLECTORS.md).
 const NOTHING_COUNTED: u8 = 3;
 
+/// What was done with the records, for the human line.
+fn outcome(records: usize, pushed: Option<report::Pushed>) -> String {
+    pushed.map_or_else(|| format!("{records} records printed, none sent (dry run)"), |p| p.human())
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -194,50 +238,32 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let failures = feeds::run(&config, once, feeds::Retry::default());
             Ok(if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
-        Command::Sacct { file, partitions, wait_from, period, dry_run, target } => {
+        Command::Sacct { file, partitions, wait_from, period, output } => {
             let map = PartitionMap::load(&partitions)?;
             let from = if wait_from == "submit" { WaitFrom::Submit } else { WaitFrom::Eligible };
             let period = if period == "quarter" { Period::Quarter } else { Period::Month };
             let now = chrono::Utc::now().timestamp();
             let started = std::time::Instant::now();
             let (records, summary) = sacct::collect_path(&file, &map, from, period, now)?;
-            eprintln!(
-                "{file}: {} lines, {} jobs counted, {} skipped, {} records, {:.1} s",
-                summary.jobs,
-                summary.jobs - summary.skipped.total(),
-                summary.skipped.total(),
-                records.len(),
-                started.elapsed().as_secs_f64()
-            );
             for (skip, (count, first)) in &summary.skipped.0 {
                 eprintln!("  skipped {count}: {} (first on line {first})", skip.reason());
             }
             for (partition, count) in &summary.unmapped {
                 eprintln!("  partition {partition:?} is not in {}: {count} jobs", partitions.display());
             }
-            if dry_run {
-                let mut out = std::io::stdout().lock();
-                for record in &records {
-                    writeln!(out, "{record}").map_err(|e| e.to_string())?;
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let client = target.client()?;
-            for chunk in records.chunks(MAX_BATCH) {
-                let posted = client.post(chunk).map_err(|e| e.to_string())?;
-                let summary = posted.summary();
-                eprintln!(
-                    "sent {} records: {} created, {} amended, {} unchanged (tree size {})",
-                    chunk.len(),
-                    summary.created,
-                    summary.amended,
-                    summary.duplicate,
-                    posted.tree_size()
-                );
-            }
+            let pushed = output.deliver(&records)?;
+            eprintln!(
+                "sacct: {file}: {} lines, {} jobs counted, {} skipped; {}; {:.1} s",
+                summary.jobs,
+                summary.jobs - summary.skipped.total(),
+                summary.skipped.total(),
+                outcome(records.len(), pushed),
+                started.elapsed().as_secs_f64()
+            );
+            output.report("sacct", summary.to_json(), records.len(), pushed, started);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Pbs { files, queues, period, dry_run, json, target } => {
+        Command::Pbs { files, queues, period, output } => {
             let map = QueueMap::load(&queues)?;
             let period = if period == "quarter" { Period::Quarter } else { Period::Month };
             let started = std::time::Instant::now();
@@ -249,41 +275,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             for (queue, count) in &summary.unmapped {
                 eprintln!("  queue {queue:?} is not in {}: {count} records", queues.display());
             }
-            let pushed = if dry_run {
-                let mut out = std::io::stdout().lock();
-                for record in &records {
-                    writeln!(out, "{record}").map_err(|e| e.to_string())?;
-                }
-                None
-            } else if records.is_empty() {
-                Some(report::Pushed::default())
-            } else {
-                Some(report::push(&target.client()?, &records).map_err(|e| e.to_string())?)
-            };
-            let outcome =
-                pushed.map_or_else(|| format!("{} records printed, none sent (dry run)", records.len()), |p| p.human());
+            let pushed = output.deliver(&records)?;
             eprintln!(
-                "pbs: {} files, {} lines, {} jobs counted ({} waits from qtime: no etime), {} lines skipped; {outcome}; {:.1} s",
+                "pbs: {} files, {} lines, {} jobs counted ({} waits from qtime: no etime), {} lines skipped; {}; {:.1} s",
                 summary.files.len(),
                 summary.lines,
                 summary.jobs,
                 summary.from_qtime,
                 summary.skipped.total(),
+                outcome(records.len(), pushed),
                 started.elapsed().as_secs_f64()
             );
-            if json {
-                let report = serde_json::json!({
-                    "collector": "pbs",
-                    "summary": summary.to_json(),
-                    "records": records.len(),
-                    "pushed": pushed.map(|p| p.to_json()),
-                    "seconds": started.elapsed().as_secs_f64(),
-                });
-                println!("{report}");
-            }
+            output.report("pbs", summary.to_json(), records.len(), pushed, started);
             Ok(if summary.jobs == 0 { ExitCode::from(NOTHING_COUNTED) } else { ExitCode::SUCCESS })
         }
-        Command::Prometheus { config, dry_run, json, target } => {
+        Command::Prometheus { config, output } => {
             let config = prometheus::Config::load(&config)?;
             let started = std::time::Instant::now();
             let source = prometheus::Prometheus::new(&config.url);
@@ -298,42 +304,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             for (queue, periods) in &summary.unmapped {
                 eprintln!("  queue {queue:?} is not in the config: {periods} periods");
             }
-            let pushed = if dry_run {
-                let mut out = std::io::stdout().lock();
-                for record in &records {
-                    writeln!(out, "{record}").map_err(|e| e.to_string())?;
-                }
-                None
-            } else if records.is_empty() {
-                Some(report::Pushed::default())
-            } else {
-                Some(report::push(&target.client()?, &records).map_err(|e| e.to_string())?)
-            };
+            let pushed = output.deliver(&records)?;
             // Remembered only once sent: a dry run or a failed push asks again next time.
             if let (Some(path), Some(_)) = (&config.state, pushed) {
                 prometheus::save_state(path, &done.union(&summary.asked).cloned().collect())?;
             }
-            let outcome =
-                pushed.map_or_else(|| format!("{} records printed, none sent (dry run)", records.len()), |p| p.human());
             eprintln!(
-                "prometheus: {} queries, {} records, {} not reported (percentile in +Inf); {outcome}; {:.1} s",
+                "prometheus: {} queries, {} records, {} not reported (percentile in +Inf); {}; {:.1} s",
                 summary.queries,
                 records.len(),
                 summary.refused.len(),
+                outcome(records.len(), pushed),
                 started.elapsed().as_secs_f64()
             );
-            if json {
-                let report = serde_json::json!({
-                    "collector": "prometheus",
-                    "queries": summary.queries,
-                    "records": records.len(),
-                    "not_reported": summary.refused.iter().map(|(m, q, s, why)| serde_json::json!({"metric": m, "queue": q, "period_start": s.to_string(), "why": why})).collect::<Vec<_>>(),
-                    "unmapped_queues": summary.unmapped,
-                    "pushed": pushed.map(|p| p.to_json()),
-                    "seconds": started.elapsed().as_secs_f64(),
-                });
-                println!("{report}");
-            }
+            output.report("prometheus", summary.to_json(), records.len(), pushed, started);
             Ok(if records.is_empty() { ExitCode::from(NOTHING_COUNTED) } else { ExitCode::SUCCESS })
         }
         Command::Import { file, kind, batch, target } => {

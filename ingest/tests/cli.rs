@@ -63,14 +63,23 @@ fn sacct_dry_run_prints_exactly_what_it_would_send_and_sending_twice_creates_not
             .arg(&file)
             .arg("--partitions")
             .arg(&map)
-            .args(["--url", &site.url, "--token", &token])
+            .args(["--url", &site.url, "--token", &token, "--json"])
             .output()
             .expect("sacct");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success() && stderr.contains(expect), "expected {expect:?} in {stderr}");
+        assert_eq!(stderr.lines().filter(|l| l.starts_with("sacct: ")).count(), 1, "one report line: {stderr}");
+        let report: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON report");
+        assert_eq!(
+            (report["collector"].as_str(), report["records"].as_u64()),
+            (Some("sacct"), Some(lines.len() as u64))
+        );
+        assert!(report["summary"]["skipped"]["job_step"]["count"].as_u64().is_some_and(|n| n > 0), "{report}");
     };
     send(&format!("{} created, 0 amended, 0 unchanged", lines.len()));
     assert_eq!(site.entries(), lines.len() as i64);
+    site.assert_publishes("nordic-hpc", &lines);
     send(&format!("0 created, 0 amended, {} unchanged", lines.len()));
     assert_eq!(site.entries(), lines.len() as i64);
 }

@@ -1,5 +1,5 @@
 //! `gatelog-collect pbs` against a real Gatelog site: the dry run prints what it
-//! would send, the site takes every record, a second run changes nothing, and the
+//! would send, the site takes every record and publishes it, a second run changes nothing, and the
 //! report (one human line, one JSON object) and the exit codes say so.
 
 mod support;
@@ -87,6 +87,7 @@ fn pbs_logs_are_pushed_once_and_reported_in_a_line_and_in_json() {
         records.len()
     )));
     assert_eq!(site.entries(), records.len() as i64);
+    site.assert_publishes("nordic-hpc", &records);
     let (second, _) = send();
     assert_eq!(
         (second["pushed"]["created"].as_u64(), second["pushed"]["unchanged"].as_u64()),

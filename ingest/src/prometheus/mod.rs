@@ -294,6 +294,18 @@ pub struct Summary {
     pub unmapped: BTreeMap<String, u64>,
 }
 
+impl Summary {
+    /// For the JSON report (docs/COLLECTORS.md).
+    pub fn to_json(&self) -> serde_json::Value {
+        let refused: Vec<serde_json::Value> = self
+            .refused
+            .iter()
+            .map(|(m, q, s, why)| serde_json::json!({"metric": m, "queue": q, "period_start": s.to_string(), "why": why}))
+            .collect();
+        serde_json::json!({"queries": self.queries, "not_reported": refused, "unmapped_queues": self.unmapped})
+    }
+}
+
 /// Asks Prometheus for every closed period since `config.from` not in `done` and
 /// returns the records.
 pub fn collect(
@@ -315,62 +327,100 @@ pub fn collect(
             summary.asked.insert(key);
             let seconds = epoch(end) - epoch(start);
             let at = epoch(end);
-            let buckets =
-                prometheus.query(&format!("sum by (le, {label}) (increase({metric}_bucket[{seconds}s]))"), at)?;
-            let sums = prometheus.query(&format!("sum by ({label}) (increase({metric}_sum[{seconds}s]))"), at)?;
+            let increase = |name: &str, by: &str| format!("sum by ({by}) (increase({metric}_{name}[{seconds}s]))");
             summary.queries += 2;
-            let mut by_queue: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-            for (labels, value) in buckets {
-                let (Some(queue), Some(le)) = (labels.get(label.as_str()), labels.get("le")) else { continue };
-                let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().map_err(|_| format!("le {le:?}"))? };
-                by_queue.entry(queue.clone()).or_default().push((bound, value));
-            }
-            for (queue, mut buckets) in by_queue {
-                let Some(target) = series.queues.get(&queue) else {
-                    *summary.unmapped.entry(queue).or_default() += 1;
-                    continue;
-                };
-                buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-                // Sums of increases can dip a hair below the bucket before them; keep them cumulative.
-                for i in 1..buckets.len() {
-                    buckets[i].1 = buckets[i].1.max(buckets[i - 1].1);
-                }
-                let total = buckets.last().map_or(0.0, |b| b.1);
-                if !buckets.last().is_some_and(|b| b.0.is_infinite()) || total.round() < 1.0 {
-                    continue;
-                }
-                let percentiles: Result<Vec<f64>, Refused> =
-                    [0.5, 0.9, 0.99].iter().map(|q| bucket_quantile(&buckets, *q)).collect();
-                let percentiles = match percentiles {
-                    Ok(p) => p,
-                    Err(Refused::OpenBucket { quantile, above }) => {
-                        let why =
-                            format!("p{} is above the largest bucket bound ({above} s)", (quantile * 100.0).round());
-                        summary.refused.push((metric.clone(), queue, start, why));
-                        continue;
-                    }
-                };
-                let sum = sums.iter().find(|(l, _)| l.get(label.as_str()) == Some(&queue)).map(|(_, v)| *v);
-                let whole = |x: f64| x.round().max(0.0) as u64;
-                let mut record = target.record(
-                    start,
-                    period,
-                    whole(total),
-                    [whole(percentiles[0]), whole(percentiles[1]), whole(percentiles[2]), 0, 0],
-                );
-                // The histogram holds no maximum; the mean only when `_sum` is there.
-                if let Some(object) = record.as_object_mut() {
-                    object.remove("max_seconds");
-                    match sum {
-                        Some(sum) => object.insert("mean_seconds".into(), whole(sum / total).into()),
-                        None => object.remove("mean_seconds"),
-                    };
-                }
-                records.push(record);
-            }
+            let buckets = prometheus.query(&increase("bucket", &format!("le, {label}")), at)?;
+            let sums = prometheus.query(&increase("sum", label), at)?;
+            records.extend(period_records(series, start, period, buckets, &sums, &mut summary)?);
         }
     }
     Ok((records, summary))
+}
+
+/// The records of one series for one period from the answers of its two queries (the
+/// buckets' and the sums' increases by queue). Queues mapped to the same target are
+/// pooled: their buckets added bound by bound, which is exact for histograms of the
+/// same bounds (pooling is refused when the bounds differ), as sacct pools partitions.
+pub fn period_records(
+    series: &Series,
+    start: NaiveDate,
+    period: Period,
+    buckets: Vector,
+    sums: &Vector,
+    summary: &mut Summary,
+) -> Result<Vec<serde_json::Value>, String> {
+    let label = series.queue_label.as_str();
+    // Target → (its queues seen, bound text → (bound, increase)).
+    type Pool = (BTreeSet<String>, BTreeMap<String, (f64, f64)>);
+    let mut pools: BTreeMap<&Target, Pool> = BTreeMap::new();
+    let mut bounds: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (labels, value) in buckets {
+        let (Some(queue), Some(le)) = (labels.get(label), labels.get("le")) else { continue };
+        let Some(target) = series.queues.get(queue) else {
+            // Each queue has one `+Inf` bucket a period.
+            if le == "+Inf" {
+                *summary.unmapped.entry(queue.clone()).or_default() += 1;
+            }
+            continue;
+        };
+        let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().map_err(|_| format!("le {le:?}"))? };
+        bounds.entry(queue.clone()).or_default().insert(le.clone());
+        let pool = pools.entry(target).or_default();
+        pool.0.insert(queue.clone());
+        pool.1.entry(le.clone()).or_insert((bound, 0.0)).1 += value;
+    }
+    let mut records = Vec::new();
+    for (target, (queues, pooled)) in pools {
+        let name = queues.iter().cloned().collect::<Vec<_>>().join("+");
+        let mut layouts = queues.iter().filter_map(|q| bounds.get(q));
+        if let Some(first) = layouts.next()
+            && layouts.any(|other| other != first)
+        {
+            let why = "the pooled queues' histograms have different bucket bounds".to_owned();
+            summary.refused.push((series.metric.clone(), name, start, why));
+            continue;
+        }
+        let mut buckets: Vec<(f64, f64)> = pooled.into_values().collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Sums of increases can dip a hair below the bucket before them; keep them cumulative.
+        for i in 1..buckets.len() {
+            buckets[i].1 = buckets[i].1.max(buckets[i - 1].1);
+        }
+        let total = buckets.last().map_or(0.0, |b| b.1);
+        if !buckets.last().is_some_and(|b| b.0.is_infinite()) || total.round() < 1.0 {
+            continue;
+        }
+        let percentiles: Result<Vec<f64>, Refused> =
+            [0.5, 0.9, 0.99].iter().map(|q| bucket_quantile(&buckets, *q)).collect();
+        let percentiles = match percentiles {
+            Ok(p) => p,
+            Err(Refused::OpenBucket { quantile, above }) => {
+                let why = format!("p{} is above the largest bucket bound ({above} s)", (quantile * 100.0).round());
+                summary.refused.push((series.metric.clone(), name, start, why));
+                continue;
+            }
+        };
+        let sums: Vec<f64> =
+            sums.iter().filter(|(l, _)| l.get(label).is_some_and(|q| queues.contains(q))).map(|(_, v)| *v).collect();
+        let sum = (sums.len() == queues.len()).then(|| sums.iter().sum::<f64>());
+        let whole = |x: f64| x.round().max(0.0) as u64;
+        let mut record = target.record(
+            start,
+            period,
+            whole(total),
+            [whole(percentiles[0]), whole(percentiles[1]), whole(percentiles[2]), 0, 0],
+        );
+        // The histogram holds no maximum; the mean only when every queue's `_sum` is there.
+        if let Some(object) = record.as_object_mut() {
+            object.remove("max_seconds");
+            match sum {
+                Some(sum) => object.insert("mean_seconds".into(), whole(sum / total).into()),
+                None => object.remove("mean_seconds"),
+            };
+        }
+        records.push(record);
+    }
+    Ok(records)
 }
 
 #[cfg(test)]
@@ -385,6 +435,75 @@ mod tests {
         assert_eq!(bucket_quantile(&buckets, 0.9), Ok(4.0)); // rank 9: the top of (2, 4]
         assert_eq!(bucket_quantile(&buckets, 0.99), Err(Refused::OpenBucket { quantile: 0.99, above: 4.0 }));
         assert_eq!(bucket_quantile(&[(1.0, 0.0), (2.0, 2.0), (f64::INFINITY, 2.0)], 0.5), Ok(1.5));
+    }
+
+    fn answer(label: &str, rows: &[(&str, &str, f64)]) -> Vector {
+        rows.iter()
+            .map(|(queue, le, value)| {
+                let mut labels = BTreeMap::from([(label.to_owned(), (*queue).to_owned())]);
+                if !le.is_empty() {
+                    labels.insert("le".into(), (*le).to_owned());
+                }
+                (labels, *value)
+            })
+            .collect()
+    }
+
+    fn series(queues: &[(&str, &str)]) -> Series {
+        let queues = queues
+            .iter()
+            .map(|(q, tier)| {
+                let target =
+                    Target { resource: "nvidia-h100-80gb".into(), region: "eu-de".into(), tier: (*tier).into() };
+                ((*q).to_owned(), target)
+            })
+            .collect();
+        Series { metric: "m".into(), queue_label: "cq".into(), queues }
+    }
+
+    /// Two queues with one target make one record from their added buckets (as sacct pools
+    /// partitions), not two records with the same natural key; an unmapped queue is counted.
+    #[test]
+    fn queues_with_one_target_are_pooled_bucket_by_bucket() {
+        let series = series(&[("a", "allocation"), ("b", "allocation"), ("c", "spot")]);
+        let buckets = answer(
+            "cq",
+            &[
+                ("a", "1.0", 4.0),
+                ("a", "2.0", 4.0),
+                ("a", "+Inf", 4.0),
+                ("b", "1.0", 0.0),
+                ("b", "2.0", 4.0),
+                ("b", "+Inf", 4.0),
+                ("c", "1.0", 0.0),
+                ("c", "2.0", 1.0),
+                ("c", "+Inf", 2.0),
+                ("x", "1.0", 1.0),
+                ("x", "+Inf", 1.0),
+            ],
+        );
+        let sums = answer("cq", &[("a", "", 2.0), ("b", "", 6.0), ("c", "", 50.0)]);
+        let start = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+        let mut summary = Summary::default();
+        let records = period_records(&series, start, Period::Month, buckets, &sums, &mut summary).expect("records");
+        assert_eq!(records.len(), 1, "{records:?}");
+        let pooled = &records[0];
+        assert_eq!((pooled["tier"].as_str(), pooled["jobs"].as_u64()), (Some("allocation"), Some(8)));
+        // Rank 4 of 8 is the top of (0, 1]; rank 7.2 is 0.8 into (1, 2].
+        assert_eq!((pooled["p50_seconds"].as_u64(), pooled["p90_seconds"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(pooled["mean_seconds"].as_u64(), Some(1), "(2 + 6) / 8");
+        assert!(pooled.get("max_seconds").is_none());
+        assert_eq!(summary.refused.len(), 1, "c's p99 is in +Inf: {:?}", summary.refused);
+        assert_eq!(summary.unmapped, BTreeMap::from([("x".to_owned(), 1)]));
+
+        // Different bounds cannot be added: refused, with both queues named.
+        let uneven = answer("cq", &[("a", "1.0", 1.0), ("a", "+Inf", 1.0), ("b", "2.0", 1.0), ("b", "+Inf", 1.0)]);
+        let mut summary = Summary::default();
+        let records =
+            period_records(&series, start, Period::Month, uneven, &Vec::new(), &mut summary).expect("records");
+        assert!(records.is_empty());
+        assert_eq!(summary.refused[0].1, "a+b");
+        assert!(summary.refused[0].3.contains("different bucket bounds"));
     }
 
     #[test]

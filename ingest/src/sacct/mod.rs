@@ -114,6 +114,23 @@ pub struct Summary {
     pub unmapped: BTreeMap<String, u64>,
 }
 
+impl Summary {
+    /// For the JSON report (docs/COLLECTORS.md).
+    pub fn to_json(&self) -> serde_json::Value {
+        let skipped: serde_json::Map<String, serde_json::Value> = self
+            .skipped
+            .0
+            .iter()
+            .map(|(skip, (count, first))| {
+                let detail = serde_json::json!({"count": count, "first_line": first, "reason": skip.reason()});
+                (skip.name().to_owned(), detail)
+            })
+            .collect();
+        serde_json::json!({"lines": self.jobs, "jobs": self.jobs - self.skipped.total(), "skipped": skipped,
+            "unmapped_partitions": self.unmapped})
+    }
+}
+
 /// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
 pub(crate) const EPOCH_DAYS_CE: i32 = 719_163;
 

@@ -87,6 +87,21 @@ pub enum Skip {
 }
 
 impl Skip {
+    /// A short stable name, for the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::JobStep => "job_step",
+            Self::HetComponent => "het_component",
+            Self::NeverStarted => "never_started",
+            Self::NoOrigin => "no_origin",
+            Self::NegativeWait => "negative_wait",
+            Self::FutureStart => "future_start",
+            Self::BadTime => "bad_time",
+            Self::Malformed => "malformed",
+            Self::UnmappedPartition => "unmapped_partition",
+        }
+    }
+
     /// The reason, for the summary.
     pub fn reason(self) -> &'static str {
         match self {

@@ -6,6 +6,8 @@
 
 #![allow(dead_code, missing_docs)]
 
+pub mod prometheus;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -96,6 +98,43 @@ impl Site {
             gatelog::db::tokens::insert(&mut conn, &slug, &issued, "collector test").await.expect("insert");
             issued.token
         })
+    }
+
+    /// What the site publishes of `provider`'s queue times: the `queue_times` dataset
+    /// (latest versions), as CSV rows by column name.
+    pub fn published_queue_times(&self, provider: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+        let url = format!("{}/data/queue_times.csv?provider={provider}", self.url);
+        let mut response = ureq::get(&url).call().expect("export");
+        assert_eq!(response.status().as_u16(), 200, "{url}");
+        let text = response.body_mut().with_config().limit(64 << 20).read_to_string().expect("body");
+        let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+        reader
+            .records()
+            .map(|r| header.iter().cloned().zip(r.expect("row").iter().map(str::to_owned)).collect())
+            .collect()
+    }
+
+    /// Checks that the site publishes every record (by period and tier) with its figures.
+    pub fn assert_publishes(&self, provider: &str, records: &[serde_json::Value]) {
+        let rows = self.published_queue_times(provider);
+        assert_eq!(rows.len(), records.len(), "every record is published: {rows:?}");
+        for record in records {
+            let row = rows
+                .iter()
+                .find(|r| {
+                    ["period_start", "resource", "region", "tier"]
+                        .iter()
+                        .all(|f| r[*f] == record[*f].as_str().unwrap_or(""))
+                })
+                .unwrap_or_else(|| panic!("{record} is published"));
+            for field in ["jobs", "p50_seconds", "p90_seconds", "p99_seconds", "mean_seconds", "max_seconds"] {
+                let filed = record.get(field).map_or(String::new(), ToString::to_string);
+                assert_eq!(row[field], filed, "{field} of {record}");
+            }
+        }
+        let page = ureq::get(format!("{}/providers/{provider}", self.url)).call().expect("scorecard");
+        assert_eq!(page.status().as_u16(), 200, "the provider's scorecard");
     }
 
     /// Entries in the ledger.
