@@ -11,9 +11,10 @@
 //! - a buyer's share is its accelerators in force ÷ the denominator; the HHI is the sum of
 //!   the buyers' squared percentage shares (0..10,000).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
 
 use super::add;
 use crate::records::kinds::{Exclusivity, Lockup};
@@ -89,26 +90,86 @@ pub fn normalise(name: &str) -> BuyerKey {
     BuyerKey { key, slug }
 }
 
-/// One provider's part of the market: its capacity filings and its deals.
+/// One provider's part of the market: its capacity filings and its deals, summed per
+/// buyer and start month ([`BuyerMonth`]).
 #[derive(Debug, Clone, Default)]
 pub struct ProviderMarket {
     /// Provider slug.
     pub provider: String,
     /// Total accelerators per capacity filing date (several filings on one date summed).
     pub capacity: Vec<(NaiveDate, u64)>,
-    /// Its deals, each with its ledger entry when known.
-    pub deals: Vec<(Option<u64>, Lockup)>,
+    /// Its deals, summed per buyer and start month (any order).
+    pub buyers: Vec<BuyerMonth>,
 }
 
-/// A deal, as a buyer's page lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deal {
-    /// Provider slug.
-    pub provider: String,
-    /// The ledger entry of its latest version, when known.
-    pub entry: Option<u64>,
-    /// The deal as filed.
-    pub lockup: Lockup,
+impl ProviderMarket {
+    /// A provider's part from its deals themselves (grouped as the projection groups them).
+    pub fn of_deals<'a>(
+        provider: &str,
+        capacity: Vec<(NaiveDate, u64)>,
+        deals: impl IntoIterator<Item = &'a Lockup>,
+    ) -> Self {
+        let mut by_month: BTreeMap<NaiveDate, Vec<&Lockup>> = BTreeMap::new();
+        for deal in deals {
+            by_month.entry(first_day(deal.start_date)).or_default().push(deal);
+        }
+        let buyers = by_month.into_values().flat_map(buyer_months).collect();
+        Self { provider: provider.to_owned(), capacity, buyers }
+    }
+}
+
+/// What the market needs of one buyer's deals at one provider that start in one month:
+/// the names they were filed under and their accelerators and count per exclusivity and
+/// end month, summed. The projection keeps one per provider, start month and buyer
+/// (`projection_buyers`), recomputed with the month's lock-up bucket, so the market is
+/// read as a few rows per provider and month whatever the number of deals, and a new
+/// deal changes one row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuyerMonth {
+    /// The month the deals start in (first day).
+    pub month: NaiveDate,
+    /// The buyer's normalised name ([`BuyerKey::key`]).
+    pub key: String,
+    /// Names filed (trimmed), each with how many deals used it; by name.
+    pub aliases: Vec<(String, u64)>,
+    /// Deals.
+    pub deals: u64,
+    /// (exclusivity, first month no longer in force or none, accelerators, deals), summed;
+    /// in force on the last day of every month from [`Self::month`] until that month.
+    pub runs: Vec<(String, Option<NaiveDate>, u64, u64)>,
+}
+
+/// The deals of one provider that start in one month (any order), summed per buyer, by key.
+pub fn buyer_months<'a>(deals: impl IntoIterator<Item = &'a Lockup>) -> Vec<BuyerMonth> {
+    type Runs = BTreeMap<(&'static str, Option<NaiveDate>), (u64, u64)>;
+    let mut buyers: BTreeMap<String, (NaiveDate, BTreeMap<String, u64>, u64, Runs)> = BTreeMap::new();
+    for deal in deals {
+        let month = first_day(deal.start_date);
+        let held = buyers
+            .entry(normalise(&deal.counterparty).key)
+            .or_insert_with(|| (month, Default::default(), 0, Runs::new()));
+        held.0 = held.0.min(month);
+        *held.1.entry(deal.counterparty.trim().to_owned()).or_default() += 1;
+        held.2 += 1;
+        // A deal is in force on a month's last day `d` when start ≤ d < end: from its start's
+        // month up to, not including, its end's month.
+        let run = held.3.entry((deal.exclusivity.as_str(), deal.end_date.map(first_day))).or_default();
+        run.0 = add(run.0, deal.accelerators);
+        run.1 += 1;
+    }
+    buyers
+        .into_iter()
+        .map(|(key, (month, aliases, deals, runs))| BuyerMonth {
+            month,
+            key,
+            aliases: aliases.into_iter().collect(),
+            deals,
+            runs: runs
+                .into_iter()
+                .map(|((exclusivity, until), (accelerators, n))| (exclusivity.to_owned(), until, accelerators, n))
+                .collect(),
+        })
+        .collect()
 }
 
 /// A name a buyer was filed under, and by which providers.
@@ -141,8 +202,10 @@ pub struct Buyer {
     pub name: String,
     /// Every alias, alphabetically.
     pub aliases: Vec<Alias>,
-    /// Its deals, newest first.
-    pub deals: Vec<Deal>,
+    /// Its deals, in force and past.
+    pub deals: u64,
+    /// Providers it has deals with, distinct, alphabetically.
+    pub providers: Vec<String>,
     /// One holding per month of [`Market::months`].
     pub holdings: Vec<Holding>,
 }
@@ -151,14 +214,6 @@ impl Buyer {
     /// Its holding in the latest month.
     pub fn latest(&self) -> Option<&Holding> {
         self.holdings.last()
-    }
-
-    /// Providers it has deals with, distinct, alphabetically.
-    pub fn providers(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.deals.iter().map(|d| d.provider.as_str()).collect();
-        out.sort_unstable();
-        out.dedup();
-        out
     }
 }
 
@@ -225,15 +280,20 @@ fn first_day(date: NaiveDate) -> NaiveDate {
     date.with_day(1).unwrap_or(date)
 }
 
-fn in_force(lockup: &Lockup, on: NaiveDate) -> bool {
-    lockup.start_date <= on && lockup.end_date.is_none_or(|end| on < end)
+fn exclusivity_position(name: &str) -> usize {
+    Exclusivity::OPTIONS.iter().position(|(n, _)| *n == name).unwrap_or(0)
 }
 
-fn exclusivity_position(e: Exclusivity) -> usize {
-    Exclusivity::OPTIONS.iter().position(|(_, x)| *x == e).unwrap_or(0)
+/// A total from signed monthly changes, as [`add`] would have summed it.
+fn total(sum: i128) -> u64 {
+    u64::try_from(sum.max(0)).unwrap_or(u64::MAX)
 }
 
-/// Computes the market from each provider's capacity filings and deals (any order).
+/// Computes the market from each provider's capacity filings and buyer totals (any order).
+///
+/// The work is the buyer totals plus buyers × months: each run of deals adds its
+/// accelerators at the first month it counts in and takes them back at its end's month,
+/// and every month is the running sum of those changes.
 pub fn market(providers: &[ProviderMarket]) -> Market {
     // Each provider's filings as (date, total), by date, one total per date.
     let filings: Vec<(&str, Vec<(NaiveDate, u64)>)> = providers
@@ -251,7 +311,7 @@ pub fn market(providers: &[ProviderMarket]) -> Market {
     let last_fact = filings
         .iter()
         .filter_map(|(_, f)| f.last().map(|(d, _)| *d))
-        .chain(providers.iter().flat_map(|p| p.deals.iter().map(|(_, l)| l.start_date)))
+        .chain(providers.iter().flat_map(|p| p.buyers.iter().map(|b| b.month)))
         .max();
     let months: Vec<NaiveDate> = match (first, last_fact) {
         (Some(first), Some(last)) => {
@@ -266,94 +326,124 @@ pub fn market(providers: &[ProviderMarket]) -> Market {
         }
         _ => Vec::new(),
     };
-
-    // Buyers: deals grouped by normalised name.
-    let mut groups: BTreeMap<BuyerKey, Vec<Deal>> = BTreeMap::new();
-    for p in providers {
-        for (entry, lockup) in &p.deals {
-            groups.entry(normalise(&lockup.counterparty)).or_default().push(Deal {
-                provider: p.provider.clone(),
-                entry: *entry,
-                lockup: lockup.clone(),
-            });
-        }
-    }
+    let position = |month: NaiveDate| months.partition_point(|m| *m < month);
 
     let kinds = Exclusivity::OPTIONS.len();
     let mut market_months = Vec::with_capacity(months.len());
-    // Per month: capacity per provider in the denominator.
-    let mut present: Vec<BTreeMap<&str, u64>> = Vec::with_capacity(months.len());
     for month in &months {
         let on = last_day(*month);
-        let mut in_market: BTreeMap<&str, u64> = BTreeMap::new();
-        for (provider, f) in &filings {
+        let (mut capacity, mut present) = (0, 0);
+        for (_, f) in &filings {
             let filed = f.partition_point(|(date, _)| *date <= on);
             if filed > 0 {
-                let held = in_market.entry(provider).or_default();
-                *held = add(*held, f[filed - 1].1);
+                capacity = add(capacity, f[filed - 1].1);
+                present += 1;
             }
         }
         market_months.push(MarketMonth {
             month: *month,
             on,
-            capacity: super::sum(in_market.values().copied()),
-            providers: in_market.len() as u64,
+            capacity,
+            providers: present,
             by_exclusivity: vec![0; kinds],
             deals_by_exclusivity: vec![0; kinds],
             buyers: 0,
             hhi: None,
         });
-        present.push(in_market);
+    }
+
+    // Per buyer: aliases, deals, providers, and the changes of its accelerators month by
+    // month; per exclusivity, the market's. A deal counts from the later of its start's
+    // month and the first month its provider is in the denominator (a provider that has
+    // filed capacity stays in it).
+    struct Sums {
+        aliases: BTreeMap<String, (u64, BTreeSet<String>)>,
+        deals: u64,
+        providers: BTreeSet<String>,
+        changes: Vec<i128>,
+    }
+    let n = months.len();
+    let mut groups: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut by_exclusivity = vec![vec![0_i128; n + 1]; kinds];
+    let mut deals_by_exclusivity = vec![vec![0_i128; n + 1]; kinds];
+    for (p, (_, f)) in providers.iter().zip(&filings) {
+        let present_from = f.first().map(|(date, _)| position(first_day(*date)));
+        for b in &p.buyers {
+            let sums = groups.entry(b.key.clone()).or_insert_with(|| Sums {
+                aliases: BTreeMap::new(),
+                deals: 0,
+                providers: BTreeSet::new(),
+                changes: vec![0; n + 1],
+            });
+            for (name, count) in &b.aliases {
+                let alias = sums.aliases.entry(name.clone()).or_default();
+                alias.0 += count;
+                alias.1.insert(p.provider.clone());
+            }
+            sums.deals += b.deals;
+            sums.providers.insert(p.provider.clone());
+            let Some(present_from) = present_from else { continue };
+            let from = position(b.month).max(present_from);
+            for (exclusivity, until, accelerators, count) in &b.runs {
+                let until = until.map_or(n, position);
+                if from >= until.min(n) {
+                    continue;
+                }
+                let kind = exclusivity_position(exclusivity);
+                for (changes, amount) in [
+                    (&mut sums.changes, *accelerators),
+                    (&mut by_exclusivity[kind], *accelerators),
+                    (&mut deals_by_exclusivity[kind], *count),
+                ] {
+                    changes[from] += i128::from(amount);
+                    changes[until.min(n)] -= i128::from(amount);
+                }
+            }
+        }
+    }
+    for (kind, changes) in by_exclusivity.iter().zip(&deals_by_exclusivity).enumerate() {
+        let (mut accelerators, mut deals) = (0_i128, 0_i128);
+        for (m, (a, d)) in market_months.iter_mut().zip(changes.0.iter().zip(changes.1)) {
+            accelerators += a;
+            deals += d;
+            m.by_exclusivity[kind] = total(accelerators);
+            m.deals_by_exclusivity[kind] = total(deals);
+        }
     }
 
     let mut buyers: Vec<Buyer> = groups
         .into_iter()
-        .map(|(key, mut deals)| {
-            let mut aliases: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
-            for deal in &deals {
-                let alias = aliases.entry(deal.lockup.counterparty.trim().to_owned()).or_default();
-                alias.0 += 1;
-                if !alias.1.contains(&deal.provider) {
-                    alias.1.push(deal.provider.clone());
-                }
-            }
-            let name = aliases
+        .map(|(key, sums)| {
+            let name = sums
+                .aliases
                 .iter()
                 .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.len().cmp(&a.0.len())).then_with(|| b.0.cmp(a.0)))
                 .map(|(name, _)| name.clone())
-                .unwrap_or_else(|| key.key.clone());
-            let aliases = aliases
+                .unwrap_or_else(|| key.clone());
+            let aliases = sums
+                .aliases
                 .into_iter()
-                .map(|(name, (_, mut providers))| {
-                    providers.sort();
-                    Alias { name, providers }
-                })
+                .map(|(name, (_, providers))| Alias { name, providers: providers.into_iter().collect() })
                 .collect();
+            let mut running = 0_i128;
             let holdings = market_months
-                .iter_mut()
-                .zip(&present)
-                .map(|(m, in_market)| {
-                    let mut accelerators = 0;
-                    for deal in deals.iter().filter(|d| in_market.contains_key(d.provider.as_str())) {
-                        if in_force(&deal.lockup, m.on) {
-                            accelerators = add(accelerators, deal.lockup.accelerators);
-                            let kind = exclusivity_position(deal.lockup.exclusivity);
-                            m.by_exclusivity[kind] = add(m.by_exclusivity[kind], deal.lockup.accelerators);
-                            m.deals_by_exclusivity[kind] += 1;
-                        }
-                    }
+                .iter()
+                .zip(&sums.changes)
+                .map(|(m, change)| {
+                    running += change;
+                    let accelerators = total(running);
                     let share = (m.capacity > 0).then(|| accelerators as f64 / m.capacity as f64);
                     Holding { month: m.month, accelerators, share }
                 })
                 .collect();
-            deals.sort_by(|a, b| {
-                b.lockup
-                    .start_date
-                    .cmp(&a.lockup.start_date)
-                    .then_with(|| a.provider.cmp(&b.provider))
-                    .then_with(|| a.entry.cmp(&b.entry))
-            });
-            Buyer { key, name, aliases, deals, holdings }
+            Buyer {
+                key: normalise(&key),
+                name,
+                aliases,
+                deals: sums.deals,
+                providers: sums.providers.into_iter().collect(),
+                holdings,
+            }
         })
         .collect();
 
@@ -449,22 +539,22 @@ mod tests {
     /// 1,000 in March 2026: shares 50/30/20, so an HHI of 3,800.
     #[test]
     fn shares_and_hhi_of_a_small_market() {
-        let a = ProviderMarket {
-            provider: "a".into(),
-            capacity: vec![(date("2026-01-10"), 500), (date("2026-02-01"), 400), (date("2026-02-01"), 200)],
-            deals: vec![
-                (Some(1), deal("Mistral AI", 300, "2026-01-01", None, "exclusive")),
-                (Some(2), deal("Big Lab Inc.", 300, "2026-03-01", Some("2026-04-01"), "priority")),
+        let a = ProviderMarket::of_deals(
+            "a",
+            vec![(date("2026-01-10"), 500), (date("2026-02-01"), 400), (date("2026-02-01"), 200)],
+            &[
+                deal("Mistral AI", 300, "2026-01-01", None, "exclusive"),
+                deal("Big Lab Inc.", 300, "2026-03-01", Some("2026-04-01"), "priority"),
             ],
-        };
-        let b = ProviderMarket {
-            provider: "b".into(),
-            capacity: vec![(date("2026-03-05"), 400)],
-            deals: vec![
-                (Some(3), deal("MISTRAL AI SAS", 200, "2026-02-15", None, "priority")),
-                (Some(4), deal("Small", 200, "2026-03-01", None, "right_of_first_refusal")),
+        );
+        let b = ProviderMarket::of_deals(
+            "b",
+            vec![(date("2026-03-05"), 400)],
+            &[
+                deal("MISTRAL AI SAS", 200, "2026-02-15", None, "priority"),
+                deal("Small", 200, "2026-03-01", None, "right_of_first_refusal"),
             ],
-        };
+        );
         let market = market(&[a, b]);
         let months: Vec<NaiveDate> = market.months.iter().map(|m| m.month).collect();
         assert_eq!(months, [date("2026-01-01"), date("2026-02-01"), date("2026-03-01")]);
@@ -484,17 +574,15 @@ mod tests {
         assert_eq!(march.deals_by_exclusivity, [1, 2, 1]);
         assert_eq!(market.buyers[0].key.slug, "mistral-ai", "largest holding first");
         assert_eq!(market.buyers[0].name, "Mistral AI", "one deal each: the shorter spelling");
+        assert_eq!((market.buyers[0].deals, market.buyers[0].providers.clone()), (2, vec!["a".into(), "b".into()]));
         // January: one buyer with 300 of 500: 60 % → 3,600.
         assert!((market.months[0].hhi.expect("hhi") - 3_600.0).abs() < 1e-9);
     }
 
     #[test]
     fn a_deal_ends_the_day_before_its_end_date_and_no_capacity_means_no_months() {
-        let p = ProviderMarket {
-            provider: "a".into(),
-            capacity: vec![(date("2026-01-01"), 100)],
-            deals: vec![(None, deal("X", 10, "2026-01-01", Some("2026-02-28"), "exclusive"))],
-        };
+        let x = [deal("X", 10, "2026-01-01", Some("2026-02-28"), "exclusive")];
+        let p = ProviderMarket::of_deals("a", vec![(date("2026-01-01"), 100)], &x);
         let m = market(std::slice::from_ref(&p));
         assert_eq!(m.buyers[0].holdings.iter().map(|h| h.accelerators).collect::<Vec<_>>(), [10]);
         let longer =
@@ -503,5 +591,62 @@ mod tests {
         assert_eq!(m.buyers[0].holdings.iter().map(|h| h.accelerators).collect::<Vec<_>>(), [10, 0, 0]);
         assert_eq!(m.months[1].hhi, Some(0.0));
         assert!(market(&[ProviderMarket { capacity: vec![], ..p }]).months.is_empty());
+    }
+
+    /// The market from per-month buyer totals is the market from the deals themselves, in
+    /// force day by day: a deal on the last day of every month from its start's month to
+    /// its end's, only once its provider has filed capacity. Checked against a direct count.
+    #[test]
+    fn buyer_totals_give_what_counting_each_deal_on_each_month_end_gives() {
+        let names = ["Mistral AI", "MISTRAL AI SAS", "Big Lab", "Small Co", "Other"];
+        let exclusivities = ["exclusive", "priority", "right_of_first_refusal"];
+        let day = |i: u64| date("2024-01-01") + chrono::Days::new(i);
+        let mut providers = Vec::new();
+        let mut all: Vec<(String, Lockup)> = Vec::new();
+        for p in 0..4_u64 {
+            let deals: Vec<Lockup> = (0..40_u64)
+                .map(|i| {
+                    let h = (p * 7919 + i * 104_729) % 1_000;
+                    let start = day(h % 700);
+                    let end = (h % 3 != 0).then(|| (start + chrono::Days::new(1 + h % 200)).to_string());
+                    deal(
+                        names[(h % 5) as usize],
+                        1 + h % 50,
+                        &start.to_string(),
+                        end.as_deref(),
+                        exclusivities[(h % 3) as usize],
+                    )
+                })
+                .collect();
+            all.extend(deals.iter().map(|d| (p.to_string(), d.clone())));
+            let capacity = vec![(day(100 * p + 30), 1_000 + p), (day(500), 2_000)];
+            providers.push(ProviderMarket::of_deals(&p.to_string(), capacity, &deals));
+        }
+        let m = market(&providers);
+        assert!(m.months.len() > 20);
+        for (i, month) in m.months.iter().enumerate() {
+            let present =
+                |p: &str| providers.iter().any(|x| x.provider == p && x.capacity.iter().any(|(d, _)| *d <= month.on));
+            let in_force: Vec<&(String, Lockup)> = all
+                .iter()
+                .filter(|(p, d)| present(p) && d.start_date <= month.on && d.end_date.is_none_or(|e| month.on < e))
+                .collect();
+            for (k, (name, _)) in Exclusivity::OPTIONS.iter().enumerate() {
+                let of_kind = in_force.iter().filter(|(_, d)| d.exclusivity.as_str() == *name);
+                assert_eq!(month.deals_by_exclusivity[k], of_kind.clone().count() as u64, "{month:?}");
+                assert_eq!(month.by_exclusivity[k], of_kind.map(|(_, d)| d.accelerators).sum::<u64>(), "{month:?}");
+            }
+            for buyer in &m.buyers {
+                let held: u64 = in_force
+                    .iter()
+                    .filter(|(_, d)| normalise(&d.counterparty) == buyer.key)
+                    .map(|(_, d)| d.accelerators)
+                    .sum();
+                assert_eq!(buyer.holdings[i].accelerators, held, "{} in {}", buyer.name, month.month);
+            }
+        }
+        let mistral = m.buyer("mistral-ai").expect("mistral");
+        let deals = all.iter().filter(|(_, d)| normalise(&d.counterparty).slug == "mistral-ai").count();
+        assert_eq!(mistral.deals, deals as u64);
     }
 }

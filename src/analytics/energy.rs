@@ -64,9 +64,17 @@ pub fn tonnes(mwh: f64, intensity: f64) -> f64 {
     mwh * intensity / 1000.0
 }
 
+/// Capacity filings grouped by (provider, region), then by resource (sorted), each
+/// resource's filings by date (stable: equal dates keep their input order).
+type ByPlace<'a> = BTreeMap<(&'a str, &'a str), BTreeMap<&'a str, Vec<&'a Capacity>>>;
+
 /// Every energy filing with its emissions and carbon per accelerator-hour, in
 /// (provider, period, region, site) order. Capacity is matched by provider and region:
 /// per resource, the newest filing dated before the period ends.
+///
+/// Capacity is grouped once and each resource's newest filing found by binary search, so
+/// the work is (energy + capacity) × log, not energy × capacity: an unfiltered
+/// `/metrics/energy` over years of monthly filings scanned every capacity filing per row.
 pub fn energy_rows(energy: &[(String, Energy)], capacity: &[(String, Capacity)]) -> Vec<EnergyRow> {
     // Capacity is filed per region: with several sites in one region and period, which
     // accelerators are at which site is not known.
@@ -74,6 +82,7 @@ pub fn energy_rows(energy: &[(String, Energy)], capacity: &[(String, Capacity)])
     for (provider, e) in energy {
         *sites.entry((provider.as_str(), e.region.as_str(), e.period_start)).or_default() += 1;
     }
+    let by_place = by_place(capacity);
     let mut rows: Vec<EnergyRow> = energy
         .iter()
         .map(|(provider, e)| {
@@ -81,15 +90,17 @@ pub fn energy_rows(energy: &[(String, Energy)], capacity: &[(String, Capacity)])
             let location = e.grid_intensity_location_gco2e_per_kwh.to_f64().unwrap_or(0.0);
             let market = e.grid_intensity_market_gco2e_per_kwh.and_then(|m| m.to_f64());
             let location_tonnes = tonnes(mwh, location);
-            let in_region: Vec<&Capacity> =
-                capacity.iter().filter(|(p, c)| p == provider && c.region == e.region).map(|(_, c)| c).collect();
+            let newest = by_place
+                .get(&(provider.as_str(), e.region.as_str()))
+                .map(|resources| newest_before(resources, e.period_end))
+                .unwrap_or_default();
             EnergyRow {
                 provider: provider.clone(),
                 energy: e.clone(),
                 location_tonnes,
                 market_tonnes: market.map(|m| tonnes(mwh, m)),
                 per_accelerator_hour: match sites[&(provider.as_str(), e.region.as_str(), e.period_start)] {
-                    1 => per_accelerator_hour(e, location_tonnes * 1000.0, &in_region),
+                    1 => per_accelerator_hour(e, location_tonnes * 1000.0, &newest),
                     n => PerAcceleratorHour::NotDerivable(format!(
                         "capacity is filed per region, and {n} sites in {} filed energy for this period",
                         e.region
@@ -109,14 +120,31 @@ pub fn energy_rows(energy: &[(String, Energy)], capacity: &[(String, Capacity)])
     rows
 }
 
-fn per_accelerator_hour(e: &Energy, kg: f64, capacity: &[&Capacity]) -> PerAcceleratorHour {
-    // The newest filing per resource dated before the period ends.
-    let mut newest: BTreeMap<&str, &Capacity> = BTreeMap::new();
-    for c in capacity.iter().filter(|c| c.as_of < e.period_end) {
-        if newest.get(c.resource.as_str()).is_none_or(|n| n.as_of < c.as_of) {
-            newest.insert(c.resource.as_str(), c);
-        }
+fn by_place(capacity: &[(String, Capacity)]) -> ByPlace<'_> {
+    let mut out: ByPlace<'_> = BTreeMap::new();
+    for (provider, c) in capacity {
+        out.entry((provider.as_str(), c.region.as_str())).or_default().entry(c.resource.as_str()).or_default().push(c);
     }
+    for filings in out.values_mut().flat_map(BTreeMap::values_mut) {
+        filings.sort_by_key(|c| c.as_of);
+    }
+    out
+}
+
+/// Per resource (in resource order), its newest filing dated before `end`; of several on
+/// that date, the first given.
+fn newest_before<'a>(resources: &BTreeMap<&str, Vec<&'a Capacity>>, end: NaiveDate) -> Vec<&'a Capacity> {
+    resources
+        .values()
+        .filter_map(|filings| {
+            let before = filings.partition_point(|c| c.as_of < end);
+            let newest = filings.get(before.checked_sub(1)?)?.as_of;
+            filings.get(filings.partition_point(|c| c.as_of < newest)).copied()
+        })
+        .collect()
+}
+
+fn per_accelerator_hour(e: &Energy, kg: f64, newest: &[&Capacity]) -> PerAcceleratorHour {
     if newest.is_empty() {
         return PerAcceleratorHour::NotDerivable(format!(
             "no capacity filed for region {} before {}",
@@ -124,12 +152,12 @@ fn per_accelerator_hour(e: &Energy, kg: f64, capacity: &[&Capacity]) -> PerAccel
         ));
     }
     let hours = hours_in(e.period_start, e.period_end);
-    let installed: f64 = newest.values().map(|c| c.total_accelerators as f64).sum::<f64>() * hours;
+    let installed: f64 = newest.iter().map(|c| c.total_accelerators as f64).sum::<f64>() * hours;
     if installed <= 0.0 {
         return PerAcceleratorHour::NotDerivable(format!("no accelerators filed in region {}", e.region));
     }
     let in_use: Option<f64> = newest
-        .values()
+        .iter()
         .map(|c| c.utilisation.and_then(|u| u.to_f64()).map(|u| c.total_accelerators as f64 * u * hours))
         .sum();
     match in_use {
@@ -215,6 +243,52 @@ mod tests {
         let two = [("p".to_owned(), energy("eu-de", Some("a"))), ("p".to_owned(), energy("eu-de", Some("b")))];
         for r in energy_rows(&two, &elsewhere) {
             assert!(r.per_accelerator_hour.words().contains("2 sites in eu-de"), "{r:?}");
+        }
+    }
+
+    /// The former scan (every capacity filing per energy row), kept as the reference.
+    fn newest_by_scan<'a>(capacity: &'a [(String, Capacity)], provider: &str, e: &Energy) -> Vec<&'a Capacity> {
+        let mut newest: BTreeMap<&str, &Capacity> = BTreeMap::new();
+        for (_, c) in capacity.iter().filter(|(p, c)| p == provider && c.region == e.region && c.as_of < e.period_end) {
+            if newest.get(c.resource.as_str()).is_none_or(|n| n.as_of < c.as_of) {
+                newest.insert(c.resource.as_str(), c);
+            }
+        }
+        newest.into_values().collect()
+    }
+
+    #[test]
+    fn grouped_capacity_picks_what_a_scan_of_every_filing_picks() {
+        let month = |m: u32| chrono::NaiveDate::from_ymd_opt(2024 + (m / 12) as i32, m % 12 + 1, 1).expect("date");
+        let regions = ["eu-de", "eu-fi"];
+        let mut capacity = Vec::new();
+        let mut energies = Vec::new();
+        for i in 0..400_u32 {
+            let value = json!({"kind": "capacity", "as_of": month(i * 7 % 30).to_string(),
+                "resource": (["a", "b", "c"][(i / 3 % 3) as usize]), "region": (regions[(i % 2) as usize]),
+                "total_accelerators": i, "newcomer_set_aside": 0});
+            let Ok(Record::Capacity(c)) = Record::parse(value) else { panic!("capacity {i}") };
+            capacity.push((format!("p{}", i % 3), c));
+        }
+        for m in 0..32 {
+            for p in 0..3 {
+                let mut e = energy(regions[(m % 2) as usize], None);
+                (e.period_start, e.period_end) = (month(m), month(m + 1));
+                energies.push((format!("p{p}"), e));
+            }
+        }
+        let rows = energy_rows(&energies, &capacity);
+        assert_eq!(rows.len(), energies.len());
+        let by_place = by_place(&capacity);
+        for row in &rows {
+            let expected = newest_by_scan(&capacity, &row.provider, &row.energy);
+            let got = by_place
+                .get(&(row.provider.as_str(), row.energy.region.as_str()))
+                .map(|r| newest_before(r, row.energy.period_end))
+                .unwrap_or_default();
+            assert!(std::iter::zip(&got, &expected).all(|(a, b)| std::ptr::eq(*a, *b)) && got.len() == expected.len());
+            let kg = row.location_tonnes * 1000.0;
+            assert_eq!(row.per_accelerator_hour, per_accelerator_hour(&row.energy, kg, &expected), "{row:?}");
         }
     }
 }

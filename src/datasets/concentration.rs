@@ -1,6 +1,7 @@
 //! The market's derived tables (issue 19, part 2): buyer shares per month and the
 //! market's concentration per month, computed from the providers' summaries by the same
-//! function as `/counterparties` ([`crate::analytics::concentration::market`]), so
+//! function as `/counterparties` ([`crate::analytics::concentration::market`], over the
+//! same per-month buyer totals the projection keeps), so
 //! `verify --figures` re-derives them from the entries like every other derived table.
 
 use super::cell::Cell;
@@ -13,10 +14,9 @@ pub fn market_of(summaries: &Summaries) -> Market {
     let providers: Vec<ProviderMarket> = summaries
         .providers
         .iter()
-        .map(|(slug, summary)| ProviderMarket {
-            provider: slug.clone(),
-            capacity: summary.capacity.iter().map(|(date, total, _)| (*date, *total)).collect(),
-            deals: summary.lockups.iter().map(|l| (None, l.clone())).collect(),
+        .map(|(slug, summary)| {
+            let capacity = summary.capacity.iter().map(|(date, total, _)| (*date, *total)).collect();
+            ProviderMarket::of_deals(slug, capacity, &summary.lockups)
         })
         .collect();
     concentration::market(&providers)

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 
+use crate::analytics::concentration::{self, BuyerMonth};
 use crate::db::ledger as store;
 use crate::projection::bucket::{BucketSummary, date_of, month_of};
 use crate::projection::fold::{Conflict, TypedEntry};
@@ -25,9 +26,10 @@ use crate::records::{Record, RecordKind};
 /// change to record parsing, natural keys or bucket summaries would fold the same entries
 /// differently: the next start-up (or append) empties the tables and folds from entry 0.
 /// Version 2: buckets carry the dashboards' points. Version 3: the `energy` kind (digests
-/// count six kinds; version 2's rows hold five and no longer decode). A test fingerprints
+/// count six kinds; version 2's rows hold five and no longer decode). Version 4: the
+/// market's buyer totals (`projection_buyers`, filled by the refold). A test fingerprints
 /// the stored forms so a change to them cannot land without a bump.
-pub const PROJECTION_VERSION: i32 = 3;
+pub const PROJECTION_VERSION: i32 = 4;
 
 /// Entries folded per transaction when catching up: each chunk holds the sequencer lock
 /// for a moment (appends wait, never interleave), and its work is bounded.
@@ -74,6 +76,8 @@ pub struct Work {
     pub records_decoded: u64,
     /// Providers whose digest was merged again.
     pub providers_merged: u64,
+    /// Buyer totals written (`projection_buyers`: one per buyer of each lock-up bucket touched).
+    pub buyers_written: u64,
     /// Entries whose `supersedes` disagrees with the rule ([`Conflict`]): left out and
     /// logged (`Fold::left_out` in memory).
     pub conflicts: u64,
@@ -310,8 +314,9 @@ async fn apply_unchecked(conn: &mut PgConnection, entries: &[TypedEntry]) -> Res
             touched.insert((version.provider.clone(), kind, month));
         }
     }
-    let (records_decoded, summaries) = recompute_buckets(conn, entries, &step.added, &touched, first).await?;
+    let (records_decoded, summaries, buyers) = recompute_buckets(conn, entries, &step.added, &touched, first).await?;
     write_buckets(conn, &touched, &summaries).await?;
+    let buyers_written = write_buyers(conn, &touched, &buyers).await?;
 
     // 5. Every provider the batch changed: its buckets merged again, its counts moved.
     let mut counts: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
@@ -339,6 +344,7 @@ async fn apply_unchecked(conn: &mut PgConnection, entries: &[TypedEntry]) -> Res
         buckets_recomputed: touched.len() as u64,
         records_decoded,
         providers_merged: counts.len() as u64,
+        buyers_written,
         conflicts: step.conflicts,
     })
 }
@@ -405,18 +411,22 @@ fn place_of(record: &Record) -> Option<(&str, &str)> {
     }
 }
 
+/// Recomputed summaries of the touched buckets, and the buyer totals of the lock-up ones.
+type Recomputed = (u64, BTreeMap<BucketId, (BucketSummary, BucketPoints)>, BTreeMap<BucketId, Vec<BuyerMonth>>);
+
 /// The summaries of the touched buckets from their latest records in entry order (as
 /// `Fold::buckets` sees them): the stored ones decoded from their entries in one query,
-/// then the batch's own, already decoded. Returns how many stored records were decoded.
+/// then the batch's own, already decoded; and each lock-up bucket's deals summed per buyer.
+/// Returns how many stored records were decoded.
 async fn recompute_buckets(
     conn: &mut PgConnection,
     entries: &[TypedEntry],
     added: &BTreeMap<u64, (usize, Latest)>,
     touched: &BTreeSet<BucketId>,
     first: u64,
-) -> Result<(u64, BTreeMap<BucketId, (BucketSummary, BucketPoints)>), ProjectionError> {
+) -> Result<Recomputed, ProjectionError> {
     if touched.is_empty() {
-        return Ok((0, BTreeMap::new()));
+        return Ok((0, BTreeMap::new(), BTreeMap::new()));
     }
     let providers: Vec<&str> = touched.iter().map(|(p, _, _)| p.as_str()).collect();
     let kinds: Vec<&str> = touched.iter().map(|(_, k, _)| k.as_str()).collect();
@@ -469,6 +479,17 @@ async fn recompute_buckets(
                 list.push(record);
             }
         }
+        let buyers = members
+            .iter()
+            .filter(|((_, kind, _), _)| *kind == RecordKind::Lockup)
+            .map(|(id, records)| {
+                let deals = records.iter().filter_map(|r| match r {
+                    Record::Lockup(l) => Some(l),
+                    _ => None,
+                });
+                (id.clone(), concentration::buyer_months(deals))
+            })
+            .collect();
         let summaries = members
             .into_iter()
             .filter(|(_, records)| !records.is_empty())
@@ -478,9 +499,56 @@ async fn recompute_buckets(
                 (id, (summary, points))
             })
             .collect();
-        Ok((decoded, summaries))
+        Ok((decoded, summaries, buyers))
     })
     .await
+}
+
+/// Replaces the buyer totals of the touched lock-up buckets (none left for a bucket left
+/// empty); returns the rows written. No statement when the batch touched no lock-ups.
+async fn write_buyers(
+    conn: &mut PgConnection,
+    touched: &BTreeSet<BucketId>,
+    buyers: &BTreeMap<BucketId, Vec<BuyerMonth>>,
+) -> Result<u64, sqlx::Error> {
+    let lockups: Vec<&BucketId> = touched.iter().filter(|(_, kind, _)| *kind == RecordKind::Lockup).collect();
+    if lockups.is_empty() {
+        return Ok(0);
+    }
+    let providers: Vec<&str> = lockups.iter().map(|(p, _, _)| p.as_str()).collect();
+    let months: Vec<NaiveDate> = lockups.iter().map(|(_, _, m)| *m).collect();
+    sqlx::query(
+        "DELETE FROM projection_buyers b
+         USING UNNEST($1::text[], $2::date[]) AS touched (provider, month)
+         WHERE b.provider = touched.provider AND b.month = touched.month",
+    )
+    .bind(&providers)
+    .bind(&months)
+    .execute(&mut *conn)
+    .await?;
+    let (mut providers, mut months, mut keys, mut totals) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((provider, _, month), of_bucket) in buyers {
+        for buyer in of_bucket {
+            providers.push(provider.as_str());
+            months.push(*month);
+            keys.push(buyer.key.as_str());
+            totals.push(serde_json::to_vec(buyer).unwrap_or_default());
+        }
+    }
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query(
+        "INSERT INTO projection_buyers (provider, month, buyer, totals)
+         SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::bytea[])",
+    )
+    .bind(&providers)
+    .bind(&months)
+    .bind(&keys)
+    .bind(&totals)
+    .execute(conn)
+    .await?;
+    Ok(keys.len() as u64)
 }
 
 /// Runs pure computation on the blocking pool.
@@ -638,7 +706,9 @@ async fn head_state(conn: &mut PgConnection) -> Result<(u64, i32), sqlx::Error> 
 
 /// Empties the projection, to fold again from entry 0 under this code's rules.
 async fn reset(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("TRUNCATE projection_latest, projection_buckets, projection_providers").execute(&mut *conn).await?;
+    sqlx::query("TRUNCATE projection_latest, projection_buckets, projection_providers, projection_buyers")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE projection_head SET tree_size = 0, version = $1")
         .bind(PROJECTION_VERSION)
         .execute(conn)
@@ -817,6 +887,18 @@ pub async fn unreadable(
     .bind(kind)
     .fetch_one(&mut *conn)
     .await?;
+    Ok((to_u64(count), unreadable_listed(conn, kind, limit).await?))
+}
+
+/// The first `limit` latest versions that no longer decode (of one kind, if given), in entry
+/// order, as (index, provider, kind, reason): through their partial index, without counting
+/// them (a count runs over the whole table when its statistics are stale, as after a bulk
+/// load; the providers' counts already hold it).
+pub async fn unreadable_listed(
+    conn: &mut PgConnection,
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(u64, String, String, String)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT idx, provider, kind, unreadable FROM projection_latest
          WHERE unreadable IS NOT NULL AND ($1::text IS NULL OR kind = $1) ORDER BY idx LIMIT $2",
@@ -825,11 +907,7 @@ pub async fn unreadable(
     .bind(limit.max(0))
     .fetch_all(conn)
     .await?;
-    let listed = rows
-        .iter()
-        .map(|row| Ok((to_u64(row.try_get(0)?), row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((to_u64(count), listed))
+    rows.iter().map(|row| Ok((to_u64(row.try_get(0)?), row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).collect()
 }
 
 /// The latest readable versions matching `query`, in entry order, as (provider, index, record).
@@ -873,14 +951,15 @@ pub async fn latest_records(
         statement = statement.bind(value);
     }
     let rows = statement.fetch_all(conn).await?;
-    rows.iter()
-        .map(|row| {
-            let index = to_u64(row.try_get(1)?);
-            let entry = TypedEntry::decode(row.try_get(2)?).map_err(|e| decode_error(format!("entry {index}: {e}")))?;
-            let record = entry.record.map_err(|e| decode_error(format!("entry {index}: {e}")))?;
-            Ok((row.try_get(0)?, index, record))
-        })
-        .collect()
+    rows.iter().map(latest_record).collect()
+}
+
+/// A row of (provider, index, entry bytes) as (provider, index, its record).
+fn latest_record(row: &sqlx::postgres::PgRow) -> Result<(String, u64, Record), sqlx::Error> {
+    let index = to_u64(row.try_get(1)?);
+    let entry = TypedEntry::decode(row.try_get(2)?).map_err(|e| decode_error(format!("entry {index}: {e}")))?;
+    let record = entry.record.map_err(|e| decode_error(format!("entry {index}: {e}")))?;
+    Ok((row.try_get(0)?, index, record))
 }
 
 /// The dashboard points of every bucket of `kind` whose month can hold a date in
@@ -953,6 +1032,44 @@ pub async fn places(conn: &mut PgConnection) -> Result<(Vec<String>, Vec<String>
         regions.insert(row.try_get::<String, _>(1)?);
     }
     Ok((resources.into_iter().collect(), regions.into_iter().collect()))
+}
+
+/// Every provider's buyer totals (`projection_buyers`), as (provider, totals): a few rows per
+/// provider and month of deals, whatever the number of deals.
+pub async fn buyer_totals(conn: &mut PgConnection) -> Result<Vec<(String, BuyerMonth)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT provider, totals FROM projection_buyers ORDER BY provider, month, buyer")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let provider: String = row.try_get(0)?;
+            let totals = serde_json::from_slice(row.try_get(1)?)
+                .map_err(|e| decode_error(format!("buyer totals of {provider}: {e}")))?;
+            Ok((provider, totals))
+        })
+        .collect()
+}
+
+/// The latest readable lock-ups in the buckets holding deals of `buyer` (a normalised name),
+/// in entry order, as (provider, index, record): the buckets are found through the buyer's
+/// totals, so this reads that buyer's months, not every deal. (A bucket also holds other
+/// buyers' deals: the caller keeps the buyer's own.)
+pub async fn lockups_of_buyer(conn: &mut PgConnection, buyer: &str) -> Result<Vec<(String, u64, Record)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT l.provider, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx)
+         FROM projection_buyers b
+         CROSS JOIN LATERAL (
+             SELECT l.provider, l.idx FROM projection_latest l
+             WHERE l.month = b.month AND l.provider = b.provider AND l.kind = 'lockup' AND l.unreadable IS NULL
+             OFFSET 0
+         ) l
+         WHERE b.buyer = $1
+         ORDER BY l.idx",
+    )
+    .bind(buyer)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(latest_record).collect()
 }
 
 #[cfg(test)]

@@ -62,15 +62,11 @@ fn waits(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
         "Lines: median wait in hours per month for the newcomer and on-demand tiers, {both} on the same axes ({}).{more}",
         labels(&lines)
     );
+    let caption = format!(
+        "Median wait of the newcomer and on-demand tiers, monthly (median across each provider's resources and regions), {both}.{more}"
+    );
     let axis = ValueAxis { title: "median wait (hours)", decimals: 1 };
-    let svg = charts::lines(&Frame::inline("compare-waits", &title), &description, &axis, &lines)?;
-    Some(PageChart {
-        svg,
-        caption: format!(
-            "Median wait of the newcomer and on-demand tiers, monthly (median across each provider's resources and regions), {both}.{more}"
-        ),
-        figures: Figures::of_lines(&lines, 2),
-    })
+    line_chart(Frame::inline("compare-waits", &title), &description, &axis, &lines, caption, 2)
 }
 
 fn acceptance(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
@@ -172,14 +168,10 @@ fn prices(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
     );
     let axis_title = format!("price per accelerator-hour ({currency})");
     let axis = ValueAxis { title: &axis_title, decimals: 2 };
-    let svg = charts::lines(&Frame::inline("compare-prices", &title), &description, &axis, &lines)?;
-    Some(PageChart {
-        svg,
-        caption: format!(
-            "Monthly median price per accelerator-hour in {currency} across regions, per resource and pricing model (series both disclose first), {both}.{more}"
-        ),
-        figures: Figures::of_lines(&lines, 2),
-    })
+    let caption = format!(
+        "Monthly median price per accelerator-hour in {currency} across regions, per resource and pricing model (series both disclose first), {both}.{more}"
+    );
+    line_chart(Frame::inline("compare-prices", &title), &description, &axis, &lines, caption, 2)
 }
 
 fn lockups(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
@@ -198,14 +190,24 @@ fn lockups(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
         labels(&lines)
     );
     let axis = ValueAxis { title: "locked up (% of capacity)", decimals: 0 };
-    let svg = charts::lines(&Frame::inline("compare-lockups", &title), &description, &axis, &lines)?;
-    Some(PageChart {
-        svg,
-        caption: format!(
-            "At each capacity filing: the share of capacity held by deals in force, {both}. The newcomer set-aside is in the table above."
-        ),
-        figures: Figures::of_lines(&lines, 1),
-    })
+    let caption = format!(
+        "At each capacity filing: the share of capacity held by deals in force, {both}. The newcomer set-aside is in the table above."
+    );
+    line_chart(Frame::inline("compare-lockups", &title), &description, &axis, &lines, caption, 1)
+}
+
+/// `lines` drawn in `frame` with their caption, and tabled with `decimals` decimals; none
+/// when no line has a point.
+fn line_chart(
+    frame: Frame<'_>,
+    description: &str,
+    axis: &ValueAxis<'_>,
+    lines: &[Line],
+    caption: String,
+    decimals: usize,
+) -> Option<PageChart> {
+    let svg = charts::lines(&frame, description, axis, lines)?;
+    Some(PageChart { svg, caption, figures: Figures::of_lines(lines, decimals) })
 }
 
 fn labels(lines: &[Line]) -> String {

@@ -1,9 +1,11 @@
 //! `/counterparties` and `/counterparties/{slug}`: who holds the market's capacity
 //! (issue 19, part 2). The market is computed once per checkpoint from the projection —
-//! the latest lock-ups (read through the kind index, with their entries) and the capacity
-//! buckets' per-date totals — and kept with the snapshot; the pages are kept too, so a
-//! repeated view is a lookup, whatever the ledger's size.
+//! the buyer totals per provider and month of deals (`projection_buyers`) and the capacity
+//! buckets' per-date totals, never the lock-ups themselves — and kept with the snapshot; a
+//! buyer's page reads that buyer's deals alone. The pages are kept too, so a repeated view
+//! is a lookup, whatever the ledger's size.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use askama::Template;
@@ -15,13 +17,14 @@ use chrono::NaiveDate;
 use super::cite::Citation;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
-use crate::analytics::concentration::{self, Buyer, Market, MarketMonth, ProviderMarket};
+use crate::analytics::concentration::{self, Buyer, Market, MarketMonth, ProviderMarket, normalise};
 use crate::api::extract::Path;
 use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
 use crate::db;
 use crate::error::{AppError, PageError};
 use crate::projection::bucket::BucketSummary;
 use crate::records::kinds::Exclusivity;
+use crate::records::kinds::Lockup;
 use crate::records::{Record, RecordKind};
 
 /// Buyers drawn on the market's share chart (the table lists them all).
@@ -36,15 +39,7 @@ pub async fn market(state: &AppState, snapshot: &Snapshot) -> Result<Arc<Market>
     }
     let slugs: Vec<String> = snapshot.providers.iter().map(|p| p.slug.to_string()).collect();
     let mut conn = state.pool.acquire().await?;
-    let query = db::projection::LatestQuery {
-        provider: None,
-        kind: Some(RecordKind::Lockup),
-        resource: None,
-        region: None,
-        from: None,
-        to: None,
-    };
-    let deals = db::projection::latest_records(&mut conn, &query).await?;
+    let buyers = db::projection::buyer_totals(&mut conn).await?;
     let capacity = db::projection::bucket_summaries(&mut conn, RecordKind::Capacity, &slugs).await?;
     drop(conn);
     let mut providers: std::collections::BTreeMap<String, ProviderMarket> = slugs
@@ -58,14 +53,37 @@ pub async fn market(state: &AppState, snapshot: &Snapshot) -> Result<Arc<Market>
             p.capacity.extend(summary.capacity.iter().map(|(date, total, _)| (*date, *total)));
         }
     }
-    for (provider, index, record) in deals {
-        if let (Record::Lockup(lockup), Some(p)) = (record, providers.get_mut(&provider)) {
-            p.deals.push((Some(index), lockup));
+    for (provider, totals) in buyers {
+        if let Some(p) = providers.get_mut(&provider) {
+            p.buyers.push(totals);
         }
     }
     let providers: Vec<ProviderMarket> = providers.into_values().collect();
     let market = concentration::market(&providers);
     Ok(snapshot.memo.put("market".into(), Arc::new(market)))
+}
+
+/// A buyer's deals at the registered providers, newest first (then by provider and entry):
+/// the lock-ups of the buckets its totals name, those filed under its name kept.
+async fn deals_of(
+    state: &AppState,
+    snapshot: &Snapshot,
+    buyer: &Buyer,
+) -> Result<Vec<(String, u64, Lockup)>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let read = db::projection::lockups_of_buyer(&mut conn, &buyer.key.key).await?;
+    drop(conn);
+    let mut deals: Vec<(String, u64, Lockup)> = read
+        .into_iter()
+        .filter_map(|(provider, index, record)| match record {
+            Record::Lockup(l) if normalise(&l.counterparty) == buyer.key && snapshot.provider(&provider).is_some() => {
+                Some((provider, index, l))
+            }
+            _ => None,
+        })
+        .collect();
+    deals.sort_by(|a, b| b.2.start_date.cmp(&a.2.start_date).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.cmp(&b.1)));
+    Ok(deals)
 }
 
 /// The next multiple of 5 % at or past the longest bar (100 % at most unless a bar outgrows it).
@@ -128,7 +146,7 @@ pub struct BuyerRow {
     /// Providers it has deals with.
     pub providers: usize,
     /// Deals, in force and past.
-    pub deals: usize,
+    pub deals: u64,
     /// Accelerators in force in the latest month.
     pub accelerators: u64,
     /// Their share of all disclosed capacity.
@@ -237,8 +255,8 @@ impl MarketPage {
                         slug: b.key.slug.clone(),
                         name: b.name.clone(),
                         aliases: b.aliases.iter().map(|a| a.name.clone()).collect(),
-                        providers: b.providers().len(),
-                        deals: b.deals.len(),
+                        providers: b.providers.len(),
+                        deals: b.deals,
                         accelerators: latest.map_or(0, |h| h.accelerators),
                         share: percent(latest.and_then(|h| h.share)),
                     }
@@ -271,14 +289,11 @@ impl MarketPage {
 
 /// `/counterparties`.
 pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let snapshot = snapshot::current(&state).await?;
-    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
-        return Ok(fresh);
-    }
     let key = "/counterparties";
-    if let Some(page) = super::kept(&headers, &snapshot, key, "text/html; charset=utf-8") {
-        return Ok(page);
-    }
+    let snapshot = match snapshot::kept_or_current(&state, &headers, key).await? {
+        ControlFlow::Continue(snapshot) => snapshot,
+        ControlFlow::Break(answer) => return Ok(answer),
+    };
     let market = market(&state, &snapshot).await?;
     let cite = Citation::new(&state, &snapshot, "buyers of capacity across the market", key);
     let page = MarketPage::new(&market, snapshot.clone(), cite);
@@ -332,7 +347,13 @@ pub struct BuyerPage {
 }
 
 impl BuyerPage {
-    fn new(market: &Market, buyer: &Buyer, snapshot: Arc<Snapshot>, cite: Citation) -> Self {
+    fn new(
+        market: &Market,
+        buyer: &Buyer,
+        deals: &[(String, u64, Lockup)],
+        snapshot: Arc<Snapshot>,
+        cite: Citation,
+    ) -> Self {
         let name_of = |slug: &str| snapshot.provider(slug).map_or_else(|| slug.to_owned(), |p| p.display_name.clone());
         let on = market.latest().map(|m| m.on);
         let chart = charts::lines(
@@ -352,20 +373,18 @@ impl BuyerPage {
                 .iter()
                 .map(|a| (a.name.clone(), a.providers.iter().map(|p| (p.clone(), name_of(p))).collect()))
                 .collect(),
-            deals: buyer
-                .deals
+            deals: deals
                 .iter()
-                .map(|d| DealRow {
-                    provider: d.provider.clone(),
-                    provider_name: name_of(&d.provider),
-                    alias: d.lockup.counterparty.clone(),
-                    accelerators: d.lockup.accelerators,
-                    exclusivity: d.lockup.exclusivity.as_str().replace('_', " "),
-                    start: d.lockup.start_date,
-                    end: d.lockup.end_date,
-                    in_force: on
-                        .is_some_and(|on| d.lockup.start_date <= on && d.lockup.end_date.is_none_or(|e| on < e)),
-                    entry: d.entry,
+                .map(|(provider, entry, lockup)| DealRow {
+                    provider: provider.clone(),
+                    provider_name: name_of(provider),
+                    alias: lockup.counterparty.clone(),
+                    accelerators: lockup.accelerators,
+                    exclusivity: lockup.exclusivity.as_str().replace('_', " "),
+                    start: lockup.start_date,
+                    end: lockup.end_date,
+                    in_force: on.is_some_and(|on| lockup.start_date <= on && lockup.end_date.is_none_or(|e| on < e)),
+                    entry: Some(*entry),
                 })
                 .collect(),
             on,
@@ -389,18 +408,16 @@ pub async fn show(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    let snapshot = snapshot::current(&state).await?;
-    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
-        return Ok(fresh);
-    }
     let key = format!("/counterparties/{slug}");
-    if let Some(page) = super::kept(&headers, &snapshot, &key, "text/html; charset=utf-8") {
-        return Ok(page);
-    }
+    let snapshot = match snapshot::kept_or_current(&state, &headers, &key).await? {
+        ControlFlow::Continue(snapshot) => snapshot,
+        ControlFlow::Break(answer) => return Ok(answer),
+    };
     let market = market(&state, &snapshot).await?;
     let buyer = market.buyer(&slug).ok_or(AppError::NotFound)?;
+    let deals = deals_of(&state, &snapshot, buyer).await?;
     let cite = Citation::new(&state, &snapshot, format!("capacity held by {}", buyer.name), &key);
-    let page = BuyerPage::new(&market, buyer, snapshot.clone(), cite);
+    let page = BuyerPage::new(&market, buyer, &deals, snapshot.clone(), cite);
     Ok(super::render_kept(&page, &headers, &snapshot, &key))
 }
 

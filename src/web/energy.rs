@@ -3,6 +3,7 @@
 //! records through [`crate::analytics::energy`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rust_decimal::prelude::ToPrimitive;
 
@@ -17,6 +18,7 @@ use crate::records::{Record, RecordKind};
 pub const METHOD: &str = "Emissions = energy (MWh) × location-based grid intensity (gCO2e/kWh) ÷ 1,000, in tCO2e. Carbon per accelerator-hour divides those emissions by the accelerator-hours of the period: the accelerators of the provider's newest capacity filing per resource in the same region dated before the period ends, × the hours in the period, × the filed utilisation when every resource reports one (per accelerator-hour in use), otherwise without it (per installed accelerator-hour). Where no capacity was filed for the region, or several sites of one region filed energy for the period, it is not derivable and no number is shown. Nothing here is reported by the provider.";
 
 /// A provider's energy section.
+#[derive(Clone)]
 pub struct EnergySection {
     /// Every energy filing with what is derived from it, oldest first.
     pub rows: Vec<EnergyRow>,
@@ -25,8 +27,26 @@ pub struct EnergySection {
 }
 
 impl EnergySection {
-    /// The section of `provider` (display name `name`): its latest energy and capacity records.
+    /// The section of `provider` (display name `name`): its latest energy and capacity records,
+    /// read when the provider's latest records changed (the held snapshot says when), else
+    /// carried over from the last view: they are every energy and capacity filing of the
+    /// provider, so reading them on each checkpoint's first view grew with its history.
     pub async fn of(state: &AppState, provider: &str, name: &str) -> Result<Self, AppError> {
+        type Kept = (u64, String, EnergySection);
+        let key = format!("energy:{provider}");
+        let changed_at = state.snapshots.latest().and_then(|s| s.changed_at(provider));
+        let carried = state.snapshots.carried();
+        if let Some(kept) = carried.get::<Kept>(&key).filter(|k| Some(k.0) == changed_at && k.1 == name) {
+            return Ok(kept.2.clone());
+        }
+        let section = Self::read(state, provider, name).await?;
+        if let Some(changed_at) = changed_at {
+            carried.put(key, Arc::new((changed_at, name.to_owned(), section.clone())));
+        }
+        Ok(section)
+    }
+
+    async fn read(state: &AppState, provider: &str, name: &str) -> Result<Self, AppError> {
         let mut conn = state.pool.acquire().await?;
         let read =
             |kind| LatestQuery { provider: Some(provider.to_owned()), kind: Some(kind), ..LatestQuery::default() };

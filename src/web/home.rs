@@ -3,9 +3,15 @@
 //! the ledger holds right now, the latest disclosures in words, and every provider with
 //! its grade. Rendered once per checkpoint and kept (`super::render_kept`): every figure
 //! comes from the snapshot (the providers' digests and acceptance buckets, folded when it
-//! is loaded) and the memoised compliance report, never from the entries.
+//! is loaded) and each provider's missing filings, never from the entries. What a new
+//! checkpoint leaves as it was is carried over (`SnapshotCache::carried`): each provider's
+//! missing filings until its entries, the registry or the day change, and each story's
+//! chart until its figures change, so a first view after an append recomputes the
+//! providers that append concerns, not every provider.
 
 use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
@@ -15,10 +21,11 @@ use chrono::NaiveDate;
 use super::disclosure_words::{Described, described};
 use super::snapshot::Snapshot;
 use crate::AppState;
+use crate::analytics::compliance::{PeriodStatus, Status};
 use crate::analytics::headline::{self, Overdue, PeriodAcceptance};
 use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
 use crate::db;
-use crate::error::PageError;
+use crate::error::{AppError, PageError};
 use crate::providers::Provider;
 
 /// Providers shown in each ranking (lock-ups, overdue filings).
@@ -106,9 +113,8 @@ pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap)
         described(&mut conn, &newest).await?
     };
     let acceptance = snapshot.acceptance_by_month.clone();
-    let report = super::compliance::report(&state, &snapshot).await?;
     let as_of = snapshot.signed_at.date_naive();
-    let overdue = ranked(&snapshot, headline::most_overdue(&report.periods, as_of, RANKED), |o| &o.provider);
+    let overdue = ranked(&snapshot, most_overdue(&state, &snapshot).await?.0, |o| &o.provider);
     let lockups = ranked(
         &snapshot,
         headline::largest_lockups(
@@ -138,12 +144,22 @@ pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap)
         latest,
         signed_at: Some(snapshot.signed_at),
         waits_link: waits_link(&headline),
-        waits_chart: waits_chart(&headline),
-        acceptance_chart: acceptance_chart(&acceptance),
+        waits_chart: carried_chart(&state, "waits", headline.monthly_waits.clone(), || waits_chart(&headline)),
+        acceptance_chart: carried_chart(&state, "acceptance", acceptance.clone(), || acceptance_chart(&acceptance)),
         acceptance,
-        lockups_chart: lockups_chart(&lockups),
+        lockups_chart: carried_chart(
+            &state,
+            "lockups",
+            lockups.iter().map(|r| (r.name.clone(), r.figure.locked_share())).collect::<Vec<_>>(),
+            || lockups_chart(&lockups),
+        ),
         lockups,
-        overdue_chart: overdue_chart(&overdue),
+        overdue_chart: carried_chart(
+            &state,
+            "overdue",
+            overdue.iter().map(|r| (r.name.clone(), r.figure.days, r.figure.missing)).collect::<Vec<_>>(),
+            || overdue_chart(&overdue),
+        ),
         overdue,
         as_of: Some(as_of),
         headline,
@@ -151,6 +167,74 @@ pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap)
         cite,
     };
     Ok(super::render_kept(&page, &headers, &snapshot, "/"))
+}
+
+/// Providers whose missing filings are recomputed one by one (each from its own sums); with
+/// more than this many to recompute (the first view, a new day, a registry change), the
+/// whole compliance report is computed once instead.
+const ONE_BY_ONE: usize = 8;
+
+/// Each provider's missing filings, with what they were computed from: the snapshot its
+/// newest entry appeared in, the registry's version and the day.
+type MissingHeld = HashMap<String, ((u64, i64, NaiveDate), Arc<Vec<PeriodStatus>>)>;
+
+/// The providers most overdue on their filings at `snapshot` (as the compliance report
+/// counts them), and how many providers' filings were read to rank them. A provider's
+/// missing filings are carried over from the previous checkpoint unless it filed since,
+/// the registry changed or the day turned: a new entry costs its provider's own sums,
+/// not a report over every provider's filings.
+pub async fn most_overdue(state: &AppState, snapshot: &Snapshot) -> Result<(Vec<Overdue>, usize), AppError> {
+    const CARRIED: &str = "home:missing";
+    let today = snapshot.signed_at.date_naive();
+    let held = state.snapshots.carried().get::<MissingHeld>(CARRIED).unwrap_or_default();
+    let mut now = MissingHeld::with_capacity(snapshot.providers.len());
+    let mut stale = Vec::new();
+    for provider in &snapshot.providers {
+        let slug = provider.slug.as_str();
+        let (filed_at, registry) = snapshot.filings_key(slug);
+        let key = (filed_at, registry, today);
+        match held.get(slug).filter(|(k, _)| *k == key) {
+            Some(kept) => {
+                now.insert(slug.to_owned(), kept.clone());
+            }
+            None => stale.push((slug, key)),
+        }
+    }
+    fn missing<'a>(periods: impl Iterator<Item = &'a PeriodStatus>) -> Arc<Vec<PeriodStatus>> {
+        Arc::new(periods.filter(|p| p.status == Status::Missing).cloned().collect())
+    }
+    if stale.len() > ONE_BY_ONE {
+        let report = super::compliance::report(state, snapshot).await?;
+        for (slug, key) in &stale {
+            now.insert((*slug).to_owned(), (*key, missing(report.of(slug))));
+        }
+    } else {
+        for (slug, key) in &stale {
+            let report = super::compliance::provider_report(state, snapshot, slug).await?;
+            now.insert((*slug).to_owned(), (*key, missing(report.periods.iter())));
+        }
+    }
+    let periods: Vec<PeriodStatus> = now.values().flat_map(|(_, m)| m.iter().cloned()).collect();
+    let ranking = headline::most_overdue(&periods, today, RANKED);
+    state.snapshots.carried().put(CARRIED.to_owned(), Arc::new(now));
+    Ok((ranking, stale.len()))
+}
+
+/// A story's chart, carried over from the previous checkpoint while its figures are the
+/// same (`inputs`): drawing the four stories (two drawings each) is most of the page's work.
+fn carried_chart<K: PartialEq + Send + Sync + 'static>(
+    state: &AppState,
+    story: &str,
+    inputs: K,
+    draw: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    let key = format!("home:chart:{story}");
+    if let Some(kept) = state.snapshots.carried().get::<(K, Option<String>)>(&key).filter(|kept| kept.0 == inputs) {
+        return kept.1.clone();
+    }
+    let svg = draw();
+    state.snapshots.carried().put(key, Arc::new((inputs, svg.clone())));
+    svg
 }
 
 /// Each figure with its provider's display name (its slug if it is no longer registered).
@@ -421,6 +505,33 @@ mod tests {
         assert_eq!(after.acceptance_by_month, fresh.acceptance_by_month);
         let decided: u64 = fresh.acceptance_by_month.iter().map(|m| m.newcomers.1 + m.others.1).sum();
         assert_eq!(decided, fresh.headline.newcomer_decisions.1 + fresh.headline.other_decisions.1);
+    }
+
+    /// The overdue ranking after an append reads the filings of the provider that filed
+    /// alone (the others' missing filings are carried over), and ranks as the whole
+    /// compliance report does.
+    #[tokio::test]
+    async fn the_overdue_ranking_reads_the_filer_alone_and_agrees_with_the_whole_report() {
+        let app = TestApp::with_demo().await;
+        let token = app.provider_token("corvid-gpu").await;
+        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let (_, read) = super::most_overdue(&app.state, &snapshot).await.expect("ranking");
+        assert_eq!(read, snapshot.providers.len(), "the first view reads every provider");
+        let record = serde_json::json!({"kind": "capacity", "as_of": "2026-11-02", "resource": "nvidia-h100-80gb",
+            "region": "us-central", "total_accelerators": 640, "newcomer_set_aside": 40});
+        app.post("/api/v1/records", "application/json", format!("[{record}]"), Some(&token), &[])
+            .await
+            .assert_status(StatusCode::CREATED);
+        let after = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let (ranking, read) = super::most_overdue(&app.state, &after).await.expect("ranking");
+        assert_eq!(read, 1, "the provider that filed");
+        let report = crate::web::compliance::report(&app.state, &after).await.expect("report");
+        let whole =
+            crate::analytics::headline::most_overdue(&report.periods, after.signed_at.date_naive(), super::RANKED);
+        assert_eq!(ranking, whole);
+        assert!(!ranking.is_empty());
+        let (_, read) = super::most_overdue(&app.state, &after).await.expect("ranking");
+        assert_eq!(read, 0, "nothing new: nothing read");
     }
 
     #[tokio::test]

@@ -359,6 +359,26 @@ fn top_providers(mut items: Vec<(String, f64, Vec<String>)>) -> (Vec<(String, f6
     (items, all)
 }
 
+/// Per provider: its name, its percentage and its table row.
+type PercentItems = Vec<(String, f64, Vec<String>)>;
+
+/// The providers with the highest percentages ([`top_providers`]), the words naming those
+/// left out, and their bars.
+fn percent_bars(items: PercentItems) -> (PercentItems, String, Vec<Bar>) {
+    let (items, all) = top_providers(items);
+    let left_out = left_out_words(all, items.len());
+    let bars = items
+        .iter()
+        .map(|(name, value, _)| Bar {
+            label: name.clone(),
+            value: Some(*value),
+            group: 0,
+            text: format!("{value:.1} %"),
+        })
+        .collect();
+    (items, left_out, bars)
+}
+
 fn left_out_words(all: usize, shown: usize) -> String {
     if all > shown {
         format!(" The {shown} highest of {all} providers are drawn; the table lists all.")
@@ -438,17 +458,7 @@ fn lockups_chart(
             Some((name, percent, row))
         })
         .collect();
-    let (items, all) = top_providers(items);
-    let left_out = left_out_words(all, items.len());
-    let bars: Vec<Bar> = items
-        .iter()
-        .map(|(name, value, _)| Bar {
-            label: name.clone(),
-            value: Some(*value),
-            group: 0,
-            text: format!("{value:.1} %"),
-        })
-        .collect();
+    let (items, left_out, bars) = percent_bars(items);
     let words: Vec<String> =
         items.iter().map(|(name, value, row)| format!("{name} {value:.1} % on {}", row[1])).collect();
     let over = if over.is_empty() {
@@ -504,17 +514,7 @@ fn capacity_chart(
             (name.clone(), share, vec![name, total.to_string(), set_aside.to_string(), format!("{share:.1} %")])
         })
         .collect();
-    let (items, all) = top_providers(items);
-    let left_out = left_out_words(all, items.len());
-    let bars: Vec<Bar> = items
-        .iter()
-        .map(|(name, value, _)| Bar {
-            label: name.clone(),
-            value: Some(*value),
-            group: 0,
-            text: format!("{value:.1} %"),
-        })
-        .collect();
+    let (items, left_out, bars) = percent_bars(items);
     let words: Vec<String> = items.iter().map(|(name, value, _)| format!("{name} {value:.1} %")).collect();
     let title = "Capacity set aside for newcomers, per provider";
     let description = format!(

@@ -173,3 +173,52 @@ async fn rendered_pages_are_kept_per_checkpoint() {
     let fresh = current(&app.state).await.expect("snapshot");
     assert!(!Arc::ptr_eq(&fresh, &snapshot));
 }
+
+/// A new checkpoint reads what its entries concern: the digest and acceptance buckets of
+/// the one provider that filed, the providers named by the new entries (one), and the
+/// unreadable listing only while a provider counts one (its total comes from the counts).
+#[tokio::test]
+async fn a_new_checkpoint_reads_only_what_its_entries_concern() {
+    let app = TestApp::with_demo().await;
+    let token = app.provider_token("corvid-gpu").await;
+    let first = current(&app.state).await.expect("snapshot");
+    assert!(first.work.digests > 1, "the first load reads every digest");
+    let record = json!({"kind": "capacity", "as_of": "2026-11-02", "resource": "nvidia-h100-80gb",
+        "region": "us-central", "total_accelerators": 640, "newcomer_set_aside": 40});
+    app.post("/api/v1/records", "application/json", format!("[{record}]"), Some(&token), &[])
+        .await
+        .assert_status(StatusCode::CREATED);
+    let after = current(&app.state).await.expect("snapshot");
+    let corvid_months = first.parts["corvid-gpu"].acceptance.len() as u64;
+    assert_eq!(
+        after.work,
+        super::LoadWork {
+            digests: 1,
+            acceptance_buckets: corvid_months,
+            appended_providers: 1,
+            unreadable_listed: false
+        }
+    );
+    assert!(corvid_months < first.work.acceptance_buckets, "one provider's buckets, not everyone's");
+
+    // An entry that no longer decodes: listed (through its index), counted from the counts.
+    let marker = crate::testing::raw_entry("corvid-gpu", "bench_marker", "m-1", json!({"round": 1}), None);
+    app.ledger().append(&app.db.pool, &[marker]).await.expect("append");
+    let with_marker = current(&app.state).await.expect("snapshot");
+    assert!(with_marker.work.unreadable_listed);
+    assert_eq!(with_marker.unreadable.0, 1);
+    assert_eq!(with_marker.unreadable.1.len(), 1);
+    // Another provider files: the listing is carried over, not read again.
+    let token = app.provider_token("nordic-hpc").await;
+    let record = json!({"kind": "capacity", "as_of": "2026-11-03", "resource": "nvidia-h100-80gb",
+        "region": "eu-north", "total_accelerators": 64, "newcomer_set_aside": 4});
+    app.post("/api/v1/records", "application/json", format!("[{record}]"), Some(&token), &[])
+        .await
+        .assert_status(StatusCode::CREATED);
+    let later = current(&app.state).await.expect("snapshot");
+    assert!(!later.work.unreadable_listed);
+    assert_eq!(later.unreadable, with_marker.unreadable);
+    app.state.snapshots.clear();
+    let fresh = current(&app.state).await.expect("snapshot");
+    assert_eq!(fresh.unreadable, later.unreadable, "what a load from nothing lists and counts");
+}

@@ -355,6 +355,7 @@ async fn a_batchs_work_does_not_grow_with_the_providers_history() {
             buckets_recomputed: 1,
             records_decoded: 45,
             providers_merged: 1,
+            buyers_written: 0,
             conflicts: 0,
         },
         "5 superseded rows out, 10 in; the month's 45 other records decoded once"
@@ -374,6 +375,67 @@ async fn an_empty_ledger_has_an_empty_projection() {
     assert_eq!(catch_up(&app.db.pool).await.expect("catch up"), 0);
 }
 
+/// `count` lock-ups of `buyer` (spelt `spelling`) starting in the month `start`, distinct deals.
+fn deals(provider: &str, start: NaiveDate, buyer: &str, count: u32) -> Vec<PendingEntry> {
+    (0..count)
+        .map(|i| {
+            let day = start + chrono::Days::new(u64::from(i % 28));
+            let deal = json!({"kind": "lockup", "counterparty": buyer, "resource": format!("r{i}"), "region": "eu-fi",
+                "accelerators": 10 + i, "start_date": day.to_string(), "exclusivity": "priority",
+                "disclosure_date": day.to_string()});
+            pending(provider, deal, None)
+        })
+        .collect()
+}
+
+/// The market reads buyer totals, one row per provider, month and buyer, however many deals
+/// they sum; they are what the market function computes from the deals themselves; and a
+/// new deal rewrites its month's totals only, however long the history of deals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buyer_totals_are_a_row_per_month_and_buyer_and_a_deal_rewrites_one_month() {
+    let app = TestApp::new().await;
+    let ledger = app.ledger();
+    let mut history = Vec::new();
+    for m in 0..24 {
+        history.extend(deals("p", month(m), "Mistral AI", 30));
+        history.extend(deals("p", month(m), "MISTRAL AI SAS", 5));
+        history.extend(deals("p", month(m), "Big Lab Inc.", 10));
+    }
+    ledger.append(&app.db.pool, &history).await.expect("history");
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    let totals = buyer_totals(&mut conn).await.expect("totals");
+    assert_eq!(totals.len(), 24 * 2, "one row per month and buyer for {} deals", history.len());
+    let lockups: Vec<crate::records::kinds::Lockup> = latest_records(&mut conn, &LatestQuery::default())
+        .await
+        .expect("latest")
+        .into_iter()
+        .filter_map(|(_, _, r)| match r {
+            Record::Lockup(l) => Some(l),
+            _ => None,
+        })
+        .collect();
+    let mut from_deals = concentration::ProviderMarket::of_deals("p", vec![(month(0), 10_000)], &lockups);
+    let mut stored =
+        concentration::ProviderMarket { buyers: totals.into_iter().map(|(_, t)| t).collect(), ..from_deals.clone() };
+    from_deals.buyers.sort_by(|a, b| (a.month, &a.key).cmp(&(b.month, &b.key)));
+    stored.buyers.sort_by(|a, b| (a.month, &a.key).cmp(&(b.month, &b.key)));
+    assert_eq!(stored.buyers, from_deals.buyers);
+    let market = concentration::market(&[stored]);
+    let mistral = market.buyer("mistral-ai").expect("one buyer for both spellings");
+    assert_eq!((mistral.deals, mistral.name.as_str()), (24 * 35, "Mistral AI"));
+    drop(conn);
+
+    // One more deal in month 3: its month's two buyers rewritten, nothing else; the month's
+    // other deals decoded once, not the history's.
+    let mut record = deals("p", month(3), "Mistral AI", 1)[0].record.clone();
+    record["resource"] = json!("brand-new");
+    record["kind"] = json!("lockup");
+    let fresh = [pending("p", record, None)];
+    let work = ledger.append(&app.db.pool, &fresh).await.expect("one deal").projection;
+    assert_eq!((work.buckets_recomputed, work.buyers_written, work.records_decoded), (1, 2, 45));
+    assert_equals_fold(&app.db.pool).await;
+}
+
 /// The stored forms (digests, bucket summaries, bucket points) at [`PROJECTION_VERSION`].
 /// Adding the `energy` kind made a digest's per-kind counts six long while upgraded sites
 /// still held version 2's rows of five: every page answered 500 until the tables were
@@ -386,6 +448,7 @@ fn a_change_to_the_stored_forms_comes_with_a_projection_version_bump() {
         Digest::default().to_bytes(),
         BucketSummary::default().to_bytes(),
         BucketPoints::default().to_bytes(),
+        serde_json::to_vec(&BuyerMonth::default()).expect("buyer totals"),
         format!("{:?}", RecordKind::OPTIONS).into_bytes(),
     ];
     let mut hasher = Sha256::new();
@@ -396,7 +459,7 @@ fn a_change_to_the_stored_forms_comes_with_a_projection_version_bump() {
     let fingerprint = hex::encode(&hasher.finalize()[..8]);
     assert_eq!(
         (PROJECTION_VERSION, fingerprint.as_str()),
-        (3, "413cf703b5ec6df2"),
+        (4, "3a24e78bfe300a82"),
         "the projection's stored forms changed: bump PROJECTION_VERSION and record the new fingerprint"
     );
 }
