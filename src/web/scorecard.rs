@@ -151,14 +151,11 @@ pub async fn show(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    let snapshot = snapshot::current(&state).await?;
-    if let Some(fresh) = super::not_modified(&headers, &snapshot) {
-        return Ok(fresh);
-    }
     let key = format!("/providers/{slug}");
-    if let Some(page) = super::kept(&headers, &snapshot, &key, "text/html; charset=utf-8") {
-        return Ok(page);
-    }
+    let snapshot = match snapshot::kept_or_current(&state, &headers, &key).await? {
+        std::ops::ControlFlow::Continue(snapshot) => snapshot,
+        std::ops::ControlFlow::Break(answer) => return Ok(answer),
+    };
     let provider = snapshot.provider(&slug).cloned().ok_or(AppError::NotFound)?;
     // The first view after a checkpoint that changed this provider reads everything below
     // from the database; none of it depends on the rest, so it is read at once, each on a
