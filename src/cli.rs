@@ -737,18 +737,26 @@ async fn verify_snapshot(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), C
     let database = Database::open_for_command(config::database_config(global)?).await?;
     let result = crate::datasets::snapshot::verify(&database.pool, &dir).await;
     database.close().await?;
-    let (size, checks) = result?;
-    for check in &checks {
-        match &check.problem {
-            None => println!("ok    {}", check.name),
-            Some(problem) => println!("FAIL  {}: {problem}", check.name),
+    let verified = result?;
+    println!(
+        "snapshot format {}, methodology version {} (grades recomputed with it)",
+        verified.versions.format, verified.versions.methodology
+    );
+    if !verified.not_listed.is_empty() {
+        println!("not in this snapshot (added later), not checked: {}", verified.not_listed.join(", "));
+    }
+    for check in &verified.checks {
+        match (&check.problem, &check.note) {
+            (None, None) => println!("ok    {}", check.name),
+            (None, Some(note)) => println!("ok    {} ({note})", check.name),
+            (Some(problem), _) => println!("FAIL  {}: {problem}", check.name),
         }
     }
-    let failed = checks.iter().filter(|c| !c.ok).count() as u64;
+    let failed = verified.checks.iter().filter(|c| !c.ok).count() as u64;
     if failed > 0 {
         return Err(CliError::VerifyFailed(failed));
     }
-    println!("snapshot OK: {} files recomputed from the ledger at checkpoint {size}", checks.len());
+    println!("snapshot OK: {} files recomputed from the ledger at checkpoint {}", verified.checks.len(), verified.size);
     Ok(())
 }
 
@@ -821,6 +829,25 @@ async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     let url = args.from_url.clone().unwrap_or_default();
     let checkpoint = figures::check_entries(&entries, &published.note, &trusted)?;
     println!("{} entries {from} match the signed checkpoint of the snapshot at size {}", entries.len(), published.size);
+    println!(
+        "snapshot format {}, methodology version {}: grades recomputed with version {}",
+        published.versions.format, published.versions.methodology, published.methodology.version
+    );
+    let not_listed: Vec<&str> =
+        crate::datasets::CATALOG.iter().filter(|d| !published.datasets.contains(d)).map(|d| d.name).collect();
+    if !not_listed.is_empty() {
+        println!("not in this snapshot (added later), not checked: {}", not_listed.join(", "));
+    }
+    for name in &published.unknown {
+        println!("NOT CHECKED {name}: not a dataset this gatelog knows (a newer gatelog wrote it)");
+    }
+    let columns = figures::Columns::of(published.versions);
+    if columns == figures::Columns::Published {
+        println!(
+            "CSV files compared column by column by name: the CSV encoding changed after format {}",
+            published.versions.format
+        );
+    }
     // Folded in memory: no database is needed from here on. Each dataset is rendered, compared
     // with the snapshot's file and the live export, and dropped before the next.
     let rederived = figures::Rederived::new(entries, &checkpoint, &published).await?;
@@ -834,15 +861,15 @@ async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
         None => false,
     };
     let mut differences = Vec::new();
-    for dataset in crate::datasets::CATALOG {
+    for dataset in published.datasets.clone() {
         let (name, ours) = rederived.csv(&dataset).await?;
-        differences.extend(figures::compare_file(&name, published.files.remove(&name).as_deref(), &ours));
+        differences.extend(figures::compare_file(&name, published.files.remove(&name).as_deref(), &ours, columns));
         if live {
             let base = url.clone();
             let theirs = tokio::task::spawn_blocking(move || figures::fetch_live_file(&base, &dataset))
                 .await
                 .map_err(|join| RemoteError::Fetch { url: url.clone(), reason: join.to_string() })??;
-            for mut difference in figures::compare_file(&name, Some(&theirs), &ours) {
+            for mut difference in figures::compare_file(&name, Some(&theirs), &ours, figures::Columns::Same) {
                 difference.source = format!("live /data/ export ({})", difference.source);
                 differences.push(difference);
             }
@@ -854,7 +881,7 @@ async fn verify_figures(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), Cl
     for difference in &differences {
         println!("DIFFERENCE {difference}");
     }
-    let files = crate::datasets::CATALOG.len() * if live { 2 } else { 1 };
+    let files = published.datasets.len() * if live { 2 } else { 1 };
     if differences.is_empty() {
         println!("figures at size {}: {files} published files re-derived from the entries: OK", published.size);
         Ok(())

@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::analytics::compliance::Obligation;
-use crate::datasets::snapshot::{CHECKPOINT_FILE, OBLIGATIONS_FILE, Pinned, WriteSink, parse_obligations};
+use crate::analytics::methodology::Methodology;
+use crate::datasets::snapshot::{
+    CHECKPOINT_FILE, OBLIGATIONS_FILE, Pinned, VersionError, Versions, WriteSink, bytes_comparable, parse_obligations,
+};
 use crate::datasets::{CATALOG, Dataset, Format};
 use crate::db::ledger::StoredCheckpoint;
 use crate::ledger::checkpoint::Checkpoint;
@@ -37,6 +40,9 @@ pub enum FiguresError {
     /// What was published is malformed.
     #[error("{0}")]
     Malformed(String),
+    /// The snapshot names a format or methodology this build cannot check.
+    #[error("{0}")]
+    Version(#[from] VersionError),
     /// The entries do not lead to the signed checkpoint: nothing derived from them can be trusted.
     #[error("the entries do not match the signed checkpoint: {0}")]
     Untrusted(String),
@@ -61,7 +67,15 @@ pub struct Published {
     pub signed_at: DateTime<Utc>,
     /// The obligations the compliance report was computed against.
     pub obligations: Vec<Obligation>,
-    /// Every dataset's CSV, by file name.
+    /// Its format and methodology versions.
+    pub versions: Versions,
+    /// The methodology its grades are recomputed with: the one it names.
+    pub methodology: &'static Methodology,
+    /// The datasets it lists (in catalogue order): the ones checked.
+    pub datasets: Vec<Dataset>,
+    /// Files it lists that are no dataset this build knows (written by a newer one): not checked.
+    pub unknown: Vec<String>,
+    /// Every listed dataset's CSV, by file name.
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
@@ -126,8 +140,10 @@ pub fn read_published(dir: &std::path::Path) -> Result<Published, FiguresError> 
     })
 }
 
-/// A snapshot's checkpoint, obligations, signing time and CSV files, each read by `read`
-/// (from a site or a directory); `place` names where, in errors.
+/// A snapshot's checkpoint, obligations, signing time, versions and the CSV files of the
+/// datasets its SHA256SUMS lists, each read by `read` (from a site or a directory); `place`
+/// names where, in errors. A format or methodology this build does not know is refused here,
+/// before any entry is fetched.
 fn published(place: &str, read: impl Fn(&str) -> Result<Vec<u8>, FiguresError>) -> Result<Published, FiguresError> {
     let malformed = |what: String| FiguresError::Malformed(format!("{place}/{what}"));
     let note = String::from_utf8_lossy(&read(CHECKPOINT_FILE)?).into_owned();
@@ -146,12 +162,23 @@ fn published(place: &str, read: impl Fn(&str) -> Result<Vec<u8>, FiguresError>) 
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| malformed(format!("{package_file} has no 'created' time")))?;
+    let versions = Versions::of_package(&package)?;
+    let methodology = versions.methodology()?;
+    let sums = String::from_utf8_lossy(&read("SHA256SUMS")?).into_owned();
+    let listed: Vec<&str> = sums.lines().filter_map(|l| l.split_once("  ").map(|(_, name)| name)).collect();
+    let datasets: Vec<Dataset> =
+        CATALOG.iter().filter(|d| listed.contains(&d.file_name(size, Format::Csv).as_str())).copied().collect();
+    let known = |name: &str| {
+        [CHECKPOINT_FILE, OBLIGATIONS_FILE, package_file].contains(&name)
+            || CATALOG.iter().any(|d| Format::ALL.iter().any(|f| d.file_name(size, *f) == name))
+    };
+    let unknown = listed.iter().filter(|n| !known(n)).map(|n| (*n).to_owned()).collect();
     let mut files = BTreeMap::new();
-    for dataset in CATALOG.iter() {
+    for dataset in &datasets {
         let name = dataset.file_name(size, Format::Csv);
         files.insert(name.clone(), read(&name)?);
     }
-    Ok(Published { size, note, signed_at, obligations, files })
+    Ok(Published { size, note, signed_at, obligations, versions, methodology, datasets, unknown, files })
 }
 
 /// Downloads entries `0..size` from the entry bundles.
@@ -220,7 +247,7 @@ impl Rederived {
             note: published.note.clone(),
             signed_at: published.signed_at,
         };
-        let pinned = Pinned::held(entries, stored, published.obligations.clone())
+        let pinned = Pinned::held(entries, stored, published.obligations.clone(), published.methodology)
             .await
             .map_err(|e| FiguresError::Recompute { dataset: "every dataset".into(), reason: e.to_string() })?;
         Ok(Self { pinned })
@@ -237,7 +264,8 @@ impl Rederived {
     }
 }
 
-/// Every dataset's CSV, re-derived from `entries` (see [`Rederived`]), by file name.
+/// The CSV of every dataset the snapshot lists, re-derived from `entries` (see
+/// [`Rederived`]), by file name.
 pub async fn recompute(
     entries: Vec<Vec<u8>>,
     checkpoint: &Checkpoint,
@@ -245,7 +273,7 @@ pub async fn recompute(
 ) -> Result<BTreeMap<String, Vec<u8>>, FiguresError> {
     let rederived = Rederived::new(entries, checkpoint, published).await?;
     let mut out = BTreeMap::new();
-    for dataset in CATALOG.iter() {
+    for dataset in &published.datasets {
         let (name, bytes) = rederived.csv(dataset).await?;
         out.insert(name, bytes);
     }
@@ -263,10 +291,31 @@ fn csv_rows(bytes: &[u8]) -> csv::StringRecordsIntoIter<&[u8]> {
     csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes).into_records()
 }
 
+/// How a published CSV's columns are matched with the recomputed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// The same columns in the same order (a snapshot of the current format).
+    Same,
+    /// Each published column by name; columns added by a later format are not compared.
+    Published,
+}
+
+impl Columns {
+    /// How a CSV of a snapshot of `versions` is compared.
+    pub fn of(versions: Versions) -> Self {
+        if bytes_comparable(versions.format, Format::Csv) { Self::Same } else { Self::Published }
+    }
+}
+
 /// Compares one published CSV with the recomputed one, cell by cell. Both are read a row
 /// at a time (a million-row file is never held parsed); a file that stops being CSV is one
 /// difference, at the row where it does.
 pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Difference> {
+    diff_csv_columns(source, published, recomputed, Columns::Same)
+}
+
+/// [`diff_csv`], the columns matched as `columns` says.
+pub fn diff_csv_columns(source: &str, published: &[u8], recomputed: &[u8], columns: Columns) -> Vec<Difference> {
     let difference = |row, label: String, column, published: String, recomputed: String| Difference {
         source: source.to_owned(),
         row,
@@ -281,6 +330,8 @@ pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Differ
     let mut out = Vec::new();
     let mut hidden = 0usize;
     let mut header = csv::StringRecord::new();
+    // Per published column, its recomputed column.
+    let mut at: Vec<usize> = Vec::new();
     for i in 0.. {
         let (t, o) = match (theirs.next().transpose(), ours.next().transpose()) {
             (Err(e), _) => {
@@ -296,6 +347,16 @@ pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Differ
         };
         if i == 0 {
             // The header: if it differs, no column can be compared.
+            let by_name = t.as_ref().zip(o.as_ref()).and_then(|(t, o)| {
+                t.iter().map(|name| o.iter().position(|c| c == name)).collect::<Option<Vec<usize>>>()
+            });
+            if columns == Columns::Published
+                && let (Some(positions), Some(t)) = (by_name, &t)
+            {
+                at = positions;
+                header = t.clone();
+                continue;
+            }
             if t.as_ref().map(|t| t.iter().collect::<Vec<_>>()) != o.as_ref().map(|o| o.iter().collect::<Vec<_>>()) {
                 out.push(difference(
                     None,
@@ -307,6 +368,7 @@ pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Differ
                 return out;
             }
             header = o.unwrap_or_default();
+            at = (0..header.len()).collect();
             continue;
         }
         let found = match (t, o) {
@@ -314,10 +376,10 @@ pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Differ
             (Some(t), Some(o)) => header
                 .iter()
                 .enumerate()
-                .filter(|(c, _)| t.get(*c) != o.get(*c))
+                .filter(|(c, _)| t.get(*c) != o.get(at[*c]))
                 .map(|(c, name)| {
-                    let cell = |r: &csv::StringRecord| r.get(c).unwrap_or_default().to_owned();
-                    difference(Some(i), label_of(&o), Some(name.to_owned()), cell(&t), cell(&o))
+                    let (theirs, ours) = (t.get(c).unwrap_or_default(), o.get(at[c]).unwrap_or_default());
+                    difference(Some(i), label_of(&o), Some(name.to_owned()), theirs.to_owned(), ours.to_owned())
                 })
                 .collect(),
             (Some(t), None) => vec![difference(Some(i), label_of(&t), None, joined(&t), "(no such row)".into())],
@@ -339,9 +401,9 @@ pub fn diff_csv(source: &str, published: &[u8], recomputed: &[u8]) -> Vec<Differ
 }
 
 /// Compares one published file (`None`: not published) with its recomputation.
-pub fn compare_file(name: &str, published: Option<&[u8]>, recomputed: &[u8]) -> Vec<Difference> {
+pub fn compare_file(name: &str, published: Option<&[u8]>, recomputed: &[u8], columns: Columns) -> Vec<Difference> {
     match published {
-        Some(theirs) => diff_csv(name, theirs, recomputed),
+        Some(theirs) => diff_csv_columns(name, theirs, recomputed, columns),
         None => vec![Difference {
             source: name.to_owned(),
             row: None,
@@ -357,7 +419,9 @@ pub fn compare_file(name: &str, published: Option<&[u8]>, recomputed: &[u8]) -> 
 pub fn compare(published: &Published, recomputed: &BTreeMap<String, Vec<u8>>) -> Vec<Difference> {
     recomputed
         .iter()
-        .flat_map(|(name, ours)| compare_file(name, published.files.get(name).map(Vec::as_slice), ours))
+        .flat_map(|(name, ours)| {
+            compare_file(name, published.files.get(name).map(Vec::as_slice), ours, Columns::of(published.versions))
+        })
         .collect()
 }
 
@@ -380,7 +444,7 @@ pub fn fetch_live(base: &str, published: &Published) -> Result<Option<BTreeMap<S
         return Ok(None);
     }
     let mut out = BTreeMap::new();
-    for dataset in CATALOG.iter() {
+    for dataset in &published.datasets {
         out.insert(dataset.file_name(published.size, Format::Csv), fetch_live_file(base, dataset)?);
     }
     Ok(Some(out))
@@ -510,6 +574,53 @@ mod tests {
         assert_eq!(compare(&published, &recomputed), Vec::new());
     }
 
+    /// Grades are re-derived with the methodology the snapshot names: a snapshot naming
+    /// version 1 gets version 1 grades, and the same entries re-derived under another version
+    /// (hypothetical here: only version 1 is published) give that version's grades, which
+    /// then differ from the published ones, grades alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grades_are_re_derived_with_the_methodology_the_snapshot_names() {
+        use crate::analytics::grades::Component;
+        static LATER: Methodology = Methodology {
+            version: 2,
+            introduced: "2027-01-01",
+            weights: &[(Component::LockupConcentration, 60.0), (Component::Completeness, 40.0)],
+            newcomer_categories: &["student"],
+            full_set_aside: 0.10,
+            letters: &[(90.0, 'A')],
+            what_changed: "test",
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = TestApp::new().await;
+        let token = app.provider_token("old-cloud").await;
+        let examples = serde_json::Value::Array(crate::records::kinds::examples()).to_string();
+        app.post("/api/v1/records", "application/json", examples, Some(&token), &[]).await;
+        let size = app.tree_size().await;
+        crate::datasets::snapshot::write(&app.db.pool, dir.path(), Some(size)).await.expect("snapshot");
+        let published = read_published(dir.path()).expect("published");
+        assert_eq!((published.versions, published.methodology.version), (Versions::CURRENT, 1));
+        let entries = {
+            let mut conn = app.db.pool.acquire().await.expect("conn");
+            crate::db::ledger::entry_bytes_range(&mut conn, 0, size).await.expect("entries")
+        };
+        let checkpoint = check_entries(&entries, &published.note, &[app.state.ledger.verifier()]).expect("checked");
+        let recomputed = recompute(entries.clone(), &checkpoint, &published).await.expect("recompute");
+        assert_eq!(compare(&published, &recomputed), Vec::new());
+
+        let later = Published { methodology: &LATER, ..published.clone() };
+        let recomputed = recompute(entries, &checkpoint, &later).await.expect("recompute");
+        let grades = crate::datasets::find("grades").expect("grades").file_name(size, Format::Csv);
+        let rows = csv_rows(&recomputed[&grades]).collect::<Result<Vec<_>, _>>().expect("csv");
+        let header: Vec<&str> = rows[0].iter().collect();
+        let at = |name: &str| header.iter().position(|h| *h == name).expect("column");
+        let components: Vec<(&str, &str, &str)> =
+            rows[1..].iter().map(|r| (&r[at("component")], &r[at("weight")], &r[at("methodology")])).collect();
+        assert_eq!(components, [("Lock-up concentration", "60", "2"), ("Reporting completeness", "40", "2")]);
+        let differences = compare(&published, &recomputed);
+        assert!(!differences.is_empty());
+        assert!(differences.iter().all(|d| d.source == grades), "{differences:?}");
+    }
+
     #[tokio::test]
     async fn entries_that_do_not_match_the_checkpoint_are_refused() {
         let app = TestApp::new().await;
@@ -524,6 +635,23 @@ mod tests {
         assert!(error.to_string().contains("do not match the signed checkpoint"), "{error}");
         let stranger = crate::ledger::note::NoteSigner::generate("x.invalid/log").expect("key").verifier();
         assert!(check_entries(&entries, &appended.checkpoint.note, &[stranger]).is_err());
+    }
+
+    #[test]
+    fn an_old_format_csv_is_compared_by_the_columns_it_has() {
+        let old = b"provider,score\r\nacme,70\r\n";
+        let ours = b"provider,score,methodology\r\nacme,70,1\r\n";
+        assert_eq!(diff_csv("x", old, ours)[0].column.as_deref(), Some("(header)"), "same format: same columns");
+        assert!(diff_csv_columns("x", old, ours, Columns::Published).is_empty());
+        let changed = diff_csv_columns("x", b"provider,score\r\nacme,71\r\n", ours, Columns::Published);
+        assert_eq!(
+            (changed[0].row, changed[0].column.as_deref(), changed[0].published.as_str()),
+            (Some(1), Some("score"), "71")
+        );
+        let unknown = diff_csv_columns("x", b"provider,rank\r\nacme,1\r\n", ours, Columns::Published);
+        assert_eq!(unknown[0].column.as_deref(), Some("(header)"), "a published column the ledger does not give");
+        assert_eq!(Columns::of(Versions { format: 1, methodology: 1 }), Columns::Published);
+        assert_eq!(Columns::of(Versions::CURRENT), Columns::Same);
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //!
 //! What is not disclosed scores 0: disclosure is the duty being graded. Letters:
 //! A ≥ 80, B ≥ 65, C ≥ 50, D ≥ 35, F below.
+//!
+//! Those are the weights and bands of methodology version 1; the weights, components,
+//! parameters and bands a grade uses come from a [`Methodology`] version, which the grade
+//! names ([`super::methodology`]).
 
 use std::collections::BTreeSet;
 
@@ -20,12 +24,13 @@ use chrono::NaiveDate;
 
 use super::Disclosures;
 use super::completeness::{KindCompleteness, completeness};
+use super::methodology::{CURRENT, Methodology};
 use super::metrics::{AcceptanceRate, QueuePoint, acceptance_by_category, latest_capacity, locked_on, queue_series};
 
-/// Applicant categories counted as newcomers.
-pub const NEWCOMER_CATEGORIES: [&str; 3] = ["student", "first_time_founder", "civic"];
-/// Set-aside share that earns full marks.
-pub const FULL_SET_ASIDE: f64 = 0.20;
+/// Applicant categories counted as newcomers (by the current methodology).
+pub const NEWCOMER_CATEGORIES: &[&str] = CURRENT.newcomer_categories;
+/// Set-aside share that earns full marks (by the current methodology).
+pub const FULL_SET_ASIDE: f64 = CURRENT.full_set_aside;
 
 /// A graded aspect of access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +50,8 @@ pub enum Component {
 }
 
 impl Component {
-    /// Every component with its weight, in display order.
-    pub const ALL: [(Component, f64); 6] = [
-        (Component::NewcomerAcceptance, 15.0),
-        (Component::SetAside, 10.0),
-        (Component::QueueFairness, 20.0),
-        (Component::LockupConcentration, 25.0),
-        (Component::PriceTransparency, 10.0),
-        (Component::Completeness, 20.0),
-    ];
+    /// Every component the current methodology grades, with its weight, in display order.
+    pub const ALL: &[(Component, f64)] = CURRENT.weights;
 
     /// A label for people.
     pub fn label(self) -> &'static str {
@@ -88,19 +86,15 @@ pub struct Grade {
     pub score: f64,
     /// A–F.
     pub letter: char,
-    /// The six components.
+    /// The components, as the methodology lists them.
     pub components: Vec<ComponentScore>,
+    /// The methodology version it was computed with.
+    pub methodology: u32,
 }
 
-/// The letter for a score.
+/// The letter for a score, by the current methodology.
 pub fn letter(score: f64) -> char {
-    match score {
-        s if s >= 80.0 => 'A',
-        s if s >= 65.0 => 'B',
-        s if s >= 50.0 => 'C',
-        s if s >= 35.0 => 'D',
-        _ => 'F',
-    }
+    CURRENT.letter(score)
 }
 
 /// What a grade is computed from: a provider's figures, however they were obtained (from
@@ -121,20 +115,27 @@ pub struct GradeInputs<'a> {
     pub completeness: Vec<KindCompleteness>,
 }
 
-/// Grades one provider's disclosures over the reporting window `[first, last]` (by month).
+/// Grades one provider's disclosures over the reporting window `[first, last]` (by month),
+/// with the current methodology.
 pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
+    grade_disclosures(d, window, CURRENT)
+}
+
+/// Grades one provider's disclosures over the reporting window with `methodology`.
+pub fn grade_disclosures(d: &Disclosures, window: (NaiveDate, NaiveDate), methodology: &Methodology) -> Grade {
     let acceptance = acceptance_by_category(d).unwrap_or_default();
     let queue = queue_series(d).unwrap_or_default();
     let capacity = latest_capacity(d);
     let with_cost = d.prices.iter().filter(|(_, p)| p.cost_basis_per_accelerator_hour.is_some()).count();
-    grade_from(GradeInputs {
+    let inputs = GradeInputs {
         acceptance: &acceptance,
         capacity,
         locked_at_capacity: capacity.map_or(0, |(date, ..)| locked_on(d, date)),
         tier_medians: &tier_medians(&queue),
         prices: (d.prices.len() as u64, with_cost as u64),
         completeness: completeness(d, window),
-    })
+    };
+    grade_with(inputs, methodology)
 }
 
 /// Each tier's median of the monthly median waits in `series`, by tier name.
@@ -149,18 +150,26 @@ pub fn tier_medians(series: &[QueuePoint]) -> Vec<(String, f64)> {
         .collect()
 }
 
-/// The grade of a provider's figures.
+/// The grade of a provider's figures, with the current methodology.
 pub fn grade_from(inputs: GradeInputs<'_>) -> Grade {
+    grade_with(inputs, CURRENT)
+}
+
+/// The grade of a provider's figures with `methodology`: only the components it lists, with
+/// its weights, parameters and letter bands, in its order.
+pub fn grade_with(inputs: GradeInputs<'_>, methodology: &Methodology) -> Grade {
     let mut components = Vec::new();
     let mut push = |component: Component, value: f64, detail: String| {
-        let weight = Component::ALL.iter().find(|(c, _)| *c == component).map_or(0.0, |(_, w)| *w);
-        components.push(ComponentScore { component, weight, value: value.clamp(0.0, 1.0), detail });
+        if let Some(weight) = methodology.weight(component) {
+            components.push(ComponentScore { component, weight, value: value.clamp(0.0, 1.0), detail });
+        }
     };
+    let full_set_aside = methodology.full_set_aside;
 
     let rates = inputs.acceptance;
     let (accepted, rejected) = rates
         .iter()
-        .filter(|r| NEWCOMER_CATEGORIES.contains(&r.category.as_str()))
+        .filter(|r| methodology.newcomer_categories.contains(&r.category.as_str()))
         .fold((0, 0), |(a, r), rate| (super::add(a, rate.accepted), super::add(r, rate.rejected)));
     match super::add(accepted, rejected) {
         0 => push(Component::NewcomerAcceptance, 0.0, "no decided newcomer applications disclosed".into()),
@@ -177,11 +186,11 @@ pub fn grade_from(inputs: GradeInputs<'_>) -> Grade {
             let share = set_aside as f64 / total as f64;
             push(
                 Component::SetAside,
-                share / FULL_SET_ASIDE,
+                share / full_set_aside,
                 format!(
                     "{set_aside} of {total} accelerators ({:.1} %) set aside on {date}; full marks at {:.0} %",
                     share * 100.0,
-                    FULL_SET_ASIDE * 100.0
+                    full_set_aside * 100.0
                 ),
             );
         }
@@ -238,9 +247,11 @@ pub fn grade_from(inputs: GradeInputs<'_>) -> Grade {
         duties.iter().map(|k| format!("{} {}/{months}", k.kind, k.months_filed)).collect::<Vec<_>>().join(", ");
     push(Component::Completeness, value, format!("months filed of {months}: {detail}"));
 
+    let order = |c: &ComponentScore| methodology.weights.iter().position(|(w, _)| *w == c.component);
+    components.sort_by_key(order);
     let total_weight: f64 = components.iter().map(|c| c.weight).sum();
     let score = 100.0 * components.iter().map(|c| c.weight * c.value).sum::<f64>() / total_weight;
-    Grade { score, letter: letter(score), components }
+    Grade { score, letter: methodology.letter(score), components, methodology: methodology.version }
 }
 
 #[cfg(test)]
@@ -285,5 +296,40 @@ mod tests {
     #[test]
     fn weights_sum_to_one_hundred() {
         assert_eq!(Component::ALL.iter().map(|(_, w)| w).sum::<f64>(), 100.0);
+    }
+
+    /// A later version with other weights, fewer components, another set-aside mark and
+    /// other bands (hypothetical: only version 1 is published) grades differently, and
+    /// grading with version 1 still gives exactly version 1's figures.
+    #[test]
+    fn an_earlier_version_reproduces_its_figures() {
+        static LATER: Methodology = Methodology {
+            version: 2,
+            introduced: "2027-01-01",
+            weights: &[
+                (Component::LockupConcentration, 50.0),
+                (Component::NewcomerAcceptance, 30.0),
+                (Component::Completeness, 20.0),
+            ],
+            newcomer_categories: &["student"],
+            full_set_aside: 0.10,
+            letters: &[(90.0, 'A')],
+            what_changed: "test",
+        };
+        let window = (date("2026-01-01"), date("2026-02-01"));
+        let published = grade(&sample(), window);
+        assert_eq!(published.methodology, 1);
+
+        let later = grade_disclosures(&sample(), window, &LATER);
+        assert_eq!(later.methodology, 2);
+        let listed: Vec<(Component, f64)> = later.components.iter().map(|c| (c.component, c.weight)).collect();
+        assert_eq!(listed, LATER.weights, "its components, weights and order");
+        // Lock-ups 0.75, students 6 of 16, completeness 0.625.
+        let expected = 50.0 * 0.75 + 30.0 * 6.0 / 16.0 + 20.0 * 0.625;
+        assert!((later.score - expected).abs() < 1e-9, "{} vs {expected}", later.score);
+        assert_eq!(later.letter, 'F', "its own bands");
+
+        let again = grade_disclosures(&sample(), window, crate::analytics::methodology::find(1).expect("v1"));
+        assert_eq!(again, published, "version 1 reproduces the version 1 grade, bit for bit");
     }
 }

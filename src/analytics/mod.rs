@@ -10,6 +10,7 @@ pub mod concentration;
 pub mod energy;
 pub mod grades;
 pub mod headline;
+pub mod methodology;
 pub mod metrics;
 pub mod prices;
 

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use super::schema::{Domain, Field, FieldType};
-use super::snapshot::FileSum;
+use super::snapshot::{FileSum, Versions};
 use super::{CATALOG, Format};
 use crate::db::ledger::StoredCheckpoint;
 
@@ -81,8 +81,9 @@ fn mediatype(format: Format) -> &'static str {
 
 /// The package for a snapshot at `checkpoint` whose files have `sums`, as pretty JSON.
 /// Resources are listed CSV first (named as the datasets), then NDJSON (`NAME-ndjson`),
-/// then Parquet (`NAME-parquet`).
-pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
+/// then Parquet (`NAME-parquet`). From format 2 it names the snapshot format and the
+/// methodology version (`gatelog`, a property of our own, as descriptors may carry).
+pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum], versions: Versions) -> Vec<u8> {
     let size = checkpoint.size;
     let resources: Vec<Value> = Format::ALL
         .into_iter()
@@ -141,7 +142,7 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
             Some(resource)
         })
         .collect();
-    let package = json!({
+    let mut package = json!({
         "$schema": PACKAGE_PROFILE,
         "name": format!("gatelog-{size}"),
         "title": format!("Gatelog datasets at ledger checkpoint {size}"),
@@ -154,6 +155,9 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum]) -> Vec<u8> {
         "created": checkpoint.signed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "resources": resources,
     });
+    if let Some(property) = versions.property() {
+        package["gatelog"] = property;
+    }
     let mut out = serde_json::to_vec_pretty(&package).unwrap_or_default();
     out.push(b'\n');
     out
@@ -177,8 +181,9 @@ mod tests {
             .flat_map(|d| Format::ALL.map(|f| d.file_name(7, f)))
             .map(|name| FileSum { name, sha256: "00".repeat(32), bytes: 1, unreadable: Vec::new() })
             .collect();
-        let package: Value = serde_json::from_slice(&describe(&checkpoint, &sums)).expect("json");
+        let package: Value = serde_json::from_slice(&describe(&checkpoint, &sums, Versions::CURRENT)).expect("json");
         assert_eq!(package["$schema"], PACKAGE_PROFILE);
+        assert_eq!(Versions::of_package(&package), Ok(Versions::CURRENT), "it names its versions");
         let resources = package["resources"].as_array().expect("resources");
         assert_eq!(resources.len(), CATALOG.len() * 3);
         for (format, mediatype, first) in [

@@ -109,7 +109,7 @@ impl Table {
                 .digests
                 .iter()
                 .filter(|(slug, digest)| chosen(slug) && digest.records > 0)
-                .flat_map(|(slug, digest)| grade_rows(slug, &digest.grade(window)))
+                .flat_map(|(slug, digest)| grade_rows(slug, &digest.grade_with(window, summaries.methodology)))
                 .collect();
         }
         if self.spans_providers() {
@@ -215,6 +215,7 @@ fn grade_rows(slug: &str, grade: &Grade) -> Vec<Vec<Cell>> {
                 Cell::Number(c.weight),
                 Cell::Number(c.value),
                 Cell::Text(c.detail.clone()),
+                Cell::Int(i64::from(grade.methodology)),
             ]
         })
         .collect()

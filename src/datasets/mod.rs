@@ -10,6 +10,7 @@ pub mod derived;
 pub mod encode;
 pub mod filter;
 pub mod pandas;
+pub mod rows;
 pub mod schema;
 pub mod snapshot;
 pub mod source;

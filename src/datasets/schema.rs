@@ -477,6 +477,8 @@ pub fn grade_fields() -> Vec<Field> {
         Field::new("weight", Number, "Weight of the component.").unit("points"),
         Field::new("value", Number, "Component value, 0 to 1.").unit("fraction"),
         Field::new("detail", Text, "The figures the value was computed from."),
+        Field::new("methodology", Integer, "Methodology version the grade was computed with (see /methodology).")
+            .min(1),
     ]
 }
 

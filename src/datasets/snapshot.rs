@@ -3,6 +3,12 @@
 //! obligations the compliance report was computed from, and a Frictionless
 //! `datapackage.json`. Written once, never overwritten; `gatelog verify
 //! --snapshot DIR` recomputes every file and checks it.
+//!
+//! A snapshot names its format version and the methodology version of its grades
+//! (`datapackage.json`, property `gatelog`; absent: format 1, methodology 1), so that it
+//! still verifies after the software moves on: only the datasets it lists are checked, its
+//! grades are recomputed with its methodology, and a file whose encoding changed after its
+//! format is compared by decoded rows instead of bytes ([`FORMATS`], docs/SNAPSHOTS.md).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,10 +20,12 @@ use sqlx::PgPool;
 use super::cell::Cell;
 use super::encode::{self, CHUNK, Encoder};
 use super::filter::ExportFilter;
+use super::rows;
 use super::source::{self, ExportError, HeldEntries, RowSink};
 use super::summaries::Summaries;
 use super::{CATALOG, Dataset, Format, Source, derived};
 use crate::analytics::compliance::{self, Filings, Obligation};
+use crate::analytics::methodology::{self, Methodology, UnknownMethodology};
 use crate::db;
 use crate::db::ledger::StoredCheckpoint;
 use crate::projection::fold::Fold;
@@ -53,6 +61,9 @@ pub enum SnapshotError {
     /// The directory holds something else.
     #[error("{0} already exists and holds a different snapshot; refusing to overwrite it")]
     Differs(PathBuf),
+    /// The snapshot names a format or methodology version this build cannot check.
+    #[error("{0}")]
+    Version(#[from] VersionError),
     /// The directory is not a snapshot.
     #[error("{path} is not a Gatelog snapshot: {reason}")]
     NotASnapshot {
@@ -61,6 +72,114 @@ pub enum SnapshotError {
         /// What is missing or malformed.
         reason: String,
     },
+}
+
+/// One version of the snapshot format: what a snapshot's files hold and how they are encoded.
+#[derive(Debug, PartialEq)]
+pub struct SnapshotFormat {
+    /// Its number.
+    pub version: u32,
+    /// The day it took effect (ISO 8601).
+    pub introduced: &'static str,
+    /// The dataset encodings whose bytes it changed for the same rows: files of an earlier
+    /// format in these encodings are compared by decoded rows ([`rows`]), not bytes.
+    pub reencoded: &'static [Format],
+    /// What changed from the format before.
+    pub what_changed: &'static str,
+}
+
+/// Every snapshot format, oldest first. Append one whenever the files of a dataset a snapshot
+/// already lists change for the same entries (columns, encodings, the package's layout);
+/// adding a dataset needs no new format (a snapshot lists the datasets it holds).
+pub const FORMATS: &[SnapshotFormat] = &[
+    SnapshotFormat {
+        version: 1,
+        introduced: "2026-11-25",
+        reencoded: &[],
+        what_changed: "Snapshots written before formats were numbered (25 November to 1 December 2026): \
+                       datapackage.json names no format. Over that week the Data Package went from v1 (CSV \
+                       resources only) to v2 (every file a resource), Parquet files gained pandas' metadata \
+                       and the energy, buyer_shares and market_concentration datasets appeared.",
+    },
+    SnapshotFormat {
+        version: 2,
+        introduced: "2026-12-01",
+        reencoded: &[Format::Csv, Format::Ndjson, Format::Parquet],
+        what_changed: "datapackage.json names the snapshot format and the methodology version (property \
+                       `gatelog`); the grades table gains a methodology column. Format 1 spans the encodings \
+                       of its week, so its files are compared by rows in every encoding.",
+    },
+];
+
+/// The format this build writes.
+pub const CURRENT_FORMAT: u32 = FORMATS[FORMATS.len() - 1].version;
+
+/// Whether a file in `format` of a snapshot of format `since` has the bytes this build
+/// writes for the same rows (no later format re-encoded it).
+pub fn bytes_comparable(since: u32, format: Format) -> bool {
+    !FORMATS.iter().filter(|f| f.version > since).any(|f| f.reencoded.contains(&format))
+}
+
+/// What a snapshot says it is: its format and the methodology its grades were computed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    /// Snapshot format ([`FORMATS`]).
+    pub format: u32,
+    /// Methodology version ([`methodology::VERSIONS`]).
+    pub methodology: u32,
+}
+
+/// A snapshot this build cannot check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// Written by a newer gatelog.
+    #[error(
+        "snapshot format {0} is newer than this gatelog knows (formats 1 to {current}); check it with a newer gatelog",
+        current = CURRENT_FORMAT
+    )]
+    NewerFormat(u32),
+    /// Its grades were computed with a methodology this build does not have.
+    #[error(
+        "the snapshot's grades were computed with an {0}: they cannot be recomputed; check it with a newer gatelog"
+    )]
+    Methodology(#[from] UnknownMethodology),
+    /// The `gatelog` property is not what any format writes.
+    #[error("datapackage.json: malformed `gatelog` property: {0}")]
+    Malformed(String),
+}
+
+impl Versions {
+    /// What this build writes.
+    pub const CURRENT: Self = Self { format: CURRENT_FORMAT, methodology: methodology::CURRENT.version };
+
+    /// Read from a `datapackage.json`: its `gatelog` property, or format 1 and methodology 1
+    /// if it has none (written before versions were recorded; the weights had never changed).
+    pub fn of_package(package: &serde_json::Value) -> Result<Self, VersionError> {
+        let Some(named) = package.get("gatelog") else { return Ok(Self { format: 1, methodology: 1 }) };
+        let number = |key: &str| {
+            named[key]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| VersionError::Malformed(format!("{key} is not a version number: {}", named[key])))
+        };
+        let versions = Self { format: number("snapshot_format")?, methodology: number("methodology_version")? };
+        if versions.format > CURRENT_FORMAT {
+            return Err(VersionError::NewerFormat(versions.format));
+        }
+        Ok(versions)
+    }
+
+    /// The methodology it names.
+    pub fn methodology(&self) -> Result<&'static Methodology, VersionError> {
+        Ok(methodology::find(self.methodology)?)
+    }
+
+    /// The `gatelog` property of a package of these versions (format 1 had none).
+    pub fn property(&self) -> Option<serde_json::Value> {
+        (self.format >= 2)
+            .then(|| serde_json::json!({"snapshot_format": self.format, "methodology_version": self.methodology}))
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
@@ -98,6 +217,17 @@ impl Pinned {
         obligations: Option<Vec<Obligation>>,
         derived: bool,
     ) -> Result<Self, SnapshotError> {
+        Self::load_with(pool, tree_size, obligations, derived, methodology::CURRENT).await
+    }
+
+    /// [`Pinned::load`], its grades computed with `methodology` (a snapshot's, to verify it).
+    pub async fn load_with(
+        pool: &PgPool,
+        tree_size: Option<u64>,
+        obligations: Option<Vec<Obligation>>,
+        derived: bool,
+        methodology: &'static Methodology,
+    ) -> Result<Self, SnapshotError> {
         let mut conn = pool.acquire().await?;
         let obligations = match obligations {
             Some(given) => given,
@@ -105,17 +235,20 @@ impl Pinned {
         };
         let Some(size) = tree_size else {
             drop(conn);
+            // Only ever the site's own snapshots and exports: graded as the site grades now.
             return Self::latest(pool, obligations, derived, None).await;
         };
         let checkpoint = db::ledger::checkpoint_at(&mut conn, size).await?.ok_or(SnapshotError::NoCheckpoint(size))?;
         drop(conn);
         // Pinned on purpose: below the head this folds the ledger's first `size` entries.
         let summaries = match derived {
-            true => Some(Arc::new(
-                Summaries::load(pool, size)
+            true => {
+                let mut summaries = Summaries::load(pool, size)
                     .await
-                    .map_err(|source| SnapshotError::Export { dataset: "the derived tables".into(), source })?,
-            )),
+                    .map_err(|source| SnapshotError::Export { dataset: "the derived tables".into(), source })?;
+                summaries.methodology = methodology;
+                Some(Arc::new(summaries))
+            }
             false => None,
         };
         Ok(Self { checkpoint, obligations, entries: EntrySource::Database(pool.clone()), summaries })
@@ -168,16 +301,20 @@ impl Pinned {
 
     /// Entries `0..entries.len()` held in memory, at `checkpoint` (whose size must be their
     /// number): folded into the projection once, then every dataset is read from them, with
-    /// no database at all (`gatelog verify --figures`). CPU work: off the async workers.
+    /// no database at all (`gatelog verify --figures`), grades with `methodology`. CPU work:
+    /// off the async workers.
     pub async fn held(
         entries: Vec<Vec<u8>>,
         checkpoint: StoredCheckpoint,
         obligations: Vec<Obligation>,
+        methodology: &'static Methodology,
     ) -> Result<Self, ExportError> {
         let (held, summaries) = tokio::task::spawn_blocking(move || {
             let mut fold = Fold::default();
             let held = HeldEntries::decode(entries, |entry| Ok(fold.push(entry)?))?;
-            Ok::<_, ExportError>((held, Summaries::of_fold(Arc::new(fold))))
+            let mut summaries = Summaries::of_fold(Arc::new(fold));
+            summaries.methodology = methodology;
+            Ok::<_, ExportError>((held, summaries))
         })
         .await
         .map_err(|e| ExportError::Encode(format!("folding the entries failed: {e}")))??;
@@ -456,7 +593,7 @@ async fn write_into(pinned: &Pinned, dir: &Path) -> Result<Vec<FileSum>, Snapsho
         std::fs::write(&path, &bytes).map_err(io(&path))?;
         sums.push(sum_of(&name, &bytes));
     }
-    let package = super::datapackage::describe(&pinned.checkpoint, &sums);
+    let package = super::datapackage::describe(&pinned.checkpoint, &sums, Versions::CURRENT);
     let path = dir.join(super::datapackage::FILE);
     std::fs::write(&path, &package).map_err(io(&path))?;
     sums.push(sum_of(super::datapackage::FILE, &package));
@@ -501,17 +638,143 @@ pub struct FileCheck {
     pub ok: bool,
     /// What disagreed.
     pub problem: Option<String>,
+    /// How it was checked, when not byte for byte (by rows, or by content).
+    pub note: Option<String>,
 }
 
-/// Recomputes every file of the snapshot in `dir` from the ledger at its tree size and
-/// checks it against the file on disk and against `SHA256SUMS`. Also checks that the
-/// checkpoint note is the one the ledger signed at that size.
-pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), SnapshotError> {
+impl FileCheck {
+    fn new(name: &str, problem: Option<String>, note: Option<String>) -> Self {
+        Self { name: name.to_owned(), ok: problem.is_none(), problem, note }
+    }
+}
+
+/// What verifying a snapshot found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The checkpoint's tree size.
+    pub size: u64,
+    /// The snapshot's format and methodology versions.
+    pub versions: Versions,
+    /// Every file's verdict.
+    pub checks: Vec<FileCheck>,
+    /// Datasets this build has that the snapshot does not list (newer than it): not checked.
+    pub not_listed: Vec<&'static str>,
+}
+
+/// The names and hashes SHA256SUMS lists.
+fn listed_sums(text: &str) -> Vec<(String, String)> {
+    text.lines().filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_owned(), h.to_owned()))).collect()
+}
+
+/// A file on disk: its bytes' hash and size, or why it cannot be read.
+fn on_disk(dir: &Path, name: &str) -> Result<(String, u64), String> {
+    std::fs::read(dir.join(name))
+        .map(|b| (hex::encode(Sha256::digest(&b)), b.len() as u64))
+        .map_err(|e| format!("cannot read the file: {e}"))
+}
+
+/// Checks a dataset file of a snapshot of format `versions.format` against the ledger.
+async fn check_dataset(
+    pinned: &Pinned,
+    dir: &Path,
+    (dataset, format, name): &(Dataset, Format, String),
+    listed: Option<&str>,
+    versions: Versions,
+) -> Result<(FileCheck, FileSum), SnapshotError> {
+    let export = |source| SnapshotError::Export { dataset: name.clone(), source };
+    let mut sink = WriteSink::new(dataset, *format, HashWriter::default()).map_err(export)?;
+    pinned.render(dataset, &mut sink).await.map_err(export)?;
+    let unreadable = sink.unreadable.clone();
+    let (sha256, bytes) = sink.finish().map_err(export)?.result();
+    let recomputed = FileSum { name: name.clone(), sha256, bytes, unreadable };
+    let disk = match on_disk(dir, name) {
+        Ok(disk) => disk,
+        Err(problem) => return Ok((FileCheck::new(name, Some(problem), None), recomputed)),
+    };
+    // What the package should give for the file: the ledger's bytes, or, where those are
+    // encoded otherwise today, the file's own (its rows are checked instead).
+    let described = match bytes_comparable(versions.format, *format) {
+        true => recomputed.clone(),
+        false => FileSum { sha256: disk.0.clone(), bytes: disk.1, ..recomputed.clone() },
+    };
+    let verdict = if listed != Some(disk.0.as_str()) {
+        FileCheck::new(name, Some("the file does not match SHA256SUMS".into()), None)
+    } else if disk.0 == recomputed.sha256 {
+        FileCheck::new(name, None, None)
+    } else if bytes_comparable(versions.format, *format) {
+        FileCheck::new(name, Some("the file differs from what the ledger gives at this checkpoint".into()), None)
+    } else {
+        // Encoded under an earlier format: the same rows have other bytes today.
+        let mut sink = WriteSink::new(dataset, *format, Vec::new()).map_err(export)?;
+        pinned.render(dataset, &mut sink).await.map_err(export)?;
+        let ours = sink.finish().map_err(export)?;
+        let theirs = std::fs::read(dir.join(name)).map_err(io(&dir.join(name)))?;
+        let how = format!(
+            "compared by decoded rows: the {} encoding changed after snapshot format {}",
+            format.extension(),
+            versions.format
+        );
+        match (rows::decode(*format, &theirs), rows::decode(*format, &ours)) {
+            (Err(e), _) => FileCheck::new(name, Some(format!("does not decode as {}: {e}", format.extension())), None),
+            (_, Err(e)) => return Err(export(ExportError::Encode(e))),
+            (Ok(theirs), Ok(ours)) => match rows::compare(&theirs, &ours) {
+                Ok(added) if added.is_empty() => FileCheck::new(name, None, Some(how)),
+                Ok(added) => FileCheck::new(
+                    name,
+                    None,
+                    Some(format!("{how}; columns added since, not in the file: {}", added.join(", "))),
+                ),
+                Err(difference) => FileCheck::new(name, Some(format!("{difference} ({how})")), None),
+            },
+        }
+    };
+    Ok((verdict, described))
+}
+
+/// Checks a `datapackage.json` that is not byte for byte what this build writes (its
+/// descriptions and layout differ between formats and builds; they are not figures): its
+/// creation time is the checkpoint's, and every resource's hash and size are its file's.
+fn check_package_content(
+    package: &serde_json::Value,
+    checkpoint: &StoredCheckpoint,
+    described: &[FileSum],
+) -> Result<(), String> {
+    let created = checkpoint.signed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if package["created"].as_str() != Some(created.as_str()) {
+        return Err(format!("created {}, but the checkpoint was signed at {created}", package["created"]));
+    }
+    let resources = package["resources"].as_array().ok_or("no resources")?;
+    for resource in resources {
+        let path = resource["path"].as_str().ok_or("a resource without a path")?;
+        let file = described.iter().find(|f| f.name == path).ok_or_else(|| format!("{path} is not in the snapshot"))?;
+        let hash = resource["hash"].as_str().map(|h| h.strip_prefix("sha256:").unwrap_or(h));
+        if hash != Some(file.sha256.as_str()) {
+            return Err(format!("{path}: hash {} but the file's is {}", resource["hash"], file.sha256));
+        }
+        if let Some(bytes) = resource.get("bytes")
+            && bytes.as_u64() != Some(file.bytes)
+        {
+            return Err(format!("{path}: {bytes} bytes, but the file has {}", file.bytes));
+        }
+    }
+    for file in described.iter().filter(|f| f.name.ends_with(".csv")) {
+        if !resources.iter().any(|r| r["path"].as_str() == Some(file.name.as_str())) {
+            return Err(format!("{} has no resource", file.name));
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes every dataset file the snapshot in `dir` lists from the ledger at its tree
+/// size, grades with the methodology it names, and checks each against the file on disk and
+/// `SHA256SUMS`: byte for byte, or by decoded rows where the encoding changed after the
+/// snapshot's format. Also checks that the checkpoint note is the one the ledger signed at
+/// that size.
+pub async fn verify(pool: &PgPool, dir: &Path) -> Result<Verified, SnapshotError> {
     let not_snapshot = |reason: String| SnapshotError::NotASnapshot { path: dir.to_owned(), reason };
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path).map_err(|e| not_snapshot(format!("SHA256SUMS: {e}")))?;
-    let listed: Vec<(String, String)> =
-        sums.lines().filter_map(|l| l.split_once("  ").map(|(h, n)| (n.to_owned(), h.to_owned()))).collect();
+    let listed = listed_sums(&sums);
     let note = std::fs::read_to_string(dir.join(CHECKPOINT_FILE))
         .map_err(|e| not_snapshot(format!("{CHECKPOINT_FILE}: {e}")))?;
     let size: u64 = note
@@ -523,53 +786,81 @@ pub async fn verify(pool: &PgPool, dir: &Path) -> Result<(u64, Vec<FileCheck>), 
         .ok()
         .and_then(|b| parse_obligations(&b))
         .ok_or_else(|| not_snapshot(format!("{OBLIGATIONS_FILE} is missing or malformed")))?;
-    let pinned = Pinned::load(pool, Some(size), Some(obligations), true).await?;
+    let package_file = super::datapackage::FILE;
+    let package_bytes =
+        std::fs::read(dir.join(package_file)).map_err(|e| not_snapshot(format!("{package_file}: {e}")))?;
+    let package: serde_json::Value =
+        serde_json::from_slice(&package_bytes).map_err(|e| not_snapshot(format!("{package_file}: {e}")))?;
+    let versions = Versions::of_package(&package)?;
+    let methodology = versions.methodology()?;
+    let pinned = Pinned::load_with(pool, Some(size), Some(obligations), true, methodology).await?;
+    let in_sums = |name: &str| listed.iter().find(|(n, _)| n == name).map(|(_, h)| h.as_str());
+    let all = dataset_files(size);
+    let not_listed = CATALOG
+        .iter()
+        .filter(|d| !all.iter().any(|(of, _, name)| of.name == d.name && in_sums(name).is_some()))
+        .map(|d| d.name)
+        .collect();
     let mut checks = Vec::new();
-    let mut recomputed = Vec::new();
-    for (dataset, format, name) in dataset_files(size) {
-        let export = |source| SnapshotError::Export { dataset: name.clone(), source };
-        let mut sink = WriteSink::new(&dataset, format, HashWriter::default()).map_err(export)?;
-        pinned.render(&dataset, &mut sink).await.map_err(export)?;
-        let unreadable = sink.unreadable.clone();
-        let (sha256, bytes) = sink.finish().map_err(export)?.result();
-        recomputed.push(FileSum { name, sha256, bytes, unreadable });
+    let mut described = Vec::new();
+    for file in all.iter().filter(|(_, _, name)| in_sums(name).is_some()) {
+        let (check, sum) = check_dataset(&pinned, dir, file, in_sums(&file.2), versions).await?;
+        checks.push(check);
+        described.push(sum);
     }
-    let checkpoint_ok = note == pinned.checkpoint.note;
-    recomputed.push(sum_of(CHECKPOINT_FILE, pinned.checkpoint.note.as_bytes()));
-    recomputed.push(sum_of(OBLIGATIONS_FILE, &obligations_json(&pinned.obligations)));
-    let package = super::datapackage::describe(&pinned.checkpoint, &recomputed);
-    recomputed.push(sum_of(super::datapackage::FILE, &package));
-    for expected in &recomputed {
-        let on_disk = std::fs::read(dir.join(&expected.name)).map(|b| hex::encode(Sha256::digest(&b)));
-        let in_sums = listed.iter().find(|(n, _)| *n == expected.name).map(|(_, h)| h.as_str());
-        let problem = match (&on_disk, in_sums) {
-            (Err(e), _) => Some(format!("cannot read the file: {e}")),
+    let plain = |name: &str, expected: &[u8]| {
+        let problem = match (on_disk(dir, name), in_sums(name)) {
+            (Err(e), _) => Some(e),
             (_, None) => Some("not listed in SHA256SUMS".to_owned()),
-            (Ok(disk), Some(listed)) if disk != listed => Some("the file does not match SHA256SUMS".to_owned()),
-            (Ok(disk), _) if *disk != expected.sha256 => {
+            (Ok((disk, _)), Some(listed)) if disk != listed => Some("the file does not match SHA256SUMS".to_owned()),
+            (Ok((disk, _)), _) if disk != hex::encode(Sha256::digest(expected)) => {
                 Some("the file differs from what the ledger gives at this checkpoint".to_owned())
-            }
-            _ if expected.name == CHECKPOINT_FILE && !checkpoint_ok => {
-                Some("not the note the ledger signed at this size".to_owned())
             }
             _ => None,
         };
-        checks.push(FileCheck { name: expected.name.clone(), ok: problem.is_none(), problem });
+        FileCheck::new(name, problem, None)
+    };
+    let checkpoint_problem =
+        (note != pinned.checkpoint.note).then(|| "not the note the ledger signed at this size".into());
+    let mut check = plain(CHECKPOINT_FILE, pinned.checkpoint.note.as_bytes());
+    if check.ok && checkpoint_problem.is_some() {
+        check = FileCheck::new(CHECKPOINT_FILE, checkpoint_problem, None);
     }
+    checks.push(check);
+    described.push(sum_of(CHECKPOINT_FILE, note.as_bytes()));
+    checks.push(plain(OBLIGATIONS_FILE, &obligations_json(&pinned.obligations)));
+    described.push(sum_of(OBLIGATIONS_FILE, &std::fs::read(dir.join(OBLIGATIONS_FILE)).unwrap_or_default()));
+    let ours = super::datapackage::describe(&pinned.checkpoint, &described, versions);
+    let mut check = plain(package_file, &ours);
+    if check.problem.as_deref() == Some("the file differs from what the ledger gives at this checkpoint") {
+        check = match check_package_content(&package, &pinned.checkpoint, &described) {
+            Ok(()) => FileCheck::new(
+                package_file,
+                None,
+                Some(format!(
+                    "checked by content: its descriptions differ from what this gatelog writes for format {}, \
+                     and every resource's hash and size are its file's",
+                    versions.format
+                )),
+            ),
+            Err(problem) => FileCheck::new(package_file, Some(problem), None),
+        };
+    }
+    checks.push(check);
     for (name, _) in &listed {
-        if !recomputed.iter().any(|r| &r.name == name) {
-            checks.push(FileCheck {
-                name: name.clone(),
-                ok: false,
-                problem: Some("listed but not part of a snapshot".into()),
-            });
+        if !checks.iter().any(|c| &c.name == name) {
+            checks.push(FileCheck::new(
+                name,
+                Some("listed but not part of a snapshot this gatelog knows".into()),
+                None,
+            ));
         }
     }
-    Ok((size, checks))
+    Ok(Verified { size, versions, checks, not_listed })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use axum::http::StatusCode;
 
     use super::*;
@@ -614,9 +905,11 @@ mod tests {
         let served = app.get("/data/prices.csv").await;
         assert_eq!(served.body, std::fs::read(dir.join(format!("gatelog_prices_{size}.csv"))).expect("file"));
 
-        let (verified_size, checks) = verify(&app.db.pool, &dir).await.expect("verify");
-        assert_eq!(verified_size, size);
-        assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+        let verified = verify(&app.db.pool, &dir).await.expect("verify");
+        assert_eq!(verified.size, size);
+        assert_eq!(verified.versions, Versions::CURRENT);
+        assert!(verified.not_listed.is_empty());
+        assert!(verified.checks.iter().all(|c| c.ok && c.note.is_none()), "byte for byte: {:?}", verified.checks);
 
         // Served under /data/snapshots/{size}/ for good, and listed on /data.
         let file = app.get(&format!("/data/snapshots/{size}/SHA256SUMS")).await;
@@ -637,16 +930,199 @@ mod tests {
         assert!(matches!(refused, SnapshotError::Differs(_)), "{refused}");
         assert_eq!(std::fs::read_to_string(dir.join("SHA256SUMS")).expect("sums"), sums);
         // The old snapshot still verifies against the grown ledger: it is pinned.
-        assert!(verify(&app.db.pool, &dir).await.expect("verify").1.iter().all(|c| c.ok));
+        assert!(verify(&app.db.pool, &dir).await.expect("verify").checks.iter().all(|c| c.ok));
 
         // Tampering is caught, file by file.
         let grades = dir.join(format!("gatelog_grades_{size}.csv"));
         let mut text = std::fs::read_to_string(&grades).expect("grades");
         text = text.replacen(",A,", ",B,", 1);
         std::fs::write(&grades, text).expect("tamper");
-        let failed: Vec<String> =
-            verify(&app.db.pool, &dir).await.expect("verify").1.into_iter().filter(|c| !c.ok).map(|c| c.name).collect();
+        let failed: Vec<String> = verify(&app.db.pool, &dir)
+            .await
+            .expect("verify")
+            .checks
+            .into_iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect();
         assert_eq!(failed, [format!("gatelog_grades_{size}.csv")]);
+    }
+
+    /// Collects rows.
+    #[derive(Default)]
+    struct Collect(Vec<Vec<Cell>>);
+
+    impl RowSink for Collect {
+        async fn push(&mut self, row: Vec<Cell>) -> Result<(), ExportError> {
+            self.0.push(row);
+            Ok(())
+        }
+    }
+
+    fn rewrite_sums(dir: &Path) {
+        let mut sums = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("dir") {
+            let name = entry.expect("entry").file_name().into_string().expect("utf-8");
+            if name != "SHA256SUMS" {
+                sums.push(sum_of(&name, &std::fs::read(dir.join(&name)).expect("read")));
+            }
+        }
+        std::fs::write(dir.join("SHA256SUMS"), sums_text(&sums)).expect("sums");
+    }
+
+    /// Turns the current-format snapshot in `dir` into one written by the code of 25 November
+    /// to 1 December 2026 (format 1), by that code's rules: no energy, buyer_shares or
+    /// market_concentration datasets; grades without the methodology column; Parquet written
+    /// by polars without pandas' metadata; a Data Package listing the CSV files alone, with
+    /// no `gatelog` property.
+    pub(crate) async fn make_format_1(pool: &PgPool, dir: &Path, size: u64) {
+        use polars::prelude::{ParquetCompression, ParquetReader, ParquetWriter, SerReader};
+        for name in ["energy", "buyer_shares", "market_concentration"] {
+            for format in Format::ALL {
+                let dataset = super::super::find(name).expect("dataset");
+                std::fs::remove_file(dir.join(dataset.file_name(size, format))).expect("remove");
+            }
+        }
+        let grades = super::super::find("grades").expect("grades");
+        let pinned = Pinned::load(pool, Some(size), None, true).await.expect("pinned");
+        let mut rows = Collect::default();
+        pinned.render(&grades, &mut rows).await.expect("grades");
+        let mut fields = grades.fields();
+        assert_eq!(fields.pop().map(|f| f.name), Some("methodology"), "the column format 2 added is the last");
+        for format in Format::ALL {
+            let mut encoder = encode::encoder(format, fields.clone(), false).expect("encoder");
+            for row in &rows.0 {
+                encoder.row(&row[..fields.len()]).expect("row");
+            }
+            encoder.finish().expect("finish");
+            std::fs::write(dir.join(grades.file_name(size, format)), encoder.take()).expect("write");
+        }
+        for dataset in CATALOG.iter() {
+            let path = dir.join(dataset.file_name(size, Format::Parquet));
+            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let mut frame = ParquetReader::new(std::io::Cursor::new(bytes)).finish().expect("parquet");
+            let mut old = Vec::new();
+            ParquetWriter::new(&mut old)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut frame)
+                .expect("old parquet");
+            std::fs::write(&path, old).expect("write");
+        }
+        let package: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(super::super::datapackage::FILE)).expect("package"))
+                .expect("json");
+        let resources: Vec<serde_json::Value> = CATALOG
+            .iter()
+            .filter_map(|d| {
+                let path = d.file_name(size, Format::Csv);
+                let bytes = std::fs::read(dir.join(&path)).ok()?;
+                Some(serde_json::json!({"name": d.name, "path": path, "type": "table", "format": "csv",
+                    "bytes": bytes.len(), "hash": format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))}))
+            })
+            .collect();
+        let old = serde_json::json!({"$schema": package["$schema"], "name": package["name"], "created": package["created"],
+            "resources": resources});
+        std::fs::write(dir.join(super::super::datapackage::FILE), serde_json::to_vec_pretty(&old).expect("json"))
+            .expect("write");
+        rewrite_sums(dir);
+    }
+
+    /// A snapshot pinned by the software of before format versions still verifies, from the
+    /// database and by re-derivation from the entries: only the datasets it lists, its files
+    /// in changed encodings compared by rows (and said so), and a changed row still fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_old_format_snapshot_still_verifies_and_a_tampered_row_still_fails() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let app = TestApp::with_demo().await;
+        let size = app.tree_size().await;
+        let dir = root.path().join(size.to_string());
+        write(&app.db.pool, &dir, None).await.expect("snapshot");
+        make_format_1(&app.db.pool, &dir, size).await;
+
+        let verified = verify(&app.db.pool, &dir).await.expect("verify");
+        assert_eq!(verified.versions, Versions { format: 1, methodology: 1 });
+        assert_eq!(verified.not_listed, ["energy", "buyer_shares", "market_concentration"]);
+        assert!(
+            verified.checks.iter().all(|c| c.ok),
+            "{:?}",
+            verified.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>()
+        );
+        let note = |name: &str| verified.checks.iter().find(|c| c.name == name).and_then(|c| c.note.clone());
+        let grades_csv = format!("gatelog_grades_{size}.csv");
+        let grades_note = note(&grades_csv).expect("grades compared by rows");
+        assert!(
+            grades_note.contains("compared by decoded rows") && grades_note.contains("methodology"),
+            "{grades_note}"
+        );
+        let parquet = note(&format!("gatelog_prices_{size}.parquet")).expect("parquet compared by rows");
+        assert!(parquet.contains("parquet encoding changed after snapshot format 1"), "{parquet}");
+        assert_eq!(note(&format!("gatelog_prices_{size}.csv")), None, "same bytes: compared as bytes");
+        assert!(note("datapackage.json").expect("package by content").contains("checked by content"));
+
+        // Re-derived from the entries alone (`verify --figures --snapshot`), too.
+        let published = crate::figures::read_published(&dir).expect("published");
+        assert_eq!(published.datasets.len(), CATALOG.len() - 3);
+        assert_eq!(published.methodology.version, 1);
+        let entries = {
+            let mut conn = app.db.pool.acquire().await.expect("conn");
+            db::ledger::entry_bytes_range(&mut conn, 0, size).await.expect("entries")
+        };
+        let checkpoint =
+            crate::figures::check_entries(&entries, &published.note, &[app.state.ledger.verifier()]).expect("entries");
+        let recomputed = crate::figures::recompute(entries.clone(), &checkpoint, &published).await.expect("recompute");
+        assert_eq!(crate::figures::compare(&published, &recomputed), Vec::new());
+
+        // A changed score (SHA256SUMS fixed up to match) still fails, named by row and column.
+        let path = dir.join(&grades_csv);
+        let text = std::fs::read_to_string(&path).expect("grades");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let column = lines[0].split(',').position(|h| h == "score").expect("score");
+        let mut cells: Vec<String> = lines[1].split(',').map(str::to_owned).collect();
+        cells[column] = "99.9".into();
+        lines[1] = cells.join(",");
+        std::fs::write(&path, lines.join("\r\n") + "\r\n").expect("tamper");
+        rewrite_sums(&dir);
+        let verified = verify(&app.db.pool, &dir).await.expect("verify");
+        let failed: Vec<&FileCheck> = verified.checks.iter().filter(|c| !c.ok).collect();
+        // The file, and the package that still gives its old hash.
+        let names: Vec<&str> = failed.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, [grades_csv.as_str(), "datapackage.json"], "{failed:?}");
+        let problem = failed[0].problem.as_deref().unwrap_or_default();
+        assert!(problem.contains("row 1") && problem.contains("column score") && problem.contains("99.9"), "{problem}");
+        let published = crate::figures::read_published(&dir).expect("published");
+        let differences = crate::figures::compare(&published, &recomputed);
+        assert_eq!(differences.len(), 1, "{differences:?}");
+        assert_eq!((differences[0].row, differences[0].column.as_deref()), (Some(1), Some("score")));
+    }
+
+    /// A snapshot naming a methodology this build does not have, or a newer format, is refused
+    /// with the reason, by both checks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_methodology_or_a_newer_format_is_refused_clearly() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let app = TestApp::new().await;
+        let token = app.provider_token("old-cloud").await;
+        let examples = serde_json::Value::Array(crate::records::kinds::examples()).to_string();
+        app.post("/api/v1/records", "application/json", examples, Some(&token), &[]).await;
+        let dir = root.path().join("snapshot");
+        write(&app.db.pool, &dir, None).await.expect("snapshot");
+        let package_path = dir.join(super::super::datapackage::FILE);
+        let package: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&package_path).expect("read")).expect("json");
+        for (key, value, expected) in [
+            ("methodology_version", 7, "unknown methodology version 7 (this gatelog knows 1)"),
+            ("snapshot_format", 9, "snapshot format 9 is newer than this gatelog knows"),
+            ("snapshot_format", 0, "malformed `gatelog` property"),
+        ] {
+            let mut named = package.clone();
+            named["gatelog"][key] = serde_json::json!(value);
+            std::fs::write(&package_path, serde_json::to_vec_pretty(&named).expect("json")).expect("write");
+            let error = verify(&app.db.pool, &dir).await.expect_err("refused");
+            assert!(matches!(error, SnapshotError::Version(_)), "{error}");
+            assert!(error.to_string().contains(expected), "{error}");
+            let error = crate::figures::read_published(&dir).expect_err("refused");
+            assert!(error.to_string().contains(expected), "{error}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

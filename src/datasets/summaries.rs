@@ -60,6 +60,9 @@ pub struct Summaries {
     pub digests: BTreeMap<String, Digest>,
     /// Latest versions that do not decode, in entry order.
     pub unreadable: Vec<UnreadableVersion>,
+    /// The methodology the grades table is computed with (the current one, unless a
+    /// snapshot being verified names another).
+    pub methodology: &'static crate::analytics::methodology::Methodology,
     /// Where filtered tables read the latest records they keep.
     source: SummarySource,
 }
@@ -89,7 +92,14 @@ impl Summaries {
                 })
             })
             .collect();
-        Self { size: fold.size(), providers, digests, unreadable, source: SummarySource::InMemory(fold) }
+        Self {
+            size: fold.size(),
+            providers,
+            digests,
+            unreadable,
+            methodology: crate::analytics::methodology::CURRENT,
+            source: SummarySource::InMemory(fold),
+        }
     }
 
     /// Folds the ledger's first `size` entries in memory, reading `ledger_entries` a page
@@ -172,7 +182,14 @@ impl Summaries {
             .into_iter()
             .map(|(index, provider, kind, reason)| UnreadableVersion { index, provider, kind, reason })
             .collect();
-        Ok(Some(Self { size, providers, digests, unreadable, source: SummarySource::Database(pool.clone()) }))
+        Ok(Some(Self {
+            size,
+            providers,
+            digests,
+            unreadable,
+            methodology: crate::analytics::methodology::CURRENT,
+            source: SummarySource::Database(pool.clone()),
+        }))
     }
 
     /// The reporting window every grade is computed over.

@@ -11,6 +11,7 @@ use crate::analytics::capacity::CapacityPoint;
 use crate::analytics::completeness::{KindCompleteness, completeness_of};
 use crate::analytics::grades::{self, Grade, GradeInputs};
 use crate::analytics::headline::ProviderInputs;
+use crate::analytics::methodology::Methodology;
 use crate::analytics::metrics::{self, AcceptanceRate, LockupShare, QueuePoint};
 use crate::analytics::prices::{LatestPrice, PricePoint};
 use crate::records::kinds::{Lockup, Price};
@@ -270,14 +271,22 @@ impl Digest {
 
     /// The grade over the reporting window.
     pub fn grade(&self, window: (NaiveDate, NaiveDate)) -> Grade {
-        grades::grade_from(GradeInputs {
-            acceptance: &self.acceptance,
-            capacity: self.capacity.map(|(date, total, set_aside, _)| (date, total, set_aside)),
-            locked_at_capacity: self.capacity.map_or(0, |(.., locked)| locked),
-            tier_medians: &self.tier_medians,
-            prices: self.priced,
-            completeness: completeness_of(self.months.clone(), window),
-        })
+        self.grade_with(window, crate::analytics::methodology::CURRENT)
+    }
+
+    /// The grade over the reporting window with `methodology` (a snapshot's, to re-derive it).
+    pub fn grade_with(&self, window: (NaiveDate, NaiveDate), methodology: &Methodology) -> Grade {
+        grades::grade_with(
+            GradeInputs {
+                acceptance: &self.acceptance,
+                capacity: self.capacity.map(|(date, total, set_aside, _)| (date, total, set_aside)),
+                locked_at_capacity: self.capacity.map_or(0, |(.., locked)| locked),
+                tier_medians: &self.tier_medians,
+                prices: self.priced,
+                completeness: completeness_of(self.months.clone(), window),
+            },
+            methodology,
+        )
     }
 
     /// Its inputs to the home page's headline.
