@@ -5,7 +5,8 @@
 //! figures are checked against the exact percentiles of the same observations
 //! (each within the bucket that holds the exact value); then the binary pushes
 //! them to a real Gatelog site, which publishes them, and later runs neither ask
-//! twice nor file twice.
+//! twice nor file twice. The client's retries and answer limit are tested on a
+//! scripted server.
 //!
 //! Kept cheap (CI runs this file twice, once per database): one sample an hour is
 //! enough for monthly increases (the collector reads counters at period bounds),
@@ -18,6 +19,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use gatelog_collect::prometheus::openmetrics::{self, BUCKETS};
@@ -223,4 +225,44 @@ fn figures_from_a_real_prometheus_match_the_observations_and_the_site_publishes_
         "{third}"
     );
     assert_eq!(site.entries(), records.len() as i64);
+}
+
+/// The client on its own, against a scripted server: server errors and rate limits are
+/// retried, a refused query is not, and an answer without end is cut off at the limit.
+#[test]
+fn queries_are_retried_on_server_errors_and_answers_are_bounded() {
+    use support::{Answer, FeedServer, endless_feed};
+    let vector = r#"{"status":"success","data":{"resultType":"vector","result":[
+        {"metric":{"cluster_queue":"a","le":"+Inf"},"value":[1767225600,"12"]}]}}"#;
+    let flaky = FeedServer::start(vec![Answer::status(503), Answer::status(429), Answer::ok(vector, &[])]);
+    let mut client = Prometheus::new(flaky.url.trim_end_matches("/feed"));
+    client.backoff = Duration::from_millis(10);
+    let answer = client.query("up", 0).expect("answered on the third attempt");
+    assert_eq!((answer.len(), answer[0].1, flaky.served()), (1, 12.0, 3));
+
+    let refused = FeedServer::start(vec![Answer {
+        status: 400,
+        headers: Vec::new(),
+        body: r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#.into(),
+        delay: Duration::ZERO,
+    }]);
+    let mut client = Prometheus::new(refused.url.trim_end_matches("/feed"));
+    client.backoff = Duration::from_millis(10);
+    let error = client.query("up", 0).expect_err("a bad query");
+    assert!(error.contains("parse error"), "{error}");
+    assert_eq!(refused.served(), 1, "not retried");
+
+    let down = FeedServer::start(vec![Answer::status(502)]);
+    let mut client = Prometheus::new(down.url.trim_end_matches("/feed"));
+    client.backoff = Duration::from_millis(10);
+    let error = client.query("up", 0).expect_err("never answers");
+    assert!(error.contains("gave up after 4 attempts"), "{error}");
+    assert_eq!(down.served(), 4);
+
+    let (url, sent) = endless_feed();
+    let error = Prometheus::new(url.trim_end_matches("/feed")).query("up", 0).expect_err("too large");
+    assert!(error.contains("larger than 16777216 bytes"), "{error}");
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent < 64 << 20, "the client stopped reading: {sent} bytes sent");
 }
