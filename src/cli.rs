@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::admin::{self, AdminError, ProviderCommand, TokenCommand};
+use crate::admin::{self, AdminError, ProviderCommand, ReporterCommand, TokenCommand};
 use crate::config::{self, ConfigError, ServeConfig};
 use crate::db::{Database, DbError};
 use crate::ledger::keys::{self, KeyFileError};
@@ -74,9 +74,12 @@ pub enum Command {
     /// Register and inspect providers
     #[command(subcommand)]
     Provider(ProviderCommand),
-    /// Issue, list and revoke providers' API tokens
+    /// Issue, list and revoke providers' and reporters' API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Register reporters (who file sourced reports about providers), and distrust or trust them
+    #[command(subcommand)]
+    Reporter(ReporterCommand),
     /// Load the synthetic demo world through the ingest path (idempotent)
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -359,6 +362,20 @@ pub struct ServeArgs {
     /// and is deleted
     #[arg(long, env = "GATELOG_IDEMPOTENCY_DAYS", default_value = "30", value_name = "DAYS")]
     pub idempotency_days: String,
+
+    /// Write-API requests per second each reporter token may sustain (reporters have their own,
+    /// lower limit than providers)
+    #[arg(long, env = "GATELOG_REPORT_RATE", default_value = "1", value_name = "N")]
+    pub report_rate: String,
+
+    /// Write-API requests a reporter token may send at once before its rate applies
+    #[arg(long, env = "GATELOG_REPORT_BURST", default_value = "5", value_name = "N")]
+    pub report_burst: String,
+
+    /// Days after which a report without the provider's answer is shown as unanswered and
+    /// counted in the compliance report
+    #[arg(long, env = "GATELOG_UNANSWERED_DAYS", default_value = "30", value_name = "DAYS")]
+    pub unanswered_days: String,
 }
 
 /// Why a command failed; printed as one line by `main`.
@@ -623,6 +640,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Token(command) => {
             with_database(&cli.global, |pool| async move { admin::token(&pool, &command).await }).await?
+        }
+        Command::Reporter(command) => {
+            with_database(&cli.global, |pool| async move { admin::reporter(&pool, &command).await }).await?
         }
     }
     Ok(())

@@ -66,6 +66,10 @@ pub struct ServeConfig {
     pub fresh_wait: std::time::Duration,
     /// Days an `Idempotency-Key` is remembered.
     pub idempotency_days: std::num::NonZeroU32,
+    /// Per-token rate of the write API for reporters.
+    pub report_rate: crate::api::auth::IngestRate,
+    /// Days after which a report without an answer counts as unanswered.
+    pub unanswered_days: std::num::NonZeroU32,
 }
 
 /// Where the log's signing key comes from.
@@ -146,6 +150,11 @@ impl ServeConfig {
                 per_second: positive("GATELOG_INGEST_RATE (--ingest-rate)", &serve.ingest_rate)?,
                 burst: positive("GATELOG_INGEST_BURST (--ingest-burst)", &serve.ingest_burst)?,
             },
+            report_rate: crate::api::auth::IngestRate {
+                per_second: positive("GATELOG_REPORT_RATE (--report-rate)", &serve.report_rate)?,
+                burst: positive("GATELOG_REPORT_BURST (--report-burst)", &serve.report_burst)?,
+            },
+            unanswered_days: positive("GATELOG_UNANSWERED_DAYS (--unanswered-days)", &serve.unanswered_days)?,
         })
     }
 }
@@ -269,6 +278,9 @@ mod tests {
             per_ip_rate: 50,
             per_ip_burst: 200,
             idempotency_days: "30".into(),
+            report_rate: "1".into(),
+            report_burst: "5".into(),
+            unanswered_days: "30".into(),
         }
     }
 

@@ -751,7 +751,171 @@ pub async fn load(pool: &PgPool, ledger: &Ledger, seed: u64) -> Result<DemoSumma
         summary.records += records.len();
         summary.appended += result.records.iter().filter(|r| r.outcome != ingest::Outcome::Duplicate).count();
     }
+    let (records, appended) = load_reports(pool, &backdated, &clock).await?;
+    summary.records += records;
+    summary.appended += appended;
     Ok(summary)
+}
+
+/// The demo's reporters: slug, name, and the reason the operator distrusts it, if it does.
+pub const REPORTERS: [(&str, &str, Option<&str>); 3] = [
+    ("tech-ledger-desk", "Tech Ledger newsroom", None),
+    ("compute-watch", "Compute Watch research group", None),
+    ("rumour-mill", "Rumour Mill blog", Some("Sources could not be verified; two earlier reports were fabricated")),
+];
+
+/// Reports by others and the providers' answers (issue 19): a confirmed, a disputed and a
+/// corrected lock-up report, a lock-up report left unanswered for two months (counted in the
+/// compliance report), a price report too recent to be overdue, and a report of a distrusted
+/// reporter (logged, hidden from counts). Filed through the same path as the API.
+async fn load_reports(
+    pool: &PgPool,
+    ledger: &Ledger,
+    clock: &std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>,
+) -> Result<(usize, usize), DemoError> {
+    let mut conn = pool.acquire().await?;
+    for (slug, name, distrust) in REPORTERS {
+        let slug = Slug::parse(slug).expect("demo slugs are valid");
+        let website = format!("https://{slug}.example.org");
+        db::providers::insert_reporter(&mut conn, &slug, name, Some(&website)).await?;
+        db::providers::set_distrust(&mut conn, &slug, distrust).await?;
+    }
+    let disclosed: Option<i64> =
+        sqlx::query_scalar("SELECT min(idx) FROM ledger_entries WHERE provider = 'meridian-cloud' AND kind = 'lockup'")
+            .fetch_one(&mut *conn)
+            .await?;
+    drop(conn);
+    let state = crate::AppState::new(pool.clone(), ledger.clone());
+    let now = Utc::now() - chrono::Duration::minutes(1);
+    let lockup = |about: &str, source: &str, quotation: &str, fields: Value| {
+        let mut report = json!({"kind": "report", "about": about, "reported_kind": "lockup",
+            "sources": [format!("https://{source}")], "published_date": (now - chrono::Duration::days(70)).date_naive().to_string(),
+            "quotation": quotation});
+        for (k, v) in fields.as_object().into_iter().flatten() {
+            report[k] = v.clone();
+        }
+        report
+    };
+    // (filer, is a reporter, days ago, the report or answer; answers name their report by its
+    // place in this list, resolved to its entry index).
+    let filings: Vec<(&str, bool, i64, Value)> = vec![
+        (
+            "compute-watch",
+            true,
+            65,
+            lockup(
+                "meridian-cloud",
+                "compute-watch.example.org/2026/meridian-apex",
+                "Meridian has promised Apex Frontier Labs priority on a third of its H100 fleet.",
+                json!({"counterparty": "Apex Frontier Labs", "exclusivity": "priority"}),
+            ),
+        ),
+        (
+            "tech-ledger-desk",
+            true,
+            64,
+            lockup(
+                "corvid-gpu",
+                "news.tech-ledger.example.org/corvid-orbital",
+                "Corvid GPU is said to have reserved 2,048 accelerators for Orbital Reasoning Co. through 2027.",
+                json!({"counterparty": "Orbital Reasoning Co", "accelerators": 2048, "exclusivity": "exclusive"}),
+            ),
+        ),
+        (
+            "tech-ledger-desk",
+            true,
+            63,
+            lockup(
+                "halcyon-ai-cloud",
+                "news.tech-ledger.example.org/halcyon-quanta",
+                "Halcyon's deal with Quanta Models covers 4,096 accelerators, according to a filing.",
+                json!({"counterparty": "Quanta Models Ltd", "accelerators": 4096, "exclusivity": "exclusive"}),
+            ),
+        ),
+        (
+            "compute-watch",
+            true,
+            60,
+            lockup(
+                "stratus-compute",
+                "compute-watch.example.org/2026/stratus-apex",
+                "Stratus Compute has set aside a block of B200s for Apex Frontier Labs; the deal is not in its disclosures.",
+                json!({"counterparty": "Apex Frontier Labs", "resource": "nvidia-b200"}),
+            ),
+        ),
+        (
+            "compute-watch",
+            true,
+            5,
+            json!({"kind": "report", "about": "lumen-stack", "reported_kind": "price",
+            "sources": ["https://lumen-stack.example/pricing"], "published_date": (now - chrono::Duration::days(6)).date_naive().to_string(),
+            "quotation": "Public price list: H100 on demand, 3.20 USD per GPU-hour.", "price_per_accelerator_hour": "3.20",
+            "currency": "USD", "resource": "nvidia-h100-80gb", "pricing_model": "on_demand"}),
+        ),
+        (
+            "rumour-mill",
+            true,
+            40,
+            lockup(
+                "nordic-hpc",
+                "rumour-mill.example.org/nordic-secret-deal",
+                "Nordic HPC is secretly giving its whole cluster to one lab, insiders say.",
+                json!({"counterparty": "Unnamed lab"}),
+            ),
+        ),
+        (
+            "meridian-cloud",
+            false,
+            50,
+            json!({"kind": "answer", "report": 0, "response": "confirm",
+            "statement": "Disclosed as filed; the priority covers part of the H100 fleet."}),
+        ),
+        (
+            "corvid-gpu",
+            false,
+            49,
+            json!({"kind": "answer", "report": 1, "response": "dispute",
+            "statement": "Corvid GPU has no reservation with Orbital Reasoning Co; its capacity is open to all customers."}),
+        ),
+        (
+            "halcyon-ai-cloud",
+            false,
+            48,
+            json!({"kind": "answer", "report": 2, "response": "correct",
+            "corrections": {"accelerators": 1024}, "statement": "The deal covers 1,024 accelerators, not 4,096."}),
+        ),
+    ];
+    let mut entries: Vec<u64> = Vec::new();
+    let (mut records, mut appended) = (0, 0);
+    for (filer, reporter, days_ago, mut value) in filings {
+        if let Ok(mut time) = clock.lock() {
+            *time = now - chrono::Duration::days(days_ago);
+        }
+        if value["kind"] == "answer" {
+            let place = value["report"].as_u64().unwrap_or_default() as usize;
+            value["report"] = json!(entries.get(place).copied().unwrap_or_default());
+            if value["response"] == "confirm" {
+                value["disclosure_entry"] = json!(disclosed.unwrap_or_default());
+            }
+        }
+        let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+        let invalid = |reason: String| DemoError::Invalid { kind: kind.clone(), reason };
+        let item = crate::api::reports::Item::new(0, value).ok_or_else(|| invalid("not a report or answer".into()))?;
+        let token = crate::api::auth::ProviderToken {
+            provider_id: 0,
+            provider: Slug::parse(filer).expect("demo slugs are valid"),
+            reporter,
+        };
+        let response = crate::api::reports::apply(&state, &token, vec![item], false)
+            .await
+            .map_err(|e| invalid(format!("{:?}", e.0)))?;
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| invalid(e.to_string()))?;
+        let body: Value = serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
+        entries.push(body["records"][0]["entry_index"].as_u64().unwrap_or_default());
+        records += 1;
+        appended += usize::from(body["records"][0]["outcome"] != "duplicate");
+    }
+    Ok((records, appended))
 }
 
 #[cfg(test)]

@@ -46,6 +46,9 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 256;
 /// Days an `Idempotency-Key` is remembered by default.
 pub const DEFAULT_IDEMPOTENCY_DAYS: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("non-zero");
 
+/// Days after which a report without the provider's answer counts as unanswered, by default.
+pub const DEFAULT_UNANSWERED_DAYS: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("non-zero");
+
 /// Shared state handed to every handler; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -73,6 +76,10 @@ pub struct AppState {
     pub idempotency_days: std::num::NonZeroU32,
     /// Exports at once, and how long one waits on its first page and on a stalled client.
     pub exports: web::data::ExportLimits,
+    /// Per-token rate limit of the write API for reporters (apart from providers').
+    pub report_limiter: api::auth::TokenRateLimiter,
+    /// Days after which a report without the provider's answer counts as unanswered.
+    pub unanswered_days: std::num::NonZeroU32,
 }
 
 impl AppState {
@@ -96,7 +103,16 @@ impl AppState {
             per_ip: None,
             witnesses: witness::Witnesses::default(),
             idempotency_days: DEFAULT_IDEMPOTENCY_DAYS,
+            report_limiter: api::auth::TokenRateLimiter::new(api::auth::IngestRate::REPORTERS),
+            unanswered_days: DEFAULT_UNANSWERED_DAYS,
         }
+    }
+
+    /// The same state with reporters' own write rate and the days after which a report counts as unanswered.
+    pub fn with_reporters(mut self, rate: api::auth::IngestRate, unanswered_days: std::num::NonZeroU32) -> Self {
+        self.report_limiter = api::auth::TokenRateLimiter::new(rate);
+        self.unanswered_days = unanswered_days;
+        self
     }
 
     /// The same state limiting each client address to `rate` (`None`: no per-address limit).

@@ -122,7 +122,8 @@ async fn serve_with(
         .with_per_ip_rate(config.per_ip_rate)
         .with_witnesses(config.witnesses.clone())
         .with_fresh_wait(config.fresh_wait)
-        .with_idempotency_days(config.idempotency_days);
+        .with_idempotency_days(config.idempotency_days)
+        .with_reporters(config.report_rate, config.unanswered_days);
     if !state.witnesses.configured.is_empty() {
         tokio::spawn(witness_job(state.clone(), config.witness_every));
     }

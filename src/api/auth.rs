@@ -1,6 +1,6 @@
-//! Bearer-token authentication for the write API, and the per-token rate limit.
-//! A request is attributed to the provider that owns the token; it can never
-//! write as another.
+//! Bearer-token authentication for the write API, and the per-token rate limits
+//! (providers' and reporters' apart). A request is attributed to the provider or
+//! reporter that owns the token; it can never write as another.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -32,6 +32,12 @@ impl Default for IngestRate {
     }
 }
 
+impl IngestRate {
+    /// Reporters' default: 1 request per second, 5 at once (they file a few reports, not telemetry).
+    pub const REPORTERS: Self =
+        Self { per_second: NonZeroU32::new(1).expect("non-zero"), burst: NonZeroU32::new(5).expect("non-zero") };
+}
+
 /// Per-token rate limiter.
 #[derive(Debug, Clone)]
 pub struct TokenRateLimiter(Arc<DefaultKeyedRateLimiter<String>>);
@@ -56,8 +62,11 @@ impl TokenRateLimiter {
 pub struct ProviderToken {
     /// Provider id.
     pub provider_id: i64,
-    /// Provider slug: the only provider this request may write for.
+    /// Provider slug: the only provider this request may write for (a reporter's own slug
+    /// for a reporter token).
     pub provider: Slug,
+    /// Whether the token is a reporter's: it files reports only, under reporters' own rate limit.
+    pub reporter: bool,
 }
 
 impl FromRequestParts<AppState> for ProviderToken {
@@ -85,7 +94,8 @@ impl FromRequestParts<AppState> for ProviderToken {
         if owner.revoked {
             return Err(unauthorized("this token has been revoked"));
         }
-        state.ingest_limiter.check(public_id).map_err(|seconds| ApiError(AppError::RateLimited(seconds.max(1))))?;
-        Ok(Self { provider_id: owner.provider_id, provider: owner.provider })
+        let limiter = if owner.reporter { &state.report_limiter } else { &state.ingest_limiter };
+        limiter.check(public_id).map_err(|seconds| ApiError(AppError::RateLimited(seconds.max(1))))?;
+        Ok(Self { provider_id: owner.provider_id, provider: owner.provider, reporter: owner.reporter })
     }
 }

@@ -7,6 +7,9 @@ pub mod ledger;
 pub mod openapi;
 pub mod per_ip;
 pub mod records;
+pub mod reports;
 
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod reports_tests;

@@ -202,6 +202,10 @@ pub async fn post(
             "the request body exceeds the limit of {MAX_BODY_BYTES} bytes (8 MiB); split the batch"
         ))
     })?;
+    // Reports (by reporters) and answers (by the provider a report is about) go their own way.
+    if let Some(items) = super::reports::third_party(&state, &token, format, &bytes)? {
+        return super::reports::apply(&state, &token, items, query.dry_run).await;
+    }
 
     let located = formats::parse(format, &bytes).map_err(|error| match error {
         BodyError::Malformed(message) => {
@@ -340,6 +344,24 @@ async fn batch_json(
     checkpoint: Option<&StoredCheckpoint>,
     dry_run: bool,
 ) -> Result<BatchJson, ApiError> {
+    let items: Vec<(usize, String, String)> = located
+        .iter()
+        .map(|place| (place.position, place.record.kind().as_str().to_owned(), place.record.natural_key()))
+        .collect();
+    batch_json_of(state, token, &items, results, tree_size, checkpoint, dry_run).await
+}
+
+/// [`batch_json`] for any entries: each given as (position, kind, natural key). Reports and
+/// answers ([`super::reports`]) are answered with it too.
+pub(super) async fn batch_json_of(
+    state: &AppState,
+    token: &ProviderToken,
+    located: &[(usize, String, String)],
+    results: &[RecordResult],
+    tree_size: u64,
+    checkpoint: Option<&StoredCheckpoint>,
+    dry_run: bool,
+) -> Result<BatchJson, ApiError> {
     let receipts = match checkpoint {
         None => Vec::new(),
         Some(checkpoint) => {
@@ -363,9 +385,9 @@ async fn batch_json(
         }
         let receipt = receipt_of(outcome.entry_index);
         out.push(RecordJson {
-            position: place.position,
-            kind: place.record.kind().as_str().to_owned(),
-            natural_key: place.record.natural_key(),
+            position: place.0,
+            kind: place.1.clone(),
+            natural_key: place.2.clone(),
             outcome: serde_json::to_value(outcome.outcome)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))

@@ -177,6 +177,10 @@ fn fold_batch(entries: &[TypedEntry], stored: Vec<Latest>) -> Step {
     }
     let mut step = Step::default();
     for (position, entry) in entries.iter().enumerate() {
+        // Reports by others and providers' answers are shown apart, never folded into figures (issue 19).
+        if crate::records::reports::is_third_party(&entry.kind) {
+            continue;
+        }
         let superseded = match entry.supersedes {
             Some(s) => match by_index.get(&s) {
                 Some(version) => Some(version),

@@ -23,11 +23,11 @@ pub async fn insert_if_missing(conn: &mut PgConnection, provider: &NewProvider) 
     Ok(result.rows_affected() == 1)
 }
 
-/// Every provider, by display name.
+/// Every provider (not reporters), by display name.
 pub async fn list(conn: &mut PgConnection) -> Result<Vec<Provider>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, slug, display_name, provider_kind, country, website, created_at
-         FROM providers ORDER BY lower(display_name), slug",
+         FROM providers WHERE role = 'provider' ORDER BY lower(display_name), slug",
     )
     .fetch_all(conn)
     .await?;
@@ -36,7 +36,7 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<Provider>, sqlx::Error>
 
 /// How many providers are registered.
 pub async fn count(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM providers").fetch_one(conn).await
+    sqlx::query_scalar("SELECT count(*) FROM providers WHERE role = 'provider'").fetch_one(conn).await
 }
 
 fn provider_from_row(row: &sqlx::postgres::PgRow) -> Result<Provider, sqlx::Error> {
@@ -59,10 +59,84 @@ fn provider_from_row(row: &sqlx::postgres::PgRow) -> Result<Provider, sqlx::Erro
 /// One provider by slug.
 pub async fn get(conn: &mut PgConnection, slug: &Slug) -> Result<Option<Provider>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, slug, display_name, provider_kind, country, website, created_at FROM providers WHERE slug = $1",
+        "SELECT id, slug, display_name, provider_kind, country, website, created_at FROM providers WHERE slug = $1 AND role = 'provider'",
     )
     .bind(slug.as_str())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(provider_from_row).transpose()
+}
+
+/// A registered reporter: a journalist, researcher or civic group that files reports about
+/// providers (issue 19). Reporters share the providers table and its slug namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reporter {
+    /// Slug: the `provider` field of the entries it files.
+    pub slug: String,
+    /// Name shown on the site.
+    pub display_name: String,
+    /// Public website.
+    pub website: Option<String>,
+    /// Why the operator distrusts it, if it does: its reports filed since are hidden from figures.
+    pub distrust_reason: Option<String>,
+    /// Since when.
+    pub distrusted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Registers a reporter; false if the slug is taken (by a provider or a reporter).
+pub async fn insert_reporter(
+    conn: &mut PgConnection,
+    slug: &Slug,
+    display_name: &str,
+    website: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO providers (slug, display_name, provider_kind, website, role)
+         VALUES ($1, $2, 'other', $3, 'reporter') ON CONFLICT (slug) DO NOTHING",
+    )
+    .bind(slug.as_str())
+    .bind(display_name)
+    .bind(website)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Every reporter, by slug.
+pub async fn reporters(conn: &mut PgConnection) -> Result<Vec<Reporter>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT slug, display_name, website, distrust_reason, distrusted_at FROM providers
+         WHERE role = 'reporter' ORDER BY slug",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Reporter {
+                slug: row.try_get("slug")?,
+                display_name: row.try_get("display_name")?,
+                website: row.try_get("website")?,
+                distrust_reason: row.try_get("distrust_reason")?,
+                distrusted_at: row.try_get("distrusted_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks a reporter untrusted (`Some(reason)`) or trusted again (`None`); false if no such reporter.
+pub async fn set_distrust(conn: &mut PgConnection, slug: &Slug, reason: Option<&str>) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE providers SET distrust_reason = $2, distrusted_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END
+         WHERE slug = $1 AND role = 'reporter'",
+    )
+    .bind(slug.as_str())
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The role of a slug: `Some("provider")`, `Some("reporter")`, or `None` if unregistered.
+pub async fn role_of(conn: &mut PgConnection, slug: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT role FROM providers WHERE slug = $1").bind(slug).fetch_optional(conn).await
 }

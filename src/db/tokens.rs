@@ -32,6 +32,8 @@ pub struct TokenOwner {
     pub secret_hash: Vec<u8>,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// Whether the owner is a reporter (files reports only) rather than a provider.
+    pub reporter: bool,
 }
 
 /// Stores a new token for a provider; false if the provider does not exist.
@@ -57,7 +59,8 @@ pub async fn insert(
 /// Looks a token up by its public id.
 pub async fn owner(conn: &mut PgConnection, public_id: &str) -> Result<Option<TokenOwner>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT t.provider_id, p.slug, t.secret_hash, t.revoked_at IS NOT NULL AS revoked
+        "SELECT t.provider_id, p.slug, t.secret_hash, t.revoked_at IS NOT NULL AS revoked,
+                p.role = 'reporter' AS reporter
          FROM api_tokens t JOIN providers p ON p.id = t.provider_id WHERE t.public_id = $1",
     )
     .bind(public_id)
@@ -71,6 +74,7 @@ pub async fn owner(conn: &mut PgConnection, public_id: &str) -> Result<Option<To
             .map_err(|e| sqlx::Error::ColumnDecode { index: "slug".into(), source: e.into() })?,
         secret_hash: row.try_get("secret_hash")?,
         revoked: row.try_get("revoked")?,
+        reporter: row.try_get("reporter")?,
     }))
 }
 

@@ -138,6 +138,10 @@ impl Fold {
         // The ledger holds every entry; what breaks the rule is left out of the projection, as
         // the database's projection leaves it out (`crate::db::projection`), and the fold goes on.
         self.next = entry.index + 1;
+        // Reports by others and providers' answers are shown apart, never folded into figures (issue 19).
+        if crate::records::reports::is_third_party(&entry.kind) {
+            return Ok(None);
+        }
         let superseded = match entry.supersedes {
             Some(s) => Some(self.latest.get(&s).ok_or(Conflict::NotLatest { index: entry.index, supersedes: s })?),
             None => None,

@@ -45,6 +45,11 @@ impl Fields {
         }
     }
 
+    /// A field's value as sent (absent or null: `None`), for shapes the readers below do not cover.
+    pub fn raw(&mut self, field: &str) -> Option<Value> {
+        self.take(field)
+    }
+
     fn required(&mut self, field: &str) -> Option<Value> {
         let value = self.take(field);
         if value.is_none() {

@@ -8,6 +8,7 @@ pub mod currency;
 pub mod domain;
 pub mod fields;
 pub mod kinds;
+pub mod reports;
 pub mod signature;
 pub mod slug;
 

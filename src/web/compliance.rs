@@ -113,6 +113,10 @@ pub struct CompliancePage {
     pub detail: Option<(Provider, Vec<PeriodStatus>)>,
     /// A problem with the query.
     pub notice: Option<String>,
+    /// Per provider, reports by others it has not answered after `unanswered_days` (issue 19).
+    pub unanswered: Vec<(Provider, i64)>,
+    /// Days after which a report without an answer counts as unanswered.
+    pub unanswered_days: u32,
     /// The checkpoint.
     pub snapshot: Arc<Snapshot>,
     /// The citation line.
@@ -135,6 +139,16 @@ pub fn summary(report: &ComplianceReport, providers: &[Provider]) -> Vec<Summary
         }
     }
     rows
+}
+
+/// Per provider (in `providers`' order), the reports by others not hidden from counts that
+/// it has left unanswered for the configured days.
+async fn unanswered(state: &AppState, providers: &[Provider]) -> Result<Vec<(Provider, i64)>, AppError> {
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(state.unanswered_days.get()));
+    let mut conn = state.pool.acquire().await?;
+    let counts: std::collections::HashMap<String, i64> =
+        crate::db::reports::unanswered(&mut conn, cutoff).await?.into_iter().collect();
+    Ok(providers.iter().filter_map(|p| counts.get(p.slug.as_str()).map(|n| (p.clone(), *n))).collect())
 }
 
 /// `/compliance`.
@@ -164,7 +178,16 @@ pub async fn show(
         None => "/compliance".to_owned(),
     };
     let cite = Citation::new(&state, &snapshot, "compliance report", &path);
-    let page = CompliancePage { rows: summary(&report, &snapshot.providers), detail, notice, snapshot, cite };
+    let unanswered = unanswered(&state, &snapshot.providers).await?;
+    let page = CompliancePage {
+        rows: summary(&report, &snapshot.providers),
+        detail,
+        notice,
+        unanswered,
+        unanswered_days: state.unanswered_days.get(),
+        snapshot,
+        cite,
+    };
     Ok(super::render_snapshot(&page, &page.snapshot))
 }
 

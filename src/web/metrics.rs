@@ -96,6 +96,10 @@ pub struct MetricPage {
     pub page: usize,
     /// Pages in the table (at least 1).
     pub pages: usize,
+    /// On `/lockups`: lock-ups reported by others, with the providers' answers (never in the table).
+    pub reports: Vec<super::reports::ReportView>,
+    /// Days after which a report without an answer counts as unanswered.
+    pub unanswered_days: u32,
 }
 
 impl MetricPage {
@@ -554,8 +558,23 @@ pub async fn show(
     let pages = table.rows.len().div_ceil(PAGE_ROWS).max(1);
     let mut notices = notices;
     let page = page_of(query.page.as_deref(), pages, &mut notices);
-    let page =
-        MetricPage { cite, metric, title, table, resources, regions, filter: shown, notices, snapshot, page, pages };
+    let reports =
+        if metric == "lockups" { super::reports::shown(&state, None, Some("lockup")).await? } else { Vec::new() };
+    let page = MetricPage {
+        cite,
+        metric,
+        title,
+        table,
+        resources,
+        regions,
+        filter: shown,
+        notices,
+        snapshot,
+        page,
+        pages,
+        reports,
+        unanswered_days: state.unanswered_days.get(),
+    };
     Ok(super::render_kept(&page, &headers, &page.snapshot, &page_key))
 }
 

@@ -22,6 +22,7 @@ mod metric_charts;
 mod metric_rows;
 pub mod metrics;
 pub mod providers;
+pub mod reports;
 pub mod scorecard;
 pub mod snapshot;
 

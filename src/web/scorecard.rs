@@ -118,6 +118,10 @@ pub struct ScorecardPage {
     pub keys: Vec<db::provider_keys::KeyInfo>,
     /// Energy filings, emissions, carbon per accelerator-hour and the intensity chart.
     pub energy: super::energy::EnergySection,
+    /// Reports by others about this provider, with its answers (never in the figures).
+    pub reports: Vec<super::reports::ReportView>,
+    /// Days after which a report without an answer counts as unanswered.
+    pub unanswered_days: u32,
     /// Amended records, counted.
     pub amendments: u64,
     /// How its reporting obligations were met.
@@ -160,7 +164,7 @@ pub async fn show(
     // The first view after a checkpoint that changed this provider reads everything below
     // from the database; none of it depends on the rest, so it is read at once, each on a
     // connection of its own: the page waits for the slowest read, not for their sum.
-    let (data, report, recent, amendment_entries, keys, energy) = tokio::try_join!(
+    let (data, report, recent, amendment_entries, keys, energy, reports) = tokio::try_join!(
         snapshot::provider_data(&state, &snapshot, &slug),
         super::compliance::provider_report(&state, &snapshot, &slug),
         async {
@@ -177,6 +181,7 @@ pub async fn show(
             Ok::<_, AppError>(db::provider_keys::list(&mut conn, &provider.slug).await?)
         },
         super::energy::EnergySection::of(&state, &slug, &provider.display_name),
+        super::reports::shown(&state, Some(&slug), None),
     )?;
     let compliance = super::compliance::summary(&report, std::slice::from_ref(&provider));
     let charts = ScorecardChart::ALL
@@ -205,6 +210,8 @@ pub async fn show(
         amendment_entries,
         keys,
         energy,
+        reports,
+        unanswered_days: state.unanswered_days.get(),
         snapshot,
         cite,
     };

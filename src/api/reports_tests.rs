@@ -1,0 +1,300 @@
+//! Reports by others and the provider's answers through the real router (issue 19).
+
+use std::num::NonZeroU32;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::api::auth::IngestRate;
+use crate::ingest::{Receipt, verify_receipt};
+use crate::testing::{TestApp, TestResponse, outcomes};
+
+/// The app with reporters limited to `rate` (tests that are not about the limit get a loose one).
+async fn app_with_reporter_rate(rate: IngestRate) -> TestApp {
+    let mut app = TestApp::new().await;
+    app.state = app.state.clone().with_reporters(rate, NonZeroU32::new(30).expect("non-zero"));
+    app.router = crate::app(app.state.clone(), &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+    app
+}
+
+async fn app() -> TestApp {
+    let many = NonZeroU32::new(1000).expect("non-zero");
+    app_with_reporter_rate(IngestRate { per_second: many, burst: many }).await
+}
+
+async fn reporter_token(app: &TestApp, slug: &str) -> String {
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    let slug = crate::records::Slug::parse(slug).expect("slug");
+    crate::db::providers::insert_reporter(&mut conn, &slug, &format!("{slug} (test)"), None).await.expect("reporter");
+    let issued = crate::tokens::issue().expect("token");
+    assert!(crate::db::tokens::insert(&mut conn, &slug, &issued, "test").await.expect("insert"));
+    issued.token
+}
+
+async fn post(app: &TestApp, token: &str, body: &Value) -> TestResponse {
+    app.post("/api/v1/records", "application/json", body.to_string(), Some(token), &[]).await
+}
+
+fn report() -> Value {
+    crate::records::reports::examples()[0].clone()
+}
+
+fn lockup() -> Value {
+    let mut lockup = crate::records::kinds::examples()[3].clone();
+    lockup["region"] = json!("eu-de");
+    lockup
+}
+
+fn with(mut base: Value, field: &str, value: Value) -> Value {
+    base[field] = value;
+    base
+}
+
+fn refused_on(response: &TestResponse, status: StatusCode, field: &str, reason: &str) {
+    response.assert_status(status);
+    let details = response.json()["error"]["details"].clone();
+    assert!(
+        details.as_array().is_some_and(|d| d.iter().any(|x| x["field"] == field
+            && x["index"] == 0
+            && x["reason"].as_str().is_some_and(|r| r.contains(reason)))),
+        "expected {field}: {reason}, got {details}"
+    );
+}
+
+async fn shown(app: &TestApp, about: &str) -> Vec<crate::db::reports::ShownReport> {
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    crate::db::reports::shown(&mut conn, Some(about), None, 100).await.expect("shown")
+}
+
+#[tokio::test]
+async fn a_report_is_a_ledger_entry_of_its_reporter_kept_out_of_the_providers_figures() {
+    let app = app().await;
+    app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    let response = post(&app, &reporter, &json!([report()])).await;
+    response.assert_status(StatusCode::CREATED);
+    let json = response.json();
+    assert_eq!(outcomes(&json), ["created"]);
+    assert_eq!((json["provider"].clone(), json["records"][0]["kind"].clone()), (json!("tech-desk"), json!("report")));
+
+    // Same proofs as any entry, attributed to the reporter, never to the provider.
+    let receipt: Receipt = serde_json::from_value(app.get("/api/v1/receipts/0").await.json()).expect("receipt");
+    let verified = verify_receipt(&receipt, &[app.ledger().verifier()]).expect("verifies offline");
+    assert_eq!((verified.provider.as_str(), verified.kind.as_str()), ("tech-desk", "report"));
+
+    // Resent: a duplicate; changed: an amendment of the reporter's own report.
+    assert_eq!(outcomes(&post(&app, &reporter, &json!([report()])).await.json()), ["duplicate"]);
+    let amended = post(&app, &reporter, &json!([with(report(), "accelerators", json!(4000))])).await;
+    assert_eq!(outcomes(&amended.json()), ["amended"]);
+    assert_eq!(amended.json()["records"][0]["supersedes"], 0);
+    assert_eq!(app.tree_size().await, 2);
+
+    let reports = shown(&app, "nimbus-gpu").await;
+    assert_eq!(reports.len(), 1, "the latest version only");
+    assert_eq!((reports[0].index, reports[0].reporter.as_str()), (1, "tech-desk"));
+    assert!(reports[0].answer.is_none());
+    // Not in the projection: no provider's figures, no record counts.
+    let folded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM projection_latest").fetch_one(&app.db.pool).await.expect("count");
+    assert_eq!(folded, 0);
+    app.get("/providers/nimbus-gpu").await.assert_status(StatusCode::OK);
+    app.get("/lockups").await.assert_status(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_provider_confirms_disputes_and_corrects_and_each_answer_supersedes_the_last() {
+    let app = app().await;
+    let provider = app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    post(&app, &provider, &json!([lockup()])).await.assert_status(StatusCode::CREATED); // entry 0
+    post(&app, &reporter, &json!([report()])).await.assert_status(StatusCode::CREATED); // entry 1
+
+    let confirm = json!({"kind": "answer", "report": 1, "response": "confirm", "disclosure_entry": 0});
+    let response = post(&app, &provider, &json!([confirm])).await;
+    response.assert_status(StatusCode::CREATED);
+    assert_eq!(
+        (response.json()["provider"].clone(), outcomes(&response.json())),
+        (json!("nimbus-gpu"), vec!["created".to_owned()])
+    );
+    assert_eq!(shown(&app, "nimbus-gpu").await[0].answer.as_ref().map(|a| a.response.as_str()), Some("confirm"));
+    assert_eq!(outcomes(&post(&app, &provider, &json!([confirm])).await.json()), ["duplicate"]);
+
+    let dispute = json!({"kind": "answer", "report": 1, "response": "dispute", "statement": "No such deal."});
+    let response = post(&app, &provider, &json!([dispute])).await;
+    assert_eq!(outcomes(&response.json()), ["amended"]);
+    assert_eq!(response.json()["records"][0]["supersedes"], 2);
+
+    let correct = json!({"kind": "answer", "report": 1, "response": "correct", "corrections": {"accelerators": 1024, "end_date": "2028-01-01"}});
+    let response = post(&app, &provider, &json!([correct])).await;
+    assert_eq!(outcomes(&response.json()), ["amended"]);
+    let reports = shown(&app, "nimbus-gpu").await;
+    let answer = reports[0].answer.as_ref().expect("answered");
+    assert_eq!((answer.index, answer.response.as_str()), (4, "correct"));
+    let corrected = answer.answer.as_ref().expect("decodes").corrections.clone().expect("corrections");
+    assert_eq!(corrected["accelerators"], 1024);
+    // Nothing was edited or removed: five entries, each still served.
+    assert_eq!(app.tree_size().await, 5);
+    for index in 0..5 {
+        app.get(&format!("/api/v1/receipts/{index}")).await.assert_status(StatusCode::OK);
+    }
+    // The provider's own figures hold its disclosure alone.
+    let folded: Vec<String> = sqlx::query_scalar("SELECT kind FROM projection_latest ORDER BY idx")
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("kinds");
+    assert_eq!(folded, ["lockup"]);
+}
+
+#[tokio::test]
+async fn reports_about_unknown_providers_and_bad_sources_are_refused_where_and_why() {
+    let app = app().await;
+    app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    reporter_token(&app, "other-desk").await;
+    let cases = [
+        (with(report(), "about", json!("no-such-cloud")), "about", "no provider no-such-cloud"),
+        (with(report(), "about", json!("other-desk")), "about", "a reporter, not a provider"),
+        (with(report(), "sources", json!([])), "sources", "1 to 5"),
+        (with(report(), "sources", json!(["javascript:alert(1)"])), "sources[0]", ""),
+        (with(report(), "sources", json!(["https://me:secret@news.example.org/x"])), "sources[0]", "password"),
+        (with(report(), "sources", json!(["https://news.example.org/a b"])), "sources[0]", "ASCII"),
+        (
+            with(report(), "sources", json!([format!("https://news.example.org/{}", "a".repeat(1000))])),
+            "sources[0]",
+            "1 to 1000",
+        ),
+        (with(report(), "published_date", Value::Null), "published_date", "required"),
+        (with(report(), "quotation", Value::Null), "quotation", "required"),
+        (with(report(), "signature", json!("abc")), "signature", "unsigned"),
+    ];
+    for (body, field, reason) in cases {
+        refused_on(&post(&app, &reporter, &json!([body])).await, StatusCode::UNPROCESSABLE_ENTITY, field, reason);
+    }
+    assert_eq!(app.tree_size().await, 0);
+}
+
+#[tokio::test]
+async fn tokens_file_only_what_their_role_allows() {
+    let app = app().await;
+    let provider = app.provider_token("nimbus-gpu").await;
+    let other = app.provider_token("rhine-ai-factory").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+
+    // A reporter token files reports only: never a provider record, never an answer.
+    let r = post(&app, &reporter, &json!([lockup()])).await;
+    r.assert_status(StatusCode::FORBIDDEN);
+    assert!(r.json()["error"]["message"].as_str().is_some_and(|m| m.contains("reports only")), "{}", r.text());
+    let answer = json!({"kind": "answer", "report": 0, "response": "dispute", "statement": "x"});
+    post(&app, &reporter, &json!([answer])).await.assert_status(StatusCode::FORBIDDEN);
+    post(&app, &reporter, &json!([with(report(), "provider", json!("other-desk"))]))
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    let csv = "about,reported_kind\nnimbus-gpu,lockup\n";
+    let r = app.post("/api/v1/records?kind=capacity", "text/csv", csv, Some(&reporter), &[]).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+
+    // A provider token cannot file a report, about others or itself.
+    let r = post(&app, &other, &json!([report()])).await;
+    r.assert_status(StatusCode::FORBIDDEN);
+    assert!(r.json()["error"]["message"].as_str().is_some_and(|m| m.contains("reporters")));
+    assert_eq!(app.tree_size().await, 0);
+
+    // Answers only by the provider the report is about, and a confirmation points at its own
+    // disclosure of the report's kind.
+    post(&app, &provider, &json!([lockup()])).await.assert_status(StatusCode::CREATED); // 0
+    post(&app, &other, &json!([lockup()])).await.assert_status(StatusCode::CREATED); // 1
+    let price = crate::records::kinds::examples()[2].clone();
+    post(&app, &provider, &json!([price])).await.assert_status(StatusCode::CREATED); // 2
+    post(&app, &reporter, &json!([report()])).await.assert_status(StatusCode::CREATED); // 3
+    let answer = |fields: Value| {
+        let mut value = json!({"kind": "answer", "report": 3});
+        for (k, v) in fields.as_object().expect("object") {
+            value[k] = v.clone();
+        }
+        value
+    };
+    let dispute = answer(json!({"response": "dispute", "statement": "Not ours."}));
+    refused_on(
+        &post(&app, &other, &json!([dispute])).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "report",
+        "about nimbus-gpu",
+    );
+    let not_a_report = answer(json!({"report": 0, "response": "dispute", "statement": "x"}));
+    refused_on(
+        &post(&app, &provider, &json!([not_a_report])).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "report",
+        "not a report",
+    );
+    let cases = [
+        (
+            answer(json!({"response": "confirm", "disclosure_entry": 1})),
+            "disclosure_entry",
+            "filed by rhine-ai-factory",
+        ),
+        (answer(json!({"response": "confirm", "disclosure_entry": 2})), "disclosure_entry", "price record"),
+        (answer(json!({"response": "confirm", "disclosure_entry": 99})), "disclosure_entry", "no entry 99"),
+        (answer(json!({"response": "confirm"})), "disclosure_entry", "required"),
+        (answer(json!({"response": "dispute"})), "statement", "required"),
+        (
+            answer(json!({"response": "correct", "corrections": {"pricing_model": "spot"}})),
+            "corrections.pricing_model",
+            "not a field",
+        ),
+        (
+            answer(json!({"response": "correct", "corrections": {"accelerators": 0}})),
+            "corrections.accelerators",
+            "at least 1",
+        ),
+    ];
+    for (body, field, reason) in cases {
+        refused_on(&post(&app, &provider, &json!([body])).await, StatusCode::UNPROCESSABLE_ENTITY, field, reason);
+    }
+    // Answers come in a batch of their own.
+    let mixed = json!([lockup(), answer(json!({"response": "dispute", "statement": "x"}))]);
+    post(&app, &provider, &mixed).await.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.tree_size().await, 4, "nothing written by a refused batch");
+}
+
+#[tokio::test]
+async fn a_distrusted_reporters_later_reports_are_logged_but_hidden_with_the_reason() {
+    let app = app().await;
+    app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "rumour-mill").await;
+    post(&app, &reporter, &json!([report()])).await.assert_status(StatusCode::CREATED);
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    let slug = crate::records::Slug::parse("rumour-mill").expect("slug");
+    assert!(crate::db::providers::set_distrust(&mut conn, &slug, Some("Fabricated sources")).await.expect("distrust"));
+    let later = with(report(), "published_date", json!("2026-10-20"));
+    post(&app, &reporter, &json!([later])).await.assert_status(StatusCode::CREATED);
+    assert_eq!(app.tree_size().await, 2, "still logged");
+    let reports = shown(&app, "nimbus-gpu").await;
+    let hidden: Vec<Option<&str>> = reports.iter().map(|r| r.hidden_reason.as_deref()).collect();
+    assert_eq!(hidden, [Some("Fabricated sources"), None], "the earlier report stays shown");
+    // Unanswered counts leave the hidden one out.
+    let future = chrono::Utc::now() + chrono::Duration::days(1);
+    let unanswered = crate::db::reports::unanswered(&mut conn, future).await.expect("unanswered");
+    assert_eq!(unanswered, [("nimbus-gpu".to_owned(), 1)]);
+    let now = chrono::Utc::now() - chrono::Duration::days(1);
+    assert!(crate::db::reports::unanswered(&mut conn, now).await.expect("unanswered").is_empty(), "not yet due");
+}
+
+#[tokio::test]
+async fn reporters_have_their_own_rate_limit() {
+    let one = NonZeroU32::new(1).expect("non-zero");
+    let app = app_with_reporter_rate(IngestRate { per_second: one, burst: one }).await;
+    let provider = app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    post(&app, &reporter, &json!([report()])).await.assert_status(StatusCode::CREATED);
+    let limited = post(&app, &reporter, &json!([with(report(), "published_date", json!("2026-10-04"))])).await;
+    limited.assert_status(StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.header("retry-after").parse::<u64>().is_ok_and(|s| s >= 1));
+    // Providers keep their own, larger budget.
+    for _ in 0..3 {
+        post(&app, &provider, &json!([lockup()])).await;
+    }
+    post(&app, &provider, &json!([crate::records::kinds::examples()[4].clone()]))
+        .await
+        .assert_status(StatusCode::CREATED);
+}
