@@ -236,6 +236,12 @@ impl utoipa::Modify for RecordInputs {
             one_of = one_of.item(Ref::from_schema_name(&input));
             discriminator.mapping.insert((*name).to_owned(), format!("#/components/schemas/{input}"));
         }
+        // Reports (reporters' tokens only) and answers (providers', in a batch of their own): issue 19.
+        for (name, input, object) in third_party_inputs(components) {
+            components.schemas.insert(input.to_owned(), RefOr::T(Schema::Object(object)));
+            one_of = one_of.item(Ref::from_schema_name(input));
+            discriminator.mapping.insert(name.to_owned(), format!("#/components/schemas/{input}"));
+        }
         let record: Schema = one_of
             .discriminator(Some(discriminator))
             .description(Some("One record: a kind's fields plus `kind`"))
@@ -252,6 +258,104 @@ impl utoipa::Modify for RecordInputs {
             .description(Some("One record, or an array of records (accepted whole or not at all)"));
         components.schemas.insert("RecordsBody".into(), RefOr::T(body.into()));
     }
+}
+
+/// The input schemas of `report` and `answer` (issue 19), the fields a report may carry
+/// taken from the lock-up and price schemas, whose domains are already on them.
+fn third_party_inputs(
+    components: &utoipa::openapi::Components,
+) -> Vec<(&'static str, &'static str, utoipa::openapi::schema::Object)> {
+    use crate::records::reports::{self, ReportedKind};
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{RefOr, Schema};
+    let text = |description: &str, max: usize| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+            .min_length(Some(1))
+            .max_length(Some(max))
+    };
+    let index = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .description(Some(description))
+            .minimum(Some(0))
+            .maximum(Some(crate::records::domain::MAX_SAFE_COUNT as f64))
+    };
+    let kind = |name: &str| ObjectBuilder::new().schema_type(Type::String).enum_values(Some([name]));
+    let mut report = ObjectBuilder::new()
+        .description(Some(
+            "A sourced report about a provider, filed with a reporter's token (the entry's provider field names the reporter). \
+             The fields of the reported kind it knows are given beside these (a lock-up report needs counterparty, a price \
+             report price_per_accelerator_hour and currency).",
+        ))
+        .property("kind", kind(reports::REPORT))
+        .required("kind")
+        .property(
+            "about",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The registered provider the report is about"))
+                .pattern(Some(SLUG_PATTERN))
+                .max_length(Some(crate::records::slug::MAX_SLUG_LEN)),
+        )
+        .required("about")
+        .property("reported_kind", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["lockup", "price"])))
+        .required("reported_kind")
+        .property(
+            "sources",
+            ArrayBuilder::new()
+                .items(
+                    text("An http(s) URL: printable ASCII, a dotted host name, no user name or password", reports::MAX_SOURCE_URL)
+                        .pattern(Some("^https?://[!-~]+$")),
+                )
+                .min_items(Some(1))
+                .max_items(Some(reports::MAX_SOURCES))
+                .unique_items(true)
+                .description(Some("Where the report was published")),
+        )
+        .required("sources")
+        .property(
+            "published_date",
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .required("published_date")
+        .property("quotation", text("A short quotation from the source, or a note on it", reports::MAX_QUOTATION))
+        .required("quotation")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build();
+    for (reported, component) in [(ReportedKind::Lockup, "Lockup"), (ReportedKind::Price, "Price")] {
+        if let Some(RefOr::T(Schema::Object(fields))) = components.schemas.get(component) {
+            for name in reported.fields() {
+                if let Some(field) = fields.properties.get(*name) {
+                    report.properties.insert((*name).to_owned(), field.clone());
+                }
+            }
+        }
+    }
+    let answer = ObjectBuilder::new()
+        .description(Some(
+            "A provider's answer to a report about it, filed with its own token in a batch of answers only: confirm \
+             (disclosure_entry: an entry of its own of the reported kind), dispute (statement) or correct (corrections). \
+             A later answer to the same report supersedes the earlier one.",
+        ))
+        .property("kind", kind(reports::ANSWER))
+        .required("kind")
+        .property("report", index("The report's entry index"))
+        .required("report")
+        .property("response", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["confirm", "dispute", "correct"])))
+        .required("response")
+        .property("disclosure_entry", index("For confirm: the entry of your own that discloses it"))
+        .property("statement", text("The provider's statement (required to dispute)", reports::MAX_STATEMENT))
+        .property(
+            "corrections",
+            ObjectBuilder::new()
+                .description(Some("For correct: the corrected fields, of the report's kind"))
+                .additional_properties(Some(AdditionalProperties::FreeForm(true))),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build();
+    vec![("report", "ReportInput", report), ("answer", "AnswerInput", answer)]
 }
 
 /// The component schema of a record kind's fields.
@@ -454,7 +558,16 @@ mod tests {
         }
         let record = &doc["components"]["schemas"]["RecordInput"];
         assert_eq!(record["discriminator"]["propertyName"], "kind");
-        assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(6));
+        assert_eq!(record["oneOf"].as_array().map(Vec::len), Some(8), "six kinds, reports and answers");
+        let report = &doc["components"]["schemas"]["ReportInput"];
+        assert_eq!(report["properties"]["sources"]["maxItems"], 5, "{report}");
+        assert_eq!(report["properties"]["sources"]["items"]["maxLength"], 1000, "{report}");
+        assert_eq!(report["properties"]["accelerators"]["minimum"], 1, "lock-up fields keep their domains: {report}");
+        assert!(report["properties"]["price_per_accelerator_hour"].is_object(), "{report}");
+        assert_eq!(report["additionalProperties"], false);
+        let answer = &doc["components"]["schemas"]["AnswerInput"];
+        assert_eq!(answer["properties"]["response"]["enum"], serde_json::json!(["confirm", "dispute", "correct"]));
+        assert_eq!(record["discriminator"]["mapping"]["answer"], "#/components/schemas/AnswerInput");
         let energy = &doc["components"]["schemas"]["Energy"];
         for field in crate::datasets::record_fields(crate::records::RecordKind::Energy) {
             assert!(energy["properties"][field.name].is_object(), "{} missing from {energy}", field.name);
