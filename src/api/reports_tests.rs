@@ -305,20 +305,20 @@ async fn scorecards_lockups_and_compliance_show_reports_apart_with_their_answers
     let page = app.get("/providers/halcyon-ai-cloud").await;
     page.assert_status(StatusCode::OK);
     let html = page.html();
-    let answers = html.texts_of("#reports-section tr.report td:last-child");
+    let answers = html.texts_of("#reports-section li.report p.answer");
     assert!(answers.iter().any(|a| a.contains("Corrected by the provider") && a.contains("1024")), "{answers:?}");
     let sources = html.attrs_of("#reports-section a.source", "href");
     assert!(sources.iter().all(|s| s.starts_with("https://")) && !sources.is_empty());
     assert!(html.text_of("#reports-section").contains("no figure or grade on this page includes them"));
 
     let stratus = app.get("/providers/stratus-compute").await.html();
-    assert!(stratus.exists("#reports-section tr.report.unanswered"), "two months without an answer");
+    assert!(stratus.exists("#reports-section li.report.unanswered"), "two months without an answer");
     let nordic = app.get("/providers/nordic-hpc").await.html();
-    assert!(nordic.text_of("#reports-section tr.hidden-report").contains("fabricated"));
+    assert!(nordic.text_of("#reports-section li.hidden-report").contains("fabricated"));
 
     let lockups = app.get("/lockups").await;
     lockups.assert_status(StatusCode::OK);
-    let rows = lockups.html().texts_of("#reports-section tr.report");
+    let rows = lockups.html().texts_of("#reports-section li.report");
     assert_eq!(rows.len(), 5, "the demo's lock-up reports (not the price report): {rows:?}");
     assert!(rows.iter().any(|r| r.contains("Confirmed by the provider")));
     assert!(rows.iter().any(|r| r.contains("Disputed by the provider")));
