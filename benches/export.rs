@@ -93,8 +93,8 @@ fn main() {
         gatelog::datasets::snapshot::write(&demo.pool, &dir.path().join("snapshot"), None).await.expect("snapshot");
         let written = started.elapsed();
         let started = Instant::now();
-        let (_, checks) =
-            gatelog::datasets::snapshot::verify(&demo.pool, &dir.path().join("snapshot")).await.expect("verify");
+        let checks =
+            gatelog::datasets::snapshot::verify(&demo.pool, &dir.path().join("snapshot")).await.expect("verify").checks;
         assert!(checks.iter().all(|c| c.ok));
         println!("## snapshot of the demo world (12 datasets × 3 formats)");
         println!("| write (s) | verify (s) |\n|---:|---:|");
