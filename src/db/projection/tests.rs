@@ -133,6 +133,7 @@ async fn tables(pool: &PgPool) -> Vec<String> {
     for query in [
         "SELECT (l.*)::text FROM projection_latest l ORDER BY idx",
         "SELECT (b.*)::text FROM projection_buckets b ORDER BY provider, kind, month",
+        "SELECT (b.*)::text FROM projection_buyers b ORDER BY provider, month, buyer",
         "SELECT (provider, records, amended, unreadable, digest)::text FROM projection_providers ORDER BY provider",
         "SELECT (h.*)::text FROM projection_head h",
     ] {
@@ -253,7 +254,7 @@ async fn catching_up_from_nothing_gives_the_tables_the_appends_kept() {
 
     // A ledger from before the projection: empty tables, nothing folded (chunks small
     // enough that amendments and buckets span them).
-    sqlx::query("TRUNCATE projection_latest, projection_buckets, projection_providers")
+    sqlx::query("TRUNCATE projection_latest, projection_buckets, projection_providers, projection_buyers")
         .execute(pool)
         .await
         .expect("empty");
