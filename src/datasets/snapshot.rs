@@ -1125,6 +1125,43 @@ pub(crate) mod tests {
         }
     }
 
+    /// The columns (names and types) of every dataset format 2 has, digested. A change to them
+    /// changes the files for the same entries, so snapshots already written would stop
+    /// verifying byte for byte: it is a new format (append to [`FORMATS`], naming the
+    /// encodings it changes), and then the new digests go here. Datasets added later are not
+    /// listed (a snapshot lists the datasets it holds, and is checked on those alone).
+    #[test]
+    fn the_columns_of_a_format_change_only_with_a_new_format() {
+        const FORMAT_2: &[(&str, &str)] = &[
+            ("queue_times", "924a22b8f462d442"),
+            ("acceptance", "c07b3649e939e8c2"),
+            ("prices", "71cfc2f0ffc69444"),
+            ("lockups", "8f31540b6ee3ab61"),
+            ("capacity", "8a6948946bf65ed9"),
+            ("energy", "50393b7ee0e44bd1"),
+            ("entries", "c8aee77deef7cc85"),
+            ("queue_time_percentiles", "e1027f972229419f"),
+            ("acceptance_rates", "87035d68a6e93f13"),
+            ("price_series", "8c8f3eb150d85573"),
+            ("lockup_shares", "4bc0aeb6ad6c38b9"),
+            ("buyer_shares", "a75bc776235e5f28"),
+            ("market_concentration", "d2641b8531bedf40"),
+            ("grades", "f38777addcc29923"),
+            ("compliance", "65291a4c56b80332"),
+        ];
+        let digest = |d: &Dataset| {
+            let columns: String = d.fields().iter().map(|f| format!("{}:{:?};", f.name, f.kind)).collect();
+            hex::encode(Sha256::digest(columns.as_bytes()))[..16].to_owned()
+        };
+        let actual: Vec<(&str, String)> = FORMAT_2
+            .iter()
+            .map(|(name, _)| (*name, super::super::find(name).map_or_else(|| "removed".to_owned(), |d| digest(&d))))
+            .collect();
+        let recorded: Vec<(&str, String)> = FORMAT_2.iter().map(|(name, d)| (*name, (*d).to_owned())).collect();
+        assert_eq!(CURRENT_FORMAT, 2, "a new format: record its columns here");
+        assert_eq!(actual, recorded, "columns changed without a new snapshot format (see FORMATS)");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unknown_sizes_and_empty_directories_are_explained() {
         let app = TestApp::with_demo().await;
