@@ -5,7 +5,7 @@ DROP TABLE report_answers;
 DROP TABLE reports;
 DELETE FROM api_tokens WHERE provider_id IN (SELECT id FROM providers WHERE role = 'reporter');
 DELETE FROM idempotency_keys WHERE provider_id IN (SELECT id FROM providers WHERE role = 'reporter');
-DELETE FROM obligations WHERE provider_id IN (SELECT id FROM providers WHERE role = 'reporter');
+DELETE FROM reporting_obligations WHERE provider_id IN (SELECT id FROM providers WHERE role = 'reporter');
 DELETE FROM provider_keys WHERE provider_id IN (SELECT id FROM providers WHERE role = 'reporter');
 DELETE FROM providers WHERE role = 'reporter';
 ALTER TABLE providers

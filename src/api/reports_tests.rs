@@ -332,3 +332,23 @@ async fn scorecards_lockups_and_compliance_show_reports_apart_with_their_answers
     );
     assert!(unanswered[0].contains("Stratus"));
 }
+
+#[tokio::test]
+async fn the_reports_migration_goes_down_and_up_again() {
+    let app = app().await;
+    app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    post(&app, &reporter, &json!([report()])).await.assert_status(StatusCode::CREATED);
+    sqlx::raw_sql(include_str!("../../migrations/20261211000020_reports.down.sql"))
+        .execute(&app.db.pool)
+        .await
+        .expect("down");
+    let slugs: Vec<String> =
+        sqlx::query_scalar("SELECT slug FROM providers").fetch_all(&app.db.pool).await.expect("providers");
+    assert_eq!(slugs, ["nimbus-gpu"], "the reporter does not turn into a provider");
+    assert_eq!(app.tree_size().await, 1, "the ledger keeps the report");
+    sqlx::raw_sql(include_str!("../../migrations/20261211000020_reports.up.sql"))
+        .execute(&app.db.pool)
+        .await
+        .expect("up again");
+}

@@ -225,18 +225,16 @@ impl Answer {
                     f.error("corrections", "is only for response correct");
                 }
             }
-            Some(Response::Dispute) => {
-                if statement.is_none() && !f.errors.iter().any(|e| e.field == "statement") {
-                    f.error("statement", "is required to dispute a report");
-                }
+            Some(Response::Dispute) if statement.is_none() && !f.errors.iter().any(|e| e.field == "statement") => {
+                f.error("statement", "is required to dispute a report");
             }
-            Some(Response::Correct) => {
-                if corrections.as_ref().is_none_or(Map::is_empty) && !f.errors.iter().any(|e| e.field == "corrections")
-                {
-                    f.error("corrections", "is required to correct a report: the corrected fields");
-                }
+            Some(Response::Correct)
+                if corrections.as_ref().is_none_or(Map::is_empty)
+                    && !f.errors.iter().any(|e| e.field == "corrections") =>
+            {
+                f.error("corrections", "is required to correct a report: the corrected fields");
             }
-            None => {}
+            Some(_) | None => {}
         }
         if disclosure_entry.is_some() && response.is_some_and(|r| r != Response::Confirm) {
             f.error("disclosure_entry", "is only for response confirm");
