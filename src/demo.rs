@@ -732,29 +732,42 @@ pub async fn load(pool: &PgPool, ledger: &Ledger, seed: u64) -> Result<DemoSumma
     let latest = Utc::now() - chrono::Duration::minutes(1);
     let mut world = world(seed);
     world.sort_by_key(|b| b.filed_at.min(latest));
+    let mut world = world.into_iter().peekable();
+    // Reports and answers are filed in their place in time among the providers' batches.
+    load_reports(pool, &backdated, &clock, &mut world, latest, &mut summary).await?;
     for batch in world {
-        if let Ok(mut time) = clock.lock() {
-            *time = batch.filed_at.min(latest);
-        }
-        let records: Vec<Record> = batch
-            .records
-            .into_iter()
-            .map(|value| {
-                let kind = value["kind"].as_str().unwrap_or_default().to_owned();
-                Record::parse(value).map_err(|errors| DemoError::Invalid {
-                    kind,
-                    reason: errors.first().map(|e| format!("{}: {}", e.field, e.reason)).unwrap_or_default(),
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let result = ingest::submit(pool, &backdated, &batch.provider, &records, false).await?;
-        summary.records += records.len();
-        summary.appended += result.records.iter().filter(|r| r.outcome != ingest::Outcome::Duplicate).count();
+        submit_batch(pool, &backdated, &clock, batch, latest, &mut summary).await?;
     }
-    let (records, appended) = load_reports(pool, &backdated, &clock).await?;
-    summary.records += records;
-    summary.appended += appended;
     Ok(summary)
+}
+
+/// Submits one demo batch through the ingest path at its filing time.
+async fn submit_batch(
+    pool: &PgPool,
+    backdated: &Ledger,
+    clock: &std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>,
+    batch: DemoBatch,
+    latest: DateTime<Utc>,
+    summary: &mut DemoSummary,
+) -> Result<(), DemoError> {
+    if let Ok(mut time) = clock.lock() {
+        *time = batch.filed_at.min(latest);
+    }
+    let records: Vec<Record> = batch
+        .records
+        .into_iter()
+        .map(|value| {
+            let kind = value["kind"].as_str().unwrap_or_default().to_owned();
+            Record::parse(value).map_err(|errors| DemoError::Invalid {
+                kind,
+                reason: errors.first().map(|e| format!("{}: {}", e.field, e.reason)).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let result = ingest::submit(pool, backdated, &batch.provider, &records, false).await?;
+    summary.records += records.len();
+    summary.appended += result.records.iter().filter(|r| r.outcome != ingest::Outcome::Duplicate).count();
+    Ok(())
 }
 
 /// The demo's reporters: slug, name, and the reason the operator distrusts it, if it does.
@@ -766,13 +779,16 @@ pub const REPORTERS: [(&str, &str, Option<&str>); 3] = [
 
 /// Reports by others and the providers' answers (issue 19): a confirmed, a disputed and a
 /// corrected lock-up report, a lock-up report left unanswered for two months (counted in the
-/// compliance report), a price report too recent to be overdue, and a report of a distrusted
+/// compliance report), a price report not yet overdue (20 days), and a report of a distrusted
 /// reporter (logged, hidden from counts). Filed through the same path as the API.
 async fn load_reports(
     pool: &PgPool,
     ledger: &Ledger,
     clock: &std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>,
-) -> Result<(usize, usize), DemoError> {
+    world: &mut std::iter::Peekable<std::vec::IntoIter<DemoBatch>>,
+    latest: DateTime<Utc>,
+    summary: &mut DemoSummary,
+) -> Result<(), DemoError> {
     let mut conn = pool.acquire().await?;
     for (slug, name, distrust) in REPORTERS {
         let slug = Slug::parse(slug).expect("demo slugs are valid");
@@ -780,10 +796,6 @@ async fn load_reports(
         db::providers::insert_reporter(&mut conn, &slug, name, Some(&website)).await?;
         db::providers::set_distrust(&mut conn, &slug, distrust).await?;
     }
-    let disclosed: Option<i64> =
-        sqlx::query_scalar("SELECT min(idx) FROM ledger_entries WHERE provider = 'meridian-cloud' AND kind = 'lockup'")
-            .fetch_one(&mut *conn)
-            .await?;
     drop(conn);
     let state = crate::AppState::new(pool.clone(), ledger.clone());
     let now = Utc::now() - chrono::Duration::minutes(1);
@@ -844,26 +856,6 @@ async fn load_reports(
             ),
         ),
         (
-            "compute-watch",
-            true,
-            5,
-            json!({"kind": "report", "about": "lumen-stack", "reported_kind": "price",
-            "sources": ["https://lumen-stack.example/pricing"], "published_date": (now - chrono::Duration::days(6)).date_naive().to_string(),
-            "quotation": "Public price list: H100 on demand, 3.20 USD per GPU-hour.", "price_per_accelerator_hour": "3.20",
-            "currency": "USD", "resource": "nvidia-h100-80gb", "pricing_model": "on_demand"}),
-        ),
-        (
-            "rumour-mill",
-            true,
-            40,
-            lockup(
-                "nordic-hpc",
-                "rumour-mill.example.org/nordic-secret-deal",
-                "Nordic HPC is secretly giving its whole cluster to one lab, insiders say.",
-                json!({"counterparty": "Unnamed lab"}),
-            ),
-        ),
-        (
             "meridian-cloud",
             false,
             50,
@@ -884,17 +876,45 @@ async fn load_reports(
             json!({"kind": "answer", "report": 2, "response": "correct",
             "corrections": {"accelerators": 1024}, "statement": "The deal covers 1,024 accelerators, not 4,096."}),
         ),
+        (
+            "rumour-mill",
+            true,
+            40,
+            lockup(
+                "nordic-hpc",
+                "rumour-mill.example.org/nordic-secret-deal",
+                "Nordic HPC is secretly giving its whole cluster to one lab, insiders say.",
+                json!({"counterparty": "Unnamed lab"}),
+            ),
+        ),
+        (
+            "compute-watch",
+            true,
+            20,
+            json!({"kind": "report", "about": "lumen-stack", "reported_kind": "price",
+            "sources": ["https://lumen-stack.example/pricing"], "published_date": (now - chrono::Duration::days(21)).date_naive().to_string(),
+            "quotation": "Public price list: H100 on demand, 3.20 USD per GPU-hour.", "price_per_accelerator_hour": "3.20",
+            "currency": "USD", "resource": "nvidia-h100-80gb", "pricing_model": "on_demand"}),
+        ),
     ];
     let mut entries: Vec<u64> = Vec::new();
-    let (mut records, mut appended) = (0, 0);
     for (filer, reporter, days_ago, mut value) in filings {
+        let at = now - chrono::Duration::days(days_ago);
+        while let Some(batch) = world.next_if(|b| b.filed_at.min(latest) <= at) {
+            submit_batch(pool, ledger, clock, batch, latest, summary).await?;
+        }
         if let Ok(mut time) = clock.lock() {
-            *time = now - chrono::Duration::days(days_ago);
+            *time = at;
         }
         if value["kind"] == "answer" {
             let place = value["report"].as_u64().unwrap_or_default() as usize;
             value["report"] = json!(entries.get(place).copied().unwrap_or_default());
             if value["response"] == "confirm" {
+                let disclosed: Option<i64> = sqlx::query_scalar(
+                    "SELECT min(idx) FROM ledger_entries WHERE provider = 'meridian-cloud' AND kind = 'lockup'",
+                )
+                .fetch_one(pool)
+                .await?;
                 value["disclosure_entry"] = json!(disclosed.unwrap_or_default());
             }
         }
@@ -912,10 +932,10 @@ async fn load_reports(
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| invalid(e.to_string()))?;
         let body: Value = serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
         entries.push(body["records"][0]["entry_index"].as_u64().unwrap_or_default());
-        records += 1;
-        appended += usize::from(body["records"][0]["outcome"] != "duplicate");
+        summary.records += 1;
+        summary.appended += usize::from(body["records"][0]["outcome"] != "duplicate");
     }
-    Ok((records, appended))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -99,6 +99,10 @@ async fn a_report_is_a_ledger_entry_of_its_reporter_kept_out_of_the_providers_fi
     assert_eq!(folded, 0);
     app.get("/providers/nimbus-gpu").await.assert_status(StatusCode::OK);
     app.get("/lockups").await.assert_status(StatusCode::OK);
+    // Its entry page reads it under today's rules, as `verify` does: not "unreadable".
+    let entry = app.get("/ledger/entries/0").await;
+    entry.assert_status(StatusCode::OK);
+    assert!(!entry.text().to_lowercase().contains("unreadable"), "{}", entry.text());
 }
 
 #[tokio::test]

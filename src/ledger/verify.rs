@@ -123,7 +123,7 @@ const DECODE_BATCH: usize = 1024;
 fn decode_records(batches: impl IntoIterator<Item = Vec<Undecoded>>) -> (Vec<(u64, String)>, u64) {
     let (mut listed, mut count) = (Vec::new(), 0);
     for (index, kind, record) in batches.into_iter().flatten() {
-        if let Err(unreadable) = crate::records::Record::from_entry(&kind, record) {
+        if let Err(unreadable) = crate::records::reports::check_entry(&kind, record) {
             count += 1;
             if listed.len() < MAX_FINDINGS {
                 listed.push((index, unreadable.reason));

@@ -33,6 +33,17 @@ pub fn is_third_party(kind: &str) -> bool {
     kind == REPORT || kind == ANSWER
 }
 
+/// Checks a stored entry's record under today's rules, whatever its kind: a report or an
+/// answer by its own rules, anything else as a [`crate::records::Record`]. For readers that
+/// only need to know whether an entry still decodes (`verify`, the entry page).
+pub fn check_entry(kind: &str, record: Value) -> Result<(), Unreadable> {
+    match kind {
+        REPORT => Report::from_entry(record).map(|_| ()),
+        ANSWER => Answer::from_entry(record).map(|_| ()),
+        _ => super::Record::from_entry(kind, record).map(|_| ()),
+    }
+}
+
 /// What a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
 pub enum ReportedKind {
@@ -590,5 +601,14 @@ mod tests {
     fn only_reports_and_answers_are_third_party() {
         assert!(is_third_party("report") && is_third_party("answer"));
         assert!(!is_third_party("lockup"));
+        let stored = |value: Value| {
+            let Value::Object(mut map) = value else { panic!("object") };
+            map.remove("kind");
+            Value::Object(map)
+        };
+        assert!(check_entry("report", stored(examples()[0].clone())).is_ok());
+        assert!(check_entry("answer", stored(examples()[2].clone())).is_ok());
+        assert!(check_entry("report", json!({"about": "x"})).is_err());
+        assert!(check_entry("lockup", stored(crate::records::kinds::examples()[3].clone())).is_ok());
     }
 }

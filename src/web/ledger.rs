@@ -157,7 +157,8 @@ pub async fn entry(State(state): State<AppState>, Path(index): Path<String>) -> 
     let signature = Entry::from_canonical_bytes(&entry.bytes).map_err(|e| e.to_string()).and_then(|e| {
         e.check_signature().map(|key| key.map(|k| k.label())).map_err(|e| format!("its provider signature {e}"))
     });
-    let unreadable = crate::records::Record::from_entry(&entry.kind, parsed["record"].clone()).err().map(|e| e.reason);
+    let unreadable =
+        crate::records::reports::check_entry(&entry.kind, parsed["record"].clone()).err().map(|e| e.reason);
     let (signed_by, signature_problem) = match signature {
         Ok(signed_by) => (signed_by, None),
         Err(problem) => (None, Some(problem)),
