@@ -335,10 +335,13 @@ pub fn energy_fields() -> Vec<Field> {
 
 /// Columns of the entries dataset.
 pub fn entries_fields() -> Vec<Field> {
+    let mut kind = Field::new("kind", Text, "Record kind: a provider's own, or a third-party report or its answer.")
+        .choices(crate::records::RecordKind::OPTIONS);
+    kind.choices.extend([crate::records::reports::REPORT, crate::records::reports::ANSWER]);
     vec![
         Field::new("entry_index", Integer, "Position in the log, from 0.").min(0),
-        Field::new("provider", Text, "Slug of the provider that filed it."),
-        Field::new("kind", Text, "Record kind.").choices(crate::records::RecordKind::OPTIONS),
+        Field::new("provider", Text, "Slug of the provider that filed it (of the reporter, for a report)."),
+        kind,
         Field::new("received_at", DateTime, "When the ledger accepted it."),
         Field::new("supersedes", Integer, "Entry index this entry amends.").optional().min(0),
         Field::new("leaf_hash", Text, "RFC 6962 leaf hash: SHA-256 of 0x00 then the entry bytes, hex."),
@@ -511,4 +514,21 @@ pub fn compliance_fields() -> Vec<Field> {
         Field::new("amendments", Integer, "Amendments of the period's filings.").min(0),
         Field::new("last_amended", DateTime, "When the latest amendment was accepted.").optional(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    /// Reports and answers are entries too: an entries column that left them out made every
+    /// snapshot with one fail Frictionless validation.
+    #[test]
+    fn the_entries_kind_column_allows_every_kind_the_ledger_accepts() {
+        let fields = super::entries_fields();
+        let kind = fields.iter().find(|f| f.name == "kind").expect("kind");
+        for (name, _) in crate::records::RecordKind::OPTIONS {
+            assert!(kind.choices.contains(name), "{name}");
+        }
+        for name in [crate::records::reports::REPORT, crate::records::reports::ANSWER] {
+            assert!(kind.choices.contains(&name), "{name}");
+        }
+    }
 }
