@@ -76,6 +76,109 @@ pub fn unreadable_figure(kind: &str) -> String {
     format!("an entry ({kind}) that no longer decodes under today's rules")
 }
 
+/// The title and summary of a third-party entry (a report, or a provider's answer to one),
+/// or `None` for any other kind. `filer` is the display name of the entry's filer (the
+/// reporter of a report, the provider of an answer); `names` gives providers' display names
+/// by slug, for the provider a report is about. A report or answer that no longer decodes
+/// says so, like any other entry.
+pub fn third_party_words(
+    kind: &str,
+    filer: &str,
+    record: &serde_json::Value,
+    names: &HashMap<String, String>,
+) -> Option<(String, String)> {
+    use crate::records::reports::{ANSWER, Answer, REPORT, Report, ReportedKind, Response};
+    let text = |fields: &serde_json::Map<String, serde_json::Value>, key: &str| {
+        fields.get(key).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    match kind {
+        REPORT => Some(match Report::from_entry(record.clone()) {
+            Ok(report) => {
+                let about = names.get(report.about.as_str()).map_or(report.about.as_str(), String::as_str);
+                let what = match report.reported_kind {
+                    ReportedKind::Lockup => match text(&report.fields, "counterparty") {
+                        Some(counterparty) => format!("{about}'s lock-up with {counterparty}"),
+                        None => format!("a lock-up by {about}"),
+                    },
+                    ReportedKind::Price => {
+                        match (text(&report.fields, "price_per_accelerator_hour"), text(&report.fields, "currency")) {
+                            (Some(price), Some(currency)) => {
+                                format!("{about}'s price of {price} {currency} per accelerator-hour")
+                            }
+                            _ => format!("{about}'s prices"),
+                        }
+                    }
+                };
+                let first = report.sources.first().map_or("", String::as_str);
+                let more = match report.sources.len() {
+                    0 | 1 => String::new(),
+                    2 => " and 1 other source".to_owned(),
+                    n => format!(" and {} other sources", n - 1),
+                };
+                (
+                    format!("Report by {filer} on {what}"),
+                    format!(
+                        "{filer} reports {what}, citing {first}{more} (published {}): \u{201c}{}\u{201d} \
+                         A report is not a disclosure: {about} may confirm, dispute or correct it.",
+                        date_words(report.published_date),
+                        report.quotation
+                    ),
+                )
+            }
+            Err(unreadable) => (
+                unreadable_figure(kind),
+                format!("The report cannot be read under today's rules ({}).", unreadable.reason),
+            ),
+        }),
+        ANSWER => Some(match Answer::from_entry(record.clone()) {
+            Ok(answer) => {
+                let report = answer.report;
+                let statement = answer.statement.as_deref().map_or(String::new(), |s| format!(" \u{201c}{s}\u{201d}"));
+                match answer.response {
+                    Response::Confirm => (
+                        format!("{filer} confirms report #{report}"),
+                        match answer.disclosure_entry {
+                            Some(entry) => format!(
+                                "{filer} confirms report #{report} and points to its own disclosure, ledger entry {entry}.{statement}"
+                            ),
+                            None => format!("{filer} confirms report #{report}.{statement}"),
+                        },
+                    ),
+                    Response::Dispute => (
+                        format!("{filer} disputes report #{report}"),
+                        format!("{filer} disputes report #{report}.{statement}"),
+                    ),
+                    Response::Correct => {
+                        let corrected: Vec<String> = answer
+                            .corrections
+                            .iter()
+                            .flatten()
+                            .map(|(k, v)| format!("{k} {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                            .collect();
+                        (
+                            format!("{filer} corrects report #{report}"),
+                            format!(
+                                "{filer} corrects report #{report}: {}.{statement}",
+                                if corrected.is_empty() { "no fields named".to_owned() } else { corrected.join(", ") }
+                            ),
+                        )
+                    }
+                }
+            }
+            Err(unreadable) => (
+                unreadable_figure(kind),
+                format!("The answer cannot be read under today's rules ({}).", unreadable.reason),
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// The slug of the provider a report entry is about, for looking up its display name.
+pub fn report_about<'a>(kind: &str, record: &'a serde_json::Value) -> Option<&'a str> {
+    (kind == crate::records::reports::REPORT).then(|| record["about"].as_str()).flatten()
+}
+
 /// Display names of the given providers, by slug.
 pub async fn display_names(conn: &mut PgConnection, slugs: &[&str]) -> Result<HashMap<String, String>, sqlx::Error> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT slug, display_name FROM providers WHERE slug = ANY($1)")

@@ -4,6 +4,8 @@
 //! every IRI is absolute, built from the site's public URL, and an entry's id is its
 //! ledger page's URL (stable: entries never change).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -19,7 +21,7 @@ use crate::ledger::entry::format_received_at;
 use crate::records::{Record, RecordKind};
 // The one wording of a disclosure, shared with the pages' lists; re-exported where it began.
 pub use super::disclosure_words::describe;
-use super::disclosure_words::{display_names, unreadable_figure};
+use super::disclosure_words::{display_names, report_about, third_party_words, unreadable_figure};
 
 /// Items per feed: the newest entries only, so a feed costs the same at any ledger size.
 const ITEMS: i64 = 50;
@@ -179,24 +181,45 @@ async fn newest_of_kind(conn: &mut PgConnection, kind: RecordKind, limit: i64) -
 async fn entries(state: &AppState, conn: &mut PgConnection, indexes: Vec<u64>) -> Result<Vec<FeedEntry>, sqlx::Error> {
     let mut rows = db::ledger::entries_by_index(conn, &indexes).await?;
     rows.sort_by_key(|row| std::cmp::Reverse(row.index));
+    let values: Vec<serde_json::Value> =
+        rows.iter().map(|row| serde_json::from_slice(&row.bytes).unwrap_or(serde_json::Value::Null)).collect();
     let mut slugs: Vec<&str> = rows.iter().map(|row| row.provider.as_str()).collect();
+    slugs.extend(rows.iter().zip(&values).filter_map(|(row, value)| report_about(&row.kind, &value["record"])));
     slugs.sort_unstable();
     slugs.dedup();
     let names = display_names(conn, &slugs).await?;
     Ok(rows
         .iter()
-        .map(|row| {
+        .zip(&values)
+        .map(|(row, value)| {
             let name = names.get(&row.provider).map_or(row.provider.as_str(), String::as_str);
-            entry(&state.public_url, row, name)
+            entry(&state.public_url, row, value, name, &names)
         })
         .collect())
 }
 
 /// One entry in words. Its record is decoded the one way every reader decodes it
 /// ([`Record::from_entry`]); one that no longer decodes says so instead of guessing.
-fn entry(public_url: &str, row: &EntryRow, name: &str) -> FeedEntry {
+/// Reports and answers are worded by [`third_party_words`].
+fn entry(
+    public_url: &str,
+    row: &EntryRow,
+    value: &serde_json::Value,
+    name: &str,
+    names: &HashMap<String, String>,
+) -> FeedEntry {
     let name = xml_text(name);
-    let value: serde_json::Value = serde_json::from_slice(&row.bytes).unwrap_or(serde_json::Value::Null);
+    if let Some((title, summary)) = third_party_words(&row.kind, &name, &value["record"], names) {
+        return FeedEntry {
+            url: format!("{public_url}/ledger/entries/{}", row.index),
+            title: xml_text(&title),
+            summary: xml_text(&format!("{summary} Ledger entry {}.", row.index)),
+            updated: format_received_at(row.received_at),
+            author: name,
+            author_url: format!("{public_url}/providers/{}", row.provider),
+            kind: row.kind.clone(),
+        };
+    }
     let (title, summary) = match Record::from_entry(&row.kind, value["record"].clone()) {
         Ok(record) => describe(&name, &record, row.supersedes),
         Err(unreadable) => (
@@ -373,7 +396,8 @@ mod tests {
         assert!(distinct.len() > 1, "{distinct:?}");
         for item in &theirs {
             assert_eq!(item.author, "Corvid GPU (demo)");
-            assert!(item.title.starts_with("Corvid GPU (demo): "), "{}", item.title);
+            // Its disclosures read "Corvid GPU (demo): …", its answers "Corvid GPU (demo) disputes report #…".
+            assert!(item.title.starts_with("Corvid GPU (demo)"), "{}", item.title);
         }
 
         for (name, kind) in RecordKind::OPTIONS {
@@ -446,6 +470,37 @@ mod tests {
         let kind = atom(&app, "/feeds/acceptance.atom").await;
         assert_eq!(kind[0].title, items[2].title);
         assert_eq!(kind[0].id, items[2].id);
+    }
+
+    /// Report and answer entries used to be titled as entries that no longer decode.
+    #[tokio::test]
+    async fn reports_and_answers_are_titled_in_words() {
+        let app = TestApp::with_demo().await;
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let indexes: Vec<i64> =
+            sqlx::query_scalar("SELECT idx FROM ledger_entries WHERE kind IN ('report', 'answer') ORDER BY idx")
+                .fetch_all(&mut *conn)
+                .await
+                .expect("indexes");
+        let indexes: Vec<u64> = indexes.into_iter().map(|i| i as u64).collect();
+        let items = entries(&app.state, &mut conn, indexes.clone()).await.expect("entries");
+        assert_eq!(items.len(), indexes.len());
+        let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
+        assert!(titles.iter().all(|t| !t.contains("no longer decodes")), "{titles:?}");
+        assert!(
+            titles.iter().any(|t| t.starts_with("Report by ")
+                && t.ends_with("on Corvid GPU (demo)'s lock-up with Orbital Reasoning Co")),
+            "{titles:?}"
+        );
+        let report = items.iter().find(|i| i.title.ends_with("lock-up with Orbital Reasoning Co")).expect("report");
+        let number = report.url.rsplit('/').next().expect("index");
+        assert!(titles.contains(&format!("Corvid GPU (demo) disputes report #{number}").as_str()), "{titles:?}");
+        let dispute = items.iter().find(|i| i.title.contains("disputes")).expect("dispute");
+        assert!(dispute.summary.contains("no reservation with Orbital Reasoning Co"), "{}", dispute.summary);
+        assert!(titles.iter().any(|t| t.contains("confirms report #")), "{titles:?}");
+        assert!(titles.iter().any(|t| t.contains("corrects report #")), "{titles:?}");
+        let corrected = items.iter().find(|i| i.title.contains("corrects")).expect("correction");
+        assert!(corrected.summary.contains("accelerators 1024"), "{}", corrected.summary);
     }
 
     #[test]
