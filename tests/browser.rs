@@ -92,6 +92,29 @@ fn linked_pages(server: &Server) -> BTreeSet<String> {
     paths
 }
 
+/// A third-party report on /lockups that its provider answered, as `(report, answer, provider)`:
+/// the two ledger entry pages (index read from the page, so the demo may grow) and the scorecard
+/// that lists the report under "Reports by others".
+fn answered_report(server: &Server) -> (String, String, String) {
+    let (status, body) = server.get("/lockups");
+    assert_eq!(status, 200, "GET /lockups");
+    let html = scraper::Html::parse_document(&body);
+    let selector = |s: &str| scraper::Selector::parse(s).expect("selector");
+    let (reports, entry, answer, provider) = (
+        selector("li.report"),
+        selector("a[href^='/ledger/entries/']"),
+        selector("p.answer a[href^='/ledger/entries/']"),
+        selector("a[href^='/providers/']"),
+    );
+    let href = |a: scraper::ElementRef| a.value().attr("href").unwrap_or_default().to_owned();
+    html.select(&reports)
+        .find_map(|li| {
+            let answer = li.select(&answer).next()?;
+            Some((href(li.select(&entry).next()?), href(answer), href(li.select(&provider).next()?)))
+        })
+        .expect("the demo's /lockups lists a report its provider answered")
+}
+
 #[test]
 fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
@@ -120,6 +143,15 @@ fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
         .expect("witness vkey");
     let witness = format!("{vkey} http://127.0.0.1:9");
     let server = Server::start(dir.path(), &["--demo", "--witness", &witness, "--witness-every", "1"]);
+    let (report, answer, provider) = answered_report(&server);
+    assert!(
+        PAGES.iter().any(|spec| spec.starts_with(&format!("{provider}="))),
+        "{provider}, a scorecard with reports by others, missing from PAGES"
+    );
+    let report_pages = [
+        format!("{report}=Entry {}", report.trim_start_matches("/ledger/entries/")),
+        format!("{answer}=Entry {}", answer.trim_start_matches("/ledger/entries/")),
+    ];
     let checked: BTreeSet<&str> = PAGES.iter().map(|spec| spec.split(['?', '=']).next().unwrap_or_default()).collect();
     let unchecked: Vec<String> = linked_pages(&server).into_iter().filter(|p| !checked.contains(p.as_str())).collect();
     assert!(
@@ -132,6 +164,7 @@ fn pages_render_in_chromium_without_errors_or_accessibility_violations() {
         .arg(browser_dir.join("check-pages.mjs"))
         .arg(&server.url)
         .args(PAGES)
+        .args(&report_pages)
         .env("GATELOG_CHROMIUM", &chromium)
         .env("GATELOG_SCREENSHOTS", &screenshots)
         .output()

@@ -63,8 +63,9 @@ mod tests {
         let listed: Vec<String> = html.texts_of("#versions tbody th");
         let expected: Vec<String> = VERSIONS.iter().rev().map(|m| m.version.to_string()).collect();
         assert_eq!(listed, expected);
-        let changes = html.texts_of("#versions td.what-changed");
+        let changes = html.texts_of("#version-notes .what-changed");
         assert!(changes.iter().zip(VERSIONS.iter().rev()).all(|(shown, m)| shown == m.what_changed), "{changes:?}");
         assert_eq!(html.texts_of("#formats tbody th").len(), crate::datasets::snapshot::FORMATS.len());
+        assert_eq!(html.texts_of("#format-notes .what-changed").len(), crate::datasets::snapshot::FORMATS.len());
     }
 }
