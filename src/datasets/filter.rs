@@ -146,7 +146,7 @@ impl ExportFilter {
         }
         match dataset.source {
             Source::Records(_) => {}
-            Source::Entries | Source::Compliance => {
+            Source::Entries | Source::Compliance | Source::Reports | Source::ReportAnswers => {
                 if out.place_and_time.resource.is_some() {
                     return Err(not_for("resource", "resource column"));
                 }
@@ -171,6 +171,20 @@ impl ExportFilter {
                     };
                     return Err(not_for(parameter, "resource, region or date filter (grades cover every record)"));
                 }
+            }
+        }
+        if matches!(dataset.source, Source::Reports | Source::ReportAnswers) {
+            let parameter = if out.provider.is_some() {
+                Some("provider")
+            } else if out.include_superseded {
+                Some("include_superseded")
+            } else if out.place_and_time.from.is_some() || out.place_and_time.to.is_some() {
+                Some("from")
+            } else {
+                None
+            };
+            if let Some(parameter) = parameter {
+                return Err(not_for(parameter, "filters (it is small: read it whole)"));
             }
         }
         if out.include_superseded && matches!(dataset.source, Source::Entries | Source::Compliance) {

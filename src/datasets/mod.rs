@@ -10,6 +10,7 @@ pub mod derived;
 pub mod encode;
 pub mod filter;
 pub mod pandas;
+pub mod reports;
 pub mod rows;
 pub mod schema;
 pub mod snapshot;
@@ -30,6 +31,10 @@ pub enum Source {
     Derived(derived::Table),
     /// The compliance report (obligations weighed against the ledger's acceptance times).
     Compliance,
+    /// Third-party reports about providers, with their answer status.
+    Reports,
+    /// The providers' answers to reports.
+    ReportAnswers,
 }
 
 /// A downloadable dataset.
@@ -57,6 +62,8 @@ impl Dataset {
             Source::Entries => schema::entries_fields(),
             Source::Derived(table) => table.fields(),
             Source::Compliance => schema::compliance_fields(),
+            Source::Reports => schema::report_fields(),
+            Source::ReportAnswers => schema::report_answer_fields(),
         }
     }
 
@@ -79,7 +86,7 @@ pub fn record_fields(kind: RecordKind) -> Vec<Field> {
 }
 
 /// Every dataset, in the order `/data` lists them.
-pub const CATALOG: [Dataset; 15] = [
+pub const CATALOG: [Dataset; 17] = [
     Dataset {
         name: "queue_times",
         title: "Queue times",
@@ -169,6 +176,18 @@ pub const CATALOG: [Dataset; 15] = [
         title: "Compliance report",
         description: "Per provider, obligation and period: filed on time, late (with days), missing or not yet due, and amendments.",
         source: Source::Compliance,
+    },
+    Dataset {
+        name: "reports",
+        title: "Reports by others",
+        description: "Sourced reports by registered reporters about a provider's lock-ups or prices, with the provider's latest answer or the days left unanswered as of the checkpoint. Reports are not disclosures and are kept out of every figure.",
+        source: Source::Reports,
+    },
+    Dataset {
+        name: "report_answers",
+        title: "Answers to reports",
+        description: "Each provider's answers to reports about it: confirm (naming its own disclosure), dispute (with a statement) or correct (with the corrected fields).",
+        source: Source::ReportAnswers,
     },
 ];
 

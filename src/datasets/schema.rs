@@ -516,6 +516,63 @@ pub fn compliance_fields() -> Vec<Field> {
     ]
 }
 
+/// Columns of the reports dataset (one row per report entry, amended ones included).
+pub fn report_fields() -> Vec<Field> {
+    use crate::records::reports::{self, ReportedKind};
+    let mut status = Field::new(
+        "answer_status",
+        Text,
+        "The provider's latest answer as of the checkpoint: confirm, dispute, correct, or unanswered.",
+    )
+    .choices(reports::Response::OPTIONS);
+    status.choices.push(super::reports::UNANSWERED);
+    vec![
+        Field::new("entry_index", Integer, "Index of the ledger entry holding the report.").min(0),
+        Field::new("reporter", Text, "Slug of the reporter that filed it."),
+        Field::new("about", Text, "Slug of the provider it is about."),
+        Field::new("reported_kind", Text, "What it reports.").choices(ReportedKind::OPTIONS),
+        Field::new("published_date", Date, "When the source was published.").dated(),
+        Field::new("received_at", DateTime, "When the ledger accepted it."),
+        Field::new("first_source", Text, "The first source URL."),
+        Field::new("source_count", Integer, "How many source URLs it cites (1 to 5).").min(1),
+        Field::new("sources", Text, "Every source URL, separated by single spaces."),
+        Field::new("quotation", Text, "A short quotation from the source, or a note on it.")
+            .text(reports::MAX_QUOTATION, Lines::Many),
+        Field::new("fields", Text, "The fields of the reported kind it gives, as a JSON object.").optional(),
+        Field::new("supersedes", Integer, "Entry index of the report this one amends.").optional().min(0),
+        status,
+        Field::new("answer_entry", Integer, "Entry index of the latest answer.").optional().min(0),
+        Field::new(
+            "days_unanswered",
+            Integer,
+            "Whole days from its acceptance to the checkpoint, if it has no answer.",
+        )
+        .optional()
+        .min(0),
+    ]
+}
+
+/// Columns of the report answers dataset (one row per answer entry; a later answer to the
+/// same report supersedes an earlier one).
+pub fn report_answer_fields() -> Vec<Field> {
+    use crate::records::reports::{self, Response};
+    vec![
+        Field::new("entry_index", Integer, "Index of the ledger entry holding the answer.").min(0),
+        Field::new("report_index", Integer, "Entry index of the report it answers.").min(0),
+        Field::new("provider", Text, "Slug of the provider answering (the one the report is about)."),
+        Field::new("received_at", DateTime, "When the ledger accepted it."),
+        Field::new("response", Text, "Confirm (disclosed in its own entry), dispute, or correct.")
+            .choices(Response::OPTIONS),
+        Field::new("disclosure_entry", Integer, "For a confirmation: the provider's own entry disclosing it.")
+            .optional()
+            .min(0),
+        Field::new("statement", Text, "The provider's statement (required to dispute).")
+            .optional()
+            .text(reports::MAX_STATEMENT, Lines::Many),
+        Field::new("corrections", Text, "For a correction: the corrected fields, as a JSON object.").optional(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     /// Reports and answers are entries too: an entries column that left them out made every

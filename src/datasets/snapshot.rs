@@ -370,6 +370,19 @@ impl Pinned {
                 let periods = compliance::report(&self.obligations, &filings, self.checkpoint.signed_at);
                 derived::compliance_rows(&periods, all)
             }
+            (Source::Reports | Source::ReportAnswers, entries) => {
+                let third_party = match entries {
+                    EntrySource::Database(pool) => {
+                        db::report_export::third_party_entries(&mut *pool.acquire().await?, size).await?
+                    }
+                    EntrySource::Held(held) => held.third_party(),
+                };
+                if dataset.source == Source::Reports {
+                    super::reports::report_rows(&third_party, self.checkpoint.signed_at)
+                } else {
+                    super::reports::answer_rows(&third_party)
+                }
+            }
         };
         sink.page_read();
         let count = rows.len() as u64;

@@ -493,6 +493,27 @@ impl HeldEntries {
         Ok(Self { bytes, held, first_amendment })
     }
 
+    /// The report and answer entries held, in log order.
+    pub fn third_party(&self) -> Vec<super::reports::ThirdPartyEntry> {
+        self.held
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| crate::records::reports::is_third_party(&h.kind))
+            .map(|(index, h)| {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&self.bytes[index]).unwrap_or(serde_json::Value::Null);
+                super::reports::ThirdPartyEntry {
+                    index: index as u64,
+                    filer: h.provider.clone(),
+                    kind: h.kind.clone(),
+                    received_at: h.received_at,
+                    supersedes: h.supersedes,
+                    record: value["record"].clone(),
+                }
+            })
+            .collect()
+    }
+
     /// How many entries are held (the tree size).
     pub fn len(&self) -> u64 {
         self.held.len() as u64

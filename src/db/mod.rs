@@ -10,6 +10,7 @@ pub mod obligations;
 pub mod projection;
 pub mod provider_keys;
 pub mod providers;
+pub mod report_export;
 pub mod reports;
 pub mod tokens;
 

@@ -200,8 +200,9 @@ pub struct DictionaryPage {
     pub datasets: Vec<(Dataset, Vec<crate::datasets::schema::Field>)>,
 }
 
-/// Rows a dataset has at a snapshot, counted from the providers' digests (no query).
-fn row_count(snapshot: &Snapshot, dataset: &Dataset) -> u64 {
+/// Rows a dataset has at a snapshot, counted from the providers' digests (no query); the
+/// reports and answers, from `third_party` (their counts, read once for the page).
+fn row_count(snapshot: &Snapshot, dataset: &Dataset, third_party: (u64, u64)) -> u64 {
     let sum = |count: &dyn Fn(&crate::projection::summary::Digest) -> u64| {
         crate::analytics::sum(snapshot.providers.iter().filter_map(|p| snapshot.digest(p.slug.as_str())).map(count))
     };
@@ -226,6 +227,8 @@ fn row_count(snapshot: &Snapshot, dataset: &Dataset) -> u64 {
         Source::Compliance => {
             snapshot.memo.get::<super::compliance::ComplianceReport>("compliance").map_or(0, |r| r.periods.len() as u64)
         }
+        Source::Reports => third_party.0,
+        Source::ReportAnswers => third_party.1,
     }
 }
 
@@ -238,11 +241,12 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<
     // Computed now if nobody has asked for it at this checkpoint yet; its size is listed.
     super::compliance::report(&state, &snapshot).await?;
     super::counterparties::market(&state, &snapshot).await?;
+    let third_party = crate::db::report_export::counts(&mut *state.pool.acquire().await?, snapshot.tree_size).await?;
     let datasets = CATALOG
         .iter()
         .map(|d| DatasetRow {
             dataset: *d,
-            rows: row_count(&snapshot, d),
+            rows: row_count(&snapshot, d, third_party),
             columns: d.fields().iter().map(|f| f.name).collect(),
             unreadable: match d.source {
                 Source::Records(kind) => snapshot.unreadable_of(Some(kind.as_str())).iter().map(|u| u.index).collect(),
@@ -332,6 +336,16 @@ pub async fn export(
         Source::Compliance => {
             let report = super::compliance::report(&state, &snapshot).await?;
             Some(derived::compliance_rows(&report.periods, &filter))
+        }
+        Source::Reports | Source::ReportAnswers => {
+            let entries =
+                crate::db::report_export::third_party_entries(&mut *state.pool.acquire().await?, snapshot.tree_size)
+                    .await?;
+            Some(if dataset.source == Source::Reports {
+                crate::datasets::reports::report_rows(&entries, snapshot.signed_at)
+            } else {
+                crate::datasets::reports::answer_rows(&entries)
+            })
         }
         _ => None,
     };
@@ -463,7 +477,7 @@ async fn produce(
         }
         (Source::Records(kind), None) => source::records(&pool, kind, &filter, tree_size, &mut sink).await?,
         (Source::Entries, None) => source::entries(&pool, &filter, tree_size, &mut sink).await?,
-        (Source::Derived(_) | Source::Compliance, None) => {
+        (Source::Derived(_) | Source::Compliance | Source::Reports | Source::ReportAnswers, None) => {
             sink.page_read();
             0
         }
@@ -665,6 +679,66 @@ mod tests {
         let first =
             utilisation.str().expect("str").get(0).map(|s| s.parse::<rust_decimal::Decimal>().expect("decimal"));
         assert_eq!(first, csv[0]["utilisation"].parse::<rust_decimal::Decimal>().ok());
+    }
+
+    /// Reports and answers are their own datasets: one row per entry in the reports
+    /// tables, with the latest answer (or the days unanswered), in every format.
+    #[tokio::test]
+    async fn reports_and_answers_export_as_their_own_tables() {
+        let app = TestApp::with_demo().await;
+        let mut conn = app.db.pool.acquire().await.expect("conn");
+        let reports: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT r.idx, r.reporter, r.about,
+                    (SELECT response FROM report_answers a WHERE a.report = r.idx ORDER BY a.idx DESC LIMIT 1)
+             FROM reports r ORDER BY r.idx",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .expect("reports");
+        let (header, rows) = csv_rows(&app.get("/data/reports.csv").await.text());
+        let fields: Vec<&str> = crate::datasets::schema::report_fields().iter().map(|f| f.name).collect();
+        assert_eq!(header, fields);
+        assert!(!reports.is_empty());
+        let got: Vec<(i64, String, String, Option<String>)> = rows
+            .iter()
+            .map(|r| {
+                let status = Some(r["answer_status"].clone()).filter(|s| s != "unanswered");
+                (r["entry_index"].parse().expect("index"), r["reporter"].clone(), r["about"].clone(), status)
+            })
+            .collect();
+        assert_eq!(got, reports);
+        for row in &rows {
+            assert_eq!(row["answer_status"] == "unanswered", !row["days_unanswered"].is_empty(), "{row:?}");
+            assert_eq!(row["sources"].split(' ').next(), Some(row["first_source"].as_str()));
+        }
+        let orbital = rows.iter().find(|r| r["fields"].contains("Orbital Reasoning Co")).expect("demo report");
+        assert_eq!(orbital["answer_status"], "dispute");
+
+        let answers: Vec<(i64, i64, String, String)> =
+            sqlx::query_as("SELECT idx, report, provider, response FROM report_answers ORDER BY idx")
+                .fetch_all(&mut *conn)
+                .await
+                .expect("answers");
+        let (_, rows) = csv_rows(&app.get("/data/report_answers.csv").await.text());
+        let got: Vec<(i64, i64, String, String)> = rows
+            .iter()
+            .map(|r| {
+                let index = |c: &str| r[c].parse::<i64>().expect("index");
+                (index("entry_index"), index("report_index"), r["provider"].clone(), r["response"].clone())
+            })
+            .collect();
+        assert_eq!(got, answers);
+        let corrected = rows.iter().find(|r| r["response"] == "correct").expect("a correction");
+        assert_eq!(corrected["corrections"], r#"{"accelerators":1024}"#);
+
+        for name in ["reports", "report_answers"] {
+            let ndjson = app.get(&format!("/data/{name}.ndjson")).await;
+            ndjson.assert_status(StatusCode::OK);
+            let parquet = app.get(&format!("/data/{name}.parquet")).await;
+            let frame = ParquetReader::new(std::io::Cursor::new(parquet.body.clone())).finish().expect("parquet");
+            assert_eq!(frame.height(), ndjson.text().lines().count(), "{name}");
+            app.get(&format!("/data/{name}.csv?provider=corvid-gpu")).await.assert_status(StatusCode::BAD_REQUEST);
+        }
     }
 
     #[tokio::test]
