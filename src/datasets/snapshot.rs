@@ -1175,6 +1175,51 @@ pub(crate) mod tests {
         assert_eq!(actual, recorded, "columns changed without a new snapshot format (see FORMATS)");
     }
 
+    /// A snapshot written before the reports datasets (issue 19) lists neither: it still
+    /// verifies, from the database and from the entries alone, and says they were not checked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_from_before_the_reports_datasets_still_verifies() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let app = TestApp::with_demo().await;
+        let size = app.tree_size().await;
+        let dir = root.path().join(size.to_string());
+        write(&app.db.pool, &dir, None).await.expect("snapshot");
+        let newer = ["reports", "report_answers"];
+        for name in newer {
+            let dataset = super::super::find(name).expect("dataset");
+            for format in Format::ALL {
+                std::fs::remove_file(dir.join(dataset.file_name(size, format))).expect("remove");
+            }
+        }
+        let package_path = dir.join(super::super::datapackage::FILE);
+        let mut package: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&package_path).expect("package")).expect("json");
+        let resources = package["resources"].as_array_mut().expect("resources");
+        resources.retain(|r| {
+            !newer.iter().any(|n| r["path"].as_str().is_some_and(|p| p.starts_with(&format!("gatelog_{n}_"))))
+        });
+        std::fs::write(&package_path, serde_json::to_vec_pretty(&package).expect("json")).expect("write");
+        rewrite_sums(&dir);
+
+        let verified = verify(&app.db.pool, &dir).await.expect("verify");
+        assert_eq!(verified.not_listed, newer);
+        assert!(
+            verified.checks.iter().all(|c| c.ok),
+            "{:?}",
+            verified.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>()
+        );
+        let published = crate::figures::read_published(&dir).expect("published");
+        assert_eq!(published.datasets.len(), CATALOG.len() - 2);
+        let entries = {
+            let mut conn = app.db.pool.acquire().await.expect("conn");
+            db::ledger::entry_bytes_range(&mut conn, 0, size).await.expect("entries")
+        };
+        let checkpoint =
+            crate::figures::check_entries(&entries, &published.note, &[app.state.ledger.verifier()]).expect("entries");
+        let recomputed = crate::figures::recompute(entries, &checkpoint, &published).await.expect("recompute");
+        assert_eq!(crate::figures::compare(&published, &recomputed), Vec::new());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unknown_sizes_and_empty_directories_are_explained() {
         let app = TestApp::with_demo().await;
