@@ -41,21 +41,29 @@ pub struct Described {
 pub async fn described(conn: &mut PgConnection, entries: &[EntrySummary]) -> Result<Vec<Described>, sqlx::Error> {
     let indexes: Vec<u64> = entries.iter().map(|e| e.index).collect();
     let rows = db::ledger::entries_by_index(conn, &indexes).await?;
+    let values: Vec<serde_json::Value> =
+        rows.iter().map(|row| serde_json::from_slice(&row.bytes).unwrap_or(serde_json::Value::Null)).collect();
+    // Filers, and the providers that reports are about, named in one statement.
+    let mut slugs: Vec<&str> = entries.iter().map(|e| e.provider.as_str()).collect();
+    slugs.extend(values.iter().filter_map(|value| value["record"]["about"].as_str()));
+    slugs.sort_unstable();
+    slugs.dedup();
+    let names = display_names(conn, &slugs).await?;
     let figures: HashMap<u64, String> = rows
         .iter()
-        .map(|row| {
-            let value: serde_json::Value = serde_json::from_slice(&row.bytes).unwrap_or(serde_json::Value::Null);
-            let figure = match Record::from_entry(&row.kind, value["record"].clone()) {
-                Ok(record) => figure_and_detail(&row.provider, &record).0,
-                Err(_) => unreadable_figure(&row.kind),
+        .zip(&values)
+        .map(|(row, value)| {
+            let filer = names.get(&row.provider).map_or(row.provider.as_str(), String::as_str);
+            let figure = match third_party_words(&row.kind, filer, &value["record"], &names) {
+                Some((title, _)) => title,
+                None => match Record::from_entry(&row.kind, value["record"].clone()) {
+                    Ok(record) => figure_and_detail(&row.provider, &record).0,
+                    Err(_) => unreadable_figure(&row.kind),
+                },
             };
             (row.index, figure)
         })
         .collect();
-    let mut slugs: Vec<&str> = entries.iter().map(|e| e.provider.as_str()).collect();
-    slugs.sort_unstable();
-    slugs.dedup();
-    let names = display_names(conn, &slugs).await?;
     Ok(entries
         .iter()
         .map(|e| Described {

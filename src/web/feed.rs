@@ -216,7 +216,12 @@ fn entry(
             summary: xml_text(&format!("{summary} Ledger entry {}.", row.index)),
             updated: format_received_at(row.received_at),
             author: name,
-            author_url: format!("{public_url}/providers/{}", row.provider),
+            // A reporter has no scorecard: its report's own page names it and its sources.
+            author_url: if row.kind == crate::records::reports::REPORT {
+                format!("{public_url}/ledger/entries/{}", row.index)
+            } else {
+                format!("{public_url}/providers/{}", row.provider)
+            },
             kind: row.kind.clone(),
         };
     }
@@ -501,6 +506,27 @@ mod tests {
         assert!(titles.iter().any(|t| t.contains("corrects report #")), "{titles:?}");
         let corrected = items.iter().find(|i| i.title.contains("corrects")).expect("correction");
         assert!(corrected.summary.contains("accelerators 1024"), "{}", corrected.summary);
+        // Every author link opens a page: a reporter has no scorecard, so its report links to itself.
+        for item in &items {
+            let path = item.author_url.strip_prefix(&*app.state.public_url).expect("absolute author link");
+            assert_eq!(app.get(path).await.status, 200, "{}: author link {path}", item.title);
+        }
+        // Lists (home, ledger, scorecards) word reports and answers as the feeds do.
+        let rows = crate::db::ledger::entries_by_index(&mut conn, &indexes).await.expect("rows");
+        let summaries: Vec<crate::db::ledger::EntrySummary> = rows
+            .into_iter()
+            .map(|row| crate::db::ledger::EntrySummary {
+                index: row.index,
+                provider: row.provider,
+                kind: row.kind,
+                received_at: row.received_at,
+                supersedes: row.supersedes,
+                signed: false,
+            })
+            .collect();
+        let listed = crate::web::disclosure_words::described(&mut conn, &summaries).await.expect("described");
+        assert!(listed.iter().all(|d| !d.figure.contains("no longer decodes")), "{listed:?}");
+        assert!(listed.iter().any(|d| d.figure.starts_with("Report by ")), "{listed:?}");
     }
 
     #[test]
