@@ -920,20 +920,24 @@ async fn load_reports(
         }
         let kind = value["kind"].as_str().unwrap_or_default().to_owned();
         let invalid = |reason: String| DemoError::Invalid { kind: kind.clone(), reason };
-        let item = crate::api::reports::Item::new(0, value).ok_or_else(|| invalid("not a report or answer".into()))?;
         let token = crate::api::auth::ProviderToken {
             provider_id: 0,
             provider: Slug::parse(filer).expect("demo slugs are valid"),
             reporter,
         };
-        let response = crate::api::reports::apply(&state, &token, vec![item], false)
+        // Through the API's own checks, as a client's request body would be.
+        let body = value.to_string();
+        let batch =
+            crate::api::reports::third_party(&state, &token, crate::ingest::formats::Format::Json, body.as_bytes())
+                .map_err(|e| invalid(format!("{:?}", e.0)))?
+                .ok_or_else(|| invalid("not a report or answer".into()))?;
+        let (_, answered, _) = crate::api::reports::apply(&state, &token, batch, false)
             .await
             .map_err(|e| invalid(format!("{:?}", e.0)))?;
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| invalid(e.to_string()))?;
-        let body: Value = serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
-        entries.push(body["records"][0]["entry_index"].as_u64().unwrap_or_default());
+        let first = answered.records.first().ok_or_else(|| invalid("no receipt".into()))?;
+        entries.push(first.entry_index);
         summary.records += 1;
-        summary.appended += usize::from(body["records"][0]["outcome"] != "duplicate");
+        summary.appended += usize::from(first.outcome != "duplicate");
     }
     Ok(())
 }

@@ -236,7 +236,7 @@ impl utoipa::Modify for RecordInputs {
             one_of = one_of.item(Ref::from_schema_name(&input));
             discriminator.mapping.insert((*name).to_owned(), format!("#/components/schemas/{input}"));
         }
-        // Reports (reporters' tokens only) and answers (providers', in a batch of their own): issue 19.
+        // Reports (reporters' tokens only) and answers (providers', alone or with their own records): issue 19.
         for (name, input, object) in third_party_inputs(components) {
             components.schemas.insert(input.to_owned(), RefOr::T(Schema::Object(object)));
             one_of = one_of.item(Ref::from_schema_name(input));
@@ -335,17 +335,29 @@ fn third_party_inputs(
     }
     let answer = ObjectBuilder::new()
         .description(Some(
-            "A provider's answer to a report about it, filed with its own token in a batch of answers only: confirm \
-             (disclosure_entry: an entry of its own of the reported kind), dispute (statement) or correct (corrections). \
-             A later answer to the same report supersedes the earlier one.",
+            "A provider's answer to a report about it, filed with its own token, alone or with records of its own in \
+             the same request: confirm (disclosure_entry: an entry of its own of the reported kind, or \
+             disclosure_position: the position of such a record earlier in this request; the stored answer then \
+             carries the entry index it got), dispute (statement) or correct (corrections). A later answer to the \
+             same report supersedes the earlier one.",
         ))
         .property("kind", kind(reports::ANSWER))
         .required("kind")
         .property("report", index("The report's entry index"))
         .required("report")
-        .property("response", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["confirm", "dispute", "correct"])))
+        .property(
+            "response",
+            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["confirm", "dispute", "correct"])),
+        )
         .required("response")
         .property("disclosure_entry", index("For confirm: the entry of your own that discloses it"))
+        .property(
+            "disclosure_position",
+            index(
+                "For confirm, instead of disclosure_entry: the position (array index, or NDJSON line number) of \
+                   your disclosure earlier in this same request",
+            ),
+        )
         .property("statement", text("The provider's statement (required to dispute)", reports::MAX_STATEMENT))
         .property(
             "corrections",

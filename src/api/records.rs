@@ -202,44 +202,13 @@ pub async fn post(
             "the request body exceeds the limit of {MAX_BODY_BYTES} bytes (8 MiB); split the batch"
         ))
     })?;
-    // Reports (by reporters) and answers (by the provider a report is about) go their own way.
-    if let Some(items) = super::reports::third_party(&state, &token, format, &bytes)? {
-        return super::reports::apply(&state, &token, items, query.dry_run).await;
-    }
-
-    let located = formats::parse(format, &bytes).map_err(|error| match error {
-        BodyError::Malformed(message) => {
-            state.metrics.rejected_batch(BatchRejection::Malformed);
-            AppError::BadRequest { message, details: Vec::new() }
-        }
-        BodyError::Invalid(details) => {
-            state.metrics.rejected_batch(BatchRejection::Invalid);
-            AppError::Unprocessable {
-                message: format!("{} problem(s) found; nothing was written", details.len()),
-                details,
-            }
-        }
-    })?;
-    if located.len() > MAX_RECORDS {
-        state.metrics.rejected_batch(BatchRejection::TooLarge);
-        return Err(AppError::TooLarge(format!(
-            "a batch holds at most {MAX_RECORDS} records, got {}; split it",
-            located.len()
-        ))
-        .into());
-    }
-    if let Some(other) =
-        located.iter().find(|r| r.claimed_provider.as_deref().is_some_and(|p| p != token.provider.as_str()))
-    {
-        state.metrics.rejected_batch(BatchRejection::OtherProvider);
-        return Err(AppError::Forbidden(format!(
-            "this token writes for {}; the record at position {} names provider {:?}",
-            token.provider,
-            other.position,
-            other.claimed_provider.as_deref().unwrap_or_default()
-        ))
-        .into());
-    }
+    // Reports (by reporters) and answers (by the provider a report is about, with any of
+    // its own records beside them) go their own way.
+    let batch = match super::reports::third_party(&state, &token, format, &bytes)? {
+        Some(third_party) => Parsed::ThirdParty(third_party),
+        None => Parsed::Own(own_records(&state, &token, format, &bytes)?),
+    };
+    let listed = batch.listed();
 
     let claim = match &key {
         None => None,
@@ -279,12 +248,16 @@ pub async fn post(
                     }
                     .into());
                 }
-                Claim::Finished(answer) => return replay(&state, &token, &located, query.dry_run, &answer).await,
+                Claim::Finished(answer) => return replay(&state, &token, &listed, query.dry_run, &answer).await,
             }
         }
     };
 
-    match (apply(&state, &token, &located, query.dry_run).await, claim) {
+    let applied = match batch {
+        Parsed::Own(located) => apply(&state, &token, &located, &listed, query.dry_run).await,
+        Parsed::ThirdParty(third_party) => super::reports::apply(&state, &token, third_party, query.dry_run).await,
+    };
+    match (applied, claim) {
         (Ok((status, body, _)), None) => Ok((status, Json(body)).into_response()),
         (Ok((status, body, answer)), Some(claim)) => {
             claim.finish(&answer).await;
@@ -299,12 +272,75 @@ pub async fn post(
     }
 }
 
+/// A request body, parsed: a provider's own records, or reports and answers.
+enum Parsed {
+    Own(Vec<Located>),
+    ThirdParty(super::reports::ThirdParty),
+}
+
+impl Parsed {
+    /// Every item's (position, kind, natural key), in body order.
+    fn listed(&self) -> Vec<(usize, String, String)> {
+        match self {
+            Self::Own(located) => located
+                .iter()
+                .map(|place| (place.position, place.record.kind().as_str().to_owned(), place.record.natural_key()))
+                .collect(),
+            Self::ThirdParty(third_party) => third_party.listed(),
+        }
+    }
+}
+
+/// A provider's own records from the body, all valid and all its own, or why not.
+fn own_records(
+    state: &AppState,
+    token: &ProviderToken,
+    format: Format,
+    bytes: &[u8],
+) -> Result<Vec<Located>, ApiError> {
+    let located = formats::parse(format, bytes).map_err(|error| match error {
+        BodyError::Malformed(message) => {
+            state.metrics.rejected_batch(BatchRejection::Malformed);
+            AppError::BadRequest { message, details: Vec::new() }
+        }
+        BodyError::Invalid(details) => {
+            state.metrics.rejected_batch(BatchRejection::Invalid);
+            AppError::Unprocessable {
+                message: format!("{} problem(s) found; nothing was written", details.len()),
+                details,
+            }
+        }
+    })?;
+    if located.len() > MAX_RECORDS {
+        state.metrics.rejected_batch(BatchRejection::TooLarge);
+        return Err(AppError::TooLarge(format!(
+            "a batch holds at most {MAX_RECORDS} records, got {}; split it",
+            located.len()
+        ))
+        .into());
+    }
+    if let Some(other) =
+        located.iter().find(|r| r.claimed_provider.as_deref().is_some_and(|p| p != token.provider.as_str()))
+    {
+        state.metrics.rejected_batch(BatchRejection::OtherProvider);
+        return Err(AppError::Forbidden(format!(
+            "this token writes for {}; the record at position {} names provider {:?}",
+            token.provider,
+            other.position,
+            other.claimed_provider.as_deref().unwrap_or_default()
+        ))
+        .into());
+    }
+    Ok(located)
+}
+
 /// Checks signatures, classifies and (unless a dry run) appends the batch; the response,
 /// and the compact answer an idempotency key remembers.
 async fn apply(
     state: &AppState,
     token: &ProviderToken,
     located: &[Located],
+    listed: &[(usize, String, String)],
     dry_run: bool,
 ) -> Result<(StatusCode, BatchJson, Answer), ApiError> {
     let signatures = check_signatures(state, token, located).await?;
@@ -321,7 +357,7 @@ async fn apply(
         Some(latest.ok_or_else(|| AppError::Unavailable("the ledger has no checkpoint".into()))?)
     };
     let body =
-        batch_json(state, token, located, &result.records, result.tree_size, checkpoint.as_ref(), dry_run).await?;
+        batch_json_of(state, token, listed, &result.records, result.tree_size, checkpoint.as_ref(), dry_run).await?;
     if !dry_run {
         state.metrics.ingested("created", body.summary.created as u64);
         state.metrics.ingested("amended", body.summary.amended as u64);
@@ -333,26 +369,9 @@ async fn apply(
     Ok((status, body, answer))
 }
 
-/// The response to a classified batch: each record where it was, its outcome and entry,
-/// and (unless a dry run) its leaf hash and inclusion proof against `checkpoint`.
-async fn batch_json(
-    state: &AppState,
-    token: &ProviderToken,
-    located: &[Located],
-    results: &[RecordResult],
-    tree_size: u64,
-    checkpoint: Option<&StoredCheckpoint>,
-    dry_run: bool,
-) -> Result<BatchJson, ApiError> {
-    let items: Vec<(usize, String, String)> = located
-        .iter()
-        .map(|place| (place.position, place.record.kind().as_str().to_owned(), place.record.natural_key()))
-        .collect();
-    batch_json_of(state, token, &items, results, tree_size, checkpoint, dry_run).await
-}
-
-/// [`batch_json`] for any entries: each given as (position, kind, natural key). Reports and
-/// answers ([`super::reports`]) are answered with it too.
+/// The response to a classified batch: each record (given as position, kind, natural key)
+/// where it was, its outcome and entry, and (unless a dry run) its leaf hash and inclusion
+/// proof against `checkpoint`.
 pub(super) async fn batch_json_of(
     state: &AppState,
     token: &ProviderToken,
@@ -434,7 +453,7 @@ async fn receipts_against(
 
 /// Checks every signed record against the provider's registered, unrevoked keys and
 /// returns what each entry will store; any failure refuses the whole batch (422).
-async fn check_signatures(
+pub(super) async fn check_signatures(
     state: &AppState,
     token: &ProviderToken,
     located: &[Located],
@@ -501,13 +520,13 @@ const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 async fn replay(
     state: &AppState,
     token: &ProviderToken,
-    located: &[Located],
+    listed: &[(usize, String, String)],
     dry_run: bool,
     answer: &Answer,
 ) -> Result<Response, ApiError> {
     let inconsistent =
         || AppError::Unavailable("a remembered Idempotency-Key answer does not match its request".into());
-    let results = answer.results(dry_run).filter(|r| r.len() == located.len()).ok_or_else(inconsistent)?;
+    let results = answer.results(dry_run).filter(|r| r.len() == listed.len()).ok_or_else(inconsistent)?;
     let checkpoint = match answer.checkpoint_id {
         None => None,
         Some(id) => {
@@ -516,7 +535,7 @@ async fn replay(
             Some(checkpoint.ok_or_else(inconsistent)?)
         }
     };
-    let body = batch_json(state, token, located, &results, answer.tree_size, checkpoint.as_ref(), dry_run).await?;
+    let body = batch_json_of(state, token, listed, &results, answer.tree_size, checkpoint.as_ref(), dry_run).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut replayed = (status, Json(body)).into_response();
     replayed.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));

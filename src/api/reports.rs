@@ -1,53 +1,68 @@
 //! Reports and answers through `POST /api/v1/records` (issue 19).
 //!
 //! A reporter's token files `report` records only (403 for anything else); a provider's
-//! token never files a report (403), and files `answer` records in a batch of their own
-//! (answers only to reports about itself). Each batch is validated whole, appended in one
-//! transaction with its rows in `reports` / `report_answers`, and answered with receipts
-//! like any other batch; resending is a duplicate, a changed report or a new answer to the
-//! same report amends the earlier one (`supersedes`). Reports and answers are sent as JSON
-//! or NDJSON (not CSV), unsigned, and an `Idempotency-Key` is not remembered for them
-//! (a retried batch is classified again: duplicates, nothing written twice).
+//! token never files a report (403), and files `answer` records only to reports about
+//! itself, alone or with records of its own in the same request: a confirmation may point
+//! at a disclosure filed earlier in that request (`disclosure_position`), and the answer
+//! is stored with the entry index the disclosure got. Each batch is validated whole,
+//! appended in one transaction with its rows in `reports` / `report_answers`, and answered
+//! with receipts like any other batch (an `Idempotency-Key` replays the first answer, as
+//! for any batch); resending is a duplicate, a changed report or a new answer to the same
+//! report amends the earlier one (`supersedes`). Reports and answers are sent as JSON or
+//! NDJSON (not CSV) and unsigned.
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::auth::ProviderToken;
-use super::records::{MAX_RECORDS, batch_json_of};
+use super::records::{BatchJson, MAX_RECORDS, batch_json_of, check_signatures};
 use crate::AppState;
 use crate::db;
+use crate::db::idempotency_keys::Answer as Remembered;
 use crate::db::reports::{NewAnswer, NewReport};
 use crate::error::{ApiError, AppError, ErrorDetail};
-use crate::ingest::formats::{Format, MAX_DETAILS};
+use crate::ingest::formats::{self, BodyError, Format, Located, MAX_DETAILS};
 use crate::ingest::{Outcome, RecordResult};
 use crate::ledger::entry::PendingEntry;
 use crate::records::FieldError;
-use crate::records::reports::{ANSWER, Answer, REPORT, ReportedKind, Response as AnswerResponse};
+use crate::records::reports::{
+    ANSWER, Answer, DisclosureRef, REPORT, Report, ReportedKind, Response as AnswerResponse,
+};
 use crate::telemetry::BatchRejection;
 
-/// One report or answer and where it was in the body.
+/// A report or an answer as sent, validated on its own (not yet against the ledger).
 #[derive(Debug)]
-pub struct Item {
-    position: usize,
-    kind: &'static str,
-    fields: Map<String, Value>,
+enum Filed {
+    Report(Report),
+    Answer(Answer, Option<DisclosureRef>),
 }
 
-impl Item {
-    /// A report or answer (`value` carries its `kind`) outside a request body (the demo files them so).
-    pub fn new(position: usize, mut value: Value) -> Option<Self> {
-        let kind = match value.get("kind").and_then(Value::as_str) {
-            Some(REPORT) => REPORT,
-            Some(ANSWER) => ANSWER,
-            _ => return None,
-        };
-        let Value::Object(map) = &mut value else { return None };
-        map.remove("kind");
-        Some(Self { position, kind, fields: std::mem::take(map) })
+/// A batch that goes this way rather than the ordinary one: a reporter's reports, or a
+/// provider's answers with any records of its own sent beside them.
+#[derive(Debug)]
+pub struct ThirdParty {
+    /// Reports or answers, with their positions.
+    filed: Vec<(usize, Filed)>,
+    /// The provider's own records in the same request.
+    own: Vec<Located>,
+}
+
+impl ThirdParty {
+    /// Every item's (position, kind, natural key), in body order: what the answer lists.
+    pub fn listed(&self) -> Vec<(usize, String, String)> {
+        let mut listed: Vec<(usize, String, String)> = self
+            .own
+            .iter()
+            .map(|r| (r.position, r.record.kind().as_str().to_owned(), r.record.natural_key()))
+            .chain(self.filed.iter().map(|(position, filed)| match filed {
+                Filed::Report(report) => (*position, REPORT.to_owned(), report.natural_key()),
+                Filed::Answer(answer, _) => (*position, ANSWER.to_owned(), answer.natural_key()),
+            }))
+            .collect();
+        listed.sort_by_key(|(position, _, _)| *position);
+        listed
     }
 }
 
@@ -93,14 +108,15 @@ fn items_of(format: Format, text: &str) -> Result<Vec<(usize, Value)>, AppError>
 }
 
 /// The batch's reports or answers, if it is a batch of them: a reporter's batch always is
-/// (anything else in it is refused), a provider's batch is when it holds answers (and then
-/// must hold nothing else). `None`: an ordinary batch of a provider's own records.
+/// (anything else in it is refused), a provider's batch is when it holds answers (its other
+/// items are then its own records, parsed as in any batch). `None`: an ordinary batch of a
+/// provider's own records. Everything that can be checked without the ledger is checked here.
 pub fn third_party(
     state: &AppState,
     token: &ProviderToken,
     format: Format,
     bytes: &[u8],
-) -> Result<Option<Vec<Item>>, ApiError> {
+) -> Result<Option<ThirdParty>, ApiError> {
     let text = std::str::from_utf8(bytes).unwrap_or("");
     if !token.reporter {
         // Most batches are a provider's own records: skip the second parse when no item can be one.
@@ -127,7 +143,11 @@ pub fn third_party(
         .into());
     }
     let kind_of = |value: &Value| value.get("kind").and_then(Value::as_str).map(str::to_owned);
-    if !token.reporter {
+    let mut own_values = Vec::new();
+    let mut third = Vec::with_capacity(values.len());
+    if token.reporter {
+        third = values;
+    } else {
         if let Some((position, _)) = values.iter().find(|(_, v)| kind_of(v).as_deref() == Some(REPORT)) {
             return Err(forbidden(
                 state,
@@ -137,21 +157,21 @@ pub fn third_party(
                 ),
             ));
         }
-        let answers = values.iter().filter(|(_, v)| kind_of(v).as_deref() == Some(ANSWER)).count();
-        if answers == 0 {
+        if !values.iter().any(|(_, v)| kind_of(v).as_deref() == Some(ANSWER)) {
             return Ok(None);
         }
-        if answers != values.len() {
-            return Err(AppError::Unprocessable {
-                message: "answers are filed in a batch of their own; file your records first, then answer".into(),
-                details: Vec::new(),
+        for (position, value) in values {
+            if kind_of(&value).as_deref() == Some(ANSWER) {
+                third.push((position, value));
+            } else {
+                own_values.push((position, value));
             }
-            .into());
         }
     }
-    let mut items = Vec::with_capacity(values.len());
+
+    let mut filed = Vec::with_capacity(third.len());
     let mut details = Vec::new();
-    for (position, value) in values {
+    for (position, value) in third {
         let Value::Object(mut map) = value else {
             details.push(ErrorDetail {
                 index: Some(position),
@@ -191,15 +211,52 @@ pub fn third_party(
             details.push(detail(position, "signature", "reports and answers are filed unsigned"));
             continue;
         }
-        items.push(Item { position, kind, fields: map });
+        let parsed = if kind == REPORT {
+            Report::parse(map).map(Filed::Report)
+        } else {
+            Answer::parse_input(map).map(|(answer, disclosure)| Filed::Answer(answer, disclosure))
+        };
+        match parsed {
+            Ok(item) => filed.push((position, item)),
+            Err(errors) => push_errors(&mut details, position, errors),
+        }
     }
-    if items.is_empty() && details.is_empty() {
+    let own = if own_values.is_empty() {
+        Vec::new()
+    } else {
+        match formats::records_of(own_values) {
+            Ok(own) => own,
+            Err(BodyError::Invalid(problems)) => {
+                details.extend(problems);
+                Vec::new()
+            }
+            Err(BodyError::Malformed(message)) => {
+                return Err(AppError::BadRequest { message, details: Vec::new() }.into());
+            }
+        }
+    };
+    if let Some(other) =
+        own.iter().find(|r| r.claimed_provider.as_deref().is_some_and(|p| p != token.provider.as_str()))
+    {
+        return Err(forbidden(
+            state,
+            format!(
+                "this token writes for {}; the record at position {} names provider {:?}",
+                token.provider,
+                other.position,
+                other.claimed_provider.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if filed.is_empty() && details.is_empty() {
         details.push(ErrorDetail { index: None, field: None, reason: "the body holds no records".into() });
     }
     if !details.is_empty() {
+        details.sort_by_key(|d| d.index);
+        details.truncate(MAX_DETAILS);
         return Err(invalid(state, details));
     }
-    Ok(Some(items))
+    Ok(Some(ThirdParty { filed, own }))
 }
 
 fn push_errors(details: &mut Vec<ErrorDetail>, position: usize, errors: Vec<FieldError>) {
@@ -210,77 +267,67 @@ fn push_errors(details: &mut Vec<ErrorDetail>, position: usize, errors: Vec<Fiel
     }
 }
 
-/// An entry to append, what it is about, and where it came from.
-struct Classified {
-    position: usize,
-    kind: &'static str,
-    key: String,
-    record: Value,
-    result: RecordResult,
-    report: Option<NewReport>,
-    answer: Option<NewAnswer>,
+/// A report or answer checked against the ledger, waiting for its place in the batch.
+enum Checked {
+    Report(Report),
+    Answer(Answer, Option<DisclosureRef>),
 }
 
-/// Validates the batch against the ledger, classifies it and (unless a dry run) appends it.
-pub async fn apply(
+/// Checks what the ledger must confirm: a report's subject is a registered provider; an
+/// answer's report exists and is about the token's provider, its disclosure is the
+/// provider's own entry of the reported kind (or a record of that kind earlier in this
+/// request), its corrections are fields of that kind.
+async fn check_against_ledger(
     state: &AppState,
     token: &ProviderToken,
-    items: Vec<Item>,
-    dry_run: bool,
-) -> Result<Response, ApiError> {
+    batch: ThirdParty,
+) -> Result<(Vec<(usize, Checked)>, Vec<Located>), ApiError> {
     let mut details = Vec::new();
     let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
-    let mut valid = Vec::with_capacity(items.len());
-    for item in items {
-        let position = item.position;
-        if item.kind == REPORT {
-            match crate::records::reports::Report::parse(item.fields) {
-                Err(errors) => push_errors(&mut details, position, errors),
-                Ok(report) => {
-                    match db::providers::role_of(&mut conn, report.about.as_str()).await.map_err(AppError::from)? {
-                        Some(role) if role == "provider" => valid.push((position, Ok(report))),
-                        Some(_) => details.push(detail(
-                            position,
-                            "about",
-                            format!("{} is a reporter, not a provider", report.about),
-                        )),
-                        None => details.push(detail(
-                            position,
-                            "about",
-                            format!(
-                                "no provider {} is registered; a report must be about a registered provider",
-                                report.about
-                            ),
-                        )),
-                    }
+    let mut checked = Vec::with_capacity(batch.filed.len());
+    for (position, filed) in batch.filed {
+        match filed {
+            Filed::Report(report) => {
+                match db::providers::role_of(&mut conn, report.about.as_str()).await.map_err(AppError::from)? {
+                    Some(role) if role == "provider" => checked.push((position, Checked::Report(report))),
+                    Some(_) => details.push(detail(
+                        position,
+                        "about",
+                        format!("{} is a reporter, not a provider", report.about),
+                    )),
+                    None => details.push(detail(
+                        position,
+                        "about",
+                        format!(
+                            "no provider {} is registered; a report must be about a registered provider",
+                            report.about
+                        ),
+                    )),
                 }
             }
-        } else {
-            match Answer::parse(item.fields) {
-                Err(errors) => push_errors(&mut details, position, errors),
-                Ok(mut answer) => {
-                    let subject =
-                        db::reports::report_subject(&mut conn, answer.report).await.map_err(AppError::from)?;
-                    let Some((about, reported)) = subject else {
-                        details.push(detail(position, "report", format!("entry {} is not a report", answer.report)));
-                        continue;
-                    };
-                    if about != token.provider.as_str() {
-                        details.push(detail(
-                            position,
-                            "report",
-                            format!(
-                                "report {} is about {about}; a provider answers only reports about itself",
-                                answer.report
-                            ),
-                        ));
-                        continue;
-                    }
-                    let kind = ReportedKind::OPTIONS
-                        .iter()
-                        .find(|(name, _)| *name == reported)
-                        .map_or(ReportedKind::Lockup, |(_, k)| *k);
-                    if let Some(entry) = answer.disclosure_entry {
+            Filed::Answer(mut answer, disclosure) => {
+                let subject = db::reports::report_subject(&mut conn, answer.report).await.map_err(AppError::from)?;
+                let Some((about, reported)) = subject else {
+                    details.push(detail(position, "report", format!("entry {} is not a report", answer.report)));
+                    continue;
+                };
+                if about != token.provider.as_str() {
+                    details.push(detail(
+                        position,
+                        "report",
+                        format!(
+                            "report {} is about {about}; a provider answers only reports about itself",
+                            answer.report
+                        ),
+                    ));
+                    continue;
+                }
+                let kind = ReportedKind::OPTIONS
+                    .iter()
+                    .find(|(name, _)| *name == reported)
+                    .map_or(ReportedKind::Lockup, |(_, k)| *k);
+                match disclosure {
+                    Some(DisclosureRef::Entry(entry)) => {
                         match db::reports::entry_filer(&mut conn, entry).await.map_err(AppError::from)? {
                             None => {
                                 details.push(detail(position, "disclosure_entry", format!("there is no entry {entry}")))
@@ -300,48 +347,123 @@ pub async fn apply(
                             Some(_) => {}
                         }
                     }
-                    if answer.response == AnswerResponse::Correct {
-                        push_errors(&mut details, position, answer.check_corrections(kind));
+                    Some(DisclosureRef::InBatch(at)) => {
+                        let found = batch.own.iter().find(|r| r.position as u64 == at);
+                        match found {
+                            None => details.push(detail(
+                                position,
+                                "disclosure_position",
+                                format!("no record of yours is at position {at} of this request"),
+                            )),
+                            Some(record) if record.position >= position => details.push(detail(
+                                position,
+                                "disclosure_position",
+                                format!(
+                                    "the record at position {at} comes after this answer; file the disclosure \
+                                     before the answer that points at it"
+                                ),
+                            )),
+                            Some(record) if record.record.kind().as_str() != reported => details.push(detail(
+                                position,
+                                "disclosure_position",
+                                format!(
+                                    "the record at position {at} is a {} record; the report is about a {reported}",
+                                    record.record.kind().as_str()
+                                ),
+                            )),
+                            Some(_) => {}
+                        }
                     }
-                    valid.push((position, Err(answer)));
+                    None => {}
                 }
+                if answer.response == AnswerResponse::Correct {
+                    push_errors(&mut details, position, answer.check_corrections(kind));
+                }
+                checked.push((position, Checked::Answer(answer, disclosure)));
             }
         }
     }
-    drop(conn);
     if !details.is_empty() {
+        details.sort_by_key(|d| d.index);
         return Err(invalid(state, details));
     }
+    Ok((checked, batch.own))
+}
+
+/// Validates the batch against the ledger, classifies it and (unless a dry run) appends it,
+/// with any records of the provider's own, in body order; the response, and what an
+/// idempotency key remembers of it.
+pub async fn apply(
+    state: &AppState,
+    token: &ProviderToken,
+    batch: ThirdParty,
+    dry_run: bool,
+) -> Result<(StatusCode, BatchJson, Remembered), ApiError> {
+    let listed = batch.listed();
+    let signatures = check_signatures(state, token, &batch.own).await?;
+    let (checked, own) = check_against_ledger(state, token, batch).await?;
 
     let mut tx = state.pool.begin().await.map_err(AppError::from)?;
-    let head = if dry_run { db::ledger::head(&mut tx).await } else { db::ledger::lock_head(&mut tx).await }
-        .map_err(AppError::from)?;
+    let head = crate::ingest::lock_for_batch(&mut tx, dry_run).await.map_err(AppError::from)?;
+    let own_records: Vec<crate::records::Record> = own.iter().map(|r| r.record.clone()).collect();
+    let mut appending =
+        crate::ingest::Batch::open(&mut tx, &head, &token.provider, &own_records).await.map_err(AppError::from)?;
     let hidden = if token.reporter {
         db::reports::distrust_reason(&mut tx, token.provider.as_str()).await.map_err(AppError::from)?
     } else {
         None
     };
-    // The latest entry per key, as filed before or earlier in this batch.
+
+    // Body order is append order: a disclosure is classified before the answer naming it.
+    let mut own = own.into_iter().zip(signatures.into_iter().chain(std::iter::repeat(None))).peekable();
+    let mut checked = checked.into_iter().peekable();
+    // The entry each own record got (or already had), by position.
+    let mut own_entries: HashMap<u64, u64> = HashMap::new();
+    // The latest report or answer per key, as filed before or earlier in this batch.
     let mut latest: HashMap<String, (u64, Value)> = HashMap::new();
-    let mut classified = Vec::with_capacity(valid.len());
-    let mut appended = 0u64;
-    for (position, item) in valid {
+    let mut results = Vec::with_capacity(listed.len());
+    let mut reports = Vec::new();
+    let mut answers = Vec::new();
+    loop {
+        let own_first = match (own.peek(), checked.peek()) {
+            (None, None) => break,
+            (Some((record, _)), Some((position, _))) => record.position < *position,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+        };
+        if own_first {
+            let Some((record, signature)) = own.next() else { break };
+            let result = appending.classify(&record.record, signature);
+            own_entries.insert(record.position as u64, result.entry_index);
+            results.push(result);
+            continue;
+        }
+        let Some((_, item)) = checked.next() else { break };
         let (kind, key, record) = match &item {
-            Ok(report) => (REPORT, report.natural_key(), report.to_json()),
-            Err(answer) => (ANSWER, answer.natural_key(), answer.to_json()),
+            Checked::Report(report) => (REPORT, report.natural_key(), report.to_json()),
+            Checked::Answer(answer, disclosure) => {
+                let mut answer = answer.clone();
+                if let Some(DisclosureRef::InBatch(at)) = disclosure {
+                    answer.disclosure_entry = own_entries.get(at).copied();
+                }
+                (ANSWER, answer.natural_key(), answer.to_json())
+            }
         };
         if !latest.contains_key(&key) {
             let stored = match &item {
-                Ok(_) => db::reports::latest_report(&mut tx, token.provider.as_str(), &key).await,
-                Err(answer) => db::reports::latest_answer(&mut tx, token.provider.as_str(), answer.report).await,
+                Checked::Report(_) => db::reports::latest_report(&mut tx, token.provider.as_str(), &key).await,
+                Checked::Answer(answer, _) => {
+                    db::reports::latest_answer(&mut tx, token.provider.as_str(), answer.report).await
+                }
             }
             .map_err(AppError::from)?;
             if let Some((index, bytes)) = stored {
-                let stored: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let stored: Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| AppError::Unavailable(format!("entry {index} is not readable JSON: {e}")))?;
                 latest.insert(key.clone(), (index, stored.get("record").cloned().unwrap_or(Value::Null)));
             }
         }
-        let next_index = head.size + appended;
+        let next_index = appending.next_index();
         let result = match latest.get(&key) {
             Some((index, stored)) if *stored == record => {
                 RecordResult { outcome: Outcome::Duplicate, entry_index: *index, supersedes: None }
@@ -352,12 +474,9 @@ pub async fn apply(
             None => RecordResult { outcome: Outcome::Created, entry_index: next_index, supersedes: None },
         };
         if result.outcome != Outcome::Duplicate {
-            appended += 1;
             latest.insert(key.clone(), (next_index, record.clone()));
-        }
-        let (report, answer) = match &item {
-            Ok(report) => (
-                Some(NewReport {
+            match &item {
+                Checked::Report(report) => reports.push(NewReport {
                     index: next_index,
                     reporter: token.provider.to_string(),
                     about: report.about.to_string(),
@@ -368,27 +487,28 @@ pub async fn apply(
                     supersedes: result.supersedes,
                     hidden_reason: hidden.clone(),
                 }),
-                None,
-            ),
-            Err(answer) => (
-                None,
-                Some(NewAnswer {
+                Checked::Answer(answer, _) => answers.push(NewAnswer {
                     index: next_index,
                     report: answer.report,
                     provider: token.provider.to_string(),
                     response: answer.response.as_str().to_owned(),
                     received_at: chrono::DateTime::<chrono::Utc>::MIN_UTC,
                 }),
-            ),
-        };
-        classified.push(Classified { position, kind, key, record, result, report, answer });
+            }
+            appending.add(PendingEntry {
+                provider: token.provider.clone(),
+                kind: kind.to_owned(),
+                natural_key: key,
+                record,
+                supersedes: result.supersedes,
+                signature: None,
+            });
+        }
+        results.push(result);
     }
 
-    let results: Vec<RecordResult> = classified.iter().map(|c| c.result.clone()).collect();
-    let items: Vec<(usize, String, String)> =
-        classified.iter().map(|c| (c.position, c.kind.to_owned(), c.key.clone())).collect();
-    let written: Vec<&Classified> = classified.iter().filter(|c| c.result.outcome != Outcome::Duplicate).collect();
-    let (tree_size, checkpoint) = if dry_run || written.is_empty() {
+    let wrote = !appending.is_empty();
+    let (tree_size, checkpoint) = if dry_run || !wrote {
         tx.rollback().await.map_err(AppError::from)?;
         let checkpoint = if dry_run {
             None
@@ -398,23 +518,13 @@ pub async fn apply(
         };
         (head.size, checkpoint)
     } else {
-        let pending: Vec<PendingEntry> = written
-            .iter()
-            .map(|c| PendingEntry {
-                provider: token.provider.clone(),
-                kind: c.kind.to_owned(),
-                natural_key: c.key.clone(),
-                record: c.record.clone(),
-                supersedes: c.result.supersedes,
-                signature: None,
-            })
-            .collect();
-        let done = state.ledger.append_locked(&mut tx, &head, &pending).await.map_err(AppError::from)?;
+        let appended = appending.append(&mut tx, &state.ledger, &head).await.map_err(AppError::from)?;
+        let Some(done) = appended else {
+            return Err(AppError::Unavailable("the batch had entries to append but none were appended".into()).into());
+        };
         let at = done.received_at;
-        let reports: Vec<NewReport> =
-            written.iter().filter_map(|c| c.report.clone()).map(|r| NewReport { received_at: at, ..r }).collect();
-        let answers: Vec<NewAnswer> =
-            written.iter().filter_map(|c| c.answer.clone()).map(|a| NewAnswer { received_at: at, ..a }).collect();
+        let reports: Vec<NewReport> = reports.into_iter().map(|r| NewReport { received_at: at, ..r }).collect();
+        let answers: Vec<NewAnswer> = answers.into_iter().map(|a| NewAnswer { received_at: at, ..a }).collect();
         db::reports::insert_reports(&mut tx, &reports).await.map_err(AppError::from)?;
         db::reports::insert_answers(&mut tx, &answers).await.map_err(AppError::from)?;
         tx.commit().await.map_err(AppError::from)?;
@@ -422,12 +532,13 @@ pub async fn apply(
         let checkpoint = db::ledger::latest_checkpoint(&mut conn).await.map_err(AppError::from)?;
         (done.checkpoint.checkpoint.size, checkpoint)
     };
-    let body = batch_json_of(state, token, &items, &results, tree_size, checkpoint.as_ref(), dry_run).await?;
+    let body = batch_json_of(state, token, &listed, &results, tree_size, checkpoint.as_ref(), dry_run).await?;
     if !dry_run {
         state.metrics.ingested("created", body.summary.created as u64);
         state.metrics.ingested("amended", body.summary.amended as u64);
         state.metrics.ingested("duplicate", body.summary.duplicate as u64);
     }
-    let status = if !dry_run && !written.is_empty() { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(body)).into_response())
+    let status = if !dry_run && wrote { StatusCode::CREATED } else { StatusCode::OK };
+    let remembered = Remembered::new(status.as_u16(), tree_size, checkpoint.as_ref().map(|c| c.id), &results);
+    Ok((status, body, remembered))
 }

@@ -255,9 +255,11 @@ async fn tokens_file_only_what_their_role_allows() {
     for (body, field, reason) in cases {
         refused_on(&post(&app, &provider, &json!([body])).await, StatusCode::UNPROCESSABLE_ENTITY, field, reason);
     }
-    // Answers come in a batch of their own.
-    let mixed = json!([lockup(), answer(json!({"response": "dispute", "statement": "x"}))]);
-    post(&app, &provider, &mixed).await.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    // With records of its own, an invalid record refuses the whole request, answer included.
+    let mut bad_lockup = lockup();
+    bad_lockup["accelerators"] = json!(0);
+    let mixed = json!([bad_lockup, answer(json!({"response": "dispute", "statement": "x"}))]);
+    refused_on(&post(&app, &provider, &mixed).await, StatusCode::UNPROCESSABLE_ENTITY, "accelerators", "at least 1");
     assert_eq!(app.tree_size().await, 4, "nothing written by a refused batch");
 }
 
@@ -355,4 +357,123 @@ async fn the_reports_migration_goes_down_and_up_again() {
         .execute(&app.db.pool)
         .await
         .expect("up again");
+}
+
+#[tokio::test]
+async fn a_confirmation_points_at_a_disclosure_filed_earlier_in_the_same_request() {
+    let app = app().await;
+    let provider = app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    post(&app, &reporter, &json!([report()])).await.assert_status(StatusCode::CREATED); // entry 0
+    let confirm = json!({"kind": "answer", "report": 0, "response": "confirm", "disclosure_position": 1});
+    let price = crate::records::kinds::examples()[2].clone();
+
+    // Refused where and why, nothing written: a position that is not a record of this
+    // request, one after the answer, one of another kind.
+    let refused = [
+        (json!([price.clone(), with(confirm.clone(), "disclosure_position", json!(7))]), 1, "no record of yours"),
+        (json!([price.clone(), with(confirm.clone(), "disclosure_position", json!(0))]), 1, "a price record"),
+        (json!([price.clone(), confirm.clone()]), 1, "no record of yours is at position 1"),
+        (json!([price.clone(), with(confirm.clone(), "disclosure_position", json!(2)), lockup()]), 1, "comes after"),
+    ];
+    for (body, index, reason) in refused {
+        let response = post(&app, &provider, &body).await;
+        response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let details = response.json()["error"]["details"].clone();
+        assert!(
+            details.as_array().is_some_and(|d| d.iter().any(|x| x["field"] == "disclosure_position"
+                && x["index"] == index
+                && x["reason"].as_str().is_some_and(|r| r.contains(reason)))),
+            "expected {reason}, got {details}"
+        );
+    }
+    assert_eq!(app.tree_size().await, 1);
+
+    // The disclosure and the answer in one request: appended in body order, the answer
+    // stored with the entry index its disclosure got.
+    let together = json!([price.clone(), lockup(), confirm.clone()]);
+    let response = post(&app, &provider, &together).await;
+    response.assert_status(StatusCode::CREATED);
+    let json = response.json();
+    assert_eq!(outcomes(&json), ["created", "created", "created"]);
+    let kinds: Vec<Value> = json["records"].as_array().expect("records").iter().map(|r| r["kind"].clone()).collect();
+    assert_eq!(kinds, [json!("price"), json!("lockup"), json!("answer")]);
+    let indexes: Vec<u64> =
+        json["records"].as_array().expect("records").iter().filter_map(|r| r["entry_index"].as_u64()).collect();
+    assert_eq!(indexes, [1, 2, 3]);
+    let receipt: Receipt = serde_json::from_value(app.get("/api/v1/receipts/3").await.json()).expect("receipt");
+    let verified = verify_receipt(&receipt, &[app.ledger().verifier()]).expect("verifies offline");
+    assert_eq!((verified.provider.as_str(), verified.kind.as_str()), ("nimbus-gpu", "answer"));
+    assert_eq!(verified.kind, "answer");
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &receipt.entry_base64).expect("b64");
+    let entry: Value = serde_json::from_slice(&bytes).expect("entry JSON");
+    assert_eq!(entry["record"]["disclosure_entry"], 2);
+    assert!(entry["record"].get("disclosure_position").is_none(), "a position means nothing outside its request");
+    let reports = shown(&app, "nimbus-gpu").await;
+    let answer = reports[0].answer.as_ref().expect("answered");
+    assert_eq!((answer.index, answer.response.as_str()), (3, "confirm"));
+    assert_eq!(answer.answer.as_ref().ok().and_then(|a| a.disclosure_entry), Some(2));
+    // The provider's figures hold its records, not the answer.
+    let folded: Vec<String> = sqlx::query_scalar("SELECT kind FROM projection_latest ORDER BY idx")
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("kinds");
+    assert_eq!(folded, ["price", "lockup"]);
+
+    // Resent: all duplicates (the answer resolves to the same entry); a changed disclosure
+    // sent again with the confirmation amends both, the answer now pointing at the new entry.
+    assert_eq!(outcomes(&post(&app, &provider, &together).await.json()), ["duplicate", "duplicate", "duplicate"]);
+    let changed = json!([with(lockup(), "accelerators", json!(2048)), with(confirm, "disclosure_position", json!(0))]);
+    let response = post(&app, &provider, &changed).await;
+    assert_eq!(outcomes(&response.json()), ["amended", "amended"]);
+    assert_eq!(
+        (response.json()["records"][0]["supersedes"].clone(), response.json()["records"][1]["supersedes"].clone()),
+        (json!(2), json!(3))
+    );
+    let reports = shown(&app, "nimbus-gpu").await;
+    assert_eq!(
+        reports[0].answer.as_ref().and_then(|a| a.answer.as_ref().ok()).and_then(|a| a.disclosure_entry),
+        Some(4)
+    );
+    assert_eq!(app.tree_size().await, 6);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer_to_reports_and_answers() {
+    let app = app().await;
+    let provider = app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    let keyed = |token: &str, key: &'static str, body: &Value| {
+        let (token, body) = (token.to_owned(), body.to_string());
+        let app = &app;
+        async move { app.post("/api/v1/records", "application/json", body, Some(&token), &[("idempotency-key", key)]).await }
+    };
+
+    let reports = json!([report(), with(report(), "published_date", json!("2026-10-20"))]);
+    let first = keyed(&reporter, "reports-1", &reports).await;
+    first.assert_status(StatusCode::CREATED);
+    assert_eq!(first.header("idempotent-replayed"), "");
+    // Another report lands before the retry; the retry still gets the first answer, byte for byte.
+    post(&app, &reporter, &json!([with(report(), "published_date", json!("2026-09-01"))]))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let again = keyed(&reporter, "reports-1", &reports).await;
+    again.assert_status(StatusCode::CREATED);
+    assert_eq!(again.header("idempotent-replayed"), "true");
+    assert_eq!(again.json(), first.json());
+    let other = keyed(&reporter, "reports-1", &json!([report()])).await;
+    other.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.tree_size().await, 3);
+
+    // A provider's records and answer under one key: the same.
+    let together = json!([lockup(), {"kind": "answer", "report": 0, "response": "confirm", "disclosure_position": 0}]);
+    let first = keyed(&provider, "answers-1", &together).await;
+    first.assert_status(StatusCode::CREATED);
+    assert_eq!(outcomes(&first.json()), ["created", "created"]);
+    let again = keyed(&provider, "answers-1", &together).await;
+    assert_eq!((again.status, again.header("idempotent-replayed")), (StatusCode::CREATED, "true"));
+    assert_eq!(again.json(), first.json());
+    assert_eq!(app.tree_size().await, 5, "the retry appended nothing");
+    // Without the key, the same request is classified again: duplicates.
+    assert_eq!(outcomes(&post(&app, &provider, &together).await.json()), ["duplicate", "duplicate"]);
 }

@@ -92,6 +92,18 @@ pub fn parse(format: Format, body: &[u8]) -> Result<Vec<Located>, BodyError> {
     Ok(records)
 }
 
+/// Records from JSON values already split out of a body, each with its position there (a
+/// provider's own records sent with its answers to reports: see [`crate::api`]).
+pub fn records_of(items: Vec<(usize, Value)>) -> Result<Vec<Located>, BodyError> {
+    let mut problems = Problems::default();
+    let mut records = Vec::with_capacity(items.len());
+    for (position, item) in items {
+        add(&mut records, &mut problems, position, item, None);
+    }
+    problems.finish()?;
+    Ok(records)
+}
+
 fn json_error(what: &str, error: &serde_json::Error) -> String {
     format!("{what} is not valid JSON: {error}")
 }

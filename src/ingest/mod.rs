@@ -130,26 +130,81 @@ pub async fn submit_signed(
     dry_run: bool,
 ) -> Result<BatchResult, LedgerError> {
     let mut tx = pool.begin().await?;
-    // The head lock serialises batches, so two concurrent identical batches cannot both append.
-    let mut head = if dry_run { store::head(&mut tx).await? } else { store::lock_head(&mut tx).await? };
-    // The latest versions are read from the projection: it must have folded every entry.
-    // It has, unless this ledger was never caught up (or was folded under other rules); then
-    // fold the rest here, under the lock (a dry run takes it too; its work is rolled back).
-    if !projection::is_current(&mut tx, head.size).await? {
-        if dry_run {
-            head = store::lock_head(&mut tx).await?;
-        }
-        projection::ensure_current(&mut tx, head.size).await?;
+    let head = lock_for_batch(&mut tx, dry_run).await?;
+    let mut batch = Batch::open(&mut tx, &head, provider, records).await?;
+    let results: Vec<RecordResult> = records
+        .iter()
+        .enumerate()
+        .map(|(position, record)| batch.classify(record, signatures.get(position).cloned().flatten()))
+        .collect();
+    if dry_run {
+        tx.rollback().await?;
+        return Ok(BatchResult { records: results, tree_size: head.size });
     }
-    let keys: Vec<(String, String)> = records.iter().map(|r| (r.kind().as_str().to_owned(), r.natural_key())).collect();
-    let mut latest = latest_entries(&mut tx, provider, &keys).await?;
+    let appended = batch.append(&mut tx, ledger, &head).await?;
+    tx.commit().await?;
+    let tree_size = appended.map_or(head.size, |a| a.checkpoint.checkpoint.size);
+    Ok(BatchResult { records: results, tree_size })
+}
 
-    let mut results = Vec::with_capacity(records.len());
-    let mut pending = Vec::new();
-    for (position, (record, key)) in records.iter().zip(keys).enumerate() {
-        let json = record.to_json();
-        let next_index = head.size + pending.len() as u64;
-        let result = match latest.get(&key) {
+/// The ledger's head for a batch about to be classified in `tx`, locked unless a dry run
+/// (the lock serialises batches, so two concurrent identical batches cannot both append).
+/// The latest versions are read from the projection, so it must have folded every entry:
+/// it has, unless this ledger was never caught up (or was folded under other rules); then
+/// the rest is folded here, under the lock (a dry run takes it too; its work is rolled back).
+pub async fn lock_for_batch(tx: &mut PgConnection, dry_run: bool) -> Result<store::Head, LedgerError> {
+    let mut head = if dry_run { store::head(tx).await? } else { store::lock_head(tx).await? };
+    if !projection::is_current(tx, head.size).await? {
+        if dry_run {
+            head = store::lock_head(tx).await?;
+        }
+        projection::ensure_current(tx, head.size).await?;
+    }
+    Ok(head)
+}
+
+/// One batch being classified, in the order its entries will be appended: each record
+/// against the latest version of its natural key (or an earlier record of the batch), and
+/// the entries to append. Reports and answers ([`crate::api`]) are classified by their own
+/// rules and added with [`Batch::add`], so a provider's records and its answers share one
+/// append and one run of indexes.
+pub struct Batch {
+    provider: Slug,
+    latest: HashMap<(String, String), Latest>,
+    first_index: u64,
+    pending: Vec<PendingEntry>,
+}
+
+impl Batch {
+    /// Looks up the latest versions of `records`' natural keys (records to classify later
+    /// must be among them). `head` is the head from [`lock_for_batch`].
+    pub async fn open(
+        tx: &mut PgConnection,
+        head: &store::Head,
+        provider: &Slug,
+        records: &[Record],
+    ) -> Result<Self, LedgerError> {
+        let latest = if records.is_empty() {
+            HashMap::new()
+        } else {
+            let keys: Vec<(String, String)> =
+                records.iter().map(|r| (r.kind().as_str().to_owned(), r.natural_key())).collect();
+            latest_entries(tx, provider, &keys).await?
+        };
+        Ok(Self { provider: provider.clone(), latest, first_index: head.size, pending: Vec::new() })
+    }
+
+    /// The index the next appended entry gets.
+    pub fn next_index(&self) -> u64 {
+        self.first_index + self.pending.len() as u64
+    }
+
+    /// Classifies one of the provider's records (one given to [`Batch::open`]) and, unless
+    /// it is a duplicate, adds it to the entries to append.
+    pub fn classify(&mut self, record: &Record, signature: Option<EntrySignature>) -> RecordResult {
+        let key = (record.kind().as_str().to_owned(), record.natural_key());
+        let next_index = self.next_index();
+        let result = match self.latest.get(&key) {
             // The same record, compared as records (typed values, never through a lossy number).
             Some(existing) if existing.record.as_ref() == Some(record) => {
                 RecordResult { outcome: Outcome::Duplicate, entry_index: existing.index, supersedes: None }
@@ -160,28 +215,44 @@ pub async fn submit_signed(
             None => RecordResult { outcome: Outcome::Created, entry_index: next_index, supersedes: None },
         };
         if result.outcome != Outcome::Duplicate {
-            pending.push(PendingEntry {
-                provider: provider.clone(),
+            self.pending.push(PendingEntry {
+                provider: self.provider.clone(),
                 kind: key.0.clone(),
                 natural_key: key.1.clone(),
-                record: json,
+                record: record.to_json(),
                 supersedes: result.supersedes,
-                signature: signatures.get(position).cloned().flatten(),
+                signature,
             });
             // A later record in the same batch with this key compares against this one.
-            latest.insert(key, Latest { index: next_index, record: Some(record.clone()) });
+            self.latest.insert(key, Latest { index: next_index, record: Some(record.clone()) });
         }
-        results.push(result);
+        result
     }
 
-    if dry_run {
-        tx.rollback().await?;
-        return Ok(BatchResult { records: results, tree_size: head.size });
+    /// Adds an entry classified elsewhere (a report or an answer); returns its index.
+    pub fn add(&mut self, entry: PendingEntry) -> u64 {
+        let index = self.next_index();
+        self.pending.push(entry);
+        index
     }
-    let appended = if pending.is_empty() { None } else { Some(ledger.append_locked(&mut tx, &head, &pending).await?) };
-    tx.commit().await?;
-    let tree_size = appended.map_or(head.size, |a| a.checkpoint.checkpoint.size);
-    Ok(BatchResult { records: results, tree_size })
+
+    /// Whether nothing is to be appended.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Appends the entries under the lock taken by [`lock_for_batch`] (`None`: there were none).
+    pub async fn append(
+        self,
+        tx: &mut PgConnection,
+        ledger: &Ledger,
+        head: &store::Head,
+    ) -> Result<Option<log::Appended>, LedgerError> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(ledger.append_locked(tx, head, &self.pending).await?))
+    }
 }
 
 /// A receipt: everything needed to prove offline that an entry is in the log.

@@ -211,13 +211,40 @@ pub struct Answer {
 /// Largest entry index an answer may name.
 const ENTRY_INDEX: domain::Count = domain::Count { min: 0, max: domain::MAX_SAFE_COUNT };
 
+/// Where a confirmation's disclosure is, as sent: an entry already in the ledger, or a
+/// record filed in the same batch, named by its position there (it has no entry index
+/// until the batch is appended, when the API writes that index into the answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisclosureRef {
+    /// `disclosure_entry`: an entry index.
+    Entry(u64),
+    /// `disclosure_position`: the position of a record in the same request body.
+    InBatch(u64),
+}
+
 impl Answer {
     /// Parses an answer's fields (without `kind`).
     pub fn parse(map: Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        Self::parse_fields(map, false).map(|(answer, _)| answer)
+    }
+
+    /// Parses an answer as a provider sends it, which may confirm with `disclosure_position`
+    /// (a record of the same request) instead of `disclosure_entry`: the answer comes back
+    /// without its disclosure entry, to be set once the batch's indexes are known.
+    pub fn parse_input(map: Map<String, Value>) -> Result<(Self, Option<DisclosureRef>), Vec<FieldError>> {
+        Self::parse_fields(map, true)
+    }
+
+    fn parse_fields(map: Map<String, Value>, as_sent: bool) -> Result<(Self, Option<DisclosureRef>), Vec<FieldError>> {
         let mut f = Fields::new(map);
         let report = f.count("report", ENTRY_INDEX);
         let response = f.choice("response", Response::OPTIONS);
         let disclosure_entry = f.optional_count("disclosure_entry", ENTRY_INDEX);
+        let disclosure_position = if as_sent { f.optional_count("disclosure_position", ENTRY_INDEX) } else { None };
+        if disclosure_entry.is_some() && disclosure_position.is_some() {
+            f.error("disclosure_position", "give disclosure_entry or disclosure_position, not both");
+        }
+        let disclosure = disclosure_entry.map(DisclosureRef::Entry).or(disclosure_position.map(DisclosureRef::InBatch));
         let statement = f.optional_text("statement", MAX_STATEMENT, Lines::Many);
         let corrections = match f.raw("corrections") {
             None => None,
@@ -229,8 +256,16 @@ impl Answer {
         };
         match response {
             Some(Response::Confirm) => {
-                if disclosure_entry.is_none() && !f.errors.iter().any(|e| e.field == "disclosure_entry") {
-                    f.error("disclosure_entry", "is required to confirm: the entry of your own that discloses it");
+                if disclosure.is_none() && !f.errors.iter().any(|e| e.field.starts_with("disclosure_")) {
+                    f.error(
+                        "disclosure_entry",
+                        if as_sent {
+                            "is required to confirm: the entry of your own that discloses it \
+                             (or disclosure_position: the disclosure's position in this request)"
+                        } else {
+                            "is required to confirm: the entry of your own that discloses it"
+                        },
+                    );
                 }
                 if corrections.is_some() {
                     f.error("corrections", "is only for response correct");
@@ -247,8 +282,13 @@ impl Answer {
             }
             Some(_) | None => {}
         }
-        if disclosure_entry.is_some() && response.is_some_and(|r| r != Response::Confirm) {
-            f.error("disclosure_entry", "is only for response confirm");
+        if response.is_some_and(|r| r != Response::Confirm) {
+            if disclosure_entry.is_some() {
+                f.error("disclosure_entry", "is only for response confirm");
+            }
+            if disclosure_position.is_some() {
+                f.error("disclosure_position", "is only for response confirm");
+            }
         }
         if matches!(response, Some(Response::Dispute)) && corrections.is_some() {
             f.error("corrections", "is only for response correct");
@@ -258,7 +298,9 @@ impl Answer {
             return Err(errors);
         }
         match (report, response) {
-            (Some(report), Some(response)) => Ok(Self { report, response, disclosure_entry, statement, corrections }),
+            (Some(report), Some(response)) => {
+                Ok((Self { report, response, disclosure_entry, statement, corrections }, disclosure))
+            }
             _ => Err(vec![FieldError { field: String::new(), reason: "the answer is incomplete".into() }]),
         }
     }
@@ -595,6 +637,31 @@ mod tests {
         let mut bad = answer(with(examples()[3].clone(), "corrections", json!({"accelerators": -4}))).expect("shape");
         let errors = bad.check_corrections(ReportedKind::Lockup);
         assert!(errors.iter().any(|e| e.field == "corrections.accelerators"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_confirmation_as_sent_may_name_a_disclosure_of_the_same_request_but_a_stored_one_may_not() {
+        let sent = |value: Value| {
+            let Value::Object(mut map) = value else { panic!("object") };
+            map.remove("kind");
+            Answer::parse_input(map)
+        };
+        let by_position = json!({"kind": "answer", "report": 12, "response": "confirm", "disclosure_position": 0});
+        let (pending, disclosure) = sent(by_position.clone()).expect("valid as sent");
+        assert_eq!((pending.disclosure_entry, disclosure), (None, Some(DisclosureRef::InBatch(0))));
+        let (filed, disclosure) = sent(examples()[1].clone()).expect("by entry");
+        assert_eq!(disclosure, filed.disclosure_entry.map(DisclosureRef::Entry));
+        // Stored entries always carry the entry index: a position means nothing outside its request.
+        fails_on(answer(by_position.clone()), "disclosure_position", "");
+        fails_on(sent(with(by_position.clone(), "disclosure_entry", json!(3))), "disclosure_position", "not both");
+        fails_on(sent(with(by_position.clone(), "disclosure_position", json!(-1))), "disclosure_position", "negative");
+        let dispute = with(examples()[2].clone(), "disclosure_position", json!(1));
+        fails_on(sent(dispute), "disclosure_position", "only for");
+        fails_on(
+            sent(with(examples()[1].clone(), "disclosure_entry", Value::Null)),
+            "disclosure_entry",
+            "disclosure_position",
+        );
     }
 
     #[test]
