@@ -8,6 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::compare_charts::{ComparedChart, compare_charts};
+use super::format;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::grades::Grade;
@@ -43,20 +44,16 @@ pub struct Side {
 impl Side {
     /// Locked share of capacity, as text.
     pub fn locked_share(&self) -> String {
-        match self.capacity {
-            Some((_, total, _)) if total > 0 => format!("{:.1} %", self.locked as f64 * 100.0 / total as f64),
-            _ => "unknown".into(),
-        }
+        self.capacity
+            .and_then(|(_, total, _)| format::percent_of(self.locked, total))
+            .unwrap_or_else(|| "unknown".into())
     }
 
     /// Newcomer acceptance rate, as text.
     pub fn newcomer_rate(&self) -> String {
-        match self.newcomer {
-            (_, 0) => "not disclosed".into(),
-            (accepted, decided) => {
-                format!("{:.1} % ({accepted} of {decided})", accepted as f64 * 100.0 / decided as f64)
-            }
-        }
+        let (accepted, decided) = self.newcomer;
+        format::percent_of(accepted, decided)
+            .map_or_else(|| "not disclosed".into(), |rate| format!("{rate} ({accepted} of {decided})"))
     }
 }
 

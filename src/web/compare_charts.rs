@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::format;
 use super::metric_charts::{Figures, PageChart};
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
 use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
@@ -80,7 +81,7 @@ fn acceptance(a: Party<'_>, b: Party<'_>, both: &str) -> Option<PageChart> {
             let reported = figures.acceptance.iter().find(|r| r.category == category);
             let rate = reported.and_then(|r| r.rate());
             let text = match (reported, rate) {
-                (_, Some(rate)) => format!("{:.1} %", rate * 100.0),
+                (_, Some(rate)) => format::percent_from_share(rate),
                 (Some(_), None) => "no decisions".to_owned(),
                 (None, None) => "not disclosed".to_owned(),
             };

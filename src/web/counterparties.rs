@@ -15,6 +15,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 
 use super::cite::Citation;
+use super::format;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::concentration::{self, Buyer, Market, MarketMonth, ProviderMarket, normalise};
@@ -90,10 +91,6 @@ async fn deals_of(
 fn axis_end(bars: &[Bar]) -> f64 {
     let longest = bars.iter().filter_map(|b| b.value).fold(0.0, f64::max);
     ((longest / 5.0).ceil() * 5.0).clamp(5.0, longest.max(100.0))
-}
-
-fn percent(share: Option<f64>) -> String {
-    share.map_or_else(|| "—".to_owned(), |s| format!("{:.1} %", s * 100.0))
 }
 
 fn exclusivity_names() -> Vec<String> {
@@ -216,7 +213,12 @@ impl MarketPage {
             .iter()
             .map(|b| {
                 let share = b.latest().and_then(|h| h.share);
-                Bar { label: b.name.clone(), value: share.map(|s| s * 100.0), group: 0, text: percent(share) }
+                Bar {
+                    label: b.name.clone(),
+                    value: share.map(|s| s * 100.0),
+                    group: 0,
+                    text: format::percent_from_share_or_dash(share),
+                }
             })
             .collect();
         let latest_month = market.latest().map(|m| m.month.format("%Y-%m").to_string()).unwrap_or_default();
@@ -242,7 +244,10 @@ impl MarketPage {
             .enumerate()
             .rev()
             .map(|(i, m)| {
-                (m.month.format("%Y-%m").to_string(), drawn.iter().map(|b| percent(b.holdings[i].share)).collect())
+                (
+                    m.month.format("%Y-%m").to_string(),
+                    drawn.iter().map(|b| format::percent_from_share_or_dash(b.holdings[i].share)).collect(),
+                )
             })
             .collect();
         Self {
@@ -258,7 +263,7 @@ impl MarketPage {
                         providers: b.providers.len(),
                         deals: b.deals,
                         accelerators: latest.map_or(0, |h| h.accelerators),
-                        share: percent(latest.and_then(|h| h.share)),
+                        share: format::percent_from_share_or_dash(latest.and_then(|h| h.share)),
                     }
                 })
                 .collect(),
@@ -393,7 +398,14 @@ impl BuyerPage {
                 .iter()
                 .zip(&market.months)
                 .rev()
-                .map(|(h, m)| (m.month.format("%Y-%m").to_string(), h.accelerators, m.capacity, percent(h.share)))
+                .map(|(h, m)| {
+                    (
+                        m.month.format("%Y-%m").to_string(),
+                        h.accelerators,
+                        m.capacity,
+                        format::percent_from_share_or_dash(h.share),
+                    )
+                })
                 .collect(),
             chart,
             snapshot,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use super::format;
 use crate::db;
 use crate::db::ledger::EntrySummary;
 use crate::records::Record;
@@ -214,7 +215,7 @@ pub fn figure_and_detail(name: &str, record: &Record) -> (String, String) {
                 format!(
                     "{} tier median wait {} for {} in {}, {period}",
                     tier_words(r.tier),
-                    hours(r.p50_seconds),
+                    format::wait_from_seconds(r.p50_seconds),
                     r.resource,
                     r.region
                 ),
@@ -225,9 +226,9 @@ pub fn figure_and_detail(name: &str, record: &Record) -> (String, String) {
                     tier_words(r.tier),
                     r.resource,
                     r.region,
-                    hours(r.p50_seconds),
-                    hours(r.p90_seconds),
-                    hours(r.p99_seconds)
+                    format::wait_from_seconds(r.p50_seconds),
+                    format::wait_from_seconds(r.p90_seconds),
+                    format::wait_from_seconds(r.p99_seconds)
                 ),
             )
         }
@@ -241,7 +242,7 @@ pub fn figure_and_detail(name: &str, record: &Record) -> (String, String) {
                 rejected: r.rejected,
             }
             .rate()
-            .map_or_else(|| "none decided".to_owned(), |rate| format!("{:.1} %", rate * 100.0));
+            .map_or_else(|| "none decided".to_owned(), format::percent_from_share);
             let (track, category) = (track_words(r.track), category_words(r.applicant_category));
             (
                 format!("{track} acceptance of {category} {rate} in {period}"),
@@ -389,12 +390,6 @@ fn date_words(date: NaiveDate) -> String {
     date.format("%-d %B %Y").to_string()
 }
 
-/// A wait in hours: "14.2 h", or two decimals under an hour ("0.25 h").
-fn hours(seconds: u64) -> String {
-    let hours = seconds as f64 / 3600.0;
-    if hours >= 1.0 { format!("{hours:.1} h") } else { format!("{hours:.2} h") }
-}
-
 /// An amount as written, without trailing zeros but with at least two decimals ("2.10").
 fn money(amount: Decimal) -> String {
     let mut amount = amount.normalize();
@@ -498,7 +493,7 @@ mod tests {
         assert_eq!(period_words(date("2026-10-01"), date("2026-11-01")), "October 2026");
         assert_eq!(period_words(date("2026-11-01"), date("2027-02-01")), "November 2026 to January 2027");
         assert_eq!(period_words(date("2026-10-01"), date("2026-10-15")), "1 October 2026 to 14 October 2026");
-        assert_eq!(hours(51_120), "14.2 h");
+        assert_eq!(super::format::wait_from_seconds(51_120), "14.2 h");
         assert_eq!(money(Decimal::new(2100, 3)), "2.10");
         assert_eq!(money(Decimal::new(123_456, 5)), "1.23456");
         assert_eq!(grouped(Decimal::new(1_240, 0)), "1,240");

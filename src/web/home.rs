@@ -9,7 +9,6 @@
 //! chart until its figures change, so a first view after an append recomputes the
 //! providers that append concerns, not every provider.
 
-use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 
 use super::disclosure_words::{Described, described};
+use super::format;
 use super::snapshot::Snapshot;
 use crate::AppState;
 use crate::analytics::compliance::{PeriodStatus, Status};
@@ -77,28 +77,6 @@ pub struct Ranked<T> {
     pub name: String,
     /// Its figure.
     pub figure: T,
-}
-
-impl HomePage {
-    /// Hours with one decimal.
-    pub fn hours(&self, hours: impl super::scorecard::Number) -> String {
-        format!("{:.1}", hours.value())
-    }
-
-    /// A 0..=1 share as a percentage with one decimal.
-    pub fn percent(&self, share: impl super::scorecard::Number) -> String {
-        super::scorecard::percent(share)
-    }
-
-    /// An optional share as a percentage, or a dash.
-    pub fn maybe_percent(&self, share: impl Borrow<Option<f64>>) -> String {
-        share.borrow().map_or_else(|| "—".to_owned(), super::scorecard::percent)
-    }
-
-    /// Optional hours with one decimal and their unit, or a dash.
-    pub fn maybe_hours(&self, hours: impl Borrow<Option<f64>>) -> String {
-        hours.borrow().map_or_else(|| "—".to_owned(), |h| format!("{h:.1} h"))
-    }
 }
 
 /// Handler for `/`.
@@ -274,8 +252,8 @@ fn waits_chart(headline: &headline::Headline) -> Option<String> {
         months.first()?.month.format("%B %Y"),
         latest.month.format("%B %Y"),
         latest.month.format("%B %Y"),
-        latest.newcomer_hours.map_or("nothing disclosed".to_owned(), |h| format!("{h:.1} h")),
-        latest.on_demand_hours.map_or("nothing disclosed".to_owned(), |h| format!("{h:.1} h")),
+        latest.newcomer_hours.map_or("nothing disclosed".to_owned(), |h| format!("{} h", format::hours(h, 1))),
+        latest.on_demand_hours.map_or("nothing disclosed".to_owned(), |h| format!("{} h", format::hours(h, 1))),
     );
     let frame = Frame::inline("home-waits", "Median wait per month: newcomers against on-demand customers");
     charts::lines(&frame, &description, &ValueAxis { title: "median wait (hours)", decimals: 1 }, &lines)
@@ -291,7 +269,7 @@ fn acceptance_chart(months: &[PeriodAcceptance]) -> Option<String> {
         line("everyone else", PeriodAcceptance::other_rate),
     ];
     let latest = months.last()?;
-    let percent = |rate: Option<f64>| rate.map_or("none decided".to_owned(), super::scorecard::percent);
+    let percent = |rate: Option<f64>| rate.map_or("none decided".to_owned(), format::percent_from_share);
     let description = format!(
         "Share of decided applications accepted per month across providers, {} to {}: newcomer categories \
          (students, first-time founders, civic applicants) against everyone else. In {}: {} against {}.",
@@ -310,7 +288,7 @@ fn lockups_chart(lockups: &[Ranked<crate::analytics::capacity::CapacityPoint>]) 
         .iter()
         .map(|r| {
             let share = r.figure.locked_share().unwrap_or(0.0);
-            Bar { label: r.name.clone(), value: Some(share * 100.0), group: 0, text: super::scorecard::percent(share) }
+            Bar { label: r.name.clone(), value: Some(share * 100.0), group: 0, text: format::percent_from_share(share) }
         })
         .collect();
     let parts: Vec<String> = bars.iter().map(|b| format!("{} {}", b.label, b.text)).collect();

@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use chrono::{Datelike, NaiveDate};
 
+use super::format;
 use super::metric_rows::{Rows, median};
 use crate::analytics::Filter;
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
@@ -300,13 +301,13 @@ fn acceptance_chart(id: &str, phrase: &str, rows: &Rows) -> Result<PageChart, St
             label: r.category.clone(),
             value: r.rate().map(|rate| rate * 100.0),
             group: usize::from(is_newcomer(&r.category)),
-            text: r.rate().map_or("no decisions".to_owned(), |rate| format!("{:.1} %", rate * 100.0)),
+            text: r.rate().map_or("no decisions".to_owned(), format::percent_from_share),
         })
         .collect();
     let words: Vec<String> = rates
         .iter()
         .map(|r| match r.rate() {
-            Some(rate) => format!("{} {:.1} % of {}", r.category, rate * 100.0, r.accepted + r.rejected),
+            Some(rate) => format!("{} {} of {}", r.category, format::percent_from_share(rate), r.accepted + r.rejected),
             None => format!("{} no decisions", r.category),
         })
         .collect();
@@ -373,7 +374,7 @@ fn percent_bars(items: PercentItems) -> (PercentItems, String, Vec<Bar>) {
             label: name.clone(),
             value: Some(*value),
             group: 0,
-            text: format!("{value:.1} %"),
+            text: format::percent(*value),
         })
         .collect();
     (items, left_out, bars)
@@ -453,14 +454,14 @@ fn lockups_chart(
                 held.deals.to_string(),
                 held.locked.to_string(),
                 held.capacity.to_string(),
-                format!("{percent:.1} %"),
+                format::percent(percent),
             ];
             Some((name, percent, row))
         })
         .collect();
     let (items, left_out, bars) = percent_bars(items);
     let words: Vec<String> =
-        items.iter().map(|(name, value, row)| format!("{name} {value:.1} % on {}", row[1])).collect();
+        items.iter().map(|(name, value, row)| format!("{name} {} on {}", format::percent(*value), row[1])).collect();
     let over = if over.is_empty() {
         String::new()
     } else {
@@ -511,11 +512,12 @@ fn capacity_chart(
         .map(|(slug, (total, set_aside))| {
             let name = names.get(slug).copied().unwrap_or(slug).to_owned();
             let share = set_aside as f64 * 100.0 / total as f64;
-            (name.clone(), share, vec![name, total.to_string(), set_aside.to_string(), format!("{share:.1} %")])
+            (name.clone(), share, vec![name, total.to_string(), set_aside.to_string(), format::percent(share)])
         })
         .collect();
     let (items, left_out, bars) = percent_bars(items);
-    let words: Vec<String> = items.iter().map(|(name, value, _)| format!("{name} {value:.1} %")).collect();
+    let words: Vec<String> =
+        items.iter().map(|(name, value, _)| format!("{name} {}", format::percent(*value))).collect();
     let title = "Capacity set aside for newcomers, per provider";
     let description = format!(
         "Bars: per provider, accelerators set aside for newcomers as a share of its accelerators, over the latest filing per resource and region, for {phrase}: {}.{left_out}",

@@ -10,6 +10,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::format;
 use super::metric_charts::PageChart;
 use super::metric_rows::Rows;
 use super::snapshot::{self, Snapshot};
@@ -277,8 +278,8 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
                     vec![
                         provider(&s.provider),
                         Cell::text(&s.tier),
-                        Cell::text(format!("{:.2}", s.p50_seconds / 3600.0)),
-                        Cell::text(format!("{:.2}", s.p90_seconds / 3600.0)),
+                        Cell::text(format::hours_from_seconds(s.p50_seconds, 2)),
+                        Cell::text(format::hours_from_seconds(s.p90_seconds, 2)),
                         Cell::text(s.jobs),
                         Cell::text(s.records),
                     ]
@@ -296,7 +297,7 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
                 let Some(mine) = by_provider.get(p.slug.as_str()) else { continue };
                 for rate in metrics::acceptance_by_category(mine).map_err(analytics)? {
                     let AcceptanceRate { category, received, accepted, rejected } = &rate;
-                    let shown = rate.rate().map_or("—".to_owned(), |r| format!("{:.1} %", r * 100.0));
+                    let shown = format::percent_from_share_or_dash(rate.rate());
                     rows.push(vec![
                         provider(p.slug.as_str()),
                         Cell::text(category),
@@ -345,7 +346,7 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
                         provider(&s.provider),
                         Cell::text(&s.lockup.counterparty),
                         Cell::text(s.lockup.accelerators),
-                        Cell::text(s.share.map_or("unknown".to_owned(), |v| format!("{:.1} %", v * 100.0))),
+                        Cell::text(s.share.map_or("unknown".to_owned(), format::percent_from_share)),
                         Cell::text(s.lockup.exclusivity.as_str()),
                         Cell::text(s.lockup.start_date),
                         Cell::text(s.lockup.end_date.map_or("open-ended".to_owned(), |d| d.to_string())),

@@ -13,6 +13,7 @@ pub mod disclosure_words;
 pub mod energy;
 pub mod errors;
 pub mod feed;
+pub mod format;
 pub mod health;
 pub mod home;
 pub mod ledger;

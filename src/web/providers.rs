@@ -141,16 +141,6 @@ pub async fn index(
     Ok(super::render_snapshot(&page, &page.snapshot))
 }
 
-/// Formats seconds as hours with one decimal, for tables.
-pub fn hours(seconds: &f64) -> String {
-    format!("{:.1}", seconds / 3600.0)
-}
-
-/// Formats a 0..=1 share as a percentage.
-pub fn percent(share: &f64) -> String {
-    format!("{:.1} %", share * 100.0)
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;

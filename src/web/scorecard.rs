@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::cite::Citation;
+use super::format;
 use super::snapshot::{self, ProviderData, Snapshot};
 use crate::AppState;
 use crate::analytics::grades::Grade;
@@ -249,34 +250,6 @@ pub async fn chart_svg(
     let frame = Frame { id: kind.name(), title: &title, caption: &caption };
     let svg = kind.draw(&data.figures, &frame).ok_or(AppError::NotFound)?;
     Ok(super::keep(axum::body::Bytes::from(svg), &headers, &snapshot, &key, "image/svg+xml"))
-}
-
-/// Formats seconds as hours with one decimal, for tables.
-pub fn hours(seconds: impl Number) -> String {
-    format!("{:.1}", seconds.value() / 3600.0)
-}
-
-/// Formats a 0..=1 share as a percentage.
-pub fn percent(share: impl Number) -> String {
-    format!("{:.1} %", share.value() * 100.0)
-}
-
-/// A number however many references deep the template holds it.
-pub trait Number {
-    /// The value.
-    fn value(&self) -> f64;
-}
-
-impl Number for f64 {
-    fn value(&self) -> f64 {
-        *self
-    }
-}
-
-impl<T: Number + ?Sized> Number for &T {
-    fn value(&self) -> f64 {
-        (**self).value()
-    }
 }
 
 #[cfg(test)]
