@@ -2,7 +2,7 @@
 //! database (one snapshot: entries, tree nodes, checkpoints, providers, tokens'
 //! hashes, obligations), with the log's verifier key and latest checkpoint beside
 //! it, and its restore into an empty database, all or nothing. `gatelog verify
-//! --vkey "$(cat FILE.vkey)"` then proves the restored log is the one that was backed up.
+//! log --vkey "$(cat FILE.vkey)"` then proves the restored log is the one that was backed up.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,14 +1,128 @@
 //! Typed configuration from flags and `GATELOG_*` environment variables.
-//! clap reads both; this module turns the raw strings into domain values and,
-//! when one is wrong, says which flag or variable to fix.
+//! clap reads both into the flag structs defined here ([`GlobalArgs`], [`ServeArgs`], which
+//! `crate::cli` flattens into its schema); this module turns the raw strings into domain
+//! values and, when one is wrong, says which flag or variable to fix.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::Args;
 use nix::unistd::Uid;
 
-use crate::cli::{GlobalArgs, ServeArgs};
 use crate::db::{DatabaseConfig, parse_database_url};
+
+/// Settings shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Use this PostgreSQL server instead of the embedded cluster
+    /// (postgres://user:password@host:port/database)
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Gatelog's data directory, holding the embedded cluster
+    /// [default: ~/.local/share/gatelog; /var/lib/gatelog when run as root]
+    #[arg(long, env = "GATELOG_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Directory with PostgreSQL's initdb, pg_ctl and postgres
+    /// [default: searched in PATH, `pg_config --bindir`, /usr/lib/postgresql/*/bin]
+    #[arg(long, env = "GATELOG_PG_BINDIR", global = true, value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
+
+    /// The log's signing key file (created on first `serve` if this is left at its default)
+    /// [default: <data-dir>/signing.key]
+    #[arg(long, env = "GATELOG_SIGNING_KEY", global = true, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+
+    /// The log's origin line (the signing key's name), used when a key is created
+    #[arg(long, env = "GATELOG_ORIGIN", global = true, default_value = "localhost/gatelog", value_name = "ORIGIN")]
+    pub origin: String,
+
+    /// Log filter, e.g. `info` or `gatelog=debug,tower_http=debug`
+    #[arg(long, env = "GATELOG_LOG", global = true, default_value = "info", value_name = "FILTER")]
+    pub log: String,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors)
+    #[arg(long, env = "GATELOG_LOG_FORMAT", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Flags of `gatelog serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "GATELOG_ADDR", default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+    pub addr: String,
+
+    /// Load the demo data set (idempotent) before serving
+    #[arg(long, env = "GATELOG_DEMO")]
+    pub demo: bool,
+
+    /// Directory served under /static [default: the static/ folder of the source tree]
+    #[arg(long, env = "GATELOG_STATIC_DIR", value_name = "DIR", hide = true)]
+    pub static_dir: Option<PathBuf>,
+
+    /// Write-API requests per second each token may sustain (429 with Retry-After beyond)
+    #[arg(long, env = "GATELOG_INGEST_RATE", default_value = "10", value_name = "N")]
+    pub ingest_rate: String,
+
+    /// Write-API requests a token may send at once before the rate applies
+    #[arg(long, env = "GATELOG_INGEST_BURST", default_value = "30", value_name = "N")]
+    pub ingest_burst: String,
+
+    /// The site's public address, used in permalinks and citations [default: http://ADDR]
+    #[arg(long, env = "GATELOG_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Requests per second each client address may sustain, every route (0: no per-address limit,
+    /// e.g. behind a reverse proxy, where every request comes from the proxy)
+    #[arg(long, env = "GATELOG_PER_IP_RATE", default_value_t = 50, value_name = "N")]
+    pub per_ip_rate: u32,
+
+    /// Requests a client address may send at once before its rate applies
+    #[arg(long, env = "GATELOG_PER_IP_BURST", default_value_t = 200, value_name = "N")]
+    pub per_ip_burst: u32,
+
+    /// Requests served at once; beyond it the server answers 503 with Retry-After at once
+    #[arg(long, env = "GATELOG_MAX_CONCURRENT", default_value_t = crate::DEFAULT_MAX_CONCURRENT, value_name = "N")]
+    pub max_concurrent: usize,
+
+    /// Hours between checkpoint-pinned snapshots of every dataset, served under /data/snapshots/ (0: off)
+    #[arg(long, env = "GATELOG_SNAPSHOT_EVERY", default_value = "24", value_name = "HOURS")]
+    pub snapshot_every: String,
+
+    /// A witness to ask for cosignatures: '<vkey> <url>' (repeat the flag; in the variable, one per line)
+    #[arg(long = "witness", env = "GATELOG_WITNESSES", value_delimiter = '\n', value_name = "VKEY URL")]
+    pub witnesses: Vec<String>,
+
+    /// Milliseconds a page view waits for a new checkpoint's figures before it is served the
+    /// previous checkpoint's (each page names its checkpoint)
+    #[arg(long, env = "GATELOG_FRESH_WAIT_MS", default_value_t = 250, value_name = "MS")]
+    pub fresh_wait_ms: u64,
+
+    /// Seconds between rounds of asking the witnesses to cosign the newest checkpoint
+    #[arg(long, env = "GATELOG_WITNESS_EVERY", default_value_t = 10, value_name = "SECONDS")]
+    pub witness_every: u64,
+
+    /// Days an Idempotency-Key of the write API is remembered; after that it counts as unused
+    /// and is deleted
+    #[arg(long, env = "GATELOG_IDEMPOTENCY_DAYS", default_value = "30", value_name = "DAYS")]
+    pub idempotency_days: String,
+
+    /// Write-API requests per second each reporter token may sustain (reporters have their own,
+    /// lower limit than providers)
+    #[arg(long, env = "GATELOG_REPORT_RATE", default_value = "1", value_name = "N")]
+    pub report_rate: String,
+
+    /// Write-API requests a reporter token may send at once before its rate applies
+    #[arg(long, env = "GATELOG_REPORT_BURST", default_value = "5", value_name = "N")]
+    pub report_burst: String,
+
+    /// Days after which a report without the provider's answer is shown as unanswered and
+    /// counted in the compliance report
+    #[arg(long, env = "GATELOG_UNANSWERED_DAYS", default_value = "30", value_name = "DAYS")]
+    pub unanswered_days: String,
+}
 
 /// A setting that could not be used, naming where it came from.
 #[derive(Debug, thiserror::Error)]

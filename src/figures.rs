@@ -1,5 +1,5 @@
 //! Re-derivation of every published figure from public entries alone
-//! (`gatelog verify --figures`).
+//! (`gatelog verify figures`).
 //!
 //! An auditor who trusts neither the providers nor the operator fetches the entries
 //! up to a published snapshot's checkpoint from the tiles, checks them against that

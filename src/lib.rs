@@ -4,12 +4,12 @@
 //! ([`records`]), stored once ([`db`]), and everything published ([`web`]) is
 //! derived from what is stored.
 
-pub mod admin;
 pub mod analytics;
 pub mod api;
 pub mod backup;
 pub mod charts;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod datasets;
 pub mod db;
@@ -26,6 +26,7 @@ pub mod providers;
 pub mod records;
 pub mod routes;
 pub mod server;
+pub mod shutdown;
 pub mod telemetry;
 pub mod tokens;
 pub mod web;

@@ -156,7 +156,7 @@ async fn serve_with(
     let app = app.into_make_service_with_connect_info::<PeerAddr>();
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(NoDelayListener(listener), app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        crate::shutdown::signal().await;
         // Requests waiting for page figures answer now instead of holding up the drain.
         snapshots.stop();
         let _ = signalled.send(());
@@ -222,31 +222,6 @@ pub fn load_signer(config: &SigningKeyConfig) -> Result<NoteSigner, KeyFileError
             Ok(signer)
         }
         (result, _) => result,
-    }
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received"),
-        () = terminate => tracing::info!("SIGTERM received"),
     }
 }
 

@@ -7,6 +7,8 @@ mod support;
 use std::net::TcpListener;
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use support::{Server, alive, data_dir, gatelog, postmaster_pid, run, wait_gone};
 
 /// The last line of stderr, which is the one `main` prints for any failure.
@@ -21,6 +23,17 @@ fn help_lists_the_commands_and_the_settings() {
     for expected in ["serve", "migrate", "DATABASE_URL", "GATELOG_DATA_DIR", "--data-dir"] {
         assert!(stdout.contains(expected), "--help lacks {expected}:\n{stdout}");
     }
+    // `verify` is three named commands, not one chosen by flags.
+    let (status, stdout, _) = run(gatelog().args(["verify", "--help"]));
+    assert!(status.success());
+    for expected in ["log", "snapshot", "figures"] {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(expected)),
+            "verify --help lacks {expected}:\n{stdout}"
+        );
+    }
+    let (status, _, _) = run(gatelog().args(["verify", "--figures"]));
+    assert_eq!(status.code(), Some(2), "the old flag is refused by clap");
 }
 
 #[test]
@@ -222,16 +235,17 @@ fn verify_passes_locally_and_from_the_public_url() {
     let dir = data_dir();
     let server = Server::start(dir.path(), &[]);
     assert_eq!(server.get("/checkpoint").0, 200);
-    let (status, stdout, stderr) = run(gatelog().args(["verify", "--from-url", &server.url]));
+    let (status, stdout, stderr) = run(gatelog().args(["verify", "log", "--from-url", &server.url]));
     assert!(status.success(), "{stdout}{stderr}");
     assert!(stdout.contains(": OK"), "{stdout}");
     assert!(stderr.contains("trusting the key the log itself serves"), "{stderr}");
     drop(server);
 
-    let (status, stdout, stderr) = run(gatelog().arg("verify").arg("--data-dir").arg(dir.path()));
+    let (status, stdout, stderr) = run(gatelog().args(["verify", "log", "--data-dir"]).arg(dir.path()));
     assert!(status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("verified 0 entries") && stdout.contains(": OK"), "{stdout}");
-    let (status, _, stderr) = run(gatelog().args(["verify", "--vkey", "bogus"]).arg("--data-dir").arg(dir.path()));
+    let (status, _, stderr) =
+        run(gatelog().args(["verify", "log", "--vkey", "bogus"]).arg("--data-dir").arg(dir.path()));
     assert!(!status.success());
     assert!(error_line(&stderr).contains("invalid --vkey"), "{stderr}");
 }
@@ -289,7 +303,7 @@ fn operators_manage_providers_and_tokens_while_the_site_runs() {
     // A receipt from the running site verifies offline with the log's vkey.
     let (status, receipt) = server.get("/api/v1/receipts/0");
     assert_eq!(status, 200, "{receipt}");
-    let (_, checkpoint, _) = run(gatelog().args(["verify", "--from-url", &server.url]));
+    let (_, checkpoint, _) = run(gatelog().args(["verify", "log", "--from-url", &server.url]));
     assert!(checkpoint.contains(": OK"), "{checkpoint}");
     let (_, key_json) = server.get("/api/v1/ledger/checkpoint");
     let vkey = key_json.split("\"vkey\":\"").nth(1).and_then(|rest| rest.split('"').next()).expect("vkey").to_owned();
@@ -332,7 +346,7 @@ fn demo_load_fills_the_ledger_once() {
     assert!(stdout.contains("loaded the demo: 12 providers"), "{stdout}");
     let (status, stdout, _) = run(gatelog().args(["demo", "load", "--data-dir"]).arg(dir.path()));
     assert!(status.success() && stdout.contains("already loaded"), "{stdout}");
-    let (status, stdout, stderr) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()));
+    let (status, stdout, stderr) = run(gatelog().args(["verify", "log", "--data-dir"]).arg(dir.path()));
     assert!(status.success(), "{stdout}{stderr}");
 }
 
@@ -351,8 +365,7 @@ fn a_snapshot_validates_with_frictionless_and_reads_in_python() {
     // Three formats of every dataset, the package, its checksums, the note and the obligations.
     let files = gatelog::datasets::CATALOG.len() * 3 + 4;
     assert!(stdout.contains(&format!("wrote {files} files")), "{stdout}");
-    let (status, stdout, stderr) =
-        run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()).arg("--snapshot").arg(&out));
+    let (status, stdout, stderr) = run(gatelog().args(["verify", "snapshot", "--data-dir"]).arg(dir.path()).arg(&out));
     assert!(status.success() && stdout.contains("snapshot OK"), "{stdout}{stderr}");
 
     // Loading the package checks every descriptor against Data Package v2; every resource,
@@ -448,7 +461,7 @@ print(json.dumps(out))
     let csv_path = out.join(resources[2]["path"].as_str().expect("path"));
     let tampered = std::fs::read_to_string(&csv_path).expect("csv").replacen('2', "3", 1);
     std::fs::write(&csv_path, tampered).expect("tamper");
-    let (status, stdout, _) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()).arg("--snapshot").arg(&out));
+    let (status, stdout, _) = run(gatelog().args(["verify", "snapshot", "--data-dir"]).arg(dir.path()).arg(&out));
     assert!(!status.success() && stdout.contains("FAIL"), "{stdout}");
 }
 
@@ -503,7 +516,7 @@ fn a_backup_restores_into_an_empty_database_and_verifies() {
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("restored 4"), "{stdout}");
     let (status, stdout, stderr) =
-        run(gatelog().args(["verify", "--data-dir"]).arg(target.path()).args(["--vkey", &vkey]));
+        run(gatelog().args(["verify", "log", "--data-dir"]).arg(target.path()).args(["--vkey", &vkey]));
     assert!(status.success(), "restored log must verify against the original key: {stdout}{stderr}");
 
     let (status, _, stderr) = run(gatelog().arg("restore").arg(&file).arg("--data-dir").arg(target.path()));
@@ -633,9 +646,11 @@ fn monitor_accepts_growth_and_alerts_on_a_fork() {
     std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| drop(sender.send(line))));
     assert_eq!(site_a.publish("2027-02-01", 64), 4);
     let seen = receiver.recv_timeout(Duration::from_secs(20));
-    follower.kill().expect("stop the monitor");
-    let _ = follower.wait();
+    // SIGTERM stops a follower as it stops `serve` and `witness serve`: at once, successfully.
+    kill(Pid::from_raw(follower.id() as i32), Signal::SIGTERM).expect("send SIGTERM");
+    let stopped = support::wait_with_timeout(&mut follower, Duration::from_secs(10));
     assert_eq!(seen.as_deref(), Ok("size 3 -> 4: consistent"));
+    assert!(stopped.success(), "monitor --every exited with {stopped:?} on SIGTERM");
 
     // Could not check: another key than the state's, or no log at the address.
     let other_key = keys.path().join("other.key");
@@ -674,7 +689,7 @@ fn verify_figures_re_derives_a_published_snapshot_and_names_a_changed_figure() {
     // No PostgreSQL for the verifier: no database URL, and no server binaries to start one with.
     let figures = || {
         run(gatelog()
-            .args(["verify", "--figures", "--from-url", &server.url, "--vkey", &vkey])
+            .args(["verify", "figures", "--from-url", &server.url, "--vkey", &vkey])
             .env_remove("DATABASE_URL")
             .env("GATELOG_PG_BINDIR", "/nonexistent")
             .env("PATH", "/nonexistent"))
@@ -709,7 +724,7 @@ fn verify_figures_re_derives_a_published_snapshot_and_names_a_changed_figure() {
     // The operator's own check: the same snapshot directory against the local database's entries.
     let snapshot = dir.path().join("snapshots").join(size.to_string());
     let (status, stdout, stderr) = run(gatelog()
-        .args(["verify", "--figures", "--data-dir"])
+        .args(["verify", "figures", "--data-dir"])
         .arg(dir.path())
         .arg("--snapshot")
         .arg(&snapshot)
@@ -799,8 +814,10 @@ fn a_running_site_gets_its_checkpoints_cosigned_by_a_witness_process() {
     assert!(stdout.contains("not witnessed: 1 of the 2 trusted witnesses"), "{stdout}");
     let (status, stdout, stderr) = monitor(&["--witness", &other_vkey, "--quorum", "1"]);
     assert!(status.success(), "a quorum of one is met: {stdout}{stderr}");
-    let _ = witness.kill();
-    let _ = witness.wait();
+    // The witness stops on SIGTERM as on Ctrl-C (it used to stop only on Ctrl-C).
+    kill(Pid::from_raw(witness.id() as i32), Signal::SIGTERM).expect("send SIGTERM");
+    let stopped = support::wait_with_timeout(&mut witness, Duration::from_secs(10));
+    assert!(stopped.success(), "witness serve exited with {stopped:?} on SIGTERM");
 }
 
 #[test]

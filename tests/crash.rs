@@ -1,6 +1,6 @@
 //! Crash safety: batches are posted continuously while `gatelog serve` is killed
 //! with SIGKILL at random points (and every fifth time its PostgreSQL too), then
-//! restarted. Afterwards: `gatelog verify` passes, every batch that got a 2xx is in
+//! restarted. Afterwards: `gatelog verify log` passes, every batch that got a 2xx is in
 //! the ledger exactly once, no batch is there in part, and every checkpoint a client
 //! was served is consistent with the final tree.
 //!

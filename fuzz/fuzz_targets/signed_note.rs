@@ -1,4 +1,4 @@
-//! Signed notes and checkpoints as a monitor, witness or `verify --from-url` receives
+//! Signed notes and checkpoints as a monitor, witness or `verify log --from-url` receives
 //! them from a server it does not trust, and verifier keys as an operator pastes them.
 #![no_main]
 

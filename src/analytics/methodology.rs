@@ -3,7 +3,7 @@
 //!
 //! A change of weights, components, parameters or bands is a new version appended to
 //! [`VERSIONS`] (never an edit of a published one), with what changed: `/methodology` lists
-//! them all, and `gatelog verify --figures` recomputes a snapshot's grades with the version
+//! them all, and `gatelog verify figures` recomputes a snapshot's grades with the version
 //! the snapshot names, so figures published under an earlier version stay reproducible
 //! from the ledger (issue 19, "Methodology versions").
 

@@ -410,7 +410,7 @@ mod tests {
 
     /// An outside implementation (tlog_tiles, a port of Go's sumdb/tlog) authenticates
     /// our served tiles against the signed checkpoint and proves an entry with them,
-    /// and `gatelog verify --from-url` passes, then catches a tampered tile.
+    /// and `gatelog verify log --from-url` passes, then catches a tampered tile.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn outside_tools_verify_from_the_public_endpoints_alone() {
         let app = app_with_entries(700).await;

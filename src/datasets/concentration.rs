@@ -2,7 +2,7 @@
 //! market's concentration per month, computed from the providers' summaries by the same
 //! function as `/counterparties` ([`crate::analytics::concentration::market`], over the
 //! same per-month buyer totals the projection keeps), so
-//! `verify --figures` re-derives them from the entries like every other derived table.
+//! `verify figures` re-derives them from the entries like every other derived table.
 
 use super::cell::Cell;
 use super::derived::Table;

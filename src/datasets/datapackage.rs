@@ -135,7 +135,7 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum], versions: Versi
                 // No `bytes`: frictionless reads Parquet with pyarrow, not through its byte
                 // loader, so it has no count to compare and reports any declared one as wrong
                 // (the hash it skips when it has none). The hash stays, here and in SHA256SUMS,
-                // and `gatelog verify --snapshot` checks it.
+                // and `gatelog verify snapshot` checks it.
                 Format::Parquet => {}
             }
             resource["schema"] = schema;
@@ -148,7 +148,7 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum], versions: Versi
         "title": format!("Gatelog datasets at ledger checkpoint {size}"),
         "description": format!(
             "Every Gatelog dataset computed from the first {size} entries of the ledger, whose signed checkpoint \
-             (root {}) is in checkpoint.txt. Recompute and check with `gatelog verify --snapshot DIR`.",
+             (root {}) is in checkpoint.txt. Recompute and check with `gatelog verify snapshot DIR`.",
             hex::encode(checkpoint.root)
         ),
         "version": size.to_string(),

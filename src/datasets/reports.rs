@@ -2,7 +2,7 @@
 //! providers' answers, one row per entry, read from the ledger entries (in PostgreSQL or held
 //! in memory) by the same functions. A report or answer that no longer decodes is left out.
 //! Whether a report is hidden (its reporter distrusted) is the operator's decision, not in
-//! the ledger: `gatelog verify --figures` could not recompute it from the tiles, so it is
+//! the ledger: `gatelog verify figures` could not recompute it from the tiles, so it is
 //! not a column (the pages show it).
 
 use std::collections::HashMap;

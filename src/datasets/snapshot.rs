@@ -2,7 +2,7 @@
 //! ledger at one tree size, with a `SHA256SUMS`, the signed checkpoint note, the
 //! obligations the compliance report was computed from, and a Frictionless
 //! `datapackage.json`. Written once, never overwritten; `gatelog verify
-//! --snapshot DIR` recomputes every file and checks it.
+//! snapshot DIR` recomputes every file and checks it.
 //!
 //! A snapshot names its format version and the methodology version of its grades
 //! (`datapackage.json`, property `gatelog`; absent: format 1, methodology 1), so that it
@@ -191,7 +191,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
 enum EntrySource {
     /// `ledger_entries`, a page at a time (pinned by tree size: entries are never changed).
     Database(PgPool),
-    /// Entries held in memory (fetched and checked by `gatelog verify --figures`).
+    /// Entries held in memory (fetched and checked by `gatelog verify figures`).
     Held(Arc<HeldEntries>),
 }
 
@@ -301,7 +301,7 @@ impl Pinned {
 
     /// Entries `0..entries.len()` held in memory, at `checkpoint` (whose size must be their
     /// number): folded into the projection once, then every dataset is read from them, with
-    /// no database at all (`gatelog verify --figures`), grades with `methodology`. CPU work:
+    /// no database at all (`gatelog verify figures`), grades with `methodology`. CPU work:
     /// off the async workers.
     pub async fn held(
         entries: Vec<Vec<u8>>,
@@ -1072,7 +1072,7 @@ pub(crate) mod tests {
         assert_eq!(note(&format!("gatelog_prices_{size}.csv")), None, "same bytes: compared as bytes");
         assert!(note("datapackage.json").expect("package by content").contains("checked by content"));
 
-        // Re-derived from the entries alone (`verify --figures --snapshot`), too.
+        // Re-derived from the entries alone (`verify figures --snapshot`), too.
         let published = crate::figures::read_published(&dir).expect("published");
         assert_eq!(published.datasets.len(), CATALOG.len() - 3);
         assert_eq!(published.methodology.version, 1);

@@ -448,7 +448,7 @@ struct Held {
     filing_date: Option<String>,
 }
 
-/// Entries held in memory, in log order: those `gatelog verify --figures` fetched from the
+/// Entries held in memory, in log order: those `gatelog verify figures` fetched from the
 /// tiles and checked against a signed checkpoint. The ledger-backed datasets (records,
 /// entries, the compliance report's filings) read them here exactly as they read
 /// `ledger_entries` from PostgreSQL, row for row, through the same row functions.

@@ -3,7 +3,7 @@
 //! decode. Two places hold that state, and [`SummarySource`] reads either:
 //!
 //! - the database's projection tables, at their head (what the site publishes);
-//! - a [`Fold`] of the entries in memory: `gatelog verify --figures`, which has the entries
+//! - a [`Fold`] of the entries in memory: `gatelog verify figures`, which has the entries
 //!   it fetched and checked and no database, and a snapshot pinned below the head, which the
 //!   tables (kept at the head) no longer describe.
 //!

@@ -163,7 +163,7 @@ impl Ledger {
         crate::db::filings::record(conn, &rows).await?;
         // The projection moves in the same transaction: the checkpoint signed below is never
         // ahead of the published state (issue 16). Decoded from the bytes just written, as
-        // `verify --figures` and a catch-up decode them, so all three fold the same thing.
+        // `verify figures` and a catch-up decode them, so all three fold the same thing.
         let typed = rows
             .iter()
             .map(|row| {

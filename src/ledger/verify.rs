@@ -1,4 +1,4 @@
-//! `gatelog verify`: recompute everything from the entry bytes and compare it
+//! `gatelog verify log`: recompute everything from the entry bytes and compare it
 //! with what is stored or served. The [`Audit`] is pure; [`verify_database`]
 //! and [`verify_remote`] feed it from PostgreSQL or from a log's public tiles.
 //! Both also check every provider signature an entry carries (the key is in the

@@ -1,6 +1,6 @@
 //! Floats stored bit for bit. Summaries are written to the database and read back;
 //! a decimal text form read back by a parser that is not correctly rounded could move
-//! a median by one unit in the last place, and `verify --figures`, which recomputes
+//! a median by one unit in the last place, and `verify figures`, which recomputes
 //! without the database, would then see a different cell. The bit pattern cannot drift.
 
 use serde::{Deserialize, Deserializer, Serializer};

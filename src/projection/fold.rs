@@ -6,7 +6,7 @@
 //! field and the projection agree by construction; this fold checks that they do (an
 //! amendment of something that is not the latest, or a second "first" version of a key,
 //! is a [`Conflict`]). The database keeps the same state in `projection_latest`
-//! (`crate::db::projection`); `gatelog verify --figures` and tests run this fold in memory.
+//! (`crate::db::projection`); `gatelog verify figures` and tests run this fold in memory.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -5,7 +5,7 @@
 //! ([`bucket`]) merge into each provider's figures ([`summary`]). The same pure functions
 //! run in two places: in the append transaction, over the buckets a batch touches
 //! (`crate::db::projection`, so the published state is never behind a signed checkpoint
-//! and survives restarts), and in memory over fetched entries (`gatelog verify --figures`,
+//! and survives restarts), and in memory over fetched entries (`gatelog verify figures`,
 //! which needs no database). docs/LEDGER.md states the rule; docs/SCALING.md the design.
 
 pub mod bucket;

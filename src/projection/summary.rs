@@ -1,6 +1,6 @@
 //! A provider's figures, merged from its bucket summaries. Everything here is a pure
 //! function of the summaries, and the summaries of the latest records, so the site and
-//! `gatelog verify --figures` compute the same figures from the same entries.
+//! `gatelog verify figures` compute the same figures from the same entries.
 
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};

@@ -174,7 +174,7 @@ fn archives(dir: Option<&std::path::Path>) -> Vec<u64> {
 }
 
 /// `GET /data/snapshots.json`: `{"sizes": [...]}`, the tree sizes of the snapshots on
-/// offer, newest first (what `gatelog verify --figures` checks by default).
+/// offer, newest first (what `gatelog verify figures` checks by default).
 pub async fn snapshots_json(State(state): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let sizes = archives(state.snapshots_dir.as_deref());

@@ -209,7 +209,7 @@ mod tests {
         let note = html.text_of("#checkpoint-note");
         assert!(note.starts_with("test.gatelog.invalid/log 1 "), "{note}");
         assert_eq!(html.attr_of("#recent a", "href"), "/ledger/entries/0");
-        assert!(html.text_of("#verify").contains("gatelog verify --from-url"));
+        assert!(html.text_of("#verify").contains("gatelog verify log --from-url"));
     }
 
     #[tokio::test]

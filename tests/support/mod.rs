@@ -154,7 +154,8 @@ impl Drop for Server {
     }
 }
 
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
+/// Waits for `child` to exit; past `timeout` it is killed and the test fails.
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().expect("wait") {

@@ -1,13 +1,16 @@
-//! Operator commands: `gatelog provider add|list|show|oblige|key|keygen` and `gatelog token issue|list|revoke`.
-//! They print for people; tokens are printed once, at issue, and never again.
+//! `gatelog provider add|list|show|oblige|key|keygen`: register and inspect providers, their
+//! reporting obligations and their record-signing keys. Output is for people.
+
+use std::path::Path;
 
 use clap::{Args, Subcommand};
 use sqlx::PgPool;
 
+use super::{DatabaseError, InvalidFlag, Schema, slug, with_database};
+use crate::config::GlobalArgs;
 use crate::db;
+use crate::ledger::keys::{self, KeyFileError};
 use crate::providers::{NewProvider, ProviderKind};
-use crate::records::Slug;
-use crate::tokens;
 
 /// `gatelog provider ...`
 #[derive(Debug, Clone, Subcommand)]
@@ -102,59 +105,51 @@ pub struct ProviderAddArgs {
     pub website: Option<String>,
 }
 
-/// `gatelog token ...`
-#[derive(Debug, Clone, Subcommand)]
-pub enum TokenCommand {
-    /// Issue a new API token for a provider (shown once)
-    Issue {
-        /// The provider's slug
-        #[arg(long)]
-        provider: String,
-        /// A note for operators, e.g. where the token is used
-        #[arg(long, default_value = "")]
-        label: String,
-    },
-    /// List tokens (never their secrets)
-    List {
-        /// Only this provider's tokens
-        #[arg(long)]
-        provider: Option<String>,
-    },
-    /// Revoke a token at once, by its public id (gl_...)
-    Revoke {
-        /// The token's public id or the whole token
-        id: String,
-    },
-}
-
-/// A bad operator request.
+/// Why a `gatelog provider` command failed.
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    /// Invalid flag value.
-    #[error("invalid {flag}: {reason}")]
-    Invalid {
-        /// The flag.
-        flag: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// No such provider or token.
+pub enum Error {
+    /// A flag's value is refused.
+    #[error(transparent)]
+    Invalid(#[from] InvalidFlag),
+    /// No such provider or key.
     #[error("{0}")]
     NotFound(String),
-    /// Database failure.
+    /// A query failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-    /// No randomness for a token.
-    #[error("cannot generate a token: {0}")]
-    Random(String),
+    /// The database could not be opened, migrated or closed.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// `keygen` could not write the key.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
 }
 
-fn slug(flag: &'static str, text: &str) -> Result<Slug, AdminError> {
-    Slug::parse(text).map_err(|e| AdminError::Invalid { flag, reason: format!("{text:?} {e}") })
+fn invalid(flag: &'static str, reason: String) -> Error {
+    Error::Invalid(InvalidFlag::new(flag, reason))
 }
 
-/// Runs a provider command.
-pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), AdminError> {
+/// Runs a provider command: `keygen` without a database (the provider runs it wherever it
+/// signs records), the others on the migrated database.
+pub async fn run(global: &GlobalArgs, command: &ProviderCommand) -> Result<(), Error> {
+    match command {
+        ProviderCommand::Keygen { slug, out } => keygen(slug, out),
+        command => with_database(global, Schema::Migrate, |pool| async move { provider(&pool, command).await }).await,
+    }
+}
+
+/// Writes a provider's record-signing key and says how to register it.
+fn keygen(text: &str, out: &Path) -> Result<(), Error> {
+    let slug = slug("slug", text)?;
+    let signer = keys::create(out, slug.as_str())?;
+    println!("wrote {} (mode 0600); keep it with the systems that sign {slug}'s records", out.display());
+    println!("vkey: {}", signer.verifier());
+    println!("register it: gatelog provider key add {slug} --vkey {}", signer.verifier());
+    Ok(())
+}
+
+/// Runs a provider command that needs the database.
+async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Error> {
     let mut conn = pool.acquire().await?;
     match command {
         ProviderCommand::Add(args) => {
@@ -162,22 +157,16 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
             if let Some(code) = &country
                 && !(code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()))
             {
-                return Err(AdminError::Invalid {
-                    flag: "--country",
-                    reason: format!("{code:?} is not an ISO 3166-1 alpha-2 code such as DE"),
-                });
+                return Err(invalid("--country", format!("{code:?} is not an ISO 3166-1 alpha-2 code such as DE")));
             }
             if let Some(site) = &args.website
                 && !(site.starts_with("https://") || site.starts_with("http://"))
             {
-                return Err(AdminError::Invalid {
-                    flag: "--website",
-                    reason: format!("{site:?} must start with https:// or http://"),
-                });
+                return Err(invalid("--website", format!("{site:?} must start with https:// or http://")));
             }
             let name = args.name.trim();
             if name.is_empty() || name.chars().count() > 200 {
-                return Err(AdminError::Invalid { flag: "--name", reason: "must be 1 to 200 characters".into() });
+                return Err(invalid("--name", "must be 1 to 200 characters".into()));
             }
             let new = NewProvider {
                 slug: slug("--slug", &args.slug)?,
@@ -189,10 +178,7 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
             if db::providers::insert_if_missing(&mut conn, &new).await? {
                 println!("registered provider {} ({})", new.slug, new.display_name);
             } else {
-                return Err(AdminError::Invalid {
-                    flag: "--slug",
-                    reason: format!("provider {} already exists", new.slug),
-                });
+                return Err(invalid("--slug", format!("provider {} already exists", new.slug)));
             }
         }
         ProviderCommand::List => {
@@ -212,7 +198,7 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
             let slug = slug("slug", text)?;
             let provider = db::providers::get(&mut conn, &slug)
                 .await?
-                .ok_or_else(|| AdminError::NotFound(format!("no provider {slug}")))?;
+                .ok_or_else(|| Error::NotFound(format!("no provider {slug}")))?;
             println!("slug:     {}", provider.slug);
             println!("name:     {}", provider.display_name);
             println!("kind:     {}", provider.kind.label());
@@ -239,16 +225,11 @@ pub async fn provider(pool: &PgPool, command: &ProviderCommand) -> Result<(), Ad
             }
         }
         ProviderCommand::Key(command) => provider_key(&mut conn, command).await?,
-        ProviderCommand::Keygen { .. } => {
-            return Err(AdminError::Invalid {
-                flag: "keygen",
-                reason: "needs no database; run through `gatelog provider keygen`".into(),
-            });
-        }
+        ProviderCommand::Keygen { slug, out } => keygen(slug, out)?,
         ProviderCommand::Oblige(args) => {
             let obligation = obligation(args)?;
             if !db::obligations::set(&mut conn, &obligation).await? {
-                return Err(AdminError::NotFound(format!("no provider {}", obligation.provider)));
+                return Err(Error::NotFound(format!("no provider {}", obligation.provider)));
             }
             println!(
                 "{} must file {} {}, due {} days after each period, from the period holding {}",
@@ -270,13 +251,12 @@ fn key_state(key: &db::provider_keys::KeyInfo) -> String {
 }
 
 /// Runs a `provider key` command.
-async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyCommand) -> Result<(), AdminError> {
+async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyCommand) -> Result<(), Error> {
     use crate::records::signature::ProviderKey;
     match command {
         ProviderKeyCommand::Add { slug: text, vkey } => {
             let slug = slug("slug", text)?;
-            let key = ProviderKey::for_provider(vkey, &slug)
-                .map_err(|e| AdminError::Invalid { flag: "--vkey", reason: e.to_string() })?;
+            let key = ProviderKey::for_provider(vkey, &slug).map_err(|e| invalid("--vkey", e.to_string()))?;
             match db::provider_keys::add(conn, &slug, &key).await? {
                 db::provider_keys::Added::New => {
                     println!(
@@ -285,13 +265,13 @@ async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyComman
                     )
                 }
                 db::provider_keys::Added::AlreadyRegistered => {
-                    return Err(AdminError::Invalid {
-                        flag: "--vkey",
-                        reason: format!("key {} is already registered (a revoked key stays revoked)", key.label()),
-                    });
+                    return Err(invalid(
+                        "--vkey",
+                        format!("key {} is already registered (a revoked key stays revoked)", key.label()),
+                    ));
                 }
                 db::provider_keys::Added::NoProvider => {
-                    return Err(AdminError::NotFound(format!(
+                    return Err(Error::NotFound(format!(
                         "no provider {slug}; register it with `gatelog provider add`"
                     )));
                 }
@@ -300,7 +280,7 @@ async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyComman
         ProviderKeyCommand::List { slug: text } => {
             let slug = slug("slug", text)?;
             if db::providers::get(conn, &slug).await?.is_none() {
-                return Err(AdminError::NotFound(format!("no provider {slug}")));
+                return Err(Error::NotFound(format!("no provider {slug}")));
             }
             let keys = db::provider_keys::list(conn, &slug).await?;
             if keys.is_empty() {
@@ -313,7 +293,7 @@ async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyComman
         ProviderKeyCommand::Revoke { slug: text, vkey } => {
             let slug = slug("slug", text)?;
             if !db::provider_keys::revoke(conn, &slug, vkey.trim()).await? {
-                return Err(AdminError::NotFound(format!("{slug} has no active key {}", vkey.trim())));
+                return Err(Error::NotFound(format!("{slug} has no active key {}", vkey.trim())));
             }
             println!("revoked the key; records signed with it are refused from now on (existing entries stay valid)");
         }
@@ -322,30 +302,27 @@ async fn provider_key(conn: &mut sqlx::PgConnection, command: &ProviderKeyComman
 }
 
 /// Checks the flags of `provider oblige`.
-fn obligation(args: &ObligeArgs) -> Result<crate::analytics::compliance::Obligation, AdminError> {
+fn obligation(args: &ObligeArgs) -> Result<crate::analytics::compliance::Obligation, Error> {
     use crate::analytics::compliance::{Cadence, Obligation};
     let kind = crate::records::RecordKind::OPTIONS
         .iter()
         .find(|(name, _)| *name == args.kind && *name != "lockup")
         .map(|(_, k)| *k)
-        .ok_or_else(|| AdminError::Invalid {
-            flag: "--kind",
-            reason: format!(
-                "{:?}: use queue_time, acceptance, price or capacity (lock-ups are filed per deal)",
-                args.kind
-            ),
+        .ok_or_else(|| {
+            invalid(
+                "--kind",
+                format!("{:?}: use queue_time, acceptance, price or capacity (lock-ups are filed per deal)", args.kind),
+            )
         })?;
-    let cadence = Cadence::parse(&args.cadence).ok_or_else(|| AdminError::Invalid {
-        flag: "--cadence",
-        reason: format!("{:?}: use monthly or quarterly", args.cadence),
-    })?;
+    let cadence = Cadence::parse(&args.cadence)
+        .ok_or_else(|| invalid("--cadence", format!("{:?}: use monthly or quarterly", args.cadence)))?;
     if args.deadline_days > 366 {
-        return Err(AdminError::Invalid { flag: "--deadline-days", reason: "at most 366".into() });
+        return Err(invalid("--deadline-days", "at most 366".into()));
     }
-    let since = args.since.parse().map_err(|_| AdminError::Invalid {
-        flag: "--since",
-        reason: format!("{:?} is not a date written YYYY-MM-DD", args.since),
-    })?;
+    let since = args
+        .since
+        .parse()
+        .map_err(|_| invalid("--since", format!("{:?} is not a date written YYYY-MM-DD", args.since)))?;
     Ok(Obligation {
         provider: slug("slug", &args.slug)?.to_string(),
         kind,
@@ -355,47 +332,11 @@ fn obligation(args: &ObligeArgs) -> Result<crate::analytics::compliance::Obligat
     })
 }
 
-/// Runs a token command.
-pub async fn token(pool: &PgPool, command: &TokenCommand) -> Result<(), AdminError> {
-    let mut conn = pool.acquire().await?;
-    match command {
-        TokenCommand::Issue { provider, label } => {
-            let provider = slug("--provider", provider)?;
-            let issued = tokens::issue().map_err(|e| AdminError::Random(e.to_string()))?;
-            if !db::tokens::insert(&mut conn, &provider, &issued, label).await? {
-                return Err(AdminError::NotFound(format!(
-                    "no provider {provider}; register it with `gatelog provider add`"
-                )));
-            }
-            eprintln!("issued token {} for {provider}; it is shown once, store it now:", issued.public_id);
-            println!("{}", issued.token);
-        }
-        TokenCommand::List { provider } => {
-            let provider = provider.as_deref().map(|p| slug("--provider", p)).transpose()?;
-            println!("{:<18} {:<24} {:<26} LABEL", "ID", "PROVIDER", "STATE");
-            for token in db::tokens::list(&mut conn, provider.as_ref()).await? {
-                let state = token
-                    .revoked_at
-                    .map_or("active".to_owned(), |at| format!("revoked {}", at.format("%Y-%m-%d %H:%M")));
-                println!("{:<18} {:<24} {:<26} {}", token.public_id, token.provider, state, token.label);
-            }
-        }
-        TokenCommand::Revoke { id } => {
-            // Accept the whole token too, but never echo its secret.
-            let public = tokens::public_id(id).unwrap_or(id.as_str());
-            if !db::tokens::revoke(&mut conn, public).await? {
-                return Err(AdminError::NotFound(format!("no active token {public}")));
-            }
-            println!("revoked {public}; it is refused from now on");
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ledger::note::NoteSigner;
+    use crate::records::Slug;
     use crate::testing::TestApp;
 
     #[tokio::test]
@@ -414,11 +355,11 @@ mod tests {
         let refused = provider(pool, &add("nordic-hpc", &misnamed)).await.expect_err("named for another provider");
         assert!(refused.to_string().contains("must be named by its slug"), "{refused}");
         let stranger = NoteSigner::generate("nobody").expect("key").verifier().to_string();
-        assert!(matches!(provider(pool, &add("nobody", &stranger)).await, Err(AdminError::NotFound(_))));
+        assert!(matches!(provider(pool, &add("nobody", &stranger)).await, Err(Error::NotFound(_))));
 
         let revoke = ProviderCommand::Key(ProviderKeyCommand::Revoke { slug: "nordic-hpc".into(), vkey: vkey.clone() });
         provider(pool, &revoke).await.expect("revoked");
-        assert!(matches!(provider(pool, &revoke).await, Err(AdminError::NotFound(_))), "revoked only once");
+        assert!(matches!(provider(pool, &revoke).await, Err(Error::NotFound(_))), "revoked only once");
         let mut conn = pool.acquire().await.expect("conn");
         let keys = db::provider_keys::list(&mut conn, &Slug::parse("nordic-hpc").expect("slug")).await.expect("list");
         assert_eq!(keys.len(), 1);
@@ -427,89 +368,4 @@ mod tests {
             .await
             .expect("list");
     }
-}
-
-/// `gatelog reporter ...` (issue 19): journalists, researchers and civic groups that file
-/// sourced reports about providers. Their tokens come from `gatelog token issue --provider SLUG`.
-#[derive(Debug, Clone, Subcommand)]
-pub enum ReporterCommand {
-    /// Register a reporter (its slug shares the providers' namespace)
-    Add {
-        /// Stable public identifier, e.g. `tech-desk` (lower case, digits, hyphens)
-        #[arg(long)]
-        slug: String,
-        /// Name shown beside its reports
-        #[arg(long)]
-        name: String,
-        /// Public website (http:// or https://)
-        #[arg(long)]
-        website: Option<String>,
-    },
-    /// List reporters, with whether they are distrusted and why
-    List,
-    /// Mark a reporter untrusted: its reports filed from now on are still logged, but hidden
-    /// from figures and counts, shown with the reason
-    Distrust {
-        /// The reporter's slug
-        slug: String,
-        /// Why, shown beside its hidden reports (1 to 500 characters)
-        #[arg(long)]
-        reason: String,
-    },
-    /// Trust a distrusted reporter again (reports filed while it was distrusted stay hidden)
-    Trust {
-        /// The reporter's slug
-        slug: String,
-    },
-}
-
-/// Runs a `gatelog reporter` command.
-pub async fn reporter(pool: &PgPool, command: &ReporterCommand) -> Result<(), AdminError> {
-    let mut conn = pool.acquire().await?;
-    match command {
-        ReporterCommand::Add { slug: text, name, website } => {
-            let slug = slug("--slug", text)?;
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > 200 {
-                return Err(AdminError::Invalid { flag: "--name", reason: "must be 1 to 200 characters".into() });
-            }
-            if let Some(url) = website
-                && let Some(problem) = crate::records::reports::source_url_problem(url)
-            {
-                return Err(AdminError::Invalid { flag: "--website", reason: problem });
-            }
-            if db::providers::insert_reporter(&mut conn, &slug, name, website.as_deref()).await? {
-                println!("registered reporter {slug}; issue it a token with `gatelog token issue --provider {slug}`");
-            } else {
-                return Err(AdminError::Invalid { flag: "--slug", reason: format!("{slug} is already registered") });
-            }
-        }
-        ReporterCommand::List => {
-            for reporter in db::providers::reporters(&mut conn).await? {
-                match &reporter.distrust_reason {
-                    None => println!("{}\t{}", reporter.slug, reporter.display_name),
-                    Some(reason) => println!("{}\t{}\tdistrusted: {reason}", reporter.slug, reporter.display_name),
-                }
-            }
-        }
-        ReporterCommand::Distrust { slug: text, reason } => {
-            let slug = slug("slug", text)?;
-            let reason = reason.trim();
-            if reason.is_empty() || reason.chars().count() > 500 {
-                return Err(AdminError::Invalid { flag: "--reason", reason: "must be 1 to 500 characters".into() });
-            }
-            if !db::providers::set_distrust(&mut conn, &slug, Some(reason)).await? {
-                return Err(AdminError::NotFound(format!("no reporter {slug}")));
-            }
-            println!("{slug} is distrusted: its reports filed from now on are hidden from figures");
-        }
-        ReporterCommand::Trust { slug: text } => {
-            let slug = slug("slug", text)?;
-            if !db::providers::set_distrust(&mut conn, &slug, None).await? {
-                return Err(AdminError::NotFound(format!("no reporter {slug}")));
-            }
-            println!("{slug} is trusted again");
-        }
-    }
-    Ok(())
 }
