@@ -27,7 +27,7 @@ pub enum BackupError {
     },
     /// Restoring over existing data is refused.
     #[error("the target database already holds {0} ledger entries or providers; restore only into an empty database")]
-    NotEmpty(i64),
+    NotEmpty(u64),
     /// A file could not be read or written.
     #[error("{path}: {reason}")]
     File {
@@ -124,10 +124,10 @@ pub async fn restore(pool: &PgPool, conninfo: &[String], bindir: &Path, file: &P
     if !file.exists() {
         return Err(BackupError::File { path: file.to_owned(), reason: "no such file".into() });
     }
-    let existing: i64 =
-        sqlx::query_scalar("SELECT (SELECT count(*) FROM ledger_entries) + (SELECT count(*) FROM providers)")
-            .fetch_one(pool)
-            .await?;
+    let existing = {
+        let mut conn = pool.acquire().await?;
+        crate::db::ledger::count_entries(&mut conn).await? + crate::db::providers::count_all(&mut conn).await?
+    };
     if existing > 0 {
         return Err(BackupError::NotEmpty(existing));
     }
@@ -142,6 +142,5 @@ pub async fn restore(pool: &PgPool, conninfo: &[String], bindir: &Path, file: &P
     ]);
     command.args(conninfo).arg(file);
     run("pg_restore", command)?;
-    let size: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_entries").fetch_one(pool).await?;
-    Ok(size.max(0) as u64)
+    Ok(crate::db::ledger::count_entries(&mut *pool.acquire().await?).await?)
 }

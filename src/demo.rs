@@ -716,11 +716,7 @@ pub async fn load(pool: &PgPool, ledger: &Ledger, seed: u64) -> Result<DemoSumma
             }
         }
         let first = profiles()[0].slug;
-        let loaded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE provider = $1)")
-            .bind(first)
-            .fetch_one(&mut *conn)
-            .await?;
-        if loaded {
+        if db::ledger::provider_has_entries(&mut conn, first).await? {
             summary.already_loaded = true;
             return Ok(summary);
         }
@@ -910,11 +906,8 @@ async fn load_reports(
             let place = value["report"].as_u64().unwrap_or_default() as usize;
             value["report"] = json!(entries.get(place).copied().unwrap_or_default());
             if value["response"] == "confirm" {
-                let disclosed: Option<i64> = sqlx::query_scalar(
-                    "SELECT min(idx) FROM ledger_entries WHERE provider = 'meridian-cloud' AND kind = 'lockup'",
-                )
-                .fetch_one(pool)
-                .await?;
+                let mut conn = pool.acquire().await?;
+                let disclosed = db::ledger::first_of_kind(&mut conn, "meridian-cloud", "lockup").await?;
                 value["disclosure_entry"] = json!(disclosed.unwrap_or_default());
             }
         }

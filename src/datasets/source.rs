@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Days, Utc};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use super::cell::{self, Cell, CellError};
 use super::filter::ExportFilter;
 use super::record_fields;
 use super::schema::Field;
 use crate::analytics::compliance::Filing;
+use crate::db;
 use crate::ledger::entry::Entry;
 use crate::ledger::merkle;
 use crate::projection::fold::TypedEntry;
@@ -102,10 +103,6 @@ pub enum RecordRow {
     Unreadable(String),
 }
 
-fn index_of(row: &sqlx::postgres::PgRow) -> Result<u64, sqlx::Error> {
-    Ok(row.try_get::<i64, _>(0)?.max(0) as u64)
-}
-
 fn optional_index(value: Option<i64>) -> Cell {
     value.map_or(Cell::Null, Cell::Int)
 }
@@ -142,26 +139,9 @@ async fn record_page(
     // lookup with the whole primary key (O(n²), measured at 47 s for 14,000 entries). The
     // statements are planned per page with their real parameters (not cached), for the same
     // reason (docs/RELIABILITY.md, "Record exports planned per request").
-    let rows = sqlx::query(
-        "SELECT idx, provider, received_at, supersedes, entry FROM ledger_entries
-         WHERE idx >= $1 AND idx < $2 AND kind = $3 AND ($4::text IS NULL OR provider = $4)
-         ORDER BY idx",
-    )
-    .persistent(false)
-    .bind(start)
-    .bind(end)
-    .bind(kind.as_str())
-    .bind(filter.provider.as_deref())
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = db::ledger::versions_between(&mut conn, kind.as_str(), filter.provider.as_deref(), (start, end)).await?;
     // Amendments of this page's entries, wherever they are; only those inside the tree count.
-    let amendments: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT supersedes, idx FROM ledger_entries WHERE supersedes >= $1 AND supersedes < $2")
-            .persistent(false)
-            .bind(start)
-            .bind(end)
-            .fetch_all(&mut *conn)
-            .await?;
+    let amendments = db::ledger::amendments_between(&mut conn, (start, end)).await?;
     drop(conn);
     let pinned = i64::try_from(tree_size).unwrap_or(i64::MAX);
     let mut first_amendment = std::collections::HashMap::new();
@@ -169,19 +149,18 @@ async fn record_page(
         first_amendment.entry(amended).and_modify(|first: &mut i64| *first = (*first).min(by)).or_insert(by);
     }
     let mut page = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let index = index_of(row)?;
-        let superseded_by = first_amendment.get(&(index as i64)).copied();
+    for row in rows {
+        let superseded_by = first_amendment.get(&(row.index as i64)).copied();
         if superseded_by.is_some() && !filter.include_superseded {
             continue;
         }
         page.push(StoredRecord {
-            index,
-            provider: row.try_get(1)?,
-            received_at: row.try_get(2)?,
-            supersedes: row.try_get(3)?,
+            index: row.index,
+            provider: row.provider,
+            received_at: row.received_at,
+            supersedes: row.supersedes,
             superseded_by,
-            entry: row.try_get(4)?,
+            entry: row.entry,
         });
     }
     Ok(page)
@@ -339,11 +318,9 @@ pub async fn entries(
         if std::mem::take(&mut first) {
             sink.page_read();
         }
-        for row in &rows {
-            let index = index_of(row)?;
-            let received_at = row.try_get::<DateTime<Utc>, _>(3)?;
-            let stored = (row.try_get(1)?, row.try_get(2)?, received_at, row.try_get(4)?);
-            sink.push(entry_row(index, stored, &row.try_get::<Vec<u8>, _>(5)?, row.try_get(6)?)?).await?;
+        for row in rows {
+            let stored = (row.provider, row.kind, row.received_at, row.supersedes);
+            sink.push(entry_row(row.index, stored, &row.leaf_hash, row.entry)?).await?;
             count += 1;
         }
     }
@@ -360,23 +337,15 @@ async fn entry_page(
     filter: &ExportFilter,
     received: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     (start, end): (i64, i64),
-) -> Result<Vec<sqlx::postgres::PgRow>, ExportError> {
+) -> Result<Vec<db::ledger::ExportedEntry>, ExportError> {
     let mut conn = pool.acquire().await?;
-    let rows = sqlx::query(
-        "SELECT idx, provider, kind, received_at, supersedes, leaf_hash, entry FROM ledger_entries
-         WHERE idx >= $6 AND idx < $1 AND ($2::text IS NULL OR provider = $2) AND ($3::text IS NULL OR kind = $3)
-           AND ($4::timestamptz IS NULL OR received_at >= $4) AND ($5::timestamptz IS NULL OR received_at < $5)
-         ORDER BY idx",
-    )
-    .bind(end)
-    .bind(filter.provider.as_deref())
-    .bind(filter.kind.map(RecordKind::as_str))
-    .bind(received.0)
-    .bind(received.1)
-    .bind(start)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows)
+    let filter = db::ledger::EntryFilter {
+        provider: filter.provider.as_deref(),
+        kind: filter.kind.map(RecordKind::as_str),
+        from: received.0,
+        to: received.1,
+    };
+    Ok(db::ledger::entries_between(&mut conn, filter, (start, end)).await?)
 }
 
 /// A page being read ahead, on its own task and pooled connection, while the rows of the one

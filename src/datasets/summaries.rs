@@ -154,8 +154,7 @@ impl Summaries {
     /// they agree whatever is appended meanwhile. A provider's summary is its buckets merged,
     /// one provider at a time; the digests are the stored ones.
     pub async fn from_tables(pool: &PgPool, size: u64) -> Result<Option<Self>, ExportError> {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        let mut tx = crate::db::begin_consistent_read(pool).await?;
         if !projection::is_current(&mut tx, size).await? {
             return Ok(None);
         }
@@ -222,8 +221,7 @@ impl Summaries {
                 }
             }
             SummarySource::Database(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+                let mut tx = crate::db::begin_consistent_read(pool).await?;
                 if !projection::is_current(&mut tx, self.size).await? {
                     // Appended to since the summaries were read: the latest versions at their
                     // size, by the supersedes chain, from the ledger itself.

@@ -174,17 +174,17 @@ pub async fn summaries(conn: &mut PgConnection, provider: Option<&str>) -> Resul
     };
     let mut out = Filings::default();
     while let Some(row) = rows.try_next().await? {
-        let kind: String = row.try_get(1)?;
+        let kind: String = row.try_get("kind")?;
         let Some(kind) = kind_of(&kind) else { continue };
-        let (originals, amendments): (i32, i32) = (row.try_get(3)?, row.try_get(5)?);
+        let (originals, amendments): (i32, i32) = (row.try_get("originals")?, row.try_get("amendments")?);
         let counts = FilingCounts {
             originals: originals.max(0) as u32,
-            first_filed: row.try_get(4)?,
+            first_filed: row.try_get("first_filed")?,
             amendments: amendments.max(0) as u32,
-            last_amended: row.try_get(6)?,
+            last_amended: row.try_get("last_amended")?,
         };
-        let provider: String = row.try_get(0)?;
-        out.merge(&provider, kind, row.try_get(2)?, &counts);
+        let provider: String = row.try_get("provider")?;
+        out.merge(&provider, kind, row.try_get("record_date")?, &counts);
     }
     Ok(out)
 }
@@ -248,10 +248,10 @@ async fn at_within(
 macro_rules! filings_query {
     ($providers:literal) => {
         concat!(
-            "SELECT provider, kind, received_at, supersedes IS NOT NULL,
+            "SELECT provider, kind, received_at, supersedes IS NOT NULL AS amends,
                     coalesce(CASE jsonb_typeof(r -> 'period_start') WHEN 'string' THEN r ->> 'period_start' END,
                              CASE jsonb_typeof(r -> 'effective_date') WHEN 'string' THEN r ->> 'effective_date' END,
-                             CASE jsonb_typeof(r -> 'as_of') WHEN 'string' THEN r ->> 'as_of' END)
+                             CASE jsonb_typeof(r -> 'as_of') WHEN 'string' THEN r ->> 'as_of' END) AS record_date
              FROM (SELECT idx, provider, kind, received_at, supersedes,
                           convert_from(entry, 'UTF8')::jsonb -> 'record' AS r
                    FROM ledger_entries WHERE idx >= $1 AND idx < $2 AND kind <> 'lockup' ",
@@ -276,9 +276,10 @@ pub async fn each(
     };
     let mut rows = query.fetch(conn);
     while let Some(row) = rows.try_next().await? {
-        let (provider, kind): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-        let date: Option<String> = row.try_get(4)?;
-        if let Some(filing) = Filing::of_entry(&provider, &kind, date.as_deref(), row.try_get(2)?, row.try_get(3)?) {
+        let (provider, kind): (String, String) = (row.try_get("provider")?, row.try_get("kind")?);
+        let date: Option<String> = row.try_get("record_date")?;
+        let (received_at, amends) = (row.try_get("received_at")?, row.try_get("amends")?);
+        if let Some(filing) = Filing::of_entry(&provider, &kind, date.as_deref(), received_at, amends) {
             f(filing);
         }
     }

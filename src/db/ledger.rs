@@ -308,24 +308,24 @@ pub struct AuditRow {
     pub level0: Option<Hash>,
 }
 
-/// Streams [`AuditRow`]s in index order. Reads columns by position and joins the
-/// level-0 hashes in, because `verify` reads every row and this is its hot loop.
+/// Streams [`AuditRow`]s in index order, with the level-0 hashes joined in, because
+/// `verify` reads every row and this is its hot loop.
 pub async fn for_each_audit_row<F>(conn: &mut PgConnection, mut visit: F) -> Result<(), sqlx::Error>
 where
     F: FnMut(AuditRow),
 {
     let mut rows = sqlx::query(
-        "SELECT e.idx, e.entry, e.leaf_hash, n.hash FROM ledger_entries e
+        "SELECT e.idx, e.entry, e.leaf_hash, n.hash AS level0 FROM ledger_entries e
          LEFT JOIN ledger_nodes n ON n.level = 0 AND n.idx = e.idx ORDER BY e.idx",
     )
     .fetch(conn);
     while let Some(row) = rows.try_next().await? {
-        let index: i64 = row.try_get(0)?;
-        let level0: Option<Vec<u8>> = row.try_get(3)?;
+        let index: i64 = row.try_get("idx")?;
+        let level0: Option<Vec<u8>> = row.try_get("level0")?;
         visit(AuditRow {
             index: to_u64(index, "idx")?,
-            bytes: row.try_get(1)?,
-            leaf_hash: hash_from(row.try_get(2)?, "leaf_hash")?,
+            bytes: row.try_get("entry")?,
+            leaf_hash: hash_from(row.try_get("leaf_hash")?, "leaf_hash")?,
             level0: level0.map(|h| hash_from(h, "hash")).transpose()?,
         });
     }
@@ -340,9 +340,9 @@ where
     let mut rows =
         sqlx::query("SELECT level, idx, hash FROM ledger_nodes WHERE level > 0 ORDER BY level, idx").fetch(conn);
     while let Some(row) = rows.try_next().await? {
-        let level: i16 = row.try_get(0)?;
-        let index: i64 = row.try_get(1)?;
-        visit(NodeId::new(level as u8, to_u64(index, "idx")?), hash_from(row.try_get(2)?, "hash")?);
+        let level: i16 = row.try_get("level")?;
+        let index: i64 = row.try_get("idx")?;
+        visit(NodeId::new(level as u8, to_u64(index, "idx")?), hash_from(row.try_get("hash")?, "hash")?);
     }
     Ok(())
 }
@@ -364,22 +364,22 @@ pub struct EntrySummary {
     pub signed: bool,
 }
 
-/// An [`EntrySummary`] from a row of `idx, provider, kind, received_at, supersedes`, then [`SIGNED`].
+/// An [`EntrySummary`] from a row of `idx, provider, kind, received_at, supersedes` and [`SIGNED`].
 fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<EntrySummary, sqlx::Error> {
     Ok(EntrySummary {
-        index: to_u64(row.try_get(0)?, "idx")?,
-        provider: row.try_get(1)?,
-        kind: row.try_get(2)?,
-        received_at: row.try_get(3)?,
-        supersedes: row.try_get::<Option<i64>, _>(4)?.map(|s| to_u64(s, "supersedes")).transpose()?,
-        signed: row.try_get(5)?,
+        index: to_u64(row.try_get("idx")?, "idx")?,
+        provider: row.try_get("provider")?,
+        kind: row.try_get("kind")?,
+        received_at: row.try_get("received_at")?,
+        supersedes: row.try_get::<Option<i64>, _>("supersedes")?.map(|s| to_u64(s, "supersedes")).transpose()?,
+        signed: row.try_get("signed")?,
     })
 }
 
 /// Whether an entry carries a provider signature: a top-level `signature` key. Parsed
 /// as JSON, not searched as text, so nothing inside the record can look like one.
 /// Used for short lists only (a parse per row).
-const SIGNED: &str = "convert_from(entry, 'UTF8')::jsonb ? 'signature'";
+const SIGNED: &str = "convert_from(entry, 'UTF8')::jsonb ? 'signature' AS signed";
 
 /// The newest `limit` entries (of one provider, if given), newest first.
 pub async fn recent_entries(
@@ -423,4 +423,193 @@ pub async fn superseded_by(conn: &mut PgConnection, index: u64) -> Result<Option
         .fetch_one(conn)
         .await?;
     found.map(|i| to_u64(i, "idx")).transpose()
+}
+
+/// Whether `provider` has filed any entry.
+pub async fn provider_has_entries(conn: &mut PgConnection, provider: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE provider = $1)")
+        .bind(provider)
+        .fetch_one(conn)
+        .await
+}
+
+/// The first entry of `kind` that `provider` filed, if any.
+pub async fn first_of_kind(conn: &mut PgConnection, provider: &str, kind: &str) -> Result<Option<u64>, sqlx::Error> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT min(idx) FROM ledger_entries WHERE provider = $1 AND kind = $2")
+            .bind(provider)
+            .bind(kind)
+            .fetch_one(conn)
+            .await?;
+    found.map(|i| to_u64(i, "idx")).transpose()
+}
+
+/// Indexes of the newest `limit` entries of `kind`, newest first (index `ledger_entries_by_kind`).
+pub async fn newest_of_kind(conn: &mut PgConnection, kind: &str, limit: i64) -> Result<Vec<u64>, sqlx::Error> {
+    let found: Vec<i64> =
+        sqlx::query_scalar("SELECT idx FROM ledger_entries WHERE kind = $1 ORDER BY idx DESC LIMIT $2")
+            .bind(kind)
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
+    found.into_iter().map(|i| to_u64(i, "idx")).collect()
+}
+
+/// The providers named by entries `start..end` (a range of the primary key: as many rows as
+/// entries in the range, whatever the ledger's size).
+pub async fn providers_between(conn: &mut PgConnection, start: u64, end: u64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT provider FROM ledger_entries WHERE idx >= $1 AND idx < $2")
+        .bind(to_i64(start))
+        .bind(to_i64(end))
+        .fetch_all(conn)
+        .await
+}
+
+/// Entries in the log, counted.
+pub async fn count_entries(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_entries").fetch_one(conn).await?;
+    to_u64(count, "count")
+}
+
+/// The signed head's root hash and the providers' registry version, read in one statement
+/// (a page request's freshness key); `None` before the first checkpoint.
+pub async fn head_root_and_registry(conn: &mut PgConnection) -> Result<Option<(Hash, i64)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT c.root_hash, (SELECT version FROM registry_version) AS registry
+         FROM ledger_head h JOIN ledger_checkpoints c ON c.id = h.checkpoint_id",
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| Ok((hash_from(row.try_get("root_hash")?, "root_hash")?, row.try_get("registry")?))).transpose()
+}
+
+/// One stored version of a record, as an export reads it.
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    /// Index.
+    pub index: u64,
+    /// Provider slug.
+    pub provider: String,
+    /// Acceptance time.
+    pub received_at: DateTime<Utc>,
+    /// The entry it amends, if any.
+    pub supersedes: Option<i64>,
+    /// Canonical entry bytes.
+    pub entry: Vec<u8>,
+}
+
+/// The entries of `kind` (of one provider, if given) among indexes `start..end`, in order.
+/// Planned per call with its real parameters, not cached (docs/RELIABILITY.md, "Record
+/// exports planned per request").
+pub async fn versions_between(
+    conn: &mut PgConnection,
+    kind: &str,
+    provider: Option<&str>,
+    (start, end): (i64, i64),
+) -> Result<Vec<VersionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT idx, provider, received_at, supersedes, entry FROM ledger_entries
+         WHERE idx >= $1 AND idx < $2 AND kind = $3 AND ($4::text IS NULL OR provider = $4)
+         ORDER BY idx",
+    )
+    .persistent(false)
+    .bind(start)
+    .bind(end)
+    .bind(kind)
+    .bind(provider)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(VersionRow {
+                index: to_u64(row.try_get("idx")?, "idx")?,
+                provider: row.try_get("provider")?,
+                received_at: row.try_get("received_at")?,
+                supersedes: row.try_get("supersedes")?,
+                entry: row.try_get("entry")?,
+            })
+        })
+        .collect()
+}
+
+/// The amendments of entries `start..end`, wherever they are in the log, as
+/// (amended, amending) index pairs.
+pub async fn amendments_between(
+    conn: &mut PgConnection,
+    (start, end): (i64, i64),
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT supersedes, idx FROM ledger_entries WHERE supersedes >= $1 AND supersedes < $2")
+        .persistent(false)
+        .bind(start)
+        .bind(end)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| Ok((row.try_get("supersedes")?, row.try_get("idx")?))).collect()
+}
+
+/// One entry, as the entries export reads it.
+#[derive(Debug, Clone)]
+pub struct ExportedEntry {
+    /// Index.
+    pub index: u64,
+    /// Provider slug.
+    pub provider: String,
+    /// Record kind.
+    pub kind: String,
+    /// Acceptance time.
+    pub received_at: DateTime<Utc>,
+    /// The entry it amends, if any.
+    pub supersedes: Option<i64>,
+    /// Stored leaf hash.
+    pub leaf_hash: Vec<u8>,
+    /// Canonical entry bytes.
+    pub entry: Vec<u8>,
+}
+
+/// Which entries an entries export keeps: one provider, one kind, received in `[from, to)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryFilter<'a> {
+    /// Only this provider's entries.
+    pub provider: Option<&'a str>,
+    /// Only entries of this kind.
+    pub kind: Option<&'a str>,
+    /// Received at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Received before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Entries `start..end` that `filter` keeps, in order.
+pub async fn entries_between(
+    conn: &mut PgConnection,
+    filter: EntryFilter<'_>,
+    (start, end): (i64, i64),
+) -> Result<Vec<ExportedEntry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT idx, provider, kind, received_at, supersedes, leaf_hash, entry FROM ledger_entries
+         WHERE idx >= $6 AND idx < $1 AND ($2::text IS NULL OR provider = $2) AND ($3::text IS NULL OR kind = $3)
+           AND ($4::timestamptz IS NULL OR received_at >= $4) AND ($5::timestamptz IS NULL OR received_at < $5)
+         ORDER BY idx",
+    )
+    .bind(end)
+    .bind(filter.provider)
+    .bind(filter.kind)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(start)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ExportedEntry {
+                index: to_u64(row.try_get("idx")?, "idx")?,
+                provider: row.try_get("provider")?,
+                kind: row.try_get("kind")?,
+                received_at: row.try_get("received_at")?,
+                supersedes: row.try_get("supersedes")?,
+                leaf_hash: row.try_get("leaf_hash")?,
+                entry: row.try_get("entry")?,
+            })
+        })
+        .collect()
 }

@@ -235,6 +235,14 @@ pub async fn create_database_if_missing(admin: &PgConnectOptions, name: &str) ->
     Ok(())
 }
 
+/// A read-only transaction that sees one moment: every statement in it reads the database
+/// as of its first (REPEATABLE READ), whatever is appended meanwhile.
+pub async fn begin_consistent_read(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+    Ok(tx)
+}
+
 /// How many embedded migrations the database has applied, and how many the binary has.
 pub async fn migration_status(pool: &PgPool) -> Result<(i64, usize), sqlx::Error> {
     let expected = MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count();
@@ -256,6 +264,9 @@ pub fn describe(options: &PgConnectOptions) -> String {
         None => format!("{}@{}:{}/{database}", options.get_username(), options.get_host(), options.get_port()),
     }
 }
+
+#[cfg(test)]
+mod migration_tests;
 
 #[cfg(test)]
 mod tests {

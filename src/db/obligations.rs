@@ -39,18 +39,18 @@ pub async fn list(conn: &mut PgConnection, provider: Option<&str>) -> Result<Vec
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let kind: String = row.try_get(1)?;
-        let cadence: String = row.try_get(2)?;
-        let deadline: i32 = row.try_get(3)?;
+        let kind: String = row.try_get("kind")?;
+        let cadence: String = row.try_get("cadence")?;
+        let deadline: i32 = row.try_get("deadline_days")?;
         let (Some(kind), Some(cadence)) = (kind_of(&kind), Cadence::parse(&cadence)) else {
             continue;
         };
         out.push(Obligation {
-            provider: row.try_get(0)?,
+            provider: row.try_get("slug")?,
             kind,
             cadence,
             deadline_days: deadline.max(0) as u32,
-            since: row.try_get(4)?,
+            since: row.try_get("since")?,
         });
     }
     Ok(out)

@@ -268,11 +268,11 @@ async fn apply_unchecked(conn: &mut PgConnection, entries: &[TypedEntry]) -> Res
     // generic plan cannot see how short the arrays are, and once chose to hash the whole
     // table, which grows with the ledger.)
     let rows = sqlx::query(
-        "SELECT l.provider, l.kind, l.natural_key, l.idx, l.versions, l.month, l.unreadable IS NOT NULL
+        "SELECT l.provider, l.kind, l.natural_key, l.idx, l.versions, l.month, l.unreadable IS NOT NULL AS unreadable
          FROM UNNEST($1::int8[]) AS wanted (idx)
          CROSS JOIN LATERAL (SELECT * FROM projection_latest l WHERE l.idx = wanted.idx LIMIT 1) l
          UNION
-         SELECT l.provider, l.kind, l.natural_key, l.idx, l.versions, l.month, l.unreadable IS NOT NULL
+         SELECT l.provider, l.kind, l.natural_key, l.idx, l.versions, l.month, l.unreadable IS NOT NULL AS unreadable
          FROM UNNEST($2::text[], $3::text[], $4::text[]) AS wanted (provider, kind, natural_key)
          CROSS JOIN LATERAL (
              SELECT * FROM projection_latest l
@@ -290,13 +290,13 @@ async fn apply_unchecked(conn: &mut PgConnection, entries: &[TypedEntry]) -> Res
         .iter()
         .map(|row| {
             Ok(Latest {
-                provider: row.try_get(0)?,
-                kind: row.try_get(1)?,
-                key: row.try_get(2)?,
-                index: to_u64(row.try_get(3)?),
-                versions: to_u64(row.try_get(4)?),
-                month: row.try_get(5)?,
-                unreadable: row.try_get(6)?,
+                provider: row.try_get("provider")?,
+                kind: row.try_get("kind")?,
+                key: row.try_get("natural_key")?,
+                index: to_u64(row.try_get("idx")?),
+                versions: to_u64(row.try_get("versions")?),
+                month: row.try_get("month")?,
+                unreadable: row.try_get("unreadable")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -437,7 +437,7 @@ async fn recompute_buckets(
     let months: Vec<NaiveDate> = touched.iter().map(|(_, _, m)| *m).collect();
     let rows = sqlx::query(
         // Index probes per bucket and per entry, whatever the plan (see the lookup in `apply_unchecked`).
-        "SELECT l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx)
+        "SELECT l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx) AS entry
          FROM UNNEST($1::text[], $2::text[], $3::date[]) AS touched (provider, kind, month)
          CROSS JOIN LATERAL (
              SELECT idx FROM projection_latest l
@@ -454,7 +454,7 @@ async fn recompute_buckets(
     .await?;
     let stored = rows
         .iter()
-        .map(|row| Ok((to_u64(row.try_get(0)?), row.try_get::<Vec<u8>, _>(1)?)))
+        .map(|row| Ok((to_u64(row.try_get("idx")?), row.try_get::<Vec<u8>, _>("entry")?)))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     drop(rows);
     let mut batch: Vec<(BucketId, Record)> = Vec::new();
@@ -629,7 +629,7 @@ async fn merge_providers(
     .await?;
     let stored = rows
         .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
+        .map(|row| Ok((row.try_get("provider")?, row.try_get("kind")?, row.try_get("month")?, row.try_get("summary")?)))
         .collect::<Result<Vec<(String, String, NaiveDate, Vec<u8>)>, sqlx::Error>>()?;
     drop(rows);
     let owned: Vec<String> = slugs.iter().map(|s| (*s).to_owned()).collect();
@@ -705,7 +705,7 @@ async fn merge_providers(
 /// The stored head: tree size folded and the code version that folded it.
 async fn head_state(conn: &mut PgConnection) -> Result<(u64, i32), sqlx::Error> {
     let row = sqlx::query("SELECT tree_size, version FROM projection_head").fetch_one(conn).await?;
-    Ok((to_u64(row.try_get(0)?), row.try_get(1)?))
+    Ok((to_u64(row.try_get("tree_size")?), row.try_get("version")?))
 }
 
 /// Empties the projection, to fold again from entry 0 under this code's rules.
@@ -730,8 +730,8 @@ async fn fold_chunk(conn: &mut PgConnection, from: u64, count: u64) -> Result<u6
     let entries = rows
         .iter()
         .map(|row| {
-            let index = to_u64(row.try_get(0)?);
-            let bytes: &[u8] = row.try_get(1)?;
+            let index = to_u64(row.try_get("idx")?);
+            let bytes: &[u8] = row.try_get("entry")?;
             TypedEntry::decode(bytes).map_err(|reason| ProjectionError::Stored { index, reason })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -839,15 +839,15 @@ pub async fn digests_changed_since(
     .await?;
     rows.iter()
         .map(|row| {
-            let provider: String = row.try_get(0)?;
-            let digest =
-                Digest::from_bytes(row.try_get(2)?).map_err(|e| decode_error(format!("digest of {provider}: {e}")))?;
+            let provider: String = row.try_get("provider")?;
+            let digest = Digest::from_bytes(row.try_get("digest")?)
+                .map_err(|e| decode_error(format!("digest of {provider}: {e}")))?;
             let counts = ProviderCounts {
-                records: to_u64(row.try_get(3)?),
-                amended: to_u64(row.try_get(4)?),
-                unreadable: to_u64(row.try_get(5)?),
+                records: to_u64(row.try_get("records")?),
+                amended: to_u64(row.try_get("amended")?),
+                unreadable: to_u64(row.try_get("unreadable")?),
             };
-            Ok((provider, to_u64(row.try_get(1)?), digest, counts))
+            Ok((provider, to_u64(row.try_get("changed_at")?), digest, counts))
         })
         .collect()
 }
@@ -865,10 +865,10 @@ pub async fn buckets_of(
     let mut out = rows
         .iter()
         .map(|row| {
-            let name: String = row.try_get(0)?;
-            let month: NaiveDate = row.try_get(1)?;
+            let name: String = row.try_get("kind")?;
+            let month: NaiveDate = row.try_get("month")?;
             let kind = kind_of(&name).ok_or_else(|| decode_error(format!("bucket of unknown kind {name:?}")))?;
-            let summary = BucketSummary::from_bytes(row.try_get(2)?)
+            let summary = BucketSummary::from_bytes(row.try_get("summary")?)
                 .map_err(|e| decode_error(format!("bucket {provider}/{name}/{month}: {e}")))?;
             Ok((kind, month, summary))
         })
@@ -911,7 +911,12 @@ pub async fn unreadable_listed(
     .bind(limit.max(0))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|row| Ok((to_u64(row.try_get(0)?), row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).collect()
+    rows.iter()
+        .map(|row| {
+            let index = to_u64(row.try_get("idx")?);
+            Ok((index, row.try_get("provider")?, row.try_get("kind")?, row.try_get("unreadable")?))
+        })
+        .collect()
 }
 
 /// The latest readable versions matching `query`, in entry order, as (provider, index, record).
@@ -924,7 +929,7 @@ pub async fn latest_records(
     // The entry is read by a correlated subquery: a primary-key probe per match, never a
     // pass over the ledger.
     let mut sql = String::from(
-        "SELECT l.provider, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx)
+        "SELECT l.provider, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx) AS entry
          FROM projection_latest l WHERE l.unreadable IS NULL",
     );
     let mut n = 0;
@@ -960,10 +965,10 @@ pub async fn latest_records(
 
 /// A row of (provider, index, entry bytes) as (provider, index, its record).
 fn latest_record(row: &sqlx::postgres::PgRow) -> Result<(String, u64, Record), sqlx::Error> {
-    let index = to_u64(row.try_get(1)?);
-    let entry = TypedEntry::decode(row.try_get(2)?).map_err(|e| decode_error(format!("entry {index}: {e}")))?;
+    let index = to_u64(row.try_get("idx")?);
+    let entry = TypedEntry::decode(row.try_get("entry")?).map_err(|e| decode_error(format!("entry {index}: {e}")))?;
     let record = entry.record.map_err(|e| decode_error(format!("entry {index}: {e}")))?;
-    Ok((row.try_get(0)?, index, record))
+    Ok((row.try_get("provider")?, index, record))
 }
 
 /// The dashboard points of every bucket of `kind` whose month can hold a date in
@@ -990,7 +995,7 @@ pub fn bucket_points<'c>(
     .bind(first)
     .bind(last)
     .fetch(conn)
-    .and_then(|row| async move { Ok((row.try_get(0)?, row.try_get(1)?)) })
+    .and_then(|row| async move { Ok((row.try_get("provider")?, row.try_get("points")?)) })
 }
 
 /// The bucket summaries of `kind` of the providers named, as (provider, stored summary).
@@ -1006,7 +1011,7 @@ pub async fn bucket_summaries(
     .bind(providers)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    rows.iter().map(|row| Ok((row.try_get("provider")?, row.try_get("summary")?))).collect()
 }
 
 /// Every resource and region the latest readable records name, each list distinct and sorted.
@@ -1032,8 +1037,8 @@ pub async fn places(conn: &mut PgConnection) -> Result<(Vec<String>, Vec<String>
     .await?;
     let (mut resources, mut regions) = (BTreeSet::new(), BTreeSet::new());
     for row in &rows {
-        resources.insert(row.try_get::<String, _>(0)?);
-        regions.insert(row.try_get::<String, _>(1)?);
+        resources.insert(row.try_get::<String, _>("resource")?);
+        regions.insert(row.try_get::<String, _>("region")?);
     }
     Ok((resources.into_iter().collect(), regions.into_iter().collect()))
 }
@@ -1046,8 +1051,8 @@ pub async fn buyer_totals(conn: &mut PgConnection) -> Result<Vec<(String, BuyerM
         .await?;
     rows.iter()
         .map(|row| {
-            let provider: String = row.try_get(0)?;
-            let totals = serde_json::from_slice(row.try_get(1)?)
+            let provider: String = row.try_get("provider")?;
+            let totals = serde_json::from_slice(row.try_get("totals")?)
                 .map_err(|e| decode_error(format!("buyer totals of {provider}: {e}")))?;
             Ok((provider, totals))
         })
@@ -1060,7 +1065,7 @@ pub async fn buyer_totals(conn: &mut PgConnection) -> Result<Vec<(String, BuyerM
 /// buyers' deals: the caller keeps the buyer's own.)
 pub async fn lockups_of_buyer(conn: &mut PgConnection, buyer: &str) -> Result<Vec<(String, u64, Record)>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT l.provider, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx)
+        "SELECT l.provider, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx) AS entry
          FROM projection_buyers b
          CROSS JOIN LATERAL (
              SELECT l.provider, l.idx FROM projection_latest l

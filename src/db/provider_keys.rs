@@ -102,5 +102,5 @@ pub async fn all(conn: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx:
     let rows = sqlx::query("SELECT p.slug, k.vkey FROM provider_keys k JOIN providers p ON p.id = k.provider_id")
         .fetch_all(conn)
         .await?;
-    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    rows.iter().map(|row| Ok((row.try_get("slug")?, row.try_get("vkey")?))).collect()
 }

@@ -140,3 +140,27 @@ pub async fn set_distrust(conn: &mut PgConnection, slug: &Slug, reason: Option<&
 pub async fn role_of(conn: &mut PgConnection, slug: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT role FROM providers WHERE slug = $1").bind(slug).fetch_optional(conn).await
 }
+
+/// The registry's version: it moves with every change to the providers (a trigger), so a
+/// cached list of providers is current while it has not moved.
+pub async fn registry_version(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM registry_version").fetch_one(conn).await
+}
+
+/// Display names of the given providers, by slug.
+pub async fn display_names(
+    conn: &mut PgConnection,
+    slugs: &[&str],
+) -> Result<std::collections::HashMap<String, String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT slug, display_name FROM providers WHERE slug = ANY($1)")
+        .bind(slugs)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| Ok((row.try_get("slug")?, row.try_get("display_name")?))).collect()
+}
+
+/// Rows of the registry, providers and reporters alike.
+pub async fn count_all(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM providers").fetch_one(conn).await?;
+    Ok(count.max(0) as u64)
+}

@@ -35,11 +35,13 @@ pub async fn third_party_entries(conn: &mut PgConnection, tree_size: u64) -> Res
 /// How many reports and answers the first `tree_size` entries hold.
 pub async fn counts(conn: &mut PgConnection, tree_size: u64) -> Result<(u64, u64), sqlx::Error> {
     let size = i64::try_from(tree_size).unwrap_or(i64::MAX);
-    let (reports, answers): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM reports WHERE idx < $1), (SELECT count(*) FROM report_answers WHERE idx < $1)",
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM reports WHERE idx < $1) AS reports,
+                (SELECT count(*) FROM report_answers WHERE idx < $1) AS answers",
     )
     .bind(size)
     .fetch_one(conn)
     .await?;
+    let (reports, answers): (i64, i64) = (row.try_get("reports")?, row.try_get("answers")?);
     Ok((reports as u64, answers as u64))
 }

@@ -126,7 +126,7 @@ pub async fn latest_report(
     .bind(natural_key)
     .fetch_optional(conn)
     .await?;
-    row.map(|row| Ok((to_u64(row.try_get(0)?), row.try_get(1)?))).transpose()
+    row.map(|row| Ok((to_u64(row.try_get("idx")?), row.try_get("entry")?))).transpose()
 }
 
 /// The latest answer by `provider` to report `report`, with its entry bytes.
@@ -143,7 +143,7 @@ pub async fn latest_answer(
     .bind(provider)
     .fetch_optional(conn)
     .await?;
-    row.map(|row| Ok((to_u64(row.try_get(0)?), row.try_get(1)?))).transpose()
+    row.map(|row| Ok((to_u64(row.try_get("idx")?), row.try_get("entry")?))).transpose()
 }
 
 /// The provider a report is about and its reported kind, if `index` is a report.
@@ -152,7 +152,7 @@ pub async fn report_subject(conn: &mut PgConnection, index: u64) -> Result<Optio
         .bind(to_i64(index))
         .fetch_optional(conn)
         .await?;
-    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
+    row.map(|row| Ok((row.try_get("about")?, row.try_get("reported_kind")?))).transpose()
 }
 
 /// The filer and kind of entry `index`, if it exists.
@@ -161,7 +161,7 @@ pub async fn entry_filer(conn: &mut PgConnection, index: u64) -> Result<Option<(
         .bind(to_i64(index))
         .fetch_optional(conn)
         .await?;
-    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
+    row.map(|row| Ok((row.try_get("provider")?, row.try_get("kind")?))).transpose()
 }
 
 /// Why reports filed by `reporter` now are hidden from figures, if its operator distrusts it.
@@ -280,7 +280,7 @@ pub async fn shown(
 /// hidden), have no answer, and were filed before `cutoff`.
 pub async fn unanswered(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT r.about, count(*) FROM reports r
+        "SELECT r.about, count(*) AS unanswered FROM reports r
          WHERE r.hidden_reason IS NULL AND r.received_at < $1
            AND NOT EXISTS (SELECT 1 FROM reports s WHERE s.supersedes = r.idx)
            AND NOT EXISTS (SELECT 1 FROM report_answers a WHERE a.report = r.idx)
@@ -289,5 +289,5 @@ pub async fn unanswered(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Resul
     .bind(cutoff)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    rows.iter().map(|row| Ok((row.try_get("about")?, row.try_get("unanswered")?))).collect()
 }

@@ -49,7 +49,7 @@ pub async fn described(conn: &mut PgConnection, entries: &[EntrySummary]) -> Res
     slugs.extend(values.iter().filter_map(|value| value["record"]["about"].as_str()));
     slugs.sort_unstable();
     slugs.dedup();
-    let names = display_names(conn, &slugs).await?;
+    let names = db::providers::display_names(conn, &slugs).await?;
     let figures: HashMap<u64, String> = rows
         .iter()
         .zip(&values)
@@ -186,15 +186,6 @@ pub fn third_party_words(
 /// The slug of the provider a report entry is about, for looking up its display name.
 pub fn report_about<'a>(kind: &str, record: &'a serde_json::Value) -> Option<&'a str> {
     (kind == crate::records::reports::REPORT).then(|| record["about"].as_str()).flatten()
-}
-
-/// Display names of the given providers, by slug.
-pub async fn display_names(conn: &mut PgConnection, slugs: &[&str]) -> Result<HashMap<String, String>, sqlx::Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT slug, display_name FROM providers WHERE slug = ANY($1)")
-        .bind(slugs)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// The title and summary of a record of provider `name`: the figure it states, in words.

@@ -21,7 +21,7 @@ use crate::ledger::entry::format_received_at;
 use crate::records::{Record, RecordKind};
 // The one wording of a disclosure, shared with the pages' lists; re-exported where it began.
 pub use super::disclosure_words::describe;
-use super::disclosure_words::{display_names, report_about, third_party_words, unreadable_figure};
+use super::disclosure_words::{report_about, third_party_words, unreadable_figure};
 
 /// Items per feed: the newest entries only, so a feed costs the same at any ledger size.
 const ITEMS: i64 = 50;
@@ -127,7 +127,7 @@ pub async fn kind(State(state): State<AppState>, Path(file): Path<String>) -> Re
         .map(|(_, kind)| *kind)
         .ok_or(AppError::NotFound)?;
     let mut conn = state.pool.acquire().await?;
-    let newest = newest_of_kind(&mut conn, kind, ITEMS).await?;
+    let newest = db::ledger::newest_of_kind(&mut conn, kind.as_str(), ITEMS).await?;
     let entries = entries(&state, &mut conn, newest).await?;
     let (words, page) = kind_words(kind);
     Ok(respond(&feed(
@@ -164,19 +164,6 @@ fn feed(state: &AppState, title: String, subtitle: String, path: &str, page: &st
     }
 }
 
-// The feeds are the only readers of this query, so it lives here (STYLE.md, habit 3).
-
-/// Indexes of the newest `limit` entries of `kind`, newest first (index `ledger_entries_by_kind`).
-async fn newest_of_kind(conn: &mut PgConnection, kind: RecordKind, limit: i64) -> Result<Vec<u64>, sqlx::Error> {
-    let found: Vec<i64> =
-        sqlx::query_scalar("SELECT idx FROM ledger_entries WHERE kind = $1 ORDER BY idx DESC LIMIT $2")
-            .bind(kind.as_str())
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
-    Ok(found.into_iter().filter_map(|i| u64::try_from(i).ok()).collect())
-}
-
 /// The feed entries of the given ledger indexes, newest first, in words.
 async fn entries(state: &AppState, conn: &mut PgConnection, indexes: Vec<u64>) -> Result<Vec<FeedEntry>, sqlx::Error> {
     let mut rows = db::ledger::entries_by_index(conn, &indexes).await?;
@@ -187,7 +174,7 @@ async fn entries(state: &AppState, conn: &mut PgConnection, indexes: Vec<u64>) -
     slugs.extend(rows.iter().zip(&values).filter_map(|(row, value)| report_about(&row.kind, &value["record"])));
     slugs.sort_unstable();
     slugs.dedup();
-    let names = display_names(conn, &slugs).await?;
+    let names = db::providers::display_names(conn, &slugs).await?;
     Ok(rows
         .iter()
         .zip(&values)

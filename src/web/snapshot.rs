@@ -302,18 +302,9 @@ impl Key {
 
 async fn current_key(conn: &mut sqlx::PgConnection) -> Result<Key, AppError> {
     // One short statement per page request: the head's root and the registry's version.
-    let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
-        "SELECT c.root_hash, (SELECT version FROM registry_version)
-         FROM ledger_head h JOIN ledger_checkpoints c ON c.id = h.checkpoint_id",
-    )
-    .fetch_optional(conn)
-    .await?;
+    let row = db::ledger::head_root_and_registry(conn).await?;
     let (root, registry) = row.ok_or_else(|| AppError::Unavailable("no checkpoint yet".into()))?;
     Ok(Key { root_hex: hex::encode(root), registry })
-}
-
-async fn registry(conn: &mut sqlx::PgConnection) -> Result<Registry, sqlx::Error> {
-    sqlx::query_scalar("SELECT version FROM registry_version").fetch_one(conn).await
 }
 
 /// The snapshot of the current checkpoint. Held: returned at once. Otherwise it is loaded
@@ -380,14 +371,13 @@ pub async fn kept_or_current(
 /// Loads the state at the projection's head, reusing what `previous` holds for providers
 /// that have not changed since.
 async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snapshot, AppError> {
-    let mut tx = state.pool.begin().await?;
     // One consistent view: the projection, the checkpoint and the registry as of one moment.
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let mut tx = db::begin_consistent_read(&state.pool).await?;
     let size = db::projection::head(&mut tx).await?;
     let checkpoint = db::ledger::checkpoint_at(&mut tx, size)
         .await?
         .ok_or_else(|| AppError::Unavailable(format!("no checkpoint signed at the projection's size {size}")))?;
-    let registry = registry(&mut tx).await?;
+    let registry = db::providers::registry_version(&mut tx).await?;
     let reuse = previous.filter(|p| p.tree_size <= size);
     // The registry's version moves with every change to the providers (a trigger): an
     // append alone leaves the list as the previous snapshot read it.
@@ -399,13 +389,7 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
     // The providers named by the entries appended since the previous snapshot (a range of
     // the entries' primary key: as many rows as new entries, whatever the ledger's size).
     let appended: Option<Vec<String>> = match reuse.as_ref() {
-        Some(previous) => Some(
-            sqlx::query_scalar("SELECT DISTINCT provider FROM ledger_entries WHERE idx >= $1 AND idx < $2")
-                .bind(i64::try_from(previous.tree_size).unwrap_or(i64::MAX))
-                .bind(i64::try_from(size).unwrap_or(i64::MAX))
-                .fetch_all(&mut *tx)
-                .await?,
-        ),
+        Some(previous) => Some(db::ledger::providers_between(&mut tx, previous.tree_size, size).await?),
         None => None,
     };
     // The changed providers' acceptance buckets (one row per provider and month): the home
