@@ -110,7 +110,7 @@ fn main() {
         let app = gatelog::app(state, std::path::Path::new("static"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let listener = gatelog::server::NoDelayListener(listener);
+        let listener = gatelog::net::NoDelayListener(listener);
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         (url, issued.token, exports)
     });

@@ -1,11 +1,41 @@
-//! One error vocabulary for everything a request can fail with, and its two
-//! renderings: an HTML page for the site ([`PageError`]) and the JSON envelope
-//! for the API ([`ApiError`]). Internal causes are logged once here and never shown.
+//! One error vocabulary for everything a request can fail with ([`AppError`]), the
+//! audience each URL speaks to ([`Audience`]), and the API's rendering: the JSON
+//! envelope ([`ApiError`]). The site's rendering, the HTML error page, is
+//! `crate::web::errors`, which also renders every error response for its audience
+//! whoever produced it. Internal causes are logged once here and never shown.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+pub use gatelog_core::api::ErrorDetail;
+
+/// Who reads the answer at a URL: people (an HTML page) or programs (the JSON envelope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Pages, feeds, exports and static files.
+    Site,
+    /// `/api/`, the tlog-tiles read API at the root (`/checkpoint`, `/tile/`), the health
+    /// probes and the dataset exports (`/data/{dataset}.{format}`): what programs read,
+    /// whose errors have always been the envelope.
+    Api,
+}
+
+impl Audience {
+    /// The audience of a request path.
+    pub fn of(path: &str) -> Self {
+        let api = path.starts_with("/api/")
+            || path == "/checkpoint"
+            || path.starts_with("/checkpoint/")
+            || path.starts_with("/tile/")
+            || path == "/healthz"
+            || path == "/readyz"
+            || path.strip_prefix("/data/").is_some_and(|file| file.contains('.') && !file.contains('/'));
+        if api { Self::Api } else { Self::Site }
+    }
+}
 
 /// What went wrong while handling a request.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +80,33 @@ pub enum AppError {
     /// Too many requests for this token; retry after this many seconds.
     #[error("rate limit exceeded for this token; retry after {0} s")]
     RateLimited(u64),
+    /// Too many requests from this client address (`crate::api::per_ip`); retry after this many seconds.
+    #[error("too many requests from your address; retry after {0} s")]
+    AddressRateLimited(u64),
+    /// The URL exists but not for this method; the message names the ones it takes.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The database is down or unready.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Every request slot is taken (`crate::routes::shed_when_busy`); retry in a second.
+    #[error("the server is at capacity; retry in a second")]
+    Overloaded,
+    /// The request ran past the server's time limit.
+    #[error("the request took longer than the server allows; please try again")]
+    TimedOut,
+    /// A refusal by the HTTP layers (axum's rejections, tower-http's limits) with no variant
+    /// of its own: its status and what it said.
+    #[error("{message}")]
+    Http {
+        /// The status the layer answered.
+        status: StatusCode,
+        /// What it said, or a sentence for its status.
+        message: String,
+    },
+    /// A handler panicked; the panic message is logged, not shown.
+    #[error("a request handler panicked")]
+    Panic,
     /// A database failure; the cause is logged, not shown.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -61,18 +115,6 @@ pub enum AppError {
     Render(#[from] askama::Error),
 }
 
-/// One precise complaint about the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Record index (0-based) or line number, when the input is a batch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-    /// The field concerned, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// What is wrong.
-    pub reason: String,
-}
 
 impl AppError {
     /// The HTTP status for this error.
@@ -86,9 +128,11 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(_) | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RateLimited(_) | Self::AddressRateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) | Self::Overloaded | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Http { status, .. } => *status,
+            Self::Database(_) | Self::Render(_) | Self::Panic => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -103,9 +147,20 @@ impl AppError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable { .. } => "invalid_records",
             Self::Conflict(_) => "conflict",
-            Self::RateLimited(_) => "rate_limited",
-            Self::Unavailable(_) => "unavailable",
-            Self::Database(_) | Self::Render(_) => "internal",
+            Self::RateLimited(_) | Self::AddressRateLimited(_) => "rate_limited",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Unavailable(_) | Self::Overloaded | Self::TimedOut => "unavailable",
+            Self::Http { status, .. } => match *status {
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+                status if status.is_server_error() => "internal",
+                _ => "bad_request",
+            },
+            Self::Database(_) | Self::Render(_) | Self::Panic => "internal",
         }
     }
 
@@ -114,7 +169,7 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::NotFound => "Nothing is published at this address.".into(),
-            Self::Database(_) | Self::Render(_) => {
+            Self::Database(_) | Self::Render(_) | Self::Panic => {
                 "Something went wrong on our side. It has been logged; please try again later.".into()
             }
             other => other.to_string(),
@@ -125,6 +180,35 @@ impl AppError {
         match self {
             Self::BadRequest { details, .. } | Self::Unprocessable { details, .. } => details,
             _ => &[],
+        }
+    }
+
+    /// The headers that go with this error, whichever the audience: `Retry-After` on a
+    /// rate limit or at capacity, `WWW-Authenticate` on missing credentials.
+    pub(crate) fn headers(&self, headers: &mut HeaderMap) {
+        match self {
+            Self::RateLimited(seconds) | Self::AddressRateLimited(seconds) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            Self::Overloaded => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Unauthorized(_) => {
+                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gatelog\""));
+            }
+            _ => {}
+        }
+    }
+
+    /// What either rendering shows, taken once the error is logged.
+    pub(crate) fn into_public(self, audience: Option<Audience>) -> PublicError {
+        self.log();
+        PublicError {
+            audience,
+            status: self.status(),
+            code: self.code(),
+            message: self.public_message(),
+            details: self.details().to_vec(),
         }
     }
 
@@ -141,7 +225,7 @@ impl AppError {
     }
 }
 
-/// An [`AppError`] rendered as the site's HTML error page.
+/// An [`AppError`] rendered as the site's HTML error page (by `crate::web::errors`).
 #[derive(Debug)]
 pub struct PageError(pub AppError);
 
@@ -151,10 +235,45 @@ impl<E: Into<AppError>> From<E> for PageError {
     }
 }
 
-impl IntoResponse for PageError {
+/// An error as either audience may see it, carried in the extensions of every error
+/// response our code makes, so `crate::web::errors::render_for_audience` can render it
+/// again for the audience of the URL (a `Query` rejection on a page, say).
+#[derive(Debug, Clone)]
+pub struct PublicError {
+    /// The audience it was rendered for; `None` when it has not been rendered yet.
+    pub audience: Option<Audience>,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The envelope's machine-readable code.
+    pub code: &'static str,
+    /// For people; never an internal cause.
+    pub message: String,
+    /// Where exactly, for the envelope.
+    pub details: Vec<ErrorDetail>,
+}
+
+impl PublicError {
+    /// The JSON envelope for this error, marked as rendered for the API.
+    pub fn json(mut self) -> Response {
+        let body =
+            Envelope { error: EnvelopeBody { code: self.code, message: self.message.clone(), details: &self.details } };
+        let mut response = (self.status, Json(body)).into_response();
+        self.audience = Some(Audience::Api);
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// An error not rendered for an audience yet: its status and headers, and the
+/// [`PublicError`] that `crate::web::errors::render_for_audience` renders as the
+/// request's audience wants. For code that serves both audiences (middleware, extractors).
+impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        self.0.log();
-        crate::web::errors::error_page(self.0.status(), &self.0.public_message())
+        let mut response = self.status().into_response();
+        self.headers(response.headers_mut());
+        let public = self.into_public(None);
+        response.extensions_mut().insert(public);
+        response
     }
 }
 
@@ -191,24 +310,10 @@ pub(crate) struct EnvelopeBody<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.0.log();
-        let body = Envelope {
-            error: EnvelopeBody { code: self.0.code(), message: self.0.public_message(), details: self.0.details() },
-        };
-        let mut response = (self.0.status(), Json(body)).into_response();
-        let headers = response.headers_mut();
-        match &self.0 {
-            AppError::RateLimited(seconds) => {
-                headers.insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*seconds));
-            }
-            AppError::Unauthorized(_) => {
-                headers.insert(
-                    axum::http::header::WWW_AUTHENTICATE,
-                    axum::http::HeaderValue::from_static("Bearer realm=\"gatelog\""),
-                );
-            }
-            _ => {}
-        }
+        let mut headers = HeaderMap::new();
+        self.0.headers(&mut headers);
+        let mut response = self.0.into_public(Some(Audience::Api)).json();
+        response.headers_mut().extend(headers);
         response
     }
 }

@@ -1,17 +1,21 @@
-//! Connection-level limits. A client that stops reading leaves the server's writes
-//! pending for ever: once its buffers are full, the HTTP server stops polling the
-//! response body, so nothing inside a handler can notice. [`StallGuard`] fails a
+//! Connections: the listener `serve` accepts them with ([`NoDelayListener`]), the peer
+//! address it hands to the per-address rate limit ([`PeerAddr`]), and a limit on
+//! clients that stop reading ([`StallGuard`]).
+//!
+//! A client that stops reading leaves the server's writes pending for ever: once its
+//! buffers are full, the HTTP server stops polling the response body, so nothing inside a handler can notice. [`StallGuard`] fails a
 //! write that has waited too long for the client, the HTTP server then drops the
 //! connection, and the response body (an export, say) is dropped with it (issue 15).
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 
 /// How long a connection may wait for the client to take a byte of its response.
@@ -93,6 +97,42 @@ impl AsyncWrite for StallGuard {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A TCP listener that sets TCP_NODELAY on every connection it accepts. A streamed
+/// export writes its body in chunks; with Nagle's algorithm on, a small write after a
+/// large one waits for the client's delayed ACK (40 ms on Linux) — measured: every
+/// export took at least 40 ms, and a 180 KB NDJSON export seconds under load
+/// (docs/RELIABILITY.md). A connection whose client reads nothing for
+/// [`SEND_STALL`] is dropped (issue 15).
+pub struct NoDelayListener(pub TcpListener);
+
+impl axum::serve::Listener for NoDelayListener {
+    type Io = StallGuard;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set on a connection");
+        }
+        (StallGuard::new(stream, SEND_STALL), addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+/// The peer address of a connection accepted by [`NoDelayListener`] (what the per-address
+/// rate limit keys on).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NoDelayListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, NoDelayListener>) -> Self {
+        Self(*stream.remote_addr())
     }
 }
 

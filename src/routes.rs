@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::handler::HandlerWithoutStateExt;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -15,18 +14,18 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::api::ledger as ledger_api;
 use crate::api::records as records_api;
+use crate::error::AppError;
 use crate::web::{errors, health, home};
 
 /// Longest a request may take before the client gets a 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest request body accepted on any route (the ingest API documents its own, smaller, limits).
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Content Security Policy for every response: nothing inline, nothing from elsewhere.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -91,7 +90,7 @@ pub fn app(state: AppState, static_dir: &Path) -> Router {
         Some(limiter) => router.layer(axum::middleware::from_fn_with_state(limiter, crate::api::per_ip::limit)),
         None => router,
     };
-    with_middleware(router)
+    with_middleware(router, REQUEST_TIMEOUT)
 }
 
 /// The machine-readable routes, (path, method): the C2SP tlog-tiles read API at the site
@@ -135,10 +134,7 @@ pub fn shed_when_busy(router: Router, limit: usize, metrics: std::sync::Arc<crat
         let metrics = metrics.clone();
         async move {
             metrics.shed.inc();
-            let mut response =
-                (StatusCode::SERVICE_UNAVAILABLE, "The server is at capacity; retry in a second.").into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
+            AppError::Overloaded
         }
     };
     router.layer(
@@ -153,18 +149,19 @@ pub fn shed_when_busy(router: Router, limit: usize, metrics: std::sync::Arc<crat
 /// Wraps the router in the middleware stack. `ServiceBuilder` applies layers
 /// top to bottom as outermost to innermost, so:
 /// 1. tracing sees every request, including ones that panic or time out;
-/// 2. a panic becomes our 500 page, and still gets the security headers below;
-/// 3. security headers go on every response, errors included;
-/// 4. compression applies to whatever the inner layers produce;
-/// 5. the body limit and timeout bound the work a single request can cause.
-fn with_middleware(router: Router) -> Router {
+/// 2. security headers go on every response, errors included;
+/// 3. compression applies to whatever the inner layers produce, error pages included;
+/// 4. every error from the layers below, the router and the handlers leaves as the HTML
+///    page or the JSON envelope, as the URL's audience reads (issue 20);
+/// 5. a panic becomes a 500 for that rendering;
+/// 6. the body limit and timeout bound the work a single request can cause.
+pub(crate) fn with_middleware(router: Router, timeout: Duration) -> Router {
     let security_header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
     router.layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
-            .layer(CatchPanicLayer::custom(errors::panic_response))
             .layer(security_header(header::CONTENT_SECURITY_POLICY, CSP))
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
@@ -174,8 +171,11 @@ fn with_middleware(router: Router) -> Router {
                 "camera=(), microphone=(), geolocation=(), interest-cohort=()",
             ))
             .layer(CompressionLayer::new())
+            .layer(axum::middleware::from_fn(errors::render_for_audience))
+            .layer(CatchPanicLayer::custom(errors::panic_response))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)),
+            .layer(axum::error_handling::HandleErrorLayer::new(|_: tower::BoxError| async { AppError::TimedOut }))
+            .layer(tower::timeout::TimeoutLayer::new(timeout)),
     )
 }
 

@@ -13,6 +13,7 @@ use crate::db::{Database, DbError};
 use crate::ledger::keys::{self, KeyFileError};
 use crate::ledger::note::NoteSigner;
 use crate::ledger::{Ledger, LedgerError};
+use crate::net::{NoDelayListener, PeerAddr};
 use crate::{AppState, demo, routes};
 
 /// Why serving failed.
@@ -175,42 +176,6 @@ async fn serve_with(
     }
     tracing::info!("HTTP server stopped; shutting down");
     Ok(())
-}
-
-/// A TCP listener that sets TCP_NODELAY on every connection it accepts. A streamed
-/// export writes its body in chunks; with Nagle's algorithm on, a small write after a
-/// large one waits for the client's delayed ACK (40 ms on Linux) — measured: every
-/// export took at least 40 ms, and a 180 KB NDJSON export seconds under load
-/// (docs/RELIABILITY.md). A connection whose client reads nothing for
-/// [`crate::net::SEND_STALL`] is dropped (issue 15).
-pub struct NoDelayListener(pub TcpListener);
-
-impl axum::serve::Listener for NoDelayListener {
-    type Io = crate::net::StallGuard;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set on a connection");
-        }
-        (crate::net::StallGuard::new(stream, crate::net::SEND_STALL), addr)
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-/// The peer address of a connection accepted by [`NoDelayListener`] (what the per-address
-/// rate limit keys on).
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NoDelayListener>> for PeerAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, NoDelayListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
 }
 
 /// Loads the signing key, creating it at the default path on first start.

@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::error::AppError;
+use crate::net::PeerAddr;
 
 /// Requests per second each address may sustain, and its burst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,28 +91,21 @@ impl PerIpLimiter {
     }
 }
 
-/// Middleware: 429 with `Retry-After` for an address over its rate. Requests without a
+/// Middleware: 429 with `Retry-After` for an address over its rate (rendered for the
+/// URL's audience by `crate::web::errors::render_for_audience`). Requests without a
 /// peer address (in-process tests, benchmarks) are not limited.
 pub async fn limit(State(limiter): State<PerIpLimiter>, request: Request, next: Next) -> Response {
     let extensions = request.extensions();
     // `MockConnectInfo` stands in for the peer address in tests of the router.
     let address = extensions
-        .get::<ConnectInfo<crate::server::PeerAddr>>()
+        .get::<ConnectInfo<PeerAddr>>()
         .map(|ConnectInfo(peer)| peer.0.ip())
         .or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
         .or_else(|| extensions.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>().map(|m| m.0.ip()));
     if let Some(address) = address
         && let Err(wait) = limiter.check(address)
     {
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many requests from your address; retry in {} s.", wait.max(1)),
-        )
-            .into_response();
-        if let Ok(value) = HeaderValue::from_str(&wait.max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
+        return AppError::AddressRateLimited(wait.max(1)).into_response();
     }
     next.run(request).await
 }

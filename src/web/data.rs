@@ -300,7 +300,7 @@ pub async fn export(
     let client = state
         .per_ip
         .as_ref()
-        .and(extensions.get::<axum::extract::ConnectInfo<crate::server::PeerAddr>>())
+        .and(extensions.get::<axum::extract::ConnectInfo<crate::net::PeerAddr>>())
         .map(|info| crate::api::per_ip::client_key(info.0.0.ip()));
     let Ok(claim) = state.exports.claim_for(client) else {
         state.metrics.shed.inc();
@@ -812,8 +812,8 @@ mod hostile_client_tests {
     async fn serve(app: &TestApp) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("addr");
-        let service = app.router.clone().into_make_service_with_connect_info::<crate::server::PeerAddr>();
-        tokio::spawn(async move { axum::serve(crate::server::NoDelayListener(listener), service).await });
+        let service = app.router.clone().into_make_service_with_connect_info::<crate::net::PeerAddr>();
+        tokio::spawn(async move { axum::serve(crate::net::NoDelayListener(listener), service).await });
         address
     }
 
