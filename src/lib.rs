@@ -16,14 +16,12 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod figures;
-pub mod fsutil;
 pub mod ingest;
 pub mod ledger;
 pub mod monitor;
 pub mod net;
 pub mod projection;
 pub mod providers;
-pub mod records;
 pub mod routes;
 pub mod server;
 pub mod shutdown;
@@ -34,6 +32,8 @@ pub mod witness;
 
 #[cfg(test)]
 pub mod testing;
+
+pub use gatelog_core::{fsutil, records};
 
 use std::sync::Arc;
 

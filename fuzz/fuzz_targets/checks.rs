@@ -2,8 +2,8 @@
 
 /// What must hold for any body, beyond not panicking: a refusal always says where and
 /// why, and accepted records are in body order and survive the ledger's canonical form.
-fn gatelog_fuzz_checks(outcome: Result<Vec<gatelog::ingest::formats::Located>, gatelog::ingest::formats::BodyError>) {
-    use gatelog::ingest::formats::BodyError;
+fn gatelog_fuzz_checks(outcome: Result<Vec<gatelog_core::formats::Located>, gatelog_core::formats::BodyError>) {
+    use gatelog_core::formats::BodyError;
     match outcome {
         Ok(records) => {
             assert!(!records.is_empty(), "an accepted body holds at least one record");
@@ -11,7 +11,7 @@ fn gatelog_fuzz_checks(outcome: Result<Vec<gatelog::ingest::formats::Located>, g
                 assert!(pair[0].position < pair[1].position, "records keep the order of the body");
             }
             for located in &records {
-                let again = gatelog::records::Record::parse(located.record.to_submission())
+                let again = gatelog_core::records::Record::parse(located.record.to_submission())
                     .expect("a record's own submission form parses again");
                 assert_eq!(again, located.record, "records round-trip through their JSON form");
             }

@@ -2,8 +2,8 @@
 //! `kind` query parameter in the API), the rest is the file.
 #![no_main]
 
-use gatelog::ingest::formats::{Format, parse};
-use gatelog::records::RecordKind;
+use gatelog_core::formats::{Format, parse};
+use gatelog_core::records::RecordKind;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

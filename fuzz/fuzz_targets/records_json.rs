@@ -1,7 +1,7 @@
 //! Push API bodies sent as `application/json`: one record or an array.
 #![no_main]
 
-use gatelog::ingest::formats::{Format, parse};
+use gatelog_core::formats::{Format, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {

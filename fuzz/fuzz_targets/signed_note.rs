@@ -2,8 +2,8 @@
 //! them from a server it does not trust, and verifier keys as an operator pastes them.
 #![no_main]
 
-use gatelog::ledger::checkpoint::Checkpoint;
-use gatelog::ledger::note::{NoteVerifier, parse_note};
+use gatelog_core::ledger::checkpoint::Checkpoint;
+use gatelog_core::ledger::note::{NoteVerifier, parse_note};
 use libfuzzer_sys::fuzz_target;
 
 /// Go's documented example verifier key: any note that opens under it must carry its signature.

@@ -1,7 +1,7 @@
 //! The path after `/tile/` in a request: `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`.
 #![no_main]
 
-use gatelog::ledger::tiles::{TilePath, split_bundle};
+use gatelog_core::ledger::tiles::{TilePath, split_bundle};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use gatelog::api::records::{BatchJson, Summary};
+use gatelog_core::api::{BatchJson, Summary};
 use sha2::{Digest, Sha256};
 
 /// The largest batch the server takes.

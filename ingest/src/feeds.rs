@@ -82,7 +82,7 @@ impl Config {
             return Err(format!("{}: no [[feed]] tables", path.display()));
         }
         for feed in &config.feeds {
-            let kinds: Vec<&str> = gatelog::records::RecordKind::OPTIONS.iter().map(|(n, _)| *n).collect();
+            let kinds: Vec<&str> = gatelog_core::records::RecordKind::OPTIONS.iter().map(|(n, _)| *n).collect();
             if !kinds.contains(&feed.kind.as_str()) {
                 return Err(format!("feed {}: kind {:?} is not one of {}", feed.name, feed.kind, kinds.join(", ")));
             }
@@ -434,7 +434,7 @@ pub fn map_rows(feed: &Feed, body: &str) -> Result<Vec<serde_json::Value>, Vec<S
             }
         }
         let value = serde_json::Value::Object(record);
-        match gatelog::records::Record::parse(value) {
+        match gatelog_core::records::Record::parse(value) {
             Ok(parsed) => records.push(parsed.to_submission()),
             Err(errors) => {
                 for e in errors.into_iter().filter(|e| !missing.contains(&e.field.as_str())) {

@@ -9,8 +9,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use gatelog::ingest::formats::{self, BodyError, Format};
-use gatelog::records::RecordKind;
+use gatelog_core::formats::{self, BodyError, Format};
+use gatelog_core::records::RecordKind;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -100,7 +100,7 @@ fn open_rejects(path: &Path, keep: Option<u64>) -> Result<std::fs::File, ImportE
 fn save(path: &Path, state: &ImportState) -> Result<(), ImportError> {
     let text = serde_json::to_vec_pretty(state).unwrap_or_default();
     // Synced and renamed, then the directory synced: a resumed import never repeats or skips rows.
-    gatelog::fsutil::write_atomically(path, &text).map_err(|e| file_error(path)(e.to_string()))
+    gatelog_core::fsutil::write_atomically(path, &text).map_err(|e| file_error(path)(e.to_string()))
 }
 
 /// Imports `file` as records of `kind`, `batch` rows per request.

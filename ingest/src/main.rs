@@ -321,7 +321,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(if records.is_empty() { ExitCode::from(NOTHING_COUNTED) } else { ExitCode::SUCCESS })
         }
         Command::Import { file, kind, batch, target } => {
-            let kind = gatelog::records::RecordKind::OPTIONS
+            let kind = gatelog_core::records::RecordKind::OPTIONS
                 .iter()
                 .find(|(name, _)| *name == kind)
                 .map(|(_, k)| *k)

@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::auth::ProviderToken;
@@ -35,10 +35,10 @@ use crate::records::signature::ProviderKey;
 use crate::records::{Record, RecordKind};
 use crate::telemetry::BatchRejection;
 
+pub use gatelog_core::api::{BatchJson, MAX_BODY_BYTES, RecordJson, Summary};
+
 /// Most records in one request.
 pub const MAX_RECORDS: usize = 10_000;
-/// Largest request body, in bytes (8 MiB).
-pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Longest `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
 
@@ -50,63 +50,6 @@ pub struct RecordsQuery {
     /// Validate, deduplicate and classify, but write nothing.
     #[serde(default)]
     pub dry_run: bool,
-}
-
-/// One record's result in the response.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RecordJson {
-    /// Where it was: array index (JSON) or line number (NDJSON, CSV).
-    pub position: usize,
-    /// Its kind.
-    pub kind: String,
-    /// What it is about (its natural key).
-    pub natural_key: String,
-    /// `created`, `amended` or `duplicate`.
-    pub outcome: String,
-    /// The entry holding it (for a dry run: the index it would get).
-    pub entry_index: u64,
-    /// The entry it amends.
-    pub supersedes: Option<u64>,
-    /// Leaf hash, hex (absent in a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub leaf_hash: Option<String>,
-    /// Inclusion proof against `checkpoint`, hex (absent in a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inclusion_proof: Option<Vec<String>>,
-    /// Where to fetch this entry's receipt as a C2SP `tlog-proof@v1` file, to keep
-    /// (absent in a dry run). Fetched later, it is proven against a newer checkpoint
-    /// that carries the witnesses' cosignatures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tlog_proof: Option<String>,
-}
-
-/// Counts of outcomes.
-#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Summary {
-    /// New records.
-    pub created: usize,
-    /// Amendments.
-    pub amended: usize,
-    /// Duplicates (nothing written).
-    pub duplicate: usize,
-}
-
-/// The response to a batch.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BatchJson {
-    /// Whether this was a dry run (nothing written).
-    pub dry_run: bool,
-    /// The provider the records were filed for.
-    pub provider: String,
-    /// Outcome counts.
-    pub summary: Summary,
-    /// Tree size after the batch.
-    pub tree_size: u64,
-    /// The signed checkpoint every proof leads to (absent in a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<String>,
-    /// Per record, in order.
-    pub records: Vec<RecordJson>,
 }
 
 fn format_of(headers: &HeaderMap, kind: Option<&str>) -> Result<Format, AppError> {

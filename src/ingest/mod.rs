@@ -13,7 +13,7 @@
 //!   Only the record is compared: a record already in the log unsigned stays so when
 //!   it is sent again signed (file a changed record to get a signed entry).
 
-pub mod formats;
+pub use gatelog_core::formats;
 
 use std::collections::HashMap;
 

@@ -9,11 +9,11 @@
 
 pub mod client;
 pub mod collector;
-pub mod cosignature;
 pub mod protocol;
 pub mod server;
 
 pub use collector::Witnesses;
+pub use gatelog_core::ledger::cosignature;
 
 #[cfg(test)]
 mod tests;

@@ -101,7 +101,7 @@ fn percentiles_per_target_and_month_as_computed_by_hand() {
     assert_eq!((summary.lines, summary.jobs), (13, 12));
     assert_eq!(summary.unmapped.get("cpu"), Some(&1));
     for record in &records {
-        gatelog::records::Record::parse(record.clone()).expect("the server would take it");
+        gatelog_core::records::Record::parse(record.clone()).expect("the server would take it");
     }
 }
 

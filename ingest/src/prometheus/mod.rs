@@ -71,7 +71,7 @@ pub fn load_state(path: &Path) -> Result<BTreeSet<String>, String> {
 /// Writes the state file whole and durably (a crash leaves the old one or the new one).
 pub fn save_state(path: &Path, done: &BTreeSet<String>) -> Result<(), String> {
     let text = serde_json::to_string_pretty(done).map_err(|e| e.to_string())?;
-    gatelog::fsutil::write_atomically(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    gatelog_core::fsutil::write_atomically(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Config {

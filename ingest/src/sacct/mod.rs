@@ -58,7 +58,7 @@ impl Target {
         let probe = serde_json::json!({"kind": "queue_time", "period_start": "2026-01-01", "period_end": "2026-02-01",
             "resource": self.resource, "region": self.region, "tier": self.tier,
             "jobs": 1, "p50_seconds": 0, "p90_seconds": 0, "p99_seconds": 0});
-        gatelog::records::Record::parse(probe).map(|_| ()).map_err(|errors| {
+        gatelog_core::records::Record::parse(probe).map(|_| ()).map_err(|errors| {
             errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; ")
         })
     }
@@ -459,7 +459,7 @@ mod tests {
         assert_eq!(summary.skipped.0.get(&Skip::UnmappedPartition).map(|s| s.0), Some(1));
         assert_eq!(summary.unmapped.get("cpu"), Some(&1));
         for record in &records {
-            gatelog::records::Record::parse(record.clone()).expect("the server would take it");
+            gatelog_core::records::Record::parse(record.clone()).expect("the server would take it");
         }
     }
 

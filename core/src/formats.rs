@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::ErrorDetail;
+use crate::api::ErrorDetail;
 use crate::records::signature::RecordSignature;
 use crate::records::{FieldError, Record, RecordKind};
 
@@ -93,7 +93,7 @@ pub fn parse(format: Format, body: &[u8]) -> Result<Vec<Located>, BodyError> {
 }
 
 /// Records from JSON values already split out of a body, each with its position there (a
-/// provider's own records sent with its answers to reports: see [`crate::api`]).
+/// provider's own records sent with its answers to reports: see the server's `gatelog::api::reports`).
 pub fn records_of(items: Vec<(usize, Value)>) -> Result<Vec<Located>, BodyError> {
     let mut problems = Problems::default();
     let mut records = Vec::with_capacity(items.len());

@@ -42,7 +42,7 @@ use chrono::{DateTime, Utc};
 use super::checkpoint::Checkpoint;
 use super::merkle::{self, Hash};
 use super::note::{NoteError, NoteVerifier, ParsedNote, parse_note};
-use crate::witness::cosignature::CosignerVerifier;
+use crate::ledger::cosignature::CosignerVerifier;
 
 /// The first line of every proof.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";

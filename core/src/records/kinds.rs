@@ -598,7 +598,7 @@ fn is_web_url(text: &str) -> bool {
     if text.chars().any(char::is_whitespace) {
         return false;
     }
-    match text.parse::<axum::http::Uri>() {
+    match text.parse::<http::Uri>() {
         Ok(uri) => {
             matches!(uri.scheme_str(), Some("http" | "https"))
                 && uri.host().is_some_and(|h| !h.is_empty() && h.contains('.'))

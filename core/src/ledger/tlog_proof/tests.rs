@@ -7,9 +7,9 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
+use crate::ledger::cosignature::CosignerKey;
 use crate::ledger::merkle::{leaf_hash, node_hash};
 use crate::ledger::note::NoteSigner;
-use crate::witness::cosignature::CosignerKey;
 
 const ORIGIN: &str = "test.gatelog.invalid/log";
 

@@ -2,7 +2,7 @@
 //! the five record kinds of v1 with their rules and natural keys, and the
 //! field reader that names every problem, and providers' own signatures over them.
 
-#[cfg(test)]
+#[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 pub mod currency;
 pub mod domain;

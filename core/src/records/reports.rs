@@ -418,7 +418,7 @@ pub fn source_url_problem(url: &str) -> Option<String> {
         ));
     }
     let without_fragment = url.split('#').next().unwrap_or(url);
-    let Ok(uri) = without_fragment.parse::<axum::http::Uri>() else {
+    let Ok(uri) = without_fragment.parse::<http::Uri>() else {
         return Some("is not a well-formed URL".into());
     };
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
