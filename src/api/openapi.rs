@@ -3,7 +3,7 @@
 //! cannot drift from the code.
 
 use axum::Json;
-use utoipa::{OpenApi, PartialSchema};
+use utoipa::OpenApi;
 
 use super::ledger::{self, CheckpointJson, ConsistencyJson, EntryJson};
 use super::records::{self, BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
@@ -25,15 +25,14 @@ impl utoipa::Modify for CommonResponses {
         use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let envelope = || ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build();
-        let text = || ContentBuilder::new().schema(Some(String::schema())).build();
         let binary = || {
             ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
         };
-        // The per-address limiter and the load shedder answer in plain text, before any handler;
-        // a handler's own 429 (per token) or 503 (ledger not ready) is the JSON envelope.
+        // The per-address limiter, the load shedder and the timeout answer before any handler,
+        // in the same envelope as a handler's own 429 (per token) or 503 (ledger not ready).
         let common = [
-            ("429", "Too many requests from this address (text) or for this token (JSON); see Retry-After"),
-            ("503", "At capacity or timed out (text), or the ledger is not ready (JSON); see Retry-After"),
+            ("429", "Too many requests from this address or for this token; see Retry-After"),
+            ("503", "At capacity (see Retry-After), timed out, or the ledger is not ready"),
         ];
         for item in openapi.paths.paths.values_mut() {
             for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
@@ -45,7 +44,6 @@ impl utoipa::Modify for CommonResponses {
                     if let RefOr::T(response) = response {
                         response.description = description.into();
                         response.content.entry("application/json".into()).or_insert_with(|| RefOr::T(envelope()));
-                        response.content.entry("text/plain".into()).or_insert_with(|| RefOr::T(text()));
                     }
                 }
                 // Tiles and bundles are bytes, not the array of numbers `Vec<u8>` describes.
@@ -592,7 +590,8 @@ mod tests {
         assert!(required.contains(&"grid_intensity_location_gco2e_per_kwh".into()));
         assert!(!required.contains(&"grid_intensity_market_gco2e_per_kwh".into()));
         let records_429 = &post["429"]["content"];
-        assert!(records_429["application/json"].is_object() && records_429["text/plain"].is_object(), "{records_429}");
+        // Every 429, the per-address limiter's included, is the envelope since issue 20.
+        assert!(records_429["application/json"].is_object() && records_429["text/plain"].is_null(), "{records_429}");
         let bytes = &doc["paths"]["/tile/{path}"]["get"]["responses"]["200"]["content"]["application/octet-stream"];
         assert_eq!(bytes["schema"]["format"], "binary", "{bytes}");
         let tile = &doc["paths"]["/tile/{path}"]["get"]["parameters"][0]["schema"];
