@@ -76,6 +76,11 @@ pub fn percent_of(part: u64, whole: u64) -> Option<String> {
     (whole > 0).then(|| percent(part as f64 * 100.0 / whole as f64))
 }
 
+/// Grade points (a score out of 100, or a component's share of it) with one decimal: "73.4".
+pub fn points(points: impl Number) -> String {
+    format!("{:.1}", points.value())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +134,14 @@ mod tests {
         assert_eq!(percent(f64::NAN), "NaN %");
         assert_eq!(percent_from_share_or_dash(Some(0.25)), "25.0 %");
         assert_eq!(percent_from_share_or_dash(None), "—");
+    }
+
+    #[test]
+    fn points_keep_one_decimal() {
+        assert_eq!(points(0.0), "0.0");
+        assert_eq!(points(73.44), "73.4");
+        assert_eq!(points(100.0), "100.0");
+        assert_eq!(points(&&12.0), "12.0");
     }
 
     #[test]

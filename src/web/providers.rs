@@ -8,6 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::cite::Citation;
+use super::format;
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::grades::Grade;
