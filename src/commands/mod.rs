@@ -1,6 +1,8 @@
 //! One module per `gatelog` command: its flags, its typed error and what it does.
 //! `crate::cli` holds the schema that names them and turns a parsed command line into a
-//! call here; every command that needs the database goes through [`with_database`].
+//! call here. Every command that needs the database goes through [`with_database`], except
+//! `serve`, whose server holds it open with the site's connection limits until it stops
+//! ([`crate::server::serve`]).
 
 pub mod backup;
 pub mod demo;
@@ -100,4 +102,42 @@ fn vkeys(values: &[String]) -> Result<Vec<crate::ledger::note::NoteVerifier>, In
         .map(|v| crate::ledger::note::NoteVerifier::parse(v))
         .collect::<Result<_, _>>()
         .map_err(|e| InvalidFlag::new("--vkey", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_command_error_type_takes_a_database_failure_and_the_job_never_runs() {
+        let global = GlobalArgs {
+            database_url: Some("mysql://root@localhost/x".into()),
+            data_dir: None,
+            pg_bindir: None,
+            signing_key: None,
+            origin: "localhost/gatelog".into(),
+            log: "info".into(),
+            log_format: "text".into(),
+        };
+        let ran = AtomicBool::new(false);
+        let ran = &ran;
+        let error = with_database(&global, Schema::Migrate, |_| async move {
+            ran.store(true, Ordering::SeqCst);
+            Ok::<(), export::Error>(())
+        })
+        .await
+        .expect_err("no database");
+        assert!(matches!(error, export::Error::Database(DatabaseError::Config(_))), "{error:?}");
+        let error = with_database(&global, Schema::AsIs, |_| async move {
+            ran.store(true, Ordering::SeqCst);
+            Ok::<(), verify::Error>(())
+        })
+        .await
+        .expect_err("no database");
+        assert!(matches!(error, verify::Error::Database(DatabaseError::Config(_))), "{error:?}");
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+        assert!(!ran.load(Ordering::SeqCst), "a job must not run without its database");
+    }
 }

@@ -47,7 +47,7 @@ pub enum Error {
     #[error("witness: {0}")]
     Key(String),
     /// A `--log-vkey` is malformed.
-    #[error("witness: --log {value:?}: {reason}")]
+    #[error("witness: --log-vkey {value:?}: {reason}")]
     LogVkey {
         /// The value given.
         value: String,
