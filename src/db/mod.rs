@@ -5,6 +5,7 @@ pub mod cosignatures;
 pub mod embedded;
 pub mod filings;
 pub mod idempotency_keys;
+pub mod latest_versions;
 pub mod ledger;
 pub mod obligations;
 pub mod projection;

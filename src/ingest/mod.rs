@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use crate::db::ledger as store;
 use crate::db::projection;
@@ -69,41 +69,21 @@ struct Latest {
     record: Option<Record>,
 }
 
-/// Looks up the latest version of each (kind, natural key) of a provider in the projection
-/// (primary-key lookups), so the `supersedes` written next is the projection's rule by
-/// construction. The caller's transaction must see a current projection ([`projection::ensure_current`]).
+/// The latest version of each (kind, natural key) of a provider, decoded, so the
+/// `supersedes` written next is the projection's rule by construction. The caller's
+/// transaction must see a current projection ([`projection::ensure_current`]).
 async fn latest_entries(
     conn: &mut PgConnection,
     provider: &Slug,
     keys: &[(String, String)],
-) -> Result<HashMap<(String, String), Latest>, sqlx::Error> {
-    let kinds: Vec<&str> = keys.iter().map(|(kind, _)| kind.as_str()).collect();
-    let natural: Vec<&str> = keys.iter().map(|(_, key)| key.as_str()).collect();
-    let rows = sqlx::query(
-        // A LATERAL subquery with LIMIT and a correlated subquery cannot be flattened into
-        // joins: one primary-key probe per record, whatever a generic plan would estimate
-        // (a hash join would read every entry of the ledger).
-        "SELECT l.kind, l.natural_key, l.idx, (SELECT e.entry FROM ledger_entries e WHERE e.idx = l.idx) AS entry
-         FROM (SELECT DISTINCT * FROM UNNEST($2::text[], $3::text[])) AS wanted (kind, natural_key)
-         CROSS JOIN LATERAL (
-             SELECT kind, natural_key, idx FROM projection_latest l
-             WHERE l.provider = $1 AND l.kind = wanted.kind AND l.natural_key = wanted.natural_key
-             LIMIT 1
-         ) l",
-    )
-    .bind(provider.as_str())
-    .bind(&kinds)
-    .bind(&natural)
-    .fetch_all(conn)
-    .await?;
+) -> Result<HashMap<(String, String), Latest>, LedgerError> {
+    let rows = crate::db::latest_versions::of_keys(conn, provider.as_str(), keys).await?;
     let mut latest = HashMap::with_capacity(rows.len());
     for row in rows {
-        let bytes: Vec<u8> = row.try_get("entry")?;
-        let mut entry: Value = serde_json::from_slice(&bytes).map_err(|e| sqlx::Error::Decode(e.into()))?;
-        let index: i64 = row.try_get("idx")?;
-        let kind: String = row.try_get("kind")?;
-        let record = Record::from_entry(&kind, entry["record"].take()).ok();
-        latest.insert((kind, row.try_get("natural_key")?), Latest { index: index as u64, record });
+        let mut entry: Value = serde_json::from_slice(&row.entry)
+            .map_err(|e| LedgerError::Inconsistent(format!("entry {} is not JSON: {e}", row.idx)))?;
+        let record = Record::from_entry(&row.kind, entry["record"].take()).ok();
+        latest.insert((row.kind, row.natural_key), Latest { index: row.idx as u64, record });
     }
     Ok(latest)
 }
