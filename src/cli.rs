@@ -46,12 +46,12 @@ pub enum Command {
     #[command(subcommand)]
     Demo(DemoCommand),
     /// Check a receipt offline: signature, leaf hash and inclusion proof
-    VerifyReceipt(VerifyReceiptArgs),
+    VerifyReceipt(crate::commands::verify_receipt::VerifyReceiptArgs),
     /// Write a new Ed25519 checkpoint signing key (mode 0600) and print its verifier key
     Keygen(KeygenArgs),
     /// For provider engineers: sign NDJSON records (stdin) with a record-signing key, writing each
     /// with its `signature` added (stdout), ready for POST /api/v1/records
-    SignRecords(SignRecordsArgs),
+    SignRecords(crate::commands::sign_records::SignRecordsArgs),
     /// Check the log, a snapshot directory or the published figures; exit 0 only if all holds
     #[command(subcommand)]
     Verify(VerifyCommand),
@@ -152,16 +152,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Restore(args) => commands::restore::run(global, &args).await?,
     }
     Ok(())
-}
-
-// The tests of src/api/records.rs call these by their former paths.
-pub use crate::commands::sign_records::{SignRecordsArgs, sign_records};
-pub use crate::commands::verify_receipt::VerifyReceiptArgs;
-
-/// `gatelog verify-receipt`'s check, by its former path, for src/api/records.rs's tests
-/// (which name this error type); new code calls [`commands::verify_receipt::verify_receipt`].
-pub fn verify_receipt(args: &VerifyReceiptArgs) -> Result<String, CliError> {
-    Ok(commands::verify_receipt::verify_receipt(args)?)
 }
 
 #[cfg(test)]

@@ -1372,9 +1372,9 @@ mod tests {
         let mut price = crate::records::kinds::examples()[2].clone();
         price["price_per_accelerator_hour"] = json!("2.50");
         let input = format!("{}\n\n{price}\n", capacity(64));
-        let args = crate::cli::SignRecordsArgs { key: path.clone(), provider: None };
+        let args = crate::commands::sign_records::SignRecordsArgs { key: path.clone(), provider: None };
         let mut output = Vec::new();
-        crate::cli::sign_records(&args, input.as_bytes(), &mut output).expect("signed");
+        crate::commands::sign_records::sign_records(&args, input.as_bytes(), &mut output).expect("signed");
         let signed = String::from_utf8(output).expect("utf8");
         assert_eq!(signed.lines().count(), 2);
         let response = app.post("/api/v1/records", "application/x-ndjson", signed, Some(&token), &[]).await;
@@ -1382,8 +1382,9 @@ mod tests {
         let page = app.get("/ledger/entries/1").await.html();
         assert!(page.text_of("#submitted").starts_with("Signed by the provider"));
 
-        let for_other = crate::cli::SignRecordsArgs { key: path, provider: Some("nimbus-gpu".into()) };
-        let refused = crate::cli::sign_records(&for_other, input.as_bytes(), &mut Vec::new());
+        let for_other =
+            crate::commands::sign_records::SignRecordsArgs { key: path, provider: Some("nimbus-gpu".into()) };
+        let refused = crate::commands::sign_records::sign_records(&for_other, input.as_bytes(), &mut Vec::new());
         assert!(refused.expect_err("another provider").to_string().contains("must be named by its slug"));
     }
 
@@ -1393,11 +1394,11 @@ mod tests {
         text: &str,
         witnesses: &[String],
         min_witnesses: Option<usize>,
-    ) -> Result<String, crate::cli::CliError> {
+    ) -> Result<String, crate::commands::verify_receipt::Error> {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("entry.tlog-proof");
         std::fs::write(&file, text).expect("write");
-        crate::cli::verify_receipt(&crate::cli::VerifyReceiptArgs {
+        crate::commands::verify_receipt::verify_receipt(&crate::commands::verify_receipt::VerifyReceiptArgs {
             file,
             vkeys: vec![app.ledger().verifier().to_string()],
             entry: None,
@@ -1474,14 +1475,19 @@ mod tests {
         let file = dir.path().join("1.tlog-proof");
         std::fs::write(&file, &text).expect("write");
         let stranger = crate::testing::test_ledger().verifier().to_string();
-        let args = crate::cli::VerifyReceiptArgs {
+        let args = crate::commands::verify_receipt::VerifyReceiptArgs {
             file,
             vkeys: vec![stranger],
             entry: None,
             witnesses: Vec::new(),
             min_witnesses: None,
         };
-        assert!(crate::cli::verify_receipt(&args).expect_err("untrusted log").to_string().contains("trusted log key"));
+        assert!(
+            crate::commands::verify_receipt::verify_receipt(&args)
+                .expect_err("untrusted log")
+                .to_string()
+                .contains("trusted log key")
+        );
         // A malformed file is refused as such.
         let error = verify_with_cli(&app, &text.replacen("index 1", "index 01", 1), &[], None).expect_err("malformed");
         assert!(error.to_string().contains("malformed tlog-proof: line 3"), "{error}");
