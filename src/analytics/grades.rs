@@ -21,6 +21,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
+use polars::prelude::PolarsResult;
 
 use super::Disclosures;
 use super::completeness::{KindCompleteness, completeness};
@@ -116,15 +117,19 @@ pub struct GradeInputs<'a> {
 }
 
 /// Grades one provider's disclosures over the reporting window `[first, last]` (by month),
-/// with the current methodology.
-pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> Grade {
+/// with the current methodology. A failed computation is an error, never a component of 0.
+pub fn grade(d: &Disclosures, window: (NaiveDate, NaiveDate)) -> PolarsResult<Grade> {
     grade_disclosures(d, window, CURRENT)
 }
 
 /// Grades one provider's disclosures over the reporting window with `methodology`.
-pub fn grade_disclosures(d: &Disclosures, window: (NaiveDate, NaiveDate), methodology: &Methodology) -> Grade {
-    let acceptance = acceptance_by_category(d).unwrap_or_default();
-    let queue = queue_series(d).unwrap_or_default();
+pub fn grade_disclosures(
+    d: &Disclosures,
+    window: (NaiveDate, NaiveDate),
+    methodology: &Methodology,
+) -> PolarsResult<Grade> {
+    let acceptance = acceptance_by_category(d);
+    let queue = queue_series(d)?;
     let capacity = latest_capacity(d);
     let with_cost = d.prices.iter().filter(|(_, p)| p.cost_basis_per_accelerator_hour.is_some()).count();
     let inputs = GradeInputs {
@@ -135,7 +140,7 @@ pub fn grade_disclosures(d: &Disclosures, window: (NaiveDate, NaiveDate), method
         prices: (d.prices.len() as u64, with_cost as u64),
         completeness: completeness(d, window),
     };
-    grade_with(inputs, methodology)
+    Ok(grade_with(inputs, methodology))
 }
 
 /// Each tier's median of the monthly median waits in `series`, by tier name.
@@ -143,9 +148,10 @@ pub fn tier_medians(series: &[QueuePoint]) -> Vec<(String, f64)> {
     let tiers: BTreeSet<&str> = series.iter().map(|p| p.tier.as_str()).collect();
     tiers
         .into_iter()
-        .map(|tier| {
+        .filter_map(|tier| {
+            // Every tier listed has at least one point, so it has a median.
             let mut waits: Vec<f64> = series.iter().filter(|p| p.tier == tier).map(|p| p.p50_seconds).collect();
-            (tier.to_owned(), super::median(&mut waits).unwrap_or(0.0))
+            Some((tier.to_owned(), super::median(&mut waits)?))
         })
         .collect()
 }
@@ -265,7 +271,7 @@ mod tests {
 
     #[test]
     fn the_sample_provider_grades_as_computed_by_hand() {
-        let grade = grade(&sample(), (date("2026-01-01"), date("2026-02-01")));
+        let grade = grade(&sample(), (date("2026-01-01"), date("2026-02-01"))).expect("grade");
         let value = |c: Component| grade.components.iter().find(|s| s.component == c).expect("component").value;
         // Students 6 of 16 decided; civic 0 of 0: 6/16.
         assert_eq!(value(Component::NewcomerAcceptance), 6.0 / 16.0);
@@ -288,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_provider_that_discloses_nothing_scores_zero() {
-        let grade = grade(&Disclosures::default(), (date("2026-01-01"), date("2026-12-01")));
+        let grade = grade(&Disclosures::default(), (date("2026-01-01"), date("2026-12-01"))).expect("grade");
         assert_eq!((grade.score, grade.letter), (0.0, 'F'));
         assert!(grade.components.iter().all(|c| c.value == 0.0 && !c.detail.is_empty()));
     }
@@ -317,10 +323,10 @@ mod tests {
             what_changed: "test",
         };
         let window = (date("2026-01-01"), date("2026-02-01"));
-        let published = grade(&sample(), window);
+        let published = grade(&sample(), window).expect("grade");
         assert_eq!(published.methodology, 1);
 
-        let later = grade_disclosures(&sample(), window, &LATER);
+        let later = grade_disclosures(&sample(), window, &LATER).expect("grade");
         assert_eq!(later.methodology, 2);
         let listed: Vec<(Component, f64)> = later.components.iter().map(|c| (c.component, c.weight)).collect();
         assert_eq!(listed, LATER.weights, "its components, weights and order");
@@ -329,7 +335,21 @@ mod tests {
         assert!((later.score - expected).abs() < 1e-9, "{} vs {expected}", later.score);
         assert_eq!(later.letter, 'F', "its own bands");
 
-        let again = grade_disclosures(&sample(), window, crate::analytics::methodology::find(1).expect("v1"));
+        let again =
+            grade_disclosures(&sample(), window, crate::analytics::methodology::find(1).expect("v1")).expect("grade");
         assert_eq!(again, published, "version 1 reproduces the version 1 grade, bit for bit");
+    }
+
+    /// A failed computation is an error, not a grade: the queue component would otherwise
+    /// read 0, "no queue times disclosed", for a provider that disclosed them (issue 20).
+    #[test]
+    fn a_failed_computation_is_an_error_not_a_score_of_zero() {
+        let window = (date("2026-01-01"), date("2026-02-01"));
+        let fair = grade(&sample(), window).expect("grade");
+        assert!(fair.components.iter().any(|c| c.component == Component::QueueFairness && c.value > 0.0));
+        crate::analytics::failure::inject(true);
+        let failed = grade(&sample(), window);
+        crate::analytics::failure::inject(false);
+        assert!(failed.is_err(), "a failure became a grade: {failed:?}");
     }
 }

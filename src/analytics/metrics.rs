@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::Disclosures;
+use super::{Disclosures, cell};
 
 /// Median waits of one provider, tier and month (across its resources and regions).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -57,6 +57,7 @@ fn from_days(days: i32) -> NaiveDate {
 
 /// Queue-time series of one provider's disclosures: one point per tier and period.
 pub fn queue_series(disclosures: &Disclosures) -> PolarsResult<Vec<QueuePoint>> {
+    super::failure::check()?;
     if disclosures.queue_times.is_empty() {
         return Ok(Vec::new());
     }
@@ -82,25 +83,23 @@ pub fn queue_series(disclosures: &Disclosures) -> PolarsResult<Vec<QueuePoint>> 
     let starts = out.column("start")?.i32()?;
     let p50 = out.column("p50")?.f64()?;
     let p90 = out.column("p90")?.f64()?;
-    Ok((0..out.height())
+    (0..out.height())
         .map(|i| {
-            let (tier, start) = (tiers.get(i).unwrap_or_default(), starts.get(i).unwrap_or_default());
-            QueuePoint {
+            let (tier, start) = (cell(tiers.get(i), "tier", i)?, cell(starts.get(i), "start", i)?);
+            Ok(QueuePoint {
                 tier: tier.to_owned(),
                 period_start: from_days(start),
-                p50_seconds: p50.get(i).unwrap_or_default(),
-                p90_seconds: p90.get(i).unwrap_or_default(),
-                jobs: jobs.get(&(tier, start)).copied().unwrap_or_default(),
-            }
+                p50_seconds: cell(p50.get(i), "p50", i)?,
+                p90_seconds: cell(p90.get(i), "p90", i)?,
+                jobs: cell(jobs.get(&(tier, start)).copied(), "jobs", i)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Acceptance per applicant category, summed over tracks and periods, by category name.
-pub fn acceptance_by_category(disclosures: &Disclosures) -> PolarsResult<Vec<AcceptanceRate>> {
-    if disclosures.acceptance.is_empty() {
-        return Ok(Vec::new());
-    }
+/// Sums only, without polars: nothing here can fail.
+pub fn acceptance_by_category(disclosures: &Disclosures) -> Vec<AcceptanceRate> {
     // Only sums, by category name: summed here with checked arithmetic (polars' integer sums wrap).
     let mut by_category: std::collections::BTreeMap<&str, AcceptanceRate> = std::collections::BTreeMap::new();
     for (_, r) in &disclosures.acceptance {
@@ -115,7 +114,7 @@ pub fn acceptance_by_category(disclosures: &Disclosures) -> PolarsResult<Vec<Acc
         total.accepted = super::add(total.accepted, r.accepted);
         total.rejected = super::add(total.rejected, r.rejected);
     }
-    Ok(by_category.into_values().collect())
+    by_category.into_values().collect()
 }
 
 /// Capacity at the latest `as_of` a provider reported: (date, total, newcomer set-aside).
@@ -161,6 +160,7 @@ pub struct TierSummary {
 
 /// Median waits per provider and tier, across resources, regions and periods.
 pub fn queue_by_provider_and_tier(disclosures: &Disclosures) -> PolarsResult<Vec<TierSummary>> {
+    super::failure::check()?;
     if disclosures.queue_times.is_empty() {
         return Ok(Vec::new());
     }
@@ -188,19 +188,19 @@ pub fn queue_by_provider_and_tier(disclosures: &Disclosures) -> PolarsResult<Vec
     let p90 = out.column("p90")?.f64()?;
     let records = out.column("records")?.cast(&DataType::UInt64)?;
     let records = records.u64()?;
-    Ok((0..out.height())
+    (0..out.height())
         .map(|i| {
-            let (provider, tier) = (providers.get(i).unwrap_or_default(), tiers.get(i).unwrap_or_default());
-            TierSummary {
+            let (provider, tier) = (cell(providers.get(i), "provider", i)?, cell(tiers.get(i), "tier", i)?);
+            Ok(TierSummary {
                 provider: provider.to_owned(),
                 tier: tier.to_owned(),
-                records: records.get(i).unwrap_or_default(),
-                p50_seconds: p50.get(i).unwrap_or_default(),
-                p90_seconds: p90.get(i).unwrap_or_default(),
-                jobs: jobs.get(&(provider, tier)).copied().unwrap_or_default(),
-            }
+                records: cell(records.get(i), "records", i)?,
+                p50_seconds: cell(p50.get(i), "p50", i)?,
+                p90_seconds: cell(p90.get(i), "p90", i)?,
+                jobs: cell(jobs.get(&(provider, tier)).copied(), "jobs", i)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A lock-up with the share of its provider's capacity it takes at its start.
@@ -354,7 +354,7 @@ pub(crate) mod tests {
 
     #[test]
     fn acceptance_rates_are_accepted_over_decided() {
-        let rates = acceptance_by_category(&sample()).expect("polars");
+        let rates = acceptance_by_category(&sample());
         let student = rates.iter().find(|r| r.category == "student").expect("student");
         assert_eq!((student.received, student.accepted, student.rejected), (20, 6, 10));
         assert_eq!(student.rate(), Some(6.0 / 16.0));

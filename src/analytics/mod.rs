@@ -51,6 +51,41 @@ pub fn sum(counts: impl IntoIterator<Item = u64>) -> u64 {
     counts.into_iter().fold(0, add)
 }
 
+/// The value of row `row` of `column` in a polars result. A null there is an error, never a
+/// default: a figure of 0 would be published as if disclosed (issue 20).
+pub(crate) fn cell<T>(value: Option<T>, column: &str, row: usize) -> polars::prelude::PolarsResult<T> {
+    value.ok_or_else(|| {
+        polars::prelude::PolarsError::ComputeError(format!("column {column} is null at row {row}").into())
+    })
+}
+
+/// Where a test makes the polars computations on its thread fail, to show that a failure
+/// reaches pages and exports as an error, never as a figure of 0. Outside tests, nothing fails.
+pub(crate) mod failure {
+    use polars::prelude::PolarsResult;
+
+    #[cfg(test)]
+    thread_local! {
+        static INJECTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Makes every later polars computation on this thread fail (`true`) or not.
+    #[cfg(test)]
+    pub(crate) fn inject(fail: bool) {
+        INJECTED.set(fail);
+    }
+
+    /// An error if a test injected one.
+    #[allow(clippy::unnecessary_wraps)]
+    pub(crate) fn check() -> PolarsResult<()> {
+        #[cfg(test)]
+        if INJECTED.get() {
+            return Err(polars::prelude::PolarsError::ComputeError("injected by a test".into()));
+        }
+        Ok(())
+    }
+}
+
 /// The median of `values` (the mean of the middle two for an even count); `None` if empty.
 pub fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {

@@ -238,13 +238,13 @@ pub async fn render(
             let narrowed = tokio::task::spawn_blocking(move || {
                 kept.into_iter()
                     .map(|(slug, records)| {
-                        let summary = ProviderSummary::of_records(&slug, &records);
-                        (slug, summary)
+                        let summary = ProviderSummary::of_records(&slug, &records)?;
+                        Ok((slug, summary))
                     })
-                    .collect::<BTreeMap<_, _>>()
+                    .collect::<Result<BTreeMap<_, _>, ExportError>>()
             })
             .await
-            .map_err(|e| ExportError::Encode(format!("analytics failed: {e}")))?;
+            .map_err(|e| ExportError::Encode(format!("analytics failed: {e}")))??;
             Some(narrowed)
         }
         _ => None,
@@ -321,7 +321,7 @@ mod tests {
             };
             fold.apply(entry).expect("follows the rule");
         }
-        Summaries::of_fold(std::sync::Arc::new(fold))
+        Summaries::of_fold(std::sync::Arc::new(fold)).expect("summaries")
     }
 
     #[test]
@@ -362,13 +362,11 @@ mod tests {
                         [text(slug), Cell::Text(p.tier), Cell::Date(p.period_start)].into_iter().chain(cells).collect()
                     }))
                 }
-                Table::AcceptanceRates => {
-                    rows.extend(metrics::acceptance_by_category(&d).expect("acceptance").into_iter().map(|r| {
-                        let rate = r.rate().map_or(Cell::Null, Cell::Number);
-                        let counts = [r.received, r.accepted, r.rejected].map(|n| Cell::Int(n as i64));
-                        [text(slug), Cell::Text(r.category)].into_iter().chain(counts).chain([rate]).collect()
-                    }))
-                }
+                Table::AcceptanceRates => rows.extend(metrics::acceptance_by_category(&d).into_iter().map(|r| {
+                    let rate = r.rate().map_or(Cell::Null, Cell::Number);
+                    let counts = [r.received, r.accepted, r.rejected].map(|n| Cell::Int(n as i64));
+                    [text(slug), Cell::Text(r.category)].into_iter().chain(counts).chain([rate]).collect()
+                })),
                 Table::PriceSeries => rows.extend(prices::price_series(&d).into_iter().map(|p| {
                     let basis = p.cost_basis.map_or(Cell::Null, Cell::Number);
                     vec![

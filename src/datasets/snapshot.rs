@@ -312,7 +312,7 @@ impl Pinned {
         let (held, summaries) = tokio::task::spawn_blocking(move || {
             let mut fold = Fold::default();
             let held = HeldEntries::decode(entries, |entry| Ok(fold.push(entry)?))?;
-            let mut summaries = Summaries::of_fold(Arc::new(fold));
+            let mut summaries = Summaries::of_fold(Arc::new(fold))?;
             summaries.methodology = methodology;
             Ok::<_, ExportError>((held, summaries))
         })

@@ -48,6 +48,9 @@ pub enum ExportError {
     /// ([`crate::projection::fold`]): the figures cannot be derived from these entries.
     #[error("the entries break the rule for the latest version: {0}")]
     Conflict(#[from] crate::projection::fold::Conflict),
+    /// A figure could not be computed: the export fails rather than publish a default.
+    #[error("analytics: {0}")]
+    Analytics(#[from] polars::prelude::PolarsError),
     /// Writing the format failed.
     #[error("encoding: {0}")]
     Encode(String),

@@ -75,9 +75,9 @@ impl Summaries {
     }
 
     /// The summaries of a fold. CPU work (every bucket is summarised, with polars): keep it
-    /// off the async workers.
-    pub fn of_fold(fold: Arc<Fold>) -> Self {
-        let providers = fold.summaries();
+    /// off the async workers. A failed computation is an error, never an empty summary.
+    pub fn of_fold(fold: Arc<Fold>) -> Result<Self, ExportError> {
+        let providers = fold.summaries()?;
         let digests = providers.iter().map(|(slug, summary)| (slug.clone(), summary.digest())).collect();
         let unreadable = fold
             .latest()
@@ -92,14 +92,14 @@ impl Summaries {
                 })
             })
             .collect();
-        Self {
+        Ok(Self {
             size: fold.size(),
             providers,
             digests,
             unreadable,
             methodology: crate::analytics::methodology::CURRENT,
             source: SummarySource::InMemory(fold),
-        }
+        })
     }
 
     /// Folds the ledger's first `size` entries in memory, reading `ledger_entries` a page
@@ -134,7 +134,7 @@ impl Summaries {
         let fold = Arc::new(fold);
         tokio::task::spawn_blocking(move || Self::of_fold(fold))
             .await
-            .map_err(|e| ExportError::Encode(format!("summarising the ledger failed: {e}")))
+            .map_err(|e| ExportError::Encode(format!("summarising the ledger failed: {e}")))?
     }
 
     /// The projection at `size`: the database's tables when they are at `size` (the site's

@@ -49,7 +49,7 @@ pub enum ProjectionError {
         /// Why.
         reason: String,
     },
-    /// Computing the summaries failed (a panic in the computation).
+    /// Computing the summaries failed (polars, or a panic in the computation).
     #[error("projection: computing summaries failed: {0}")]
     Computation(String),
     /// The batch does not continue the folded entries (a bug: every path folds in order).
@@ -498,11 +498,11 @@ async fn recompute_buckets(
             .into_iter()
             .filter(|(_, records)| !records.is_empty())
             .map(|(id, records)| {
-                let summary = BucketSummary::of(&records);
+                let summary = BucketSummary::of(&records).map_err(|e| ProjectionError::Computation(e.to_string()))?;
                 let points = BucketPoints::of(&records);
-                (id, (summary, points))
+                Ok((id, (summary, points)))
             })
-            .collect();
+            .collect::<Result<_, ProjectionError>>()?;
         Ok((decoded, summaries, buyers))
     })
     .await
@@ -592,7 +592,10 @@ async fn write_buckets(
     let providers: Vec<&str> = summaries.keys().map(|(p, _, _)| p.as_str()).collect();
     let kinds: Vec<&str> = summaries.keys().map(|(_, k, _)| k.as_str()).collect();
     let months: Vec<NaiveDate> = summaries.keys().map(|(_, _, m)| *m).collect();
-    let bytes: Vec<Vec<u8>> = summaries.values().map(|(summary, _)| summary.to_bytes()).collect();
+    let bytes: Vec<Vec<u8>> = summaries
+        .values()
+        .map(|(summary, _)| summary.to_bytes().map_err(|e| sqlx::Error::Encode(e.into())))
+        .collect::<Result<_, _>>()?;
     let points: Vec<Vec<u8>> = summaries.values().map(|(_, points)| points.to_bytes()).collect();
     sqlx::query(
         "INSERT INTO projection_buckets (provider, kind, month, summary, points)
@@ -644,7 +647,7 @@ async fn merge_providers(
             let kind = kind_of(&kind).ok_or_else(|| stored("unknown kind".into()))?;
             buckets.entry(provider).or_default().push((kind, month, summary));
         }
-        Ok(owned
+        owned
             .iter()
             .map(|slug| {
                 let mut mine = buckets.remove(slug).unwrap_or_default();
@@ -654,8 +657,9 @@ async fn merge_providers(
                 ProviderSummary::merge(slug, mine.iter().map(|(kind, month, summary)| (*kind, *month, summary)))
                     .digest()
                     .to_bytes()
+                    .map_err(|e| ProjectionError::Computation(format!("digest of {slug}: {e}")))
             })
-            .collect::<Vec<Vec<u8>>>())
+            .collect::<Result<Vec<Vec<u8>>, _>>()
     })
     .await?;
     let records: Vec<i64> = counts.values().map(|c| c.0).collect();

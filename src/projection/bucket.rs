@@ -7,6 +7,7 @@
 //! by the provider's history.
 
 use chrono::{Datelike, NaiveDate};
+use polars::prelude::PolarsResult;
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::metrics::{self, AcceptanceRate, QueuePoint};
@@ -84,7 +85,9 @@ pub struct BucketSummary {
 
 impl BucketSummary {
     /// The summary of one bucket's latest records (all of one provider, kind and month).
-    pub fn of<'a>(records: impl IntoIterator<Item = &'a Record>) -> Self {
+    /// A failed computation is an error: an empty series in its place would be published
+    /// as "not disclosed" and graded 0 (issue 20).
+    pub fn of<'a>(records: impl IntoIterator<Item = &'a Record>) -> PolarsResult<Self> {
         let mut d = Disclosures::default();
         let mut out = Self::default();
         for record in records {
@@ -107,8 +110,8 @@ impl BucketSummary {
         if !d.lockups.is_empty() || !d.energy.is_empty() {
             out.dates = None;
         }
-        out.queue = metrics::queue_series(&d).unwrap_or_default();
-        out.acceptance = metrics::acceptance_by_category(&d).unwrap_or_default();
+        out.queue = metrics::queue_series(&d)?;
+        out.acceptance = metrics::acceptance_by_category(&d);
         out.prices = prices::price_series(&d);
         out.latest_prices =
             prices::latest_prices(&d).iter().map(|l| Record::Price(l.price.clone()).to_json()).collect();
@@ -122,12 +125,12 @@ impl BucketSummary {
         }
         out.capacity = capacity.into_iter().map(|(date, (total, set_aside))| (date, total, set_aside)).collect();
         out.lockups = d.lockups.iter().map(|(_, l)| Record::Lockup(l.clone()).to_json()).collect();
-        out
+        Ok(out)
     }
 
     /// The stored form.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
     }
 
     /// Reads the stored form.

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use polars::prelude::PolarsResult;
 
 use super::bucket::{BucketKey, BucketSummary};
 use super::summary::ProviderSummary;
@@ -204,19 +205,19 @@ impl Fold {
     }
 
     /// The bucket summaries of every provider's latest readable records.
-    pub fn buckets(&self) -> BTreeMap<BucketKey, BucketSummary> {
+    pub fn buckets(&self) -> PolarsResult<BTreeMap<BucketKey, BucketSummary>> {
         let mut members: BTreeMap<BucketKey, Vec<&Record>> = BTreeMap::new();
         for version in self.latest() {
             if let Ok(record) = &version.entry.record {
                 members.entry(BucketKey::of(&version.entry.provider, record)).or_default().push(record);
             }
         }
-        members.into_iter().map(|(key, records)| (key, BucketSummary::of(records))).collect()
+        members.into_iter().map(|(key, records)| Ok((key, BucketSummary::of(records)?))).collect()
     }
 
     /// Every provider's summary, by slug (providers with no readable record are absent).
-    pub fn summaries(&self) -> BTreeMap<String, ProviderSummary> {
-        summaries_of(&self.buckets())
+    pub fn summaries(&self) -> PolarsResult<BTreeMap<String, ProviderSummary>> {
+        Ok(summaries_of(&self.buckets()?))
     }
 }
 

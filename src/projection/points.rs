@@ -153,7 +153,8 @@ impl BucketPoints {
                 Record::Acceptance(_) | Record::Lockup(_) | Record::Energy(_) => (String::new(), 0, Vec::new()),
             };
             let json = match cells.is_empty() {
-                true => serde_json::to_vec(&record.to_submission()).unwrap_or_default(),
+                // A JSON value's text (what `serde_json::to_vec` writes), which cannot fail.
+                true => record.to_submission().to_string().into_bytes(),
                 false => Vec::new(),
             };
             out.records.push(RecordPoint { series, date, amount, cells, json });

@@ -3,6 +3,7 @@
 //! `gatelog verify figures` compute the same figures from the same entries.
 
 use chrono::{Months, NaiveDate};
+use polars::prelude::PolarsResult;
 use serde::{Deserialize, Serialize};
 
 use super::bucket::{BucketKey, BucketSummary};
@@ -157,14 +158,16 @@ impl ProviderSummary {
     /// [`BucketSummary::of`], merged by [`Self::merge`]. A filtered export builds its
     /// figures this way from the records its filter keeps, so filtered and unfiltered
     /// figures come from one code path.
-    pub fn of_records<'a>(provider: &str, records: impl IntoIterator<Item = &'a Record>) -> Self {
+    pub fn of_records<'a>(provider: &str, records: impl IntoIterator<Item = &'a Record>) -> PolarsResult<Self> {
         let mut members: std::collections::BTreeMap<BucketKey, Vec<&Record>> = std::collections::BTreeMap::new();
         for record in records {
             members.entry(BucketKey::of(provider, record)).or_default().push(record);
         }
-        let buckets: Vec<(BucketKey, BucketSummary)> =
-            members.into_iter().map(|(key, records)| (key, BucketSummary::of(records))).collect();
-        Self::merge(provider, buckets.iter().map(|(key, summary)| (key.kind, key.month, summary)))
+        let buckets: Vec<(BucketKey, BucketSummary)> = members
+            .into_iter()
+            .map(|(key, records)| Ok((key, BucketSummary::of(records)?)))
+            .collect::<PolarsResult<_>>()?;
+        Ok(Self::merge(provider, buckets.iter().map(|(key, summary)| (key.kind, key.month, summary))))
     }
 
     /// Capacity at the latest filing date: (date, total, set-aside).
@@ -295,8 +298,8 @@ impl Digest {
     }
 
     /// The stored form.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
     }
 
     /// Reads the stored form.

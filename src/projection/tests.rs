@@ -112,7 +112,7 @@ proptest! {
             fold.apply(entry).expect("ingest's supersedes follow the rule");
         }
         let direct = disclosures_of(&fold);
-        let summaries = fold.summaries();
+        let summaries = fold.summaries().expect("summaries");
         prop_assert_eq!(direct.keys().collect::<Vec<_>>(), summaries.keys().collect::<Vec<_>>());
         let window = crate::analytics::reporting_window(direct.values());
         let digests: Vec<_> = summaries.values().map(|s| s.digest()).collect();
@@ -120,7 +120,7 @@ proptest! {
         for (provider, d) in &direct {
             let merged = summaries[provider].figures(window);
             prop_assert_eq!(&merged.queue, &queue_series(d).unwrap_or_default());
-            prop_assert_eq!(&merged.acceptance, &acceptance_by_category(d).unwrap_or_default());
+            prop_assert_eq!(&merged.acceptance, &acceptance_by_category(d));
             prop_assert_eq!(&merged.prices, &price_series(d));
             prop_assert_eq!(&merged.latest_prices, &latest_prices(d));
             prop_assert_eq!(&merged.capacity, &capacity_over_time(d));
@@ -128,16 +128,16 @@ proptest! {
             prop_assert_eq!(&merged.completeness, &window.map(|w| completeness(d, w)).unwrap_or_default());
             if let Some(window) = window {
                 let digest = summaries[provider].digest();
-                prop_assert_eq!(digest.grade(window), grades::grade(d, window));
+                prop_assert_eq!(digest.grade(window), grades::grade(d, window).expect("grade"));
                 // Through the stored form too: bit for bit.
-                let stored = super::summary::Digest::from_bytes(&digest.to_bytes()).expect("read back");
-                prop_assert_eq!(stored.grade(window), grades::grade(d, window));
+                let stored = super::summary::Digest::from_bytes(&digest.to_bytes().expect("digest")).expect("read back");
+                prop_assert_eq!(stored.grade(window), grades::grade(d, window).expect("grade"));
             }
         }
         let figures: Vec<_> = direct.values().map(|d| {
             let capacity = crate::analytics::metrics::latest_capacity(d)
                 .map(|(date, total, set_aside)| (date, total, set_aside, crate::analytics::metrics::locked_on(d, date)));
-            (queue_series(d).unwrap_or_default(), acceptance_by_category(d).unwrap_or_default(), capacity)
+            (queue_series(d).unwrap_or_default(), acceptance_by_category(d), capacity)
         }).collect();
         let direct_headline = headline(
             figures.iter().map(|(queue, acceptance, capacity)| ProviderInputs { queue, acceptance, capacity: *capacity }).collect::<Vec<_>>(),
@@ -151,8 +151,8 @@ proptest! {
         for entry in entries(&filings) {
             fold.apply(entry).expect("applies");
         }
-        for summary in fold.buckets().values() {
-            let back = super::bucket::BucketSummary::from_bytes(&summary.to_bytes()).expect("read back");
+        for summary in fold.buckets().expect("buckets").values() {
+            let back = super::bucket::BucketSummary::from_bytes(&summary.to_bytes().expect("summary")).expect("read back");
             prop_assert_eq!(&back, summary);
         }
     }
@@ -185,7 +185,7 @@ proptest! {
         for entry in entries(&filings) {
             fold.apply(entry).expect("applies");
         }
-        let summaries = fold.summaries();
+        let summaries = fold.summaries().expect("summaries");
         for (provider, d) in disclosures_of(&fold) {
             let records: Vec<Record> = fold
                 .latest()
@@ -193,7 +193,7 @@ proptest! {
                 .filter(|v| v.entry.provider == provider)
                 .map(|v| v.entry.record.clone().expect("readable"))
                 .collect();
-            prop_assert_eq!(&ProviderSummary::of_records(&provider, &records), &summaries[&provider]);
+            prop_assert_eq!(&ProviderSummary::of_records(&provider, &records).expect("summary"), &summaries[&provider]);
 
             let kept: Vec<&Record> = records.iter().filter(|r| crate::datasets::filter::keeps(&filter, r)).collect();
             let narrowed = d.filtered(&filter);
@@ -203,9 +203,9 @@ proptest! {
             prop_assert_eq!(counts(crate::records::RecordKind::Price), narrowed.prices.len());
             prop_assert_eq!(counts(crate::records::RecordKind::Lockup), narrowed.lockups.len());
             prop_assert_eq!(counts(crate::records::RecordKind::Capacity), narrowed.capacity.len());
-            let merged = ProviderSummary::of_records(&provider, kept).figures(None);
+            let merged = ProviderSummary::of_records(&provider, kept).expect("summary").figures(None);
             prop_assert_eq!(&merged.queue, &queue_series(&narrowed).unwrap_or_default());
-            prop_assert_eq!(&merged.acceptance, &acceptance_by_category(&narrowed).unwrap_or_default());
+            prop_assert_eq!(&merged.acceptance, &acceptance_by_category(&narrowed));
             prop_assert_eq!(&merged.prices, &price_series(&narrowed));
             prop_assert_eq!(&merged.latest_prices, &latest_prices(&narrowed));
             prop_assert_eq!(&merged.capacity, &capacity_over_time(&narrowed));
@@ -265,10 +265,10 @@ fn an_unreadable_amendment_takes_its_versions_place_and_leaves_the_figures() {
     let mut fold = Fold::default();
     fold.apply(entry(0, None, Ok(queue(10)))).expect("first");
     fold.apply(entry(1, Some(0), Err("p50_seconds: too large"))).expect("amends");
-    assert!(fold.buckets().is_empty(), "the amended figure is not published in its place");
+    assert!(fold.buckets().expect("buckets").is_empty(), "the amended figure is not published in its place");
     // A readable amendment of the unreadable version is published again.
     fold.apply(entry(2, Some(1), Ok(queue(30)))).expect("amends the unreadable one");
-    assert_eq!(fold.summaries()["p"].records, 1);
+    assert_eq!(fold.summaries().expect("summaries")["p"].records, 1);
     assert_eq!(fold.latest()[0].versions, 3);
 }
 
@@ -287,9 +287,24 @@ fn the_generated_filings_share_buckets_and_keys() {
         for entry in entries(&filings) {
             fold.apply(entry).expect("applies");
         }
-        shared_buckets += fold.buckets().values().filter(|b| b.records > 1).count();
+        shared_buckets += fold.buckets().expect("buckets").values().filter(|b| b.records > 1).count();
     }
     assert!(filed > 50 * 10, "{filed} records in 50 cases");
     assert!(amendments > 20, "{amendments} amendments");
     assert!(shared_buckets > 50, "{shared_buckets} buckets with several records");
+}
+
+/// The published path: pages, grades and exports read a provider's figures from its bucket
+/// summaries, so a failed computation there is an error, not a summary without queue times
+/// (which would be graded 0 as "not disclosed") (issue 20).
+#[test]
+fn a_failed_summary_is_an_error_not_an_empty_series() {
+    let d = crate::analytics::metrics::tests::sample();
+    let records: Vec<Record> = d.queue_times.iter().map(|(_, r)| Record::QueueTime(r.clone())).collect();
+    let summary = ProviderSummary::of_records("p", &records).expect("summary");
+    assert!(!summary.figures(None).queue.is_empty());
+    crate::analytics::failure::inject(true);
+    let failed = ProviderSummary::of_records("p", &records);
+    crate::analytics::failure::inject(false);
+    assert!(failed.is_err(), "a failure became figures: {failed:?}");
 }

@@ -290,7 +290,7 @@ fn prices_chart(id: &str, phrase: &str, monthly: &Monthly) -> Result<PageChart, 
 }
 
 fn acceptance_chart(id: &str, phrase: &str, rows: &Rows) -> Result<PageChart, String> {
-    let rates = metrics::acceptance_by_category(&rows.disclosures).unwrap_or_default();
+    let rates = metrics::acceptance_by_category(&rows.disclosures);
     let is_newcomer = |category: &str| NEWCOMER_CATEGORIES.contains(&category);
     // Newcomer categories first, so the gap reads top to bottom.
     let mut rates = rates;

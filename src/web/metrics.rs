@@ -260,7 +260,6 @@ fn table_and_chart(metric: &str, filter: &Filter, snapshot: &Snapshot, input: &R
 }
 
 pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<MetricTable, AppError> {
-    let analytics = |e: polars::prelude::PolarsError| AppError::Unavailable(format!("analytics: {e}"));
     // Names by slug, once per table: a table over 1,000 providers has thousands of rows, and
     // a scan of the provider list per row was millions of comparisons.
     let names: std::collections::HashMap<&str, &str> =
@@ -295,7 +294,7 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
             }
             for p in &snapshot.providers {
                 let Some(mine) = by_provider.get(p.slug.as_str()) else { continue };
-                for rate in metrics::acceptance_by_category(mine).map_err(analytics)? {
+                for rate in metrics::acceptance_by_category(mine) {
                     let AcceptanceRate { category, received, accepted, rejected } = &rate;
                     let shown = format::percent_from_share_or_dash(rate.rate());
                     rows.push(vec![

@@ -97,8 +97,11 @@ async fn assert_equals_fold(pool: &PgPool) {
             .collect();
     let mut expected: Vec<_> = fold
         .buckets()
+        .expect("buckets")
         .iter()
-        .map(|(key, summary)| (key.provider.clone(), key.kind.as_str().to_owned(), key.month, summary.to_bytes()))
+        .map(|(key, summary)| {
+            (key.provider.clone(), key.kind.as_str().to_owned(), key.month, summary.to_bytes().expect("summary"))
+        })
         .collect();
     expected.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
     assert_eq!(buckets.len(), expected.len());
@@ -106,7 +109,7 @@ async fn assert_equals_fold(pool: &PgPool) {
         assert_eq!(stored, folded, "bucket {}/{}/{}", folded.0, folded.1, folded.2);
     }
 
-    let summaries = fold.summaries();
+    let summaries = fold.summaries().expect("summaries");
     let mut counts: BTreeMap<String, ProviderCounts> = BTreeMap::new();
     for version in fold.latest() {
         let c = counts.entry(version.entry.provider.clone()).or_default();
@@ -122,7 +125,11 @@ async fn assert_equals_fold(pool: &PgPool) {
             .map(ProviderSummary::digest)
             .unwrap_or_else(|| ProviderSummary::merge(provider, std::iter::empty()).digest());
         assert_eq!(digest, &expected, "digest of {provider}");
-        assert_eq!(digest.to_bytes(), expected.to_bytes(), "digest of {provider}, stored form");
+        assert_eq!(
+            digest.to_bytes().expect("digest"),
+            expected.to_bytes().expect("digest"),
+            "digest of {provider}, stored form"
+        );
         assert_eq!(stored_counts, &counts[provider], "counts of {provider}");
     }
 }
@@ -446,8 +453,8 @@ async fn buyer_totals_are_a_row_per_month_and_buyer_and_a_deal_rewrites_one_mont
 fn a_change_to_the_stored_forms_comes_with_a_projection_version_bump() {
     use sha2::{Digest as _, Sha256};
     let shapes = [
-        Digest::default().to_bytes(),
-        BucketSummary::default().to_bytes(),
+        Digest::default().to_bytes().expect("digest"),
+        BucketSummary::default().to_bytes().expect("summary"),
         BucketPoints::default().to_bytes(),
         serde_json::to_vec(&BuyerMonth::default()).expect("buyer totals"),
         format!("{:?}", RecordKind::OPTIONS).into_bytes(),
