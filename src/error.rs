@@ -18,8 +18,8 @@ pub enum Audience {
     /// Pages, feeds, exports and static files.
     Site,
     /// `/api/`, the tlog-tiles read API at the root (`/checkpoint`, `/tile/`), the health
-    /// probes and the dataset exports (`/data/{dataset}.{format}`): what programs read,
-    /// whose errors have always been the envelope.
+    /// probes and the dataset exports (`/data/{file}`): what programs read, whose errors
+    /// have always been the envelope.
     Api,
 }
 
@@ -32,9 +32,15 @@ impl Audience {
             || path.starts_with("/tile/")
             || path == "/healthz"
             || path == "/readyz"
-            || path.strip_prefix("/data/").is_some_and(|file| file.contains('.') && !file.contains('/'));
+            || path.strip_prefix("/data/").is_some_and(is_export);
         if api { Self::Api } else { Self::Site }
     }
+}
+
+/// Whether `/data/{file}` is the export route's (`crate::web::data::export`), not the
+/// dictionary page or the snapshot archive's directory.
+fn is_export(file: &str) -> bool {
+    !file.is_empty() && !file.contains('/') && file != "dictionary" && file != "snapshots"
 }
 
 /// What went wrong while handling a request.
@@ -114,7 +120,6 @@ pub enum AppError {
     #[error("template rendering failed")]
     Render(#[from] askama::Error),
 }
-
 
 impl AppError {
     /// The HTTP status for this error.

@@ -253,3 +253,28 @@ async fn a_json_error_body_a_handler_chose_is_left_alone() {
     response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(response.json()["error"]["code"], "stored");
 }
+
+#[test]
+fn each_url_has_the_audience_that_reads_it() {
+    use crate::error::Audience::{Api, Site};
+    for (path, audience) in [
+        ("/", Site),
+        ("/providers", Site),
+        ("/data", Site),
+        ("/data/dictionary", Site),
+        ("/data/snapshots/12/SHA256SUMS", Site),
+        ("/static/css/gatelog.css", Site),
+        ("/feed.atom", Site),
+        ("/api/v1/records", Api),
+        ("/checkpoint", Api),
+        ("/checkpoint/witnessed", Api),
+        ("/tile/0/000", Api),
+        ("/healthz", Api),
+        ("/readyz", Api),
+        ("/data/prices.csv", Api),
+        ("/data/prices", Api),
+        ("/data/snapshots.json", Api),
+    ] {
+        assert_eq!(crate::error::Audience::of(path), audience, "{path}");
+    }
+}
