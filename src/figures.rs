@@ -114,10 +114,17 @@ impl std::fmt::Display for Difference {
 
 /// The tree sizes of the snapshots a site offers, newest first (`/data/snapshots.json`).
 pub fn snapshot_sizes(base: &str) -> Result<Vec<u64>, FiguresError> {
-    let bytes = fetch(base, "data/snapshots.json")?;
+    sizes_of(&fetch(base, "data/snapshots.json")?)
+}
+
+/// The tree sizes listed in a `/data/snapshots.json` document.
+fn sizes_of(bytes: &[u8]) -> Result<Vec<u64>, FiguresError> {
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| FiguresError::Malformed(format!("data/snapshots.json: {e}")))?;
-    Ok(value["sizes"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default())
+        serde_json::from_slice(bytes).map_err(|e| FiguresError::Malformed(format!("data/snapshots.json: {e}")))?;
+    // A list that is missing or holds something other than sizes is malformed, not "no snapshots".
+    let malformed = || FiguresError::Malformed("data/snapshots.json: \"sizes\" is not a list of tree sizes".into());
+    let sizes = value["sizes"].as_array().ok_or_else(malformed)?;
+    sizes.iter().map(|v| v.as_u64().ok_or_else(malformed)).collect()
 }
 
 /// Downloads the snapshot of `size` entries (the newest the site offers if `None`).
@@ -453,6 +460,16 @@ pub fn fetch_live(base: &str, published: &Published) -> Result<Option<BTreeMap<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A snapshot list that is not a list of sizes is an error, not "no snapshots" (issue 20).
+    #[test]
+    fn a_malformed_snapshot_list_is_an_error() {
+        assert_eq!(sizes_of(br#"{"sizes": [30, 20]}"#).expect("sizes"), [30, 20]);
+        assert_eq!(sizes_of(br#"{"sizes": []}"#).expect("none"), Vec::<u64>::new());
+        for bad in [&br#"{}"#[..], br#"{"sizes": "30"}"#, br#"{"sizes": [30, "20"]}"#] {
+            assert!(matches!(sizes_of(bad), Err(FiguresError::Malformed(_))), "{}", String::from_utf8_lossy(bad));
+        }
+    }
     use crate::testing::TestApp;
 
     /// Serves `app` on a loopback port for the rest of the test.

@@ -158,9 +158,8 @@ pub fn describe(checkpoint: &StoredCheckpoint, sums: &[FileSum], versions: Versi
     if let Some(property) = versions.property() {
         package["gatelog"] = property;
     }
-    let mut out = serde_json::to_vec_pretty(&package).unwrap_or_default();
-    out.push(b'\n');
-    out
+    // A JSON value's pretty text, as `serde_json::to_vec_pretty` writes it, which cannot fail.
+    format!("{package:#}\n").into_bytes()
 }
 
 #[cfg(test)]

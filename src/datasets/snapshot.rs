@@ -487,9 +487,8 @@ fn obligations_json(obligations: &[Obligation]) -> Vec<u8> {
                 "deadline_days": o.deadline_days, "since": o.since.to_string()})
         })
         .collect();
-    let mut out = serde_json::to_vec_pretty(&list).unwrap_or_default();
-    out.push(b'\n');
-    out
+    // A JSON value's pretty text, as `serde_json::to_vec_pretty` writes it, which cannot fail.
+    format!("{:#}\n", serde_json::Value::Array(list)).into_bytes()
 }
 
 /// Reads obligations as [`obligations_json`] wrote them.
