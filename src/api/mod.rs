@@ -1,7 +1,8 @@
 //! Machine-readable endpoints: the C2SP read API of the ledger and its JSON
-//! conveniences (the ingest API joins them later). Errors use the JSON envelope.
+//! conveniences, and the push API (`records`, `reports`). Errors use the JSON envelope.
 
 pub mod auth;
+pub mod batch;
 pub mod extract;
 pub mod ledger;
 pub mod openapi;

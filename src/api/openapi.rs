@@ -5,8 +5,9 @@
 use axum::Json;
 use utoipa::OpenApi;
 
+use super::batch::{BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
 use super::ledger::{self, CheckpointJson, ConsistencyJson, EntryJson};
-use super::records::{self, BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
+use super::records;
 use crate::error::ErrorDetail;
 use crate::ingest::Receipt;
 use crate::records::kinds::{
@@ -167,21 +168,6 @@ impl utoipa::Modify for RecordExamples {
                 }
             }
         }
-    }
-}
-
-/// The JSON body of `POST /api/v1/records`: the `RecordsBody` component [`RecordInputs`] builds.
-pub struct RecordsBody;
-
-impl utoipa::PartialSchema for RecordsBody {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-        utoipa::openapi::Ref::from_schema_name("RecordsBody").into()
-    }
-}
-
-impl utoipa::ToSchema for RecordsBody {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "RecordsBody".into()
     }
 }
 

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::auth::ProviderToken;
-use super::records::{BatchJson, MAX_RECORDS, batch_json_of, check_signatures};
+use super::batch::{BatchJson, MAX_RECORDS, batch_json_of, check_signatures};
 use crate::AppState;
 use crate::db;
 use crate::db::idempotency_keys::Answer as Remembered;
