@@ -91,7 +91,8 @@ mod tests {
         assert_eq!(hours_from_seconds(5400.0, 1), "1.5");
         assert_eq!(hours_from_seconds(51_120.0, 1), "14.2");
         assert_eq!(hours_from_seconds(900.0, 2), "0.25");
-        assert_eq!(hours_from_seconds(&&1800.0, 1), "0.5", "through references, as templates hold it");
+        let held: &&f64 = &&1800.0;
+        assert_eq!(hours_from_seconds(held, 1), "0.5", "through references, as templates hold it");
         assert_eq!(hours_from_seconds(90_u64, 2), "0.03");
         assert_eq!(hours_from_seconds(3.6e12, 1), "1000000000.0", "no thousands separators, no exponent");
         assert_eq!(hours_from_seconds(f64::NAN, 1), "NaN");
@@ -128,7 +129,8 @@ mod tests {
         assert_eq!(percent_from_share(0.0), "0.0 %");
         assert_eq!(percent_from_share(0.125), "12.5 %");
         assert_eq!(percent_from_share(1.5), "150.0 %", "a deal outgrowing its capacity is shown as it is");
-        assert_eq!(percent_from_share(&0.5), "50.0 %");
+        let held: &f64 = &0.5;
+        assert_eq!(percent_from_share(held), "50.0 %");
         assert_eq!(percent(12.5), "12.5 %");
         assert_eq!(percent(0.04), "0.0 %");
         assert_eq!(percent(f64::NAN), "NaN %");
@@ -141,7 +143,8 @@ mod tests {
         assert_eq!(points(0.0), "0.0");
         assert_eq!(points(73.44), "73.4");
         assert_eq!(points(100.0), "100.0");
-        assert_eq!(points(&&12.0), "12.0");
+        let held: &&f64 = &&12.0;
+        assert_eq!(points(held), "12.0");
     }
 
     #[test]
