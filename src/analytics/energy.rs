@@ -86,9 +86,9 @@ pub fn energy_rows(energy: &[(String, Energy)], capacity: &[(String, Capacity)])
     let mut rows: Vec<EnergyRow> = energy
         .iter()
         .map(|(provider, e)| {
-            let mwh = e.energy_mwh.to_f64().unwrap_or(0.0);
-            let location = e.grid_intensity_location_gco2e_per_kwh.to_f64().unwrap_or(0.0);
-            let market = e.grid_intensity_market_gco2e_per_kwh.and_then(|m| m.to_f64());
+            let mwh = e.energy_mwh.as_f64();
+            let location = e.grid_intensity_location_gco2e_per_kwh.as_f64();
+            let market = e.grid_intensity_market_gco2e_per_kwh.map(|m| m.as_f64());
             let location_tonnes = tonnes(mwh, location);
             let newest = by_place
                 .get(&(provider.as_str(), e.region.as_str()))
