@@ -6,17 +6,15 @@
 //! no read of its own; the chart is drawn once per checkpoint and filter, with the table.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 
 use chrono::{Datelike, NaiveDate};
 
 use super::format;
-use super::metric_rows::{Rows, median};
+use super::metric_rows::{Monthly, Rows, SeriesMonths, capacity_rows, median};
 use crate::analytics::Filter;
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
 use crate::analytics::metrics;
 use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
-use crate::projection::bucket::month_of;
 
 /// A chart as a page shows it: the SVG, a caption saying what is drawn and for which
 /// filter, and the figures drawn as a table (the chart's text alternative).
@@ -57,54 +55,6 @@ impl Figures {
             .map(|(date, cells)| std::iter::once(date.format(format).to_string()).chain(cells).collect())
             .collect();
         Self { headers, rows }
-    }
-}
-
-/// Values per series and month: what a line of medians is computed from.
-type SeriesMonths = BTreeMap<String, BTreeMap<NaiveDate, Vec<f64>>>;
-
-fn push_value(series: &mut SeriesMonths, name: &str, date: NaiveDate, value: f64) {
-    // Looked up by &str first: a dashboard adds hundreds of thousands of values to a few series.
-    let months = match series.get_mut(name) {
-        Some(months) => months,
-        None => series.entry(name.to_owned()).or_default(),
-    };
-    months.entry(month_of(date)).or_default().push(value);
-}
-
-/// The monthly values of the queue and prices dashboards, gathered record by record (or
-/// point by point) while the table's inputs are read.
-#[derive(Debug, Default)]
-pub struct Monthly {
-    /// Reported median waits in hours, per tier and month.
-    queue: SeriesMonths,
-    /// Prices per currency, then per `resource · pricing model` and month.
-    prices: BTreeMap<String, SeriesMonths>,
-    /// Scratch for a price's series name (no allocation per price).
-    name: String,
-}
-
-impl Monthly {
-    /// One queue-time record's reported median wait.
-    pub fn queue(&mut self, tier: &str, date: NaiveDate, p50_seconds: u64) {
-        push_value(&mut self.queue, tier, date, p50_seconds as f64 / 3600.0);
-    }
-
-    /// One price, from its series key (resource, region, model) and its price cell: points
-    /// keep a price as the cells its row shows, so records and points both go through
-    /// [`crate::projection::points::price_cells`] and read the same value back.
-    pub fn price(&mut self, series: &str, date: NaiveDate, price_cell: &str) {
-        let mut parts = series.split('\u{1f}');
-        let (Some(resource), _, Some(model)) = (parts.next(), parts.next(), parts.next()) else { return };
-        let Some((amount, currency)) = price_cell.split_once(' ') else { return };
-        let Ok(amount) = amount.parse::<f64>() else { return };
-        self.name.clear();
-        let _ = write!(self.name, "{resource} · {model}");
-        let by_currency = match self.prices.get_mut(currency) {
-            Some(series) => series,
-            None => self.prices.entry(currency.to_owned()).or_default(),
-        };
-        push_value(by_currency, &self.name, date, amount);
     }
 }
 
@@ -176,7 +126,7 @@ pub fn dashboard_chart(
         "prices" => prices_chart(&id, &phrase, &rows.monthly),
         "lockups" => lockups_chart(&id, &phrase, rows, filter.to, names),
         "energy" => energy_chart(&id, &phrase, rows, names),
-        _ => capacity_chart(&id, &phrase, &super::metrics::capacity_rows(rows), names),
+        _ => capacity_chart(&id, &phrase, &capacity_rows(rows), names),
     }
 }
 

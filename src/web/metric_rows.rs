@@ -5,17 +5,17 @@
 //! the tests check it, dashboard by dashboard.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 
-use super::metric_charts::Monthly;
 use crate::AppState;
 use crate::analytics::metrics::{self, TierSummary};
 use crate::analytics::{Disclosures, Filter, add};
 use crate::error::AppError;
-use crate::projection::bucket::BucketSummary;
-use crate::projection::points::{PointsView, RecordView, price_cells, series};
+use crate::projection::bucket::{BucketSummary, month_of};
+use crate::projection::points::{self, PointsView, RecordView, price_cells, series};
 use crate::records::{Record, RecordKind};
 
 /// The inputs of one dashboard's table.
@@ -249,3 +249,68 @@ pub(super) fn median(values: &mut [f64]) -> f64 {
 #[cfg(test)]
 #[path = "metric_rows_tests.rs"]
 mod tests;
+
+/// Values per series and month: what a line of medians is computed from.
+pub(super) type SeriesMonths = BTreeMap<String, BTreeMap<NaiveDate, Vec<f64>>>;
+
+fn push_value(series: &mut SeriesMonths, name: &str, date: NaiveDate, value: f64) {
+    // Looked up by &str first: a dashboard adds hundreds of thousands of values to a few series.
+    let months = match series.get_mut(name) {
+        Some(months) => months,
+        None => series.entry(name.to_owned()).or_default(),
+    };
+    months.entry(month_of(date)).or_default().push(value);
+}
+
+/// The monthly values of the queue and prices dashboards, gathered record by record (or
+/// point by point) while the table's inputs are read.
+#[derive(Debug, Default)]
+pub struct Monthly {
+    /// Reported median waits in hours, per tier and month.
+    pub(super) queue: SeriesMonths,
+    /// Prices per currency, then per `resource · pricing model` and month.
+    pub(super) prices: BTreeMap<String, SeriesMonths>,
+    /// Scratch for a price's series name (no allocation per price).
+    name: String,
+}
+
+impl Monthly {
+    /// One queue-time record's reported median wait.
+    pub fn queue(&mut self, tier: &str, date: NaiveDate, p50_seconds: u64) {
+        push_value(&mut self.queue, tier, date, p50_seconds as f64 / 3600.0);
+    }
+
+    /// One price, from its series key (resource, region, model) and its price cell: points
+    /// keep a price as the cells its row shows, so records and points both go through
+    /// [`crate::projection::points::price_cells`] and read the same value back.
+    pub fn price(&mut self, series: &str, date: NaiveDate, price_cell: &str) {
+        let mut parts = series.split('\u{1f}');
+        let (Some(resource), _, Some(model)) = (parts.next(), parts.next(), parts.next()) else { return };
+        let Some((amount, currency)) = price_cell.split_once(' ') else { return };
+        let Ok(amount) = amount.parse::<f64>() else { return };
+        self.name.clear();
+        let _ = write!(self.name, "{resource} · {model}");
+        let by_currency = match self.prices.get_mut(currency) {
+            Some(series) => series,
+            None => self.prices.entry(currency.to_owned()).or_default(),
+        };
+        push_value(by_currency, &self.name, date, amount);
+    }
+}
+
+/// The latest capacity filing in the window per provider, resource and region, as
+/// (provider, cells after the provider's), in table order (the capacity table and chart).
+pub(super) fn capacity_rows(input: &Rows) -> std::borrow::Cow<'_, [(String, Vec<String>)]> {
+    if let Some(shown) = &input.shown {
+        return shown.as_slice().into();
+    }
+    let mut latest: std::collections::BTreeMap<(&str, &str, &str), &crate::records::kinds::Capacity> =
+        Default::default();
+    for (p, c) in &input.disclosures.capacity {
+        let key = (p.as_str(), c.resource.as_str(), c.region.as_str());
+        if latest.get(&key).is_none_or(|current| current.as_of < c.as_of) {
+            latest.insert(key, c);
+        }
+    }
+    latest.iter().map(|((p, _, _), c)| ((*p).to_owned(), points::capacity_cells(c))).collect::<Vec<_>>().into()
+}

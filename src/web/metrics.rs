@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::format;
 use super::metric_charts::PageChart;
-use super::metric_rows::Rows;
+use super::metric_rows::{Rows, capacity_rows};
 use super::snapshot::{self, Snapshot};
 use crate::AppState;
 use crate::analytics::metrics::{self, AcceptanceRate};
@@ -406,23 +406,6 @@ pub(super) fn lockup_shares(input: &Rows) -> Vec<metrics::LockupShare> {
         .collect();
     metrics::sort_lockup_shares(&mut keep);
     keep
-}
-
-/// The latest capacity filing in the window per provider, resource and region, as
-/// (provider, cells after the provider's), in table order (the capacity table and chart).
-pub(super) fn capacity_rows(input: &Rows) -> std::borrow::Cow<'_, [(String, Vec<String>)]> {
-    if let Some(shown) = &input.shown {
-        return shown.as_slice().into();
-    }
-    let mut latest: std::collections::BTreeMap<(&str, &str, &str), &crate::records::kinds::Capacity> =
-        Default::default();
-    for (p, c) in &input.disclosures.capacity {
-        let key = (p.as_str(), c.resource.as_str(), c.region.as_str());
-        if latest.get(&key).is_none_or(|current| current.as_of < c.as_of) {
-            latest.insert(key, c);
-        }
-    }
-    latest.iter().map(|((p, _, _), c)| ((*p).to_owned(), points::capacity_cells(c))).collect::<Vec<_>>().into()
 }
 
 /// The record kind a dashboard reads.
