@@ -25,6 +25,7 @@ use polars::prelude::PolarsResult;
 
 use super::Disclosures;
 use super::completeness::{KindCompleteness, completeness};
+pub use super::methodology::Component;
 use super::methodology::{CURRENT, Methodology};
 use super::metrics::{AcceptanceRate, QueuePoint, acceptance_by_category, latest_capacity, locked_on, queue_series};
 
@@ -32,40 +33,6 @@ use super::metrics::{AcceptanceRate, QueuePoint, acceptance_by_category, latest_
 pub const NEWCOMER_CATEGORIES: &[&str] = CURRENT.newcomer_categories;
 /// Set-aside share that earns full marks (by the current methodology).
 pub const FULL_SET_ASIDE: f64 = CURRENT.full_set_aside;
-
-/// A graded aspect of access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Component {
-    /// Acceptance rate of newcomer categories.
-    NewcomerAcceptance,
-    /// Capacity set aside for newcomers.
-    SetAside,
-    /// How much longer the slowest tier waits than the fastest.
-    QueueFairness,
-    /// Capacity locked up by deals.
-    LockupConcentration,
-    /// Cost basis disclosed with prices.
-    PriceTransparency,
-    /// Filings made, month by month.
-    Completeness,
-}
-
-impl Component {
-    /// Every component the current methodology grades, with its weight, in display order.
-    pub const ALL: &[(Component, f64)] = CURRENT.weights;
-
-    /// A label for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NewcomerAcceptance => "Newcomer acceptance",
-            Self::SetAside => "Newcomer set-aside",
-            Self::QueueFairness => "Queue fairness",
-            Self::LockupConcentration => "Lock-up concentration",
-            Self::PriceTransparency => "Price transparency",
-            Self::Completeness => "Reporting completeness",
-        }
-    }
-}
 
 /// One component's result and how it was computed.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,39 @@
 //! the snapshot names, so figures published under an earlier version stay reproducible
 //! from the ledger (issue 19, "Methodology versions").
 
-use super::grades::Component;
+/// A graded aspect of access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// Acceptance rate of newcomer categories.
+    NewcomerAcceptance,
+    /// Capacity set aside for newcomers.
+    SetAside,
+    /// How much longer the slowest tier waits than the fastest.
+    QueueFairness,
+    /// Capacity locked up by deals.
+    LockupConcentration,
+    /// Cost basis disclosed with prices.
+    PriceTransparency,
+    /// Filings made, month by month.
+    Completeness,
+}
+
+impl Component {
+    /// Every component the current methodology grades, with its weight, in display order.
+    pub const ALL: &[(Component, f64)] = CURRENT.weights;
+
+    /// A label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NewcomerAcceptance => "Newcomer acceptance",
+            Self::SetAside => "Newcomer set-aside",
+            Self::QueueFairness => "Queue fairness",
+            Self::LockupConcentration => "Lock-up concentration",
+            Self::PriceTransparency => "Price transparency",
+            Self::Completeness => "Reporting completeness",
+        }
+    }
+}
 
 /// One version of the grading rules.
 #[derive(Debug, PartialEq)]
