@@ -69,7 +69,7 @@ fn main() {
         let mut total = 0;
         for (slug, records) in &by_provider {
             for chunk in records.chunks(5_000) {
-                gatelog::ingest::submit(&pool, &ledger, &Slug::parse(slug).expect("slug"), chunk, false)
+                gatelog::submission::submit(&pool, &ledger, &Slug::parse(slug).expect("slug"), chunk, false)
                     .await
                     .expect("submit");
                 total += chunk.len();

@@ -5,7 +5,7 @@
 //! lock-ups that take large shares of some providers' capacity.
 //!
 //! Everything is generated from a seed (same seed, same world) and loaded through
-//! the real ingest path ([`crate::ingest::submit`]), so the demo exercises the
+//! the real ingest path ([`crate::submission::submit`]), so the demo exercises the
 //! same validation, deduplication and ledger code as a provider's push. Names are
 //! invented and marked "(demo)".
 
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::db;
-use crate::ingest;
+use crate::submission;
 use crate::ledger::{Ledger, LedgerError};
 use crate::providers::{NewProvider, ProviderKind};
 use crate::records::{Record, Slug};
@@ -760,9 +760,9 @@ async fn submit_batch(
             })
         })
         .collect::<Result<_, _>>()?;
-    let result = ingest::submit(pool, backdated, &batch.provider, &records, false).await?;
+    let result = submission::submit(pool, backdated, &batch.provider, &records, false).await?;
     summary.records += records.len();
-    summary.appended += result.records.iter().filter(|r| r.outcome != ingest::Outcome::Duplicate).count();
+    summary.appended += result.records.iter().filter(|r| r.outcome != submission::Outcome::Duplicate).count();
     Ok(())
 }
 
@@ -921,7 +921,7 @@ async fn load_reports(
         // Through the API's own checks, as a client's request body would be.
         let body = value.to_string();
         let batch =
-            crate::api::reports::third_party(&state, &token, crate::ingest::formats::Format::Json, body.as_bytes())
+            crate::api::reports::third_party(&state, &token, crate::submission::formats::Format::Json, body.as_bytes())
                 .map_err(|e| invalid(format!("{:?}", e.0)))?
                 .ok_or_else(|| invalid("not a report or answer".into()))?;
         let (_, answered, _) = crate::api::reports::apply(&state, &token, batch, false)

@@ -16,7 +16,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod figures;
-pub mod ingest;
+pub mod submission;
 pub mod ledger;
 pub mod monitor;
 pub mod net;
@@ -60,7 +60,7 @@ pub struct AppState {
     /// Per-token rate limit of the write API.
     pub ingest_limiter: api::auth::TokenRateLimiter,
     /// Page data computed once per checkpoint.
-    pub snapshots: web::snapshot::SnapshotCache,
+    pub snapshots: web::page_data::PageDataCache,
     /// The site's public address (no trailing slash), for permalinks and citations.
     pub public_url: Arc<str>,
     /// Where checkpoint-pinned snapshots are written and served from, if anywhere.
@@ -96,7 +96,7 @@ impl AppState {
             pool,
             ledger: Arc::new(ledger),
             ingest_limiter: api::auth::TokenRateLimiter::new(rate),
-            snapshots: web::snapshot::SnapshotCache::default(),
+            snapshots: web::page_data::PageDataCache::default(),
             public_url: Arc::from("http://localhost:8080"),
             snapshots_dir: None,
             metrics: Arc::new(telemetry::Metrics::default()),
@@ -124,7 +124,7 @@ impl AppState {
 
     /// The same state, with page views waiting up to `wait` for a new checkpoint's figures.
     pub fn with_fresh_wait(mut self, wait: std::time::Duration) -> Self {
-        self.snapshots = web::snapshot::SnapshotCache::with_fresh_wait(wait);
+        self.snapshots = web::page_data::PageDataCache::with_fresh_wait(wait);
         self
     }
 

@@ -136,7 +136,7 @@ async fn serve_with(
     let warm = state.clone();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        match crate::web::snapshot::current(&warm).await {
+        match crate::web::page_data::current(&warm).await {
             Ok(snapshot) => tracing::info!(
                 tree_size = snapshot.tree_size,
                 seconds = started.elapsed().as_secs_f64(),

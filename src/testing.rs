@@ -181,7 +181,7 @@ impl TestApp {
         let ledger = test_ledger();
         ledger.ensure_checkpoint(&db.pool).await.expect("initial checkpoint");
         // Router tests check a page right after an append: let them wait for its figures
-        // (the bounded wait itself is tested in web::snapshot).
+        // (the bounded wait itself is tested in web::page_data).
         let state = crate::AppState::new(db.pool.clone(), ledger).with_fresh_wait(std::time::Duration::from_secs(120));
         let router = crate::app(state.clone(), &Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
         Self { router, db, state }

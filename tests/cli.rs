@@ -855,7 +855,7 @@ fn load_large_world(dir: &std::path::Path, copies: usize, months: u32) -> usize 
         for (slug, records) in &by_provider {
             let slug = Slug::parse(slug).expect("slug");
             for chunk in records.chunks(5_000) {
-                gatelog::ingest::submit(&database.pool, &ledger, &slug, chunk, false).await.expect("submit");
+                gatelog::submission::submit(&database.pool, &ledger, &slug, chunk, false).await.expect("submit");
                 total += chunk.len();
             }
         }

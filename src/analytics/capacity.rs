@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::Disclosures;
-use super::metrics::locked_on;
+use super::tables::locked_on;
 
 /// Capacity filed on one date, summed over resources and regions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub fn capacity_over_time(disclosures: &Disclosures) -> Vec<CapacityPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::metrics::tests::sample;
+    use crate::analytics::tables::tests::sample;
 
     #[test]
     fn each_filing_date_sums_regions_and_counts_deals_in_force() {

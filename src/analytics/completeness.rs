@@ -78,7 +78,7 @@ pub fn completeness_of(dates: [Vec<NaiveDate>; 4], window: (NaiveDate, NaiveDate
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::metrics::tests::sample;
+    use crate::analytics::tables::tests::sample;
 
     fn date(text: &str) -> NaiveDate {
         text.parse().expect("date")

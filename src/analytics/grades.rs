@@ -27,7 +27,7 @@ use super::Disclosures;
 use super::completeness::{KindCompleteness, completeness};
 pub use super::methodology::Component;
 use super::methodology::{CURRENT, Methodology};
-use super::metrics::{AcceptanceRate, QueuePoint, acceptance_by_category, latest_capacity, locked_on, queue_series};
+use super::tables::{AcceptanceRate, QueuePoint, acceptance_by_category, latest_capacity, locked_on, queue_series};
 
 /// Applicant categories counted as newcomers (by the current methodology).
 pub const NEWCOMER_CATEGORIES: &[&str] = CURRENT.newcomer_categories;
@@ -230,7 +230,7 @@ pub fn grade_with(inputs: GradeInputs<'_>, methodology: &Methodology) -> Grade {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::metrics::tests::sample;
+    use crate::analytics::tables::tests::sample;
 
     fn date(text: &str) -> NaiveDate {
         text.parse().expect("date")

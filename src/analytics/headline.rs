@@ -11,7 +11,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use super::capacity::CapacityPoint;
 use super::compliance::{PeriodStatus, Status};
 use super::grades::NEWCOMER_CATEGORIES;
-use super::metrics::{AcceptanceRate, QueuePoint};
+use super::tables::{AcceptanceRate, QueuePoint};
 use super::{add, median};
 use crate::records::RecordKind;
 

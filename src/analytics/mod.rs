@@ -11,7 +11,7 @@ pub mod energy;
 pub mod grades;
 pub mod headline;
 pub mod methodology;
-pub mod metrics;
+pub mod tables;
 pub mod prices;
 
 use crate::records::kinds::{Acceptance, Capacity, Energy, Lockup, Price, QueueTime};

@@ -24,8 +24,8 @@ use super::extract::{Path, Query};
 use crate::AppState;
 use crate::db::idempotency_keys::{self, Answer, Claim};
 use crate::error::{ApiError, AppError};
-use crate::ingest::formats::{self, BodyError, Format, Located};
-use crate::ingest;
+use crate::submission::formats::{self, BodyError, Format, Located};
+use crate::submission;
 use crate::ledger::tlog_proof;
 use crate::records::{Record, RecordKind};
 use crate::telemetry::BatchRejection;
@@ -283,7 +283,7 @@ async fn apply(
     let signatures = check_signatures(state, token, located).await?;
 
     let records: Vec<Record> = located.iter().map(|r| r.record.clone()).collect();
-    let result = ingest::submit_signed(&state.pool, &state.ledger, &token.provider, &records, &signatures, dry_run)
+    let result = submission::submit_signed(&state.pool, &state.ledger, &token.provider, &records, &signatures, dry_run)
         .await
         .map_err(AppError::from)?;
     let checkpoint = if dry_run {
@@ -421,7 +421,7 @@ impl Drop for KeyClaim {
     params(("index" = u64, Path, description = "Entry index (append `.tlog-proof` for the C2SP file)")),
     responses(
         (status = 200, description = "The receipt: JSON, or with `Accept: application/tlog-proof` a C2SP tlog-proof@v1 file",
-            content((crate::ingest::Receipt = "application/json"), (String = "application/tlog-proof"))),
+            content((crate::submission::Receipt = "application/json"), (String = "application/tlog-proof"))),
         (status = 400, description = "The index is not a whole number from 0", body = crate::error::Envelope),
         (status = 404, description = "Past the tree size", body = crate::error::Envelope),
     ))]
@@ -456,7 +456,7 @@ pub async fn receipt(
         ];
         return Ok((headers, proof.to_text()).into_response());
     }
-    let (_, mut receipts) = ingest::receipts(&mut conn, &[index]).await.map_err(AppError::from)?;
+    let (_, mut receipts) = submission::receipts(&mut conn, &[index]).await.map_err(AppError::from)?;
     let receipt = receipts.pop().ok_or(AppError::NotFound)?;
     Ok(([vary], Json(receipt)).into_response())
 }
@@ -511,7 +511,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::ingest::{Receipt, verify_receipt};
+    use crate::submission::{Receipt, verify_receipt};
     use crate::ledger::entry::Entry;
     use crate::ledger::note::NoteSigner;
     use crate::records::signature::RecordSigner;

@@ -23,8 +23,8 @@ use crate::db;
 use crate::db::idempotency_keys::Answer as Remembered;
 use crate::db::reports::{NewAnswer, NewReport};
 use crate::error::{ApiError, AppError, ErrorDetail};
-use crate::ingest::formats::{self, BodyError, Format, Located, MAX_DETAILS};
-use crate::ingest::{Outcome, RecordResult};
+use crate::submission::formats::{self, BodyError, Format, Located, MAX_DETAILS};
+use crate::submission::{Outcome, RecordResult};
 use crate::ledger::entry::PendingEntry;
 use crate::records::FieldError;
 use crate::records::reports::{
@@ -404,10 +404,10 @@ pub async fn apply(
     let (checked, own) = check_against_ledger(state, token, batch).await?;
 
     let mut tx = state.pool.begin().await.map_err(AppError::from)?;
-    let head = crate::ingest::lock_for_batch(&mut tx, dry_run).await.map_err(AppError::from)?;
+    let head = crate::submission::lock_for_batch(&mut tx, dry_run).await.map_err(AppError::from)?;
     let own_records: Vec<crate::records::Record> = own.iter().map(|r| r.record.clone()).collect();
     let mut appending =
-        crate::ingest::Batch::open(&mut tx, &head, &token.provider, &own_records).await.map_err(AppError::from)?;
+        crate::submission::Batch::open(&mut tx, &head, &token.provider, &own_records).await.map_err(AppError::from)?;
     let hidden = if token.reporter {
         db::reports::distrust_reason(&mut tx, token.provider.as_str()).await.map_err(AppError::from)?
     } else {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::api::auth::IngestRate;
-use crate::ingest::{Receipt, verify_receipt};
+use crate::submission::{Receipt, verify_receipt};
 use crate::testing::{TestApp, TestResponse, outcomes};
 
 /// The app with reporters limited to `rate` (tests that are not about the limit get a loose one).

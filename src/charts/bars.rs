@@ -10,7 +10,7 @@ use super::layout::{
 };
 use super::{Area, Frame, PALETTE, render};
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
-use crate::analytics::metrics::AcceptanceRate;
+use crate::analytics::tables::AcceptanceRate;
 
 /// One bar of a horizontal bar chart.
 #[derive(Debug, Clone, PartialEq)]

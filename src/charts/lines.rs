@@ -11,7 +11,7 @@ use super::layout::{
 };
 use super::{Area, Frame, PALETTE, render};
 use crate::analytics::capacity::CapacityPoint;
-use crate::analytics::metrics::QueuePoint;
+use crate::analytics::tables::QueuePoint;
 use crate::analytics::prices::PricePoint;
 
 /// One line: its legend label and its points (any order; drawn in date order).

@@ -67,9 +67,9 @@ pub fn verify_receipt(args: &VerifyReceiptArgs) -> Result<String, Error> {
         if args.entry.is_some() || !args.witnesses.is_empty() || args.min_witnesses.is_some() {
             return Err(fail("--entry, --witness and --min-witnesses apply to tlog-proof receipts only".into()));
         }
-        let receipt: crate::ingest::Receipt =
+        let receipt: crate::submission::Receipt =
             serde_json::from_str(&text).map_err(|e| fail(format!("neither a tlog-proof nor a JSON receipt: {e}")))?;
-        let verified = crate::ingest::verify_receipt(&receipt, &keys).map_err(fail)?;
+        let verified = crate::submission::verify_receipt(&receipt, &keys).map_err(fail)?;
         return Ok(format!(
             "receipt OK: entry {} ({} {} received {}) is in {} at tree size {}",
             verified.entry_index,

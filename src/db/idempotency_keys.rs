@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
-use crate::ingest::{Outcome, RecordResult};
+use crate::submission::{Outcome, RecordResult};
 
 /// A finished request's answer, compactly: with the same request body it rebuilds the response.
 #[derive(Debug, Clone, PartialEq, Eq)]

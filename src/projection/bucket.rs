@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::PolarsResult;
 use serde::{Deserialize, Serialize};
 
-use crate::analytics::metrics::{self, AcceptanceRate, QueuePoint};
+use crate::analytics::tables::{self, AcceptanceRate, QueuePoint};
 use crate::analytics::prices::{self, PricePoint};
 use crate::analytics::{Disclosures, add};
 use crate::records::{Record, RecordKind};
@@ -110,8 +110,8 @@ impl BucketSummary {
         if !d.lockups.is_empty() || !d.energy.is_empty() {
             out.dates = None;
         }
-        out.queue = metrics::queue_series(&d)?;
-        out.acceptance = metrics::acceptance_by_category(&d);
+        out.queue = tables::queue_series(&d)?;
+        out.acceptance = tables::acceptance_by_category(&d);
         out.prices = prices::price_series(&d);
         out.latest_prices =
             prices::latest_prices(&d).iter().map(|l| Record::Price(l.price.clone()).to_json()).collect();

@@ -13,7 +13,7 @@ use crate::analytics::completeness::{KindCompleteness, completeness_of};
 use crate::analytics::grades::{self, Grade, GradeInputs};
 use crate::analytics::headline::ProviderInputs;
 use crate::analytics::methodology::Methodology;
-use crate::analytics::metrics::{self, AcceptanceRate, LockupShare, QueuePoint};
+use crate::analytics::tables::{self, AcceptanceRate, LockupShare, QueuePoint};
 use crate::analytics::prices::{LatestPrice, PricePoint};
 use crate::records::kinds::{Lockup, Price};
 use crate::records::{Record, RecordKind};
@@ -177,14 +177,14 @@ impl ProviderSummary {
 
     /// Accelerators held by deals in force on `date`.
     pub fn locked_on(&self, date: NaiveDate) -> u64 {
-        metrics::locked_by(self.lockups.iter(), date)
+        tables::locked_by(self.lockups.iter(), date)
     }
 
     /// The scorecard figures; completeness over `window` when there is one.
     pub fn figures(&self, window: Option<(NaiveDate, NaiveDate)>) -> ProviderFigures {
         let totals: Vec<(NaiveDate, u64)> = self.capacity.iter().map(|(date, total, _)| (*date, *total)).collect();
-        let mut lockups = metrics::lockup_shares_of(&self.provider, self.lockups.iter(), &totals);
-        metrics::sort_lockup_shares(&mut lockups);
+        let mut lockups = tables::lockup_shares_of(&self.provider, self.lockups.iter(), &totals);
+        tables::sort_lockup_shares(&mut lockups);
         ProviderFigures {
             queue: self.queue.clone(),
             acceptance: self.acceptance.clone(),

@@ -13,7 +13,7 @@ use super::summary::{ProviderSummary, reporting_window};
 use crate::analytics::capacity::capacity_over_time;
 use crate::analytics::completeness::completeness;
 use crate::analytics::headline::{ProviderInputs, headline};
-use crate::analytics::metrics::{acceptance_by_category, lockup_shares, queue_series};
+use crate::analytics::tables::{acceptance_by_category, lockup_shares, queue_series};
 use crate::analytics::prices::{latest_prices, price_series};
 use crate::analytics::{Disclosures, grades};
 use crate::records::Record;
@@ -135,8 +135,8 @@ proptest! {
             }
         }
         let figures: Vec<_> = direct.values().map(|d| {
-            let capacity = crate::analytics::metrics::latest_capacity(d)
-                .map(|(date, total, set_aside)| (date, total, set_aside, crate::analytics::metrics::locked_on(d, date)));
+            let capacity = crate::analytics::tables::latest_capacity(d)
+                .map(|(date, total, set_aside)| (date, total, set_aside, crate::analytics::tables::locked_on(d, date)));
             (queue_series(d).unwrap_or_default(), acceptance_by_category(d), capacity)
         }).collect();
         let direct_headline = headline(
@@ -299,7 +299,7 @@ fn the_generated_filings_share_buckets_and_keys() {
 /// (which would be graded 0 as "not disclosed") (issue 20).
 #[test]
 fn a_failed_summary_is_an_error_not_an_empty_series() {
-    let d = crate::analytics::metrics::tests::sample();
+    let d = crate::analytics::tables::tests::sample();
     let records: Vec<Record> = d.queue_times.iter().map(|(_, r)| Record::QueueTime(r.clone())).collect();
     let summary = ProviderSummary::of_records("p", &records).expect("summary");
     assert!(!summary.figures(None).queue.is_empty());

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::snapshot::Snapshot;
+use super::page_data::PageData;
 use crate::AppState;
 
 /// A citation of one page at one checkpoint.
@@ -26,7 +26,7 @@ pub struct Citation {
 
 impl Citation {
     /// Cites the page at `path` (with its query, if any) as computed from `snapshot`.
-    pub fn new(state: &AppState, snapshot: &Snapshot, what: impl Into<String>, path: &str) -> Self {
+    pub fn new(state: &AppState, snapshot: &PageData, what: impl Into<String>, path: &str) -> Self {
         Self::at(state, what, path, snapshot.tree_size, &snapshot.root_hex, snapshot.signed_at)
     }
 

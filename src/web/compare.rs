@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::compare_charts::{ComparedChart, compare_charts};
 use super::format;
-use super::snapshot::{self, Snapshot};
+use super::page_data::{self, PageData};
 use crate::AppState;
 use crate::analytics::grades::Grade;
 use crate::api::extract::Query;
@@ -72,14 +72,14 @@ pub struct ComparePage {
     /// Second selection.
     pub b: String,
     /// For the citation line.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// The citation line.
     pub cite: super::cite::Citation,
     /// Per metric, both providers on one chart (empty without two sides).
     pub charts: Vec<ComparedChart>,
 }
 
-fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
+fn side(snapshot: &PageData, provider: &Provider) -> Side {
     let digest = snapshot.digest(provider.slug.as_str());
     let capacity = digest.and_then(|d| d.capacity).map(|(date, total, set_aside, _)| (date, total, set_aside));
     let locked = digest.and_then(|d| d.capacity).map_or(0, |(.., locked)| locked);
@@ -109,7 +109,7 @@ fn side(snapshot: &Snapshot, provider: &Provider) -> Side {
 
 /// `/compare`.
 pub async fn show(State(state): State<AppState>, Query(query): Query<CompareQuery>) -> Result<Response, PageError> {
-    let snapshot = snapshot::current(&state).await?;
+    let snapshot = page_data::current(&state).await?;
     let find = |slug: &str| snapshot.provider(slug);
     let (a, b) = (query.a.clone().unwrap_or_default(), query.b.clone().unwrap_or_default());
     let (mut sides, mut notice) = (None, None);
@@ -135,8 +135,8 @@ pub async fn show(State(state): State<AppState>, Query(query): Query<CompareQuer
         Some((x, y)) => {
             // The figures the two scorecards draw (kept per checkpoint), read at once.
             let (fx, fy) = tokio::try_join!(
-                snapshot::provider_data(&state, &snapshot, x.provider.slug.as_str()),
-                snapshot::provider_data(&state, &snapshot, y.provider.slug.as_str()),
+                page_data::provider_data(&state, &snapshot, x.provider.slug.as_str()),
+                page_data::provider_data(&state, &snapshot, y.provider.slug.as_str()),
             )?;
             compare_charts(
                 (x.provider.display_name.as_str(), &fx.figures),

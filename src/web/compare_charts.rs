@@ -218,7 +218,7 @@ fn labels(lines: &[Line]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::metrics::AcceptanceRate;
+    use crate::analytics::tables::AcceptanceRate;
 
     fn figures(rates: &[(&str, u64, u64)]) -> ProviderFigures {
         let acceptance = rates

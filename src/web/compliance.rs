@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::cite::Citation;
-use super::snapshot::{self, Snapshot};
+use super::page_data::{self, PageData};
 use crate::AppState;
 use crate::analytics::compliance::{self, Obligation, PeriodStatus};
 use crate::api::extract::Query;
@@ -39,7 +39,7 @@ impl ComplianceReport {
 /// The report at a snapshot's checkpoint (computed once, then kept with the snapshot): the
 /// obligations weighed against the sums of the filings up to that checkpoint, which the
 /// database keeps with the ledger (`projection_filings`), so nothing here grows with it.
-pub async fn report(state: &AppState, snapshot: &Snapshot) -> Result<Arc<ComplianceReport>, AppError> {
+pub async fn report(state: &AppState, snapshot: &PageData) -> Result<Arc<ComplianceReport>, AppError> {
     if let Some(report) = snapshot.memo.get::<ComplianceReport>("compliance") {
         return Ok(report);
     }
@@ -51,7 +51,7 @@ pub async fn report(state: &AppState, snapshot: &Snapshot) -> Result<Arc<Complia
 /// computed at this checkpoint, else computed from the provider's own sums, a few rows.
 pub async fn provider_report(
     state: &AppState,
-    snapshot: &Snapshot,
+    snapshot: &PageData,
     provider: &str,
 ) -> Result<Arc<ComplianceReport>, AppError> {
     let key = format!("compliance:{provider}");
@@ -68,7 +68,7 @@ pub async fn provider_report(
     Ok(snapshot.memo.put(key, Arc::new(report)))
 }
 
-async fn compute(state: &AppState, snapshot: &Snapshot, provider: Option<&str>) -> Result<ComplianceReport, AppError> {
+async fn compute(state: &AppState, snapshot: &PageData, provider: Option<&str>) -> Result<ComplianceReport, AppError> {
     let mut conn = state.pool.acquire().await?;
     let obligations = db::obligations::list(&mut conn, provider).await?;
     // At exactly the snapshot's tree size, even if the ledger has grown since.
@@ -118,7 +118,7 @@ pub struct CompliancePage {
     /// Days after which a report without an answer counts as unanswered.
     pub unanswered_days: u32,
     /// The checkpoint.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// The citation line.
     pub cite: Citation,
 }
@@ -157,7 +157,7 @@ pub async fn show(
     headers: HeaderMap,
     Query(query): Query<ComplianceQuery>,
 ) -> Result<Response, PageError> {
-    let snapshot = snapshot::current(&state).await?;
+    let snapshot = page_data::current(&state).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
@@ -221,7 +221,7 @@ mod tests {
     #[tokio::test]
     async fn the_report_is_at_the_snapshots_checkpoint_and_a_providers_part_is_its_part() {
         let app = TestApp::with_demo().await;
-        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let snapshot = crate::web::page_data::current(&app.state).await.expect("snapshot");
         let token = app.provider_token("corvid-gpu").await;
         let amended = serde_json::json!({"kind": "queue_time", "period_start": "2024-11-01", "period_end": "2024-12-01",
             "resource": "nvidia-h100-80gb", "region": "us-central", "tier": "newcomer", "jobs": 5,
@@ -241,7 +241,7 @@ mod tests {
         let from_whole = super::provider_report(&app.state, &snapshot, "nordic-hpc").await.expect("taken");
         assert_eq!(from_whole.periods, all.of("nordic-hpc").cloned().collect::<Vec<_>>());
         // The amendment counts from the next checkpoint on.
-        let now = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let now = crate::web::page_data::current(&app.state).await.expect("snapshot");
         assert!(now.tree_size > snapshot.tree_size);
         let after = super::provider_report(&app.state, &now, "corvid-gpu").await.expect("after");
         let amendments = |r: &super::ComplianceReport| r.periods.iter().map(|p| p.amendments).sum::<u32>();

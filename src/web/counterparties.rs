@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 
 use super::cite::Citation;
 use super::format;
-use super::snapshot::{self, Snapshot};
+use super::page_data::{self, PageData};
 use crate::AppState;
 use crate::analytics::concentration::{self, Buyer, Market, MarketMonth, ProviderMarket, normalise};
 use crate::api::extract::Path;
@@ -34,7 +34,7 @@ const DRAWN: usize = 6;
 const TOP: usize = 10;
 
 /// The market at a snapshot's checkpoint, computed on first use and kept with the snapshot.
-pub async fn market(state: &AppState, snapshot: &Snapshot) -> Result<Arc<Market>, AppError> {
+pub async fn market(state: &AppState, snapshot: &PageData) -> Result<Arc<Market>, AppError> {
     if let Some(held) = snapshot.memo.get::<Market>("market") {
         return Ok(held);
     }
@@ -68,7 +68,7 @@ pub async fn market(state: &AppState, snapshot: &Snapshot) -> Result<Arc<Market>
 /// the lock-ups of the buckets its totals name, those filed under its name kept.
 async fn deals_of(
     state: &AppState,
-    snapshot: &Snapshot,
+    snapshot: &PageData,
     buyer: &Buyer,
 ) -> Result<Vec<(String, u64, Lockup)>, AppError> {
     let mut conn = state.pool.acquire().await?;
@@ -175,7 +175,7 @@ pub struct MarketPage {
     /// HHI over time.
     pub hhi_chart: Option<String>,
     /// The checkpoint.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// The citation line.
     pub cite: Citation,
 }
@@ -196,7 +196,7 @@ fn share_lines(market: &Market, buyers: &[&Buyer]) -> Vec<Line> {
 }
 
 impl MarketPage {
-    fn new(market: &Market, snapshot: Arc<Snapshot>, cite: Citation) -> Self {
+    fn new(market: &Market, snapshot: Arc<PageData>, cite: Citation) -> Self {
         let drawn: Vec<&Buyer> = market.buyers.iter().take(DRAWN).collect();
         let share_chart = charts::lines(
             &Frame::inline("market-shares", "Share of all disclosed capacity held, largest buyers"),
@@ -295,7 +295,7 @@ impl MarketPage {
 /// `/counterparties`.
 pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let key = "/counterparties";
-    let snapshot = match snapshot::kept_or_current(&state, &headers, key).await? {
+    let snapshot = match page_data::kept_or_current(&state, &headers, key).await? {
         ControlFlow::Continue(snapshot) => snapshot,
         ControlFlow::Break(answer) => return Ok(answer),
     };
@@ -346,7 +346,7 @@ pub struct BuyerPage {
     /// Share over time.
     pub chart: Option<String>,
     /// The checkpoint.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// The citation line.
     pub cite: Citation,
 }
@@ -356,7 +356,7 @@ impl BuyerPage {
         market: &Market,
         buyer: &Buyer,
         deals: &[(String, u64, Lockup)],
-        snapshot: Arc<Snapshot>,
+        snapshot: Arc<PageData>,
         cite: Citation,
     ) -> Self {
         let name_of = |slug: &str| snapshot.provider(slug).map_or_else(|| slug.to_owned(), |p| p.display_name.clone());
@@ -421,7 +421,7 @@ pub async fn show(
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let key = format!("/counterparties/{slug}");
-    let snapshot = match snapshot::kept_or_current(&state, &headers, &key).await? {
+    let snapshot = match page_data::kept_or_current(&state, &headers, &key).await? {
         ControlFlow::Continue(snapshot) => snapshot,
         ControlFlow::Break(answer) => return Ok(answer),
     };

@@ -12,13 +12,14 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::cite::Citation;
-use super::snapshot::{self, Snapshot};
+use super::page_data::{self, PageData};
 use crate::AppState;
 use crate::api::extract::{Path, Query};
 use crate::datasets::cell::Cell;
 use crate::datasets::encode::{self, ChunkSink};
 use crate::datasets::filter::{ExportFilter, ExportQuery};
 use crate::datasets::source::{self, ExportError, RowSink};
+use crate::datasets::table::Table;
 use crate::datasets::{CATALOG, Dataset, Format, Source, derived};
 use crate::error::{ApiError, AppError, ErrorDetail, PageError};
 
@@ -150,7 +151,7 @@ pub struct DataPage {
     /// Every dataset.
     pub datasets: Vec<DatasetRow>,
     /// The checkpoint.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// Tree sizes of the snapshots on offer, newest first.
     pub archives: Vec<u64>,
     /// The citation line.
@@ -202,7 +203,7 @@ pub struct DictionaryPage {
 
 /// Rows a dataset has at a snapshot, counted from the providers' digests (no query); the
 /// reports and answers, from `third_party` (their counts, read once for the page).
-fn row_count(snapshot: &Snapshot, dataset: &Dataset, third_party: (u64, u64)) -> u64 {
+fn row_count(snapshot: &PageData, dataset: &Dataset, third_party: (u64, u64)) -> u64 {
     let sum = |count: &dyn Fn(&crate::projection::summary::Digest) -> u64| {
         crate::analytics::sum(snapshot.providers.iter().filter_map(|p| snapshot.digest(p.slug.as_str())).map(count))
     };
@@ -210,15 +211,15 @@ fn row_count(snapshot: &Snapshot, dataset: &Dataset, third_party: (u64, u64)) ->
         Source::Entries => snapshot.tree_size,
         Source::Records(kind) => sum(&|d| d.records_of(kind)),
         Source::Derived(table) => match table {
-            derived::Table::QueuePercentiles => sum(&|d| d.queue_points),
-            derived::Table::AcceptanceRates => sum(&|d| d.acceptance.len() as u64),
-            derived::Table::PriceSeries => sum(&|d| d.price_points),
-            derived::Table::LockupShares => sum(&|d| d.lockups),
-            derived::Table::BuyerShares | derived::Table::MarketConcentration => snapshot
+            Table::QueuePercentiles => sum(&|d| d.queue_points),
+            Table::AcceptanceRates => sum(&|d| d.acceptance.len() as u64),
+            Table::PriceSeries => sum(&|d| d.price_points),
+            Table::LockupShares => sum(&|d| d.lockups),
+            Table::BuyerShares | Table::MarketConcentration => snapshot
                 .memo
                 .get::<crate::analytics::concentration::Market>("market")
                 .map_or(0, |m| crate::datasets::concentration::row_count(table, &m)),
-            derived::Table::Grades => {
+            Table::Grades => {
                 let components = crate::analytics::grades::Component::ALL.len() as u64;
                 snapshot.providers.iter().filter(|p| snapshot.grade(p.slug.as_str()).is_some()).count() as u64
                     * components
@@ -234,7 +235,7 @@ fn row_count(snapshot: &Snapshot, dataset: &Dataset, third_party: (u64, u64)) ->
 
 /// `/data`.
 pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let snapshot = snapshot::current(&state).await?;
+    let snapshot = page_data::current(&state).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
@@ -310,7 +311,7 @@ pub async fn export(
         state.metrics.shed.inc();
         return Ok(busy("every export slot is in use; retry in a few seconds"));
     };
-    let snapshot = snapshot::current(&state).await?;
+    let snapshot = page_data::current(&state).await?;
     if let Some(provider) = &filter.provider
         && !snapshot.providers.iter().any(|p| p.slug.as_str() == provider)
     {
@@ -433,7 +434,7 @@ pub async fn export(
 /// The projection's summaries at the snapshot's checkpoint, read once per checkpoint.
 async fn summaries(
     state: &AppState,
-    snapshot: &Snapshot,
+    snapshot: &PageData,
 ) -> Result<Arc<crate::datasets::summaries::Summaries>, AppError> {
     if let Some(held) = snapshot.memo.get::<crate::datasets::summaries::Summaries>("summaries") {
         return Ok(held);
@@ -999,7 +1000,7 @@ mod hostile_client_tests {
         let app = TestApp::new().await;
         app.ledger().append(&app.db.pool, &crate::testing::sample_batch(0, 10)).await.expect("append");
         let app = with_limits(app, ExportLimits::new(2, ExportLimits::STALL, Duration::from_millis(300)));
-        crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        crate::web::page_data::current(&app.state).await.expect("snapshot");
         let mut lock = app.db.pool.begin().await.expect("transaction");
         sqlx::query("LOCK TABLE ledger_entries IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock");
         let response = app.get("/data/entries.csv").await;

@@ -226,7 +226,7 @@ pub fn figure_and_detail(name: &str, record: &Record) -> (String, String) {
         Record::Acceptance(r) => {
             let period = period_words(r.period_start, r.period_end);
             // The one definition of the rate: accepted out of decided.
-            let rate = crate::analytics::metrics::AcceptanceRate {
+            let rate = crate::analytics::tables::AcceptanceRate {
                 category: r.applicant_category.as_str().to_owned(),
                 received: r.received,
                 accepted: r.accepted,

@@ -4,7 +4,7 @@
 //! its grade. Rendered once per checkpoint and kept (`super::render_kept`): every figure
 //! comes from the snapshot (the providers' digests and acceptance buckets, folded when it
 //! is loaded) and each provider's missing filings, never from the entries. What a new
-//! checkpoint leaves as it was is carried over (`SnapshotCache::carried`): each provider's
+//! checkpoint leaves as it was is carried over (`PageDataCache::carried`): each provider's
 //! missing filings until its entries, the registry or the day change, and each story's
 //! chart until its figures change, so a first view after an append recomputes the
 //! providers that append concerns, not every provider.
@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 
 use super::disclosure_words::{Described, described};
 use super::format;
-use super::snapshot::Snapshot;
+use super::page_data::PageData;
 use crate::AppState;
 use crate::analytics::compliance::{PeriodStatus, Status};
 use crate::analytics::headline::{self, Overdue, PeriodAcceptance};
@@ -81,7 +81,7 @@ pub struct Ranked<T> {
 
 /// Handler for `/`.
 pub async fn show(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
-    let snapshot = super::snapshot::current(&state).await?;
+    let snapshot = super::page_data::current(&state).await?;
     if let Some(page) = super::kept(&headers, &snapshot, "/", "text/html; charset=utf-8") {
         return Ok(page);
     }
@@ -161,7 +161,7 @@ type MissingHeld = HashMap<String, ((u64, i64, NaiveDate), Arc<Vec<PeriodStatus>
 /// missing filings are carried over from the previous checkpoint unless it filed since,
 /// the registry changed or the day turned: a new entry costs its provider's own sums,
 /// not a report over every provider's filings.
-pub async fn most_overdue(state: &AppState, snapshot: &Snapshot) -> Result<(Vec<Overdue>, usize), AppError> {
+pub async fn most_overdue(state: &AppState, snapshot: &PageData) -> Result<(Vec<Overdue>, usize), AppError> {
     const CARRIED: &str = "home:missing";
     let today = snapshot.signed_at.date_naive();
     let held = state.snapshots.carried().get::<MissingHeld>(CARRIED).unwrap_or_default();
@@ -216,7 +216,7 @@ fn carried_chart<K: PartialEq + Send + Sync + 'static>(
 }
 
 /// Each figure with its provider's display name (its slug if it is no longer registered).
-fn ranked<T>(snapshot: &Snapshot, figures: Vec<T>, slug: impl Fn(&T) -> &String) -> Vec<Ranked<T>> {
+fn ranked<T>(snapshot: &PageData, figures: Vec<T>, slug: impl Fn(&T) -> &String) -> Vec<Ranked<T>> {
     figures
         .into_iter()
         .map(|figure| {
@@ -465,7 +465,7 @@ mod tests {
     #[tokio::test]
     async fn the_acceptance_series_follows_appends_as_a_full_load_computes_it() {
         let app = TestApp::with_demo().await;
-        let before = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let before = crate::web::page_data::current(&app.state).await.expect("snapshot");
         let token = app.provider_token("corvid-gpu").await;
         let mut record = crate::records::kinds::examples()[1].clone();
         record["received"] = serde_json::json!(5000);
@@ -474,11 +474,11 @@ mod tests {
         app.post("/api/v1/records", "application/json", format!("[{record}]"), Some(&token), &[])
             .await
             .assert_status(StatusCode::CREATED);
-        let after = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let after = crate::web::page_data::current(&app.state).await.expect("snapshot");
         assert!(after.tree_size > before.tree_size);
         assert_ne!(after.acceptance_by_month, before.acceptance_by_month);
         app.state.snapshots.clear();
-        let fresh = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let fresh = crate::web::page_data::current(&app.state).await.expect("snapshot");
         assert_eq!(fresh.tree_size, after.tree_size);
         assert_eq!(after.acceptance_by_month, fresh.acceptance_by_month);
         let decided: u64 = fresh.acceptance_by_month.iter().map(|m| m.newcomers.1 + m.others.1).sum();
@@ -492,7 +492,7 @@ mod tests {
     async fn the_overdue_ranking_reads_the_filer_alone_and_agrees_with_the_whole_report() {
         let app = TestApp::with_demo().await;
         let token = app.provider_token("corvid-gpu").await;
-        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let snapshot = crate::web::page_data::current(&app.state).await.expect("snapshot");
         let (_, read) = super::most_overdue(&app.state, &snapshot).await.expect("ranking");
         assert_eq!(read, snapshot.providers.len(), "the first view reads every provider");
         let record = serde_json::json!({"kind": "capacity", "as_of": "2026-11-02", "resource": "nvidia-h100-80gb",
@@ -500,7 +500,7 @@ mod tests {
         app.post("/api/v1/records", "application/json", format!("[{record}]"), Some(&token), &[])
             .await
             .assert_status(StatusCode::CREATED);
-        let after = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let after = crate::web::page_data::current(&app.state).await.expect("snapshot");
         let (ranking, read) = super::most_overdue(&app.state, &after).await.expect("ranking");
         assert_eq!(read, 1, "the provider that filed");
         let report = crate::web::compliance::report(&app.state, &after).await.expect("report");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 
-use super::snapshot::current;
+use super::page_data::current;
 use super::{KeptPage, accepts_gzip};
 use crate::testing::{TestApp, TestResponse};
 

@@ -30,7 +30,7 @@ pub struct LedgerPage {
     pub recent: Vec<super::disclosure_words::Described>,
     /// Latest versions whose record no longer decodes, and the checkpoint of the page
     /// figures that found them (`None`: the figures are still being computed).
-    pub unreadable: Option<(u64, Vec<super::snapshot::UnreadableEntry>)>,
+    pub unreadable: Option<(u64, Vec<super::page_data::UnreadableEntry>)>,
     /// What the witnesses vouched for.
     pub witnessing: Witnessing,
     /// The citation line.

@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use crate::analytics::grades::{FULL_SET_ASIDE, NEWCOMER_CATEGORIES};
 use crate::analytics::methodology::{CURRENT, Methodology, VERSIONS};
-use crate::datasets::snapshot::{FORMATS, SnapshotFormat};
+use crate::datasets::versions::{FORMATS, SnapshotFormat};
 
 /// The page.
 #[derive(Template)]
@@ -65,7 +65,7 @@ mod tests {
         assert_eq!(listed, expected);
         let changes = html.texts_of("#version-notes .what-changed");
         assert!(changes.iter().zip(VERSIONS.iter().rev()).all(|(shown, m)| shown == m.what_changed), "{changes:?}");
-        assert_eq!(html.texts_of("#formats tbody th").len(), crate::datasets::snapshot::FORMATS.len());
-        assert_eq!(html.texts_of("#format-notes .what-changed").len(), crate::datasets::snapshot::FORMATS.len());
+        assert_eq!(html.texts_of("#formats tbody th").len(), crate::datasets::versions::FORMATS.len());
+        assert_eq!(html.texts_of("#format-notes .what-changed").len(), crate::datasets::versions::FORMATS.len());
     }
 }

@@ -13,7 +13,7 @@ use super::format;
 use super::metric_rows::{Monthly, Rows, SeriesMonths, capacity_rows, median};
 use crate::analytics::Filter;
 use crate::analytics::grades::NEWCOMER_CATEGORIES;
-use crate::analytics::metrics;
+use crate::analytics::tables;
 use crate::charts::{self, Bar, BarAxis, Frame, Line, ValueAxis};
 
 /// A chart as a page shows it: the SVG, a caption saying what is drawn and for which
@@ -240,7 +240,7 @@ fn prices_chart(id: &str, phrase: &str, monthly: &Monthly) -> Result<PageChart, 
 }
 
 fn acceptance_chart(id: &str, phrase: &str, rows: &Rows) -> Result<PageChart, String> {
-    let rates = metrics::acceptance_by_category(&rows.disclosures);
+    let rates = tables::acceptance_by_category(&rows.disclosures);
     let is_newcomer = |category: &str| NEWCOMER_CATEGORIES.contains(&category);
     // Newcomer categories first, so the gap reads top to bottom.
     let mut rates = rates;

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 
 use crate::AppState;
-use crate::analytics::metrics::{self, TierSummary};
+use crate::analytics::tables::{self, TierSummary};
 use crate::analytics::{Disclosures, Filter, add};
 use crate::error::AppError;
 use crate::projection::bucket::{BucketSummary, month_of};
@@ -42,7 +42,7 @@ impl Rows {
     /// From the latest records the filter keeps (`all_capacity`: every capacity record, for
     /// the lock-ups dashboard).
     pub fn from_records(filtered: Disclosures, all_capacity: &Disclosures) -> Result<Self, AppError> {
-        let queue = metrics::queue_by_provider_and_tier(&filtered)
+        let queue = tables::queue_by_provider_and_tier(&filtered)
             .map_err(|e| AppError::Unavailable(format!("analytics: {e}")))?;
         let mut capacity: BTreeMap<String, Vec<(NaiveDate, u64)>> = BTreeMap::new();
         for (provider, c) in &all_capacity.capacity {

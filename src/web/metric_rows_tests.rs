@@ -30,7 +30,7 @@ async fn every_dashboard_from_points_equals_the_dashboard_from_records() {
     app.post("/api/v1/records", "application/json", late.to_string(), Some(&token), &[])
         .await
         .assert_status(axum::http::StatusCode::CREATED);
-    let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+    let snapshot = crate::web::page_data::current(&app.state).await.expect("snapshot");
     let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     let windows = [
         (None, None),

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use super::format;
 use super::metric_charts::PageChart;
 use super::metric_rows::{Rows, capacity_rows};
-use super::snapshot::{self, Snapshot};
+use super::page_data::{self, PageData};
 use crate::AppState;
-use crate::analytics::metrics::{self, AcceptanceRate};
+use crate::analytics::tables::{self, AcceptanceRate};
 use crate::analytics::{Disclosures, Filter};
 use crate::api::extract::{Path, Query};
 use crate::error::{AppError, PageError};
@@ -90,7 +90,7 @@ pub struct MetricPage {
     /// Problems with the filter, explained.
     pub notices: Vec<String>,
     /// The checkpoint the figures come from.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// The citation line.
     pub cite: super::cite::Citation,
     /// The page of the table shown (1-based) and how many there are.
@@ -244,7 +244,7 @@ pub struct MetricTable {
 }
 
 /// The table and chart of `metric` for `filter`.
-fn table_and_chart(metric: &str, filter: &Filter, snapshot: &Snapshot, input: &Rows) -> Result<MetricTable, AppError> {
+fn table_and_chart(metric: &str, filter: &Filter, snapshot: &PageData, input: &Rows) -> Result<MetricTable, AppError> {
     let mut table = table(metric, snapshot, input)?;
     let names: std::collections::HashMap<&str, &str> =
         snapshot.providers.iter().map(|p| (p.slug.as_str(), p.display_name.as_str())).collect();
@@ -259,7 +259,7 @@ fn table_and_chart(metric: &str, filter: &Filter, snapshot: &Snapshot, input: &R
     Ok(table)
 }
 
-pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<MetricTable, AppError> {
+pub(super) fn table(metric: &str, snapshot: &PageData, input: &Rows) -> Result<MetricTable, AppError> {
     // Names by slug, once per table: a table over 1,000 providers has thousands of rows, and
     // a scan of the provider list per row was millions of comparisons.
     let names: std::collections::HashMap<&str, &str> =
@@ -294,7 +294,7 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
             }
             for p in &snapshot.providers {
                 let Some(mine) = by_provider.get(p.slug.as_str()) else { continue };
-                for rate in metrics::acceptance_by_category(mine) {
+                for rate in tables::acceptance_by_category(mine) {
                     let AcceptanceRate { category, received, accepted, rejected } = &rate;
                     let shown = format::percent_from_share_or_dash(rate.rate());
                     rows.push(vec![
@@ -391,20 +391,20 @@ pub(super) fn table(metric: &str, snapshot: &Snapshot, input: &Rows) -> Result<M
 
 /// Every deal the filter keeps with its share of the provider's capacity at its start, in
 /// table order (the lock-ups table and chart).
-pub(super) fn lockup_shares(input: &Rows) -> Vec<metrics::LockupShare> {
+pub(super) fn lockup_shares(input: &Rows) -> Vec<tables::LockupShare> {
     // Shares need every capacity filing before each deal, not only those in the filter.
     let mut deals: std::collections::BTreeMap<&str, Vec<&crate::records::kinds::Lockup>> = Default::default();
     for (provider, lockup) in &input.disclosures.lockups {
         deals.entry(provider.as_str()).or_default().push(lockup);
     }
-    let mut keep: Vec<metrics::LockupShare> = deals
+    let mut keep: Vec<tables::LockupShare> = deals
         .into_iter()
         .flat_map(|(provider, lockups)| {
             let filings = input.capacity.get(provider).map_or(&[][..], Vec::as_slice);
-            metrics::lockup_shares_of(provider, lockups.into_iter(), filings)
+            tables::lockup_shares_of(provider, lockups.into_iter(), filings)
         })
         .collect();
-    metrics::sort_lockup_shares(&mut keep);
+    tables::sort_lockup_shares(&mut keep);
     keep
 }
 
@@ -481,7 +481,7 @@ async fn rows(state: &AppState, kind: RecordKind, filter: &Filter) -> Result<Row
 }
 
 /// Every resource and region any latest record names (for the filter form), once per checkpoint.
-async fn places(state: &AppState, snapshot: &Snapshot) -> Result<(Vec<String>, Vec<String>), AppError> {
+async fn places(state: &AppState, snapshot: &PageData) -> Result<(Vec<String>, Vec<String>), AppError> {
     if let Some(held) = snapshot.memo.get::<(Vec<String>, Vec<String>)>("places") {
         return Ok((*held).clone());
     }
@@ -509,7 +509,7 @@ pub async fn show(
     let Some((metric, title)) = METRICS.iter().find(|(m, _)| *m == metric).copied() else {
         return Err(AppError::NotFound.into());
     };
-    let snapshot = snapshot::current(&state).await?;
+    let snapshot = page_data::current(&state).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }

@@ -25,7 +25,7 @@ pub mod metrics;
 pub mod providers;
 pub mod reports;
 pub mod scorecard;
-pub mod snapshot;
+pub mod page_data;
 
 use std::io::Write as _;
 use std::sync::{Arc, OnceLock};
@@ -39,7 +39,7 @@ use axum::response::{IntoResponse, Response};
 const PAGE_CACHE_CONTROL: &str = "public, max-age=60";
 
 /// A 304 if the client already has this snapshot's version of the page.
-pub fn not_modified(headers: &axum::http::HeaderMap, snapshot: &snapshot::Snapshot) -> Option<Response> {
+pub fn not_modified(headers: &axum::http::HeaderMap, snapshot: &page_data::PageData) -> Option<Response> {
     let etag = snapshot.etag();
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -55,7 +55,7 @@ pub fn not_modified(headers: &axum::http::HeaderMap, snapshot: &snapshot::Snapsh
 }
 
 /// Renders a page computed from a snapshot, with its ETag.
-pub fn render_snapshot<T: Template>(template: &T, snapshot: &snapshot::Snapshot) -> Response {
+pub fn render_snapshot<T: Template>(template: &T, snapshot: &page_data::PageData) -> Response {
     let mut response = render(template);
     if response.status().is_success()
         && let Ok(value) = HeaderValue::from_str(&snapshot.etag())
@@ -70,7 +70,7 @@ pub fn render_snapshot<T: Template>(template: &T, snapshot: &snapshot::Snapshot)
 /// gzipped once for every client that accepts gzip (see [`KeptPage`]).
 pub fn kept(
     headers: &HeaderMap,
-    snapshot: &snapshot::Snapshot,
+    snapshot: &page_data::PageData,
     key: &str,
     content_type: &'static str,
 ) -> Option<Response> {
@@ -82,7 +82,7 @@ pub fn kept(
 pub fn render_kept<T: Template>(
     template: &T,
     headers: &HeaderMap,
-    snapshot: &snapshot::Snapshot,
+    snapshot: &page_data::PageData,
     key: &str,
 ) -> Response {
     match template.render() {
@@ -98,7 +98,7 @@ pub fn render_kept<T: Template>(
 pub fn keep(
     body: Bytes,
     headers: &HeaderMap,
-    snapshot: &snapshot::Snapshot,
+    snapshot: &page_data::PageData,
     key: &str,
     content_type: &'static str,
 ) -> Response {
@@ -158,7 +158,7 @@ impl KeptPage {
     }
 
     /// The page for a request with these headers: gzipped if the client accepts gzip.
-    fn response(&self, headers: &HeaderMap, snapshot: &snapshot::Snapshot, content_type: &'static str) -> Response {
+    fn response(&self, headers: &HeaderMap, snapshot: &page_data::PageData, content_type: &'static str) -> Response {
         let gzipped = if accepts_gzip(headers) { self.gzip() } else { None };
         let mut response = snapshot_response(gzipped.unwrap_or(&self.identity).clone(), snapshot, content_type);
         let headers = response.headers_mut();
@@ -202,7 +202,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     gzip > 0.0 && gzip >= identity
 }
 
-fn snapshot_response(body: Bytes, snapshot: &snapshot::Snapshot, content_type: &'static str) -> Response {
+fn snapshot_response(body: Bytes, snapshot: &page_data::PageData, content_type: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::cite::Citation;
 use super::format;
-use super::snapshot::{self, Snapshot};
+use super::page_data::{self, PageData};
 use crate::AppState;
 use crate::analytics::grades::Grade;
 use crate::api::extract::Query;
@@ -59,7 +59,7 @@ pub struct ProvidersPage {
     /// A problem with the query, shown instead of failing.
     pub notice: Option<String>,
     /// The snapshot the grades come from.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// The citation line.
     pub cite: Citation,
 }
@@ -87,7 +87,7 @@ pub async fn index(
     headers: axum::http::HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let snapshot = snapshot::current(&state).await?;
+    let snapshot = page_data::current(&state).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }

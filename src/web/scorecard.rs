@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::cite::Citation;
 use super::format;
-use super::snapshot::{self, ProviderData, Snapshot};
+use super::page_data::{self, ProviderData, PageData};
 use crate::AppState;
 use crate::analytics::grades::Grade;
 use crate::api::extract::Path;
@@ -128,7 +128,7 @@ pub struct ScorecardPage {
     /// How its reporting obligations were met.
     pub compliance: Vec<super::compliance::SummaryRow>,
     /// The checkpoint the page is computed from.
-    pub snapshot: Arc<Snapshot>,
+    pub snapshot: Arc<PageData>,
     /// The citation line.
     pub cite: Citation,
 }
@@ -143,10 +143,10 @@ impl ScorecardPage {
 /// How many of a provider's newest entries and amendments the scorecard lists.
 const RECENT_ENTRIES: i64 = 20;
 
-async fn provider_of(state: &AppState, slug: &str) -> Result<(Arc<Snapshot>, Provider, Arc<ProviderData>), PageError> {
-    let snapshot = snapshot::current(state).await?;
+async fn provider_of(state: &AppState, slug: &str) -> Result<(Arc<PageData>, Provider, Arc<ProviderData>), PageError> {
+    let snapshot = page_data::current(state).await?;
     let provider = snapshot.provider(slug).cloned().ok_or(AppError::NotFound)?;
-    let data = snapshot::provider_data(state, &snapshot, slug).await?;
+    let data = page_data::provider_data(state, &snapshot, slug).await?;
     Ok((snapshot, provider, data))
 }
 
@@ -157,7 +157,7 @@ pub async fn show(
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let key = format!("/providers/{slug}");
-    let snapshot = match snapshot::kept_or_current(&state, &headers, &key).await? {
+    let snapshot = match page_data::kept_or_current(&state, &headers, &key).await? {
         std::ops::ControlFlow::Continue(snapshot) => snapshot,
         std::ops::ControlFlow::Break(answer) => return Ok(answer),
     };
@@ -166,7 +166,7 @@ pub async fn show(
     // from the database; none of it depends on the rest, so it is read at once, each on a
     // connection of its own: the page waits for the slowest read, not for their sum.
     let (data, report, recent, amendment_entries, keys, energy, reports) = tokio::try_join!(
-        snapshot::provider_data(&state, &snapshot, &slug),
+        page_data::provider_data(&state, &snapshot, &slug),
         super::compliance::provider_report(&state, &snapshot, &slug),
         async {
             let mut conn = state.pool.acquire().await?;
@@ -227,7 +227,7 @@ pub async fn chart_svg(
     Path((slug, file)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let kind = ScorecardChart::from_file(&file).ok_or(AppError::NotFound)?;
-    let snapshot = snapshot::current(&state).await?;
+    let snapshot = page_data::current(&state).await?;
     if let Some(fresh) = super::not_modified(&headers, &snapshot) {
         return Ok(fresh);
     }
@@ -314,7 +314,7 @@ mod tests {
         }
         let labels = html.texts_of("#grade-breakdown tbody th");
         let described = html.attrs_of("#grade-breakdown tbody th", "aria-describedby");
-        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let snapshot = crate::web::page_data::current(&app.state).await.expect("snapshot");
         let grade = snapshot.grade("corvid-gpu").expect("Corvid is graded");
         assert_eq!(grade.components.len(), 6);
         for ((label, id), component) in labels.iter().zip(&described).zip(&grade.components) {

@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::AppState;
 use crate::analytics::grades::Grade;
 use crate::analytics::headline::{Headline, PeriodAcceptance, acceptance_by_month, headline};
-use crate::analytics::metrics::AcceptanceRate;
+use crate::analytics::tables::AcceptanceRate;
 use crate::db;
 use crate::error::AppError;
 use crate::projection::bucket::BucketSummary;
@@ -75,7 +75,7 @@ type Registry = i64;
 
 /// Everything the pages show that spans providers, at one checkpoint.
 #[derive(Debug)]
-pub struct Snapshot {
+pub struct PageData {
     /// Checkpoint size.
     pub tree_size: u64,
     /// Checkpoint root, hex.
@@ -149,7 +149,7 @@ impl std::fmt::Debug for Memo {
     }
 }
 
-impl Snapshot {
+impl PageData {
     /// The ETag of every page computed from this snapshot: it changes when the ledger, the
     /// registry (providers, obligations, provider keys) or the software change, and at
     /// midnight UTC (the citation line carries the access date), and only then.
@@ -211,8 +211,8 @@ type FiguresCache = HashMap<(String, u64, Option<(NaiveDate, NaiveDate)>), Arc<P
 /// The cache: the last snapshot, replaced when the checkpoint or registry changes, and
 /// providers' scorecard figures, kept until their provider changes.
 #[derive(Debug, Clone)]
-pub struct SnapshotCache {
-    latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+pub struct PageDataCache {
+    latest: Arc<Mutex<Option<Arc<PageData>>>>,
     loading: Arc<tokio::sync::Mutex<()>>,
     figures: Arc<Mutex<FiguresCache>>,
     carried: Arc<Memo>,
@@ -221,7 +221,7 @@ pub struct SnapshotCache {
     stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl Default for SnapshotCache {
+impl Default for PageDataCache {
     fn default() -> Self {
         Self::with_fresh_wait(DEFAULT_FRESH_WAIT)
     }
@@ -230,7 +230,7 @@ impl Default for SnapshotCache {
 /// Scorecards' figures kept at once (a few tens of kilobytes each).
 const FIGURES_KEPT: usize = 256;
 
-impl SnapshotCache {
+impl PageDataCache {
     /// An empty cache whose requests wait up to `fresh_wait` for a new checkpoint's state.
     pub fn with_fresh_wait(fresh_wait: Duration) -> Self {
         Self {
@@ -254,7 +254,7 @@ impl SnapshotCache {
     }
 
     /// The snapshot held now, whatever its checkpoint.
-    pub fn latest(&self) -> Option<Arc<Snapshot>> {
+    pub fn latest(&self) -> Option<Arc<PageData>> {
         self.latest.lock().ok().and_then(|guard| guard.clone())
     }
 
@@ -277,7 +277,7 @@ impl SnapshotCache {
         &self.carried
     }
 
-    fn store(&self, snapshot: Arc<Snapshot>) {
+    fn store(&self, snapshot: Arc<PageData>) {
         if let Ok(mut guard) = self.latest.lock() {
             // Never replace a newer snapshot with an older one.
             if guard.as_ref().is_none_or(|held| held.tree_size <= snapshot.tree_size) {
@@ -295,7 +295,7 @@ struct Key {
 }
 
 impl Key {
-    fn matches(&self, snapshot: &Snapshot) -> bool {
+    fn matches(&self, snapshot: &PageData) -> bool {
         snapshot.root_hex == self.root_hex && snapshot.registry == self.registry
     }
 }
@@ -310,7 +310,7 @@ async fn current_key(conn: &mut sqlx::PgConnection) -> Result<Key, AppError> {
 /// The snapshot of the current checkpoint. Held: returned at once. Otherwise it is loaded
 /// (one load at a time; others wait for it up to the cache's `fresh_wait`, then get the
 /// held snapshot, which names its own checkpoint). With nothing held, they wait for the load.
-pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
+pub async fn current(state: &AppState) -> Result<Arc<PageData>, AppError> {
     let cache = &state.snapshots;
     let key = {
         let mut conn = state.pool.acquire().await?;
@@ -337,7 +337,7 @@ pub async fn current(state: &AppState) -> Result<Arc<Snapshot>, AppError> {
             Ok::<_, AppError>(loaded)
         }
     });
-    let joined = |result: Result<Result<Arc<Snapshot>, AppError>, tokio::task::JoinError>| {
+    let joined = |result: Result<Result<Arc<PageData>, AppError>, tokio::task::JoinError>| {
         result.map_err(|e| AppError::Unavailable(format!("loading the page figures failed: {e}")))?
     };
     match held {
@@ -356,7 +356,7 @@ pub async fn kept_or_current(
     state: &AppState,
     headers: &axum::http::HeaderMap,
     key: &str,
-) -> Result<std::ops::ControlFlow<axum::response::Response, Arc<Snapshot>>, AppError> {
+) -> Result<std::ops::ControlFlow<axum::response::Response, Arc<PageData>>, AppError> {
     use std::ops::ControlFlow::{Break, Continue};
     let snapshot = current(state).await?;
     if let Some(fresh) = super::not_modified(headers, &snapshot) {
@@ -370,7 +370,7 @@ pub async fn kept_or_current(
 
 /// Loads the state at the projection's head, reusing what `previous` holds for providers
 /// that have not changed since.
-async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snapshot, AppError> {
+async fn load(state: &AppState, previous: Option<Arc<PageData>>) -> Result<PageData, AppError> {
     // One consistent view: the projection, the checkpoint and the registry as of one moment.
     let mut tx = db::begin_consistent_read(&state.pool).await?;
     let size = db::projection::head(&mut tx).await?;
@@ -478,7 +478,7 @@ async fn load(state: &AppState, previous: Option<Arc<Snapshot>>) -> Result<Snaps
     let acceptance_by_month =
         acceptance_by_month(parts.values().flat_map(|p| p.acceptance.iter().map(|(month, r)| (*month, r.as_slice()))));
     let unreadable_count = parts.values().map(|p| p.counts.unreadable).sum();
-    Ok(Snapshot {
+    Ok(PageData {
         tree_size: size,
         root_hex: hex::encode(checkpoint.root),
         signed_at: checkpoint.signed_at,
@@ -510,7 +510,7 @@ fn acceptance_months(stored: Vec<(String, Vec<u8>)>) -> Result<HashMap<String, A
 
 /// A provider's scorecard figures at `snapshot`: merged from its bucket summaries when first
 /// asked for, then kept until the provider changes (or the window moves).
-pub async fn provider_data(state: &AppState, snapshot: &Snapshot, slug: &str) -> Result<Arc<ProviderData>, AppError> {
+pub async fn provider_data(state: &AppState, snapshot: &PageData, slug: &str) -> Result<Arc<ProviderData>, AppError> {
     let Some(part) = snapshot.parts.get(slug) else {
         // Registered, nothing disclosed yet (or nothing readable): empty figures, not a 404.
         return Ok(Arc::default());
@@ -536,7 +536,7 @@ pub async fn provider_data(state: &AppState, snapshot: &Snapshot, slug: &str) ->
 }
 
 #[cfg(test)]
-#[path = "snapshot_tests.rs"]
+#[path = "page_data_tests.rs"]
 mod tests;
 
 #[cfg(test)]
