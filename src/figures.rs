@@ -17,9 +17,8 @@ use chrono::{DateTime, Utc};
 
 use crate::analytics::compliance::Obligation;
 use crate::analytics::methodology::Methodology;
-use crate::datasets::snapshot::{
-    CHECKPOINT_FILE, OBLIGATIONS_FILE, Pinned, VersionError, Versions, WriteSink, bytes_comparable, parse_obligations,
-};
+use crate::datasets::snapshot::{CHECKPOINT_FILE, OBLIGATIONS_FILE, Pinned, WriteSink, parse_obligations};
+use crate::datasets::versions::{VersionError, Versions, bytes_comparable};
 use crate::datasets::{CATALOG, Dataset, Format};
 use crate::db::ledger::StoredCheckpoint;
 use crate::ledger::checkpoint::Checkpoint;
@@ -502,7 +501,7 @@ mod tests {
     async fn every_published_figure_is_re_derived_and_a_changed_one_is_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let app = TestApp::with_demo().await.with_snapshots_dir(dir.path());
-        let unreadable = crate::datasets::summaries::tests::amend_unreadably(&app).await;
+        let unreadable = crate::datasets::testing::amend_unreadably(&app).await;
         let size = app.tree_size().await;
         crate::datasets::snapshot::write(&app.db.pool, &dir.path().join(size.to_string()), Some(size))
             .await

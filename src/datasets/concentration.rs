@@ -5,8 +5,8 @@
 //! `verify figures` re-derives them from the entries like every other derived table.
 
 use super::cell::Cell;
-use super::derived::Table;
 use super::summaries::Summaries;
+use super::table::Table;
 use crate::analytics::concentration::{self, Market, ProviderMarket};
 
 /// The market of every provider in `summaries`.
@@ -98,7 +98,7 @@ mod tests {
         let size = app.tree_size().await;
         let summaries = Summaries::load(&app.db.pool, size).await.expect("the projection");
         let from_summaries = market_of(&summaries);
-        let snapshot = crate::web::snapshot::current(&app.state).await.expect("snapshot");
+        let snapshot = crate::web::page_data::current(&app.state).await.expect("snapshot");
         let from_page = crate::web::counterparties::market(&app.state, &snapshot).await.expect("market");
         assert_eq!(from_summaries.months, from_page.months);
         let holdings = |m: &Market| m.buyers.iter().map(|b| (b.key.clone(), b.holdings.clone())).collect::<Vec<_>>();

@@ -9,12 +9,25 @@
 use serde_json::{Value, json};
 
 use super::schema::{Domain, Field, FieldType};
-use super::snapshot::{FileSum, Versions};
+use super::versions::Versions;
 use super::{CATALOG, Format};
 use crate::db::ledger::StoredCheckpoint;
 
 /// The package's file name.
 pub const FILE: &str = "datapackage.json";
+
+/// A file's name, SHA-256 and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSum {
+    /// File name.
+    pub name: String,
+    /// Hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Entries left out of the file because their record no longer decodes.
+    pub unreadable: Vec<u64>,
+}
 
 fn field(f: &Field) -> Value {
     let mut out = json!({"name": f.name, "type": f.kind.table_schema(), "description": f.description});

@@ -8,91 +8,15 @@ use std::collections::BTreeMap;
 
 use super::cell::Cell;
 use super::filter::ExportFilter;
-use super::schema::{self, Field};
 use super::source::{ExportError, RowSink};
 use super::summaries::Summaries;
+use super::table::Table;
 use crate::analytics::Filter;
 use crate::analytics::compliance::PeriodStatus;
 use crate::analytics::grades::Grade;
 use crate::projection::summary::ProviderSummary;
-use crate::records::RecordKind;
-
-/// A derived table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    /// Queue-time percentiles per provider, tier and month.
-    QueuePercentiles,
-    /// Acceptance per provider and applicant category.
-    AcceptanceRates,
-    /// Monthly median prices.
-    PriceSeries,
-    /// Deals with their capacity share.
-    LockupShares,
-    /// Each buyer's accelerators in force and share of all disclosed capacity, per month.
-    BuyerShares,
-    /// Disclosed capacity, deals in force and the buyers' HHI, per month.
-    MarketConcentration,
-    /// Grades with their components.
-    Grades,
-}
 
 impl Table {
-    /// Its columns.
-    pub fn fields(self) -> Vec<Field> {
-        match self {
-            Self::QueuePercentiles => schema::queue_percentile_fields(),
-            Self::AcceptanceRates => schema::acceptance_rate_fields(),
-            Self::PriceSeries => schema::price_series_fields(),
-            Self::LockupShares => schema::lockup_share_fields(),
-            Self::BuyerShares => schema::buyer_share_fields(),
-            Self::MarketConcentration => schema::market_concentration_fields(),
-            Self::Grades => schema::grade_fields(),
-        }
-    }
-
-    /// Whether resource, region and date filters apply (grades and the market's tables
-    /// always cover everything).
-    pub fn filters_by_place_and_time(self) -> bool {
-        !matches!(self, Self::Grades | Self::BuyerShares | Self::MarketConcentration)
-    }
-
-    /// Whether the table is the market across every provider (no provider filter).
-    pub fn spans_providers(self) -> bool {
-        matches!(self, Self::BuyerShares | Self::MarketConcentration)
-    }
-
-    /// The kinds of record the table is computed from: a latest version of one of these
-    /// that no longer decodes is left out of its figures (and named).
-    pub fn kinds(self) -> &'static [RecordKind] {
-        match self {
-            Self::QueuePercentiles => &[RecordKind::QueueTime],
-            Self::AcceptanceRates => &[RecordKind::Acceptance],
-            Self::PriceSeries => &[RecordKind::Price],
-            Self::LockupShares | Self::BuyerShares | Self::MarketConcentration => {
-                &[RecordKind::Lockup, RecordKind::Capacity]
-            }
-            Self::Grades => &[
-                RecordKind::QueueTime,
-                RecordKind::Acceptance,
-                RecordKind::Price,
-                RecordKind::Lockup,
-                RecordKind::Capacity,
-            ],
-        }
-    }
-
-    /// The kind a resource, region or date filter narrows (lock-up shares are still taken of
-    /// every capacity filing, whatever the filter).
-    fn filtered_kind(self) -> Option<RecordKind> {
-        match self {
-            Self::QueuePercentiles => Some(RecordKind::QueueTime),
-            Self::AcceptanceRates => Some(RecordKind::Acceptance),
-            Self::PriceSeries => Some(RecordKind::Price),
-            Self::LockupShares => Some(RecordKind::Lockup),
-            Self::Grades | Self::BuyerShares | Self::MarketConcentration => None,
-        }
-    }
-
     /// The rows of the providers in `summaries` (of `only`, if given), by slug. With
     /// `narrowed` (a filtered export), each provider's rows come from its summary there
     /// (none if absent), and lock-up shares from its whole summary's capacity.
@@ -295,7 +219,7 @@ pub fn compliance_rows(periods: &[PeriodStatus], filter: &ExportFilter) -> Vec<V
 mod tests {
     use super::*;
     use crate::analytics::Disclosures;
-    use crate::analytics::metrics::tests::sample;
+    use crate::analytics::tables::tests::sample;
     use crate::records::Record;
 
     /// `d`'s records filed by one provider, `slug`, and folded into the projection's summaries
@@ -349,20 +273,17 @@ mod tests {
     /// The old way, kept as the oracle: a table's rows computed directly from each
     /// provider's latest disclosures narrowed by `place` (lock-up shares over all of them).
     fn direct_rows(table: Table, providers: &BTreeMap<String, Disclosures>, place: &Filter) -> Vec<Vec<Cell>> {
-        use crate::analytics::{metrics, prices};
+        use crate::analytics::{prices, tables};
         let text = |s: &str| Cell::Text(s.to_owned());
         let mut rows = Vec::new();
         for (slug, all) in providers {
             let d = all.filtered(place);
             match table {
-                Table::QueuePercentiles => {
-                    rows.extend(metrics::queue_series(&d).expect("queue").into_iter().map(|p| {
-                        let cells =
-                            [Cell::Number(p.p50_seconds), Cell::Number(p.p90_seconds), Cell::Int(p.jobs as i64)];
-                        [text(slug), Cell::Text(p.tier), Cell::Date(p.period_start)].into_iter().chain(cells).collect()
-                    }))
-                }
-                Table::AcceptanceRates => rows.extend(metrics::acceptance_by_category(&d).into_iter().map(|r| {
+                Table::QueuePercentiles => rows.extend(tables::queue_series(&d).expect("queue").into_iter().map(|p| {
+                    let cells = [Cell::Number(p.p50_seconds), Cell::Number(p.p90_seconds), Cell::Int(p.jobs as i64)];
+                    [text(slug), Cell::Text(p.tier), Cell::Date(p.period_start)].into_iter().chain(cells).collect()
+                })),
+                Table::AcceptanceRates => rows.extend(tables::acceptance_by_category(&d).into_iter().map(|r| {
                     let rate = r.rate().map_or(Cell::Null, Cell::Number);
                     let counts = [r.received, r.accepted, r.rejected].map(|n| Cell::Int(n as i64));
                     [text(slug), Cell::Text(r.category)].into_iter().chain(counts).chain([rate]).collect()
@@ -379,7 +300,7 @@ mod tests {
                     ]
                 })),
                 Table::LockupShares => {
-                    let kept = metrics::lockup_shares(all)
+                    let kept = tables::lockup_shares(all)
                         .into_iter()
                         .filter(|s| d.lockups.iter().any(|(_, l)| *l == s.lockup));
                     rows.extend(kept.map(|s| {
@@ -408,7 +329,7 @@ mod tests {
     /// amendments and an unreadable amendment; lock-up shares still over every capacity filing.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_filtered_export_is_the_figures_of_the_filtered_records() {
-        use crate::datasets::summaries::tests::{Collect, amend_unreadably, filters_for, fold_of};
+        use crate::datasets::testing::{Collect, amend_unreadably, filters_for, fold_of};
         use crate::datasets::{CATALOG, Source};
         let app = crate::testing::TestApp::with_demo().await;
         amend_unreadably(&app).await;
@@ -454,7 +375,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_filter_narrows_the_derived_rows() {
-        use crate::datasets::summaries::tests::Collect;
+        use crate::datasets::testing::Collect;
         let summaries = tokio::task::spawn_blocking(|| summaries_of("p", &sample())).await.expect("join");
         let all = Table::QueuePercentiles.rows_of(&summaries, None, None).len();
         let february = ExportFilter {

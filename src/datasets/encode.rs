@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 
 use super::cell::Cell;
-use super::schema::{Field, FieldType};
+use super::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, Field, FieldType};
 use super::source::{ExportError, RowSink};
 use super::{Format, pandas};
 
@@ -82,10 +82,6 @@ impl RowSink for ChunkSink {
 pub const CHUNK: usize = 64 * 1024;
 /// Rows per Parquet row group.
 const ROW_GROUP: usize = 64 * 1024;
-/// Decimal columns in Parquet: 38 digits, 12 after the point (money and fractions fit exactly).
-pub const DECIMAL_PRECISION: usize = 38;
-/// Digits after the point of Parquet decimals.
-pub const DECIMAL_SCALE: u32 = 12;
 
 /// A streaming encoder.
 pub trait Encoder: Send {

@@ -126,7 +126,7 @@ impl ExportFilter {
         // would silently return everything, so it is refused instead.
         let per_programme = matches!(
             dataset.source,
-            Source::Records(RecordKind::Acceptance) | Source::Derived(super::derived::Table::AcceptanceRates)
+            Source::Records(RecordKind::Acceptance) | Source::Derived(super::table::Table::AcceptanceRates)
         );
         if per_programme && out.place_and_time.resource.is_some() {
             return Err(not_for("resource", "resource column (acceptance is reported per programme)"));

@@ -16,6 +16,10 @@ pub mod schema;
 pub mod snapshot;
 pub mod source;
 pub mod summaries;
+pub mod table;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod versions;
 
 use crate::records::RecordKind;
 use schema::Field;
@@ -28,7 +32,7 @@ pub enum Source {
     /// The ledger entries, streamed.
     Entries,
     /// A table derived from the latest records (small; computed from the projection's summaries).
-    Derived(derived::Table),
+    Derived(table::Table),
     /// The compliance report (obligations weighed against the ledger's acceptance times).
     Compliance,
     /// Third-party reports about providers, with their answer status.
@@ -133,43 +137,43 @@ pub const CATALOG: [Dataset; 17] = [
         name: "queue_time_percentiles",
         title: "Queue-time percentiles",
         description: "Median and p90 wait per provider, tier and month (medians across resources and regions), as on the scorecards.",
-        source: Source::Derived(derived::Table::QueuePercentiles),
+        source: Source::Derived(table::Table::QueuePercentiles),
     },
     Dataset {
         name: "acceptance_rates",
         title: "Acceptance rates",
         description: "Acceptance per provider and applicant category, with the derived rate, as on the scorecards.",
-        source: Source::Derived(derived::Table::AcceptanceRates),
+        source: Source::Derived(table::Table::AcceptanceRates),
     },
     Dataset {
         name: "price_series",
         title: "Price series",
         description: "Monthly median price per provider, resource and pricing model, with the cost basis where disclosed.",
-        source: Source::Derived(derived::Table::PriceSeries),
+        source: Source::Derived(table::Table::PriceSeries),
     },
     Dataset {
         name: "lockup_shares",
         title: "Lock-up shares",
         description: "Every deal with its share of the provider's capacity at the deal's start.",
-        source: Source::Derived(derived::Table::LockupShares),
+        source: Source::Derived(table::Table::LockupShares),
     },
     Dataset {
         name: "buyer_shares",
         title: "Buyer shares",
         description: "Per month and buyer (counterparty names normalised across providers): accelerators held under deals in force on the month's last day and their share of all capacity disclosed by every provider then, as on /counterparties.",
-        source: Source::Derived(derived::Table::BuyerShares),
+        source: Source::Derived(table::Table::BuyerShares),
     },
     Dataset {
         name: "market_concentration",
         title: "Market concentration",
         description: "Per month: all disclosed capacity, deals in force by exclusivity, buyers, and the Herfindahl–Hirschman index of the buyers' shares.",
-        source: Source::Derived(derived::Table::MarketConcentration),
+        source: Source::Derived(table::Table::MarketConcentration),
     },
     Dataset {
         name: "grades",
         title: "Grades",
         description: "Each provider's grade, score and the six components it was computed from.",
-        source: Source::Derived(derived::Table::Grades),
+        source: Source::Derived(table::Table::Grades),
     },
     Dataset {
         name: "compliance",

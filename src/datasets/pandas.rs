@@ -9,8 +9,7 @@ use polars::prelude::{KeyValueMetadata, Schema};
 use polars_parquet::write::KeyValue;
 use serde_json::{Value, json};
 
-use super::encode::{DECIMAL_PRECISION, DECIMAL_SCALE};
-use super::schema::{Field, FieldType};
+use super::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, Field, FieldType};
 use super::source::ExportError;
 
 /// The Parquet key-value metadata key pyarrow reads the description from.

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::cell::Cell;
+use super::schema::UNANSWERED;
 use crate::records::reports::{ANSWER, Answer, REPORT, Report};
 
 /// What the datasets read of one report or answer entry.
@@ -29,9 +30,6 @@ pub struct ThirdPartyEntry {
     /// The entry's record.
     pub record: Value,
 }
-
-/// How an unanswered report's status reads.
-pub const UNANSWERED: &str = "unanswered";
 
 fn text_or_null(value: Option<&str>) -> Cell {
     value.map_or(Cell::Null, |v| Cell::Text(v.to_owned()))

@@ -57,6 +57,11 @@ pub enum FieldType {
     Boolean,
 }
 
+/// Decimal columns in Parquet: 38 digits, 12 after the point (money and fractions fit exactly).
+pub const DECIMAL_PRECISION: usize = 38;
+/// Digits after the point of Parquet decimals.
+pub const DECIMAL_SCALE: u32 = 12;
+
 impl FieldType {
     /// The Table Schema type name (decimals are `number` there, with `decimalChar`).
     pub fn table_schema(self) -> &'static str {
@@ -516,6 +521,9 @@ pub fn compliance_fields() -> Vec<Field> {
     ]
 }
 
+/// How an unanswered report's status reads.
+pub const UNANSWERED: &str = "unanswered";
+
 /// Columns of the reports dataset (one row per report entry, amended ones included).
 pub fn report_fields() -> Vec<Field> {
     use crate::records::reports::{self, ReportedKind};
@@ -525,7 +533,7 @@ pub fn report_fields() -> Vec<Field> {
         "The provider's latest answer as of the checkpoint: confirm, dispute, correct, or unanswered.",
     )
     .choices(reports::Response::OPTIONS);
-    status.choices.push(super::reports::UNANSWERED);
+    status.choices.push(UNANSWERED);
     vec![
         Field::new("entry_index", Integer, "Index of the ledger entry holding the report.").min(0),
         Field::new("reporter", Text, "Slug of the reporter that filed it."),
