@@ -31,9 +31,7 @@ pub enum BackupError {
     /// A file could not be read or written.
     #[error("{path}: {reason}")]
     File {
-        /// The file.
         path: PathBuf,
-        /// Why.
         reason: String,
     },
     /// The database failed.

@@ -19,7 +19,6 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::providers::{NewProvider, ProviderKind};
 use crate::records::{Record, Slug};
 
-/// The default seed.
 pub const DEFAULT_SEED: u64 = 2026;
 /// First reported month.
 const FIRST_MONTH: (i32, u32) = (2024, 11);

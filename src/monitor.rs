@@ -62,7 +62,6 @@ pub enum Alert {
     /// Two different roots were signed for one size.
     #[error("fork: two different roots signed for tree size {size}")]
     SameSizeFork {
-        /// The size.
         size: u64,
     },
     /// The newer tree is not proved to extend the older one.
@@ -94,12 +93,10 @@ pub enum Alert {
 pub enum Outcome {
     /// Nothing was seen before: the checkpoint is trusted on first sight.
     FirstSight {
-        /// Its size.
         size: u64,
     },
     /// The same tree as before.
     Unchanged {
-        /// Its size.
         size: u64,
     },
     /// The tree grew and the proof shows the old tree is a prefix of the new one.
@@ -224,7 +221,6 @@ impl MonitorState {
 /// The evidence of an alert: the last checkpoint accepted and the one that contradicts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
-    /// What is wrong.
     pub alert: Alert,
     /// The last accepted checkpoint, if any.
     pub trusted: Option<SeenCheckpoint>,
@@ -262,15 +258,12 @@ pub enum MonitorError {
     Fetch {
         /// What was fetched.
         url: String,
-        /// Why it failed.
         reason: String,
     },
     /// The state file could not be read or written (exit 2).
     #[error("could not check: state file {}: {reason}", path.display())]
     State {
-        /// The file.
         path: PathBuf,
-        /// Why.
         reason: String,
     },
     /// No usable verifier key (exit 2).

@@ -24,7 +24,6 @@ pub enum ServeError {
     Bind {
         /// The address asked for.
         addr: SocketAddr,
-        /// Why not.
         reason: String,
     },
     /// The database could not be opened, migrated or seeded.

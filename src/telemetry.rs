@@ -127,7 +127,6 @@ impl BatchRejection {
 /// Labels of the rejected-batch counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct RejectionLabels {
-    /// Why.
     pub reason: BatchRejection,
 }
 

@@ -271,9 +271,7 @@ impl TestApp {
 
 /// A response, fully read.
 pub struct TestResponse {
-    /// Status code.
     pub status: StatusCode,
-    /// Headers.
     pub headers: axum::http::HeaderMap,
     /// Body bytes.
     pub body: Vec<u8>,

@@ -144,7 +144,7 @@ fn nothing_acknowledged_is_lost_and_nothing_is_partial_across_kills() {
         dir.path(),
         &["--snapshot-every", "0", "--ingest-rate", "100000", "--ingest-burst", "100000", "--per-ip-rate", "0"],
     );
-    let (status, stdout, stderr) = run(gatelog().args(["verify", "--data-dir"]).arg(dir.path()));
+    let (status, stdout, stderr) = run(gatelog().args(["verify", "log", "--data-dir"]).arg(dir.path()));
     assert!(status.success(), "verify after {points} kills: {stdout}{stderr}");
 
     let (status, ndjson) = server.get("/data/capacity.ndjson?provider=crash-test&include_superseded=true");

@@ -32,7 +32,6 @@ pub enum Format {
 pub struct Located {
     /// Array index (JSON) or line number (NDJSON, CSV).
     pub position: usize,
-    /// The record.
     pub record: Record,
     /// The provider the record names, if it names one (it must be the token's).
     pub claimed_provider: Option<String>,

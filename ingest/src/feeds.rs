@@ -19,7 +19,6 @@ use crate::client::{Client, MAX_BATCH};
 pub struct Config {
     /// The Gatelog site the records go to, e.g. `https://gatelog.example.org`.
     pub site: String,
-    /// The feeds.
     #[serde(rename = "feed")]
     pub feeds: Vec<Feed>,
 }
@@ -34,7 +33,6 @@ pub enum FeedFormat {
     Csv,
 }
 
-/// One feed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Feed {
@@ -199,7 +197,6 @@ pub enum FetchError {
     ForeignRedirect {
         /// Where the redirect pointed.
         to: String,
-        /// Its host.
         host: String,
     },
     /// A redirect from https to plain http.

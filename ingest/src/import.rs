@@ -23,9 +23,7 @@ pub enum ImportError {
     /// Reading or writing a file failed.
     #[error("{path}: {reason}")]
     File {
-        /// The file.
         path: PathBuf,
-        /// Why.
         reason: String,
     },
     /// The state file is another import's.
@@ -36,7 +34,6 @@ pub enum ImportError {
     Batch {
         /// Last line of the batch.
         line: u64,
-        /// Why.
         source: ClientError,
     },
 }

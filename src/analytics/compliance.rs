@@ -76,7 +76,6 @@ pub struct Obligation {
 pub struct Filing {
     /// Provider slug.
     pub provider: String,
-    /// Its kind.
     pub kind: RecordKind,
     /// The date that places it in a period (period start, effective date, as-of date).
     pub date: NaiveDate,
@@ -205,7 +204,6 @@ impl FilingCounts {
 pub struct DateFilings {
     /// Provider slug.
     pub provider: String,
-    /// Kind.
     pub kind: RecordKind,
     /// The date that places the filings in a period.
     pub date: NaiveDate,
@@ -355,7 +353,6 @@ impl Status {
         }
     }
 
-    /// Days late, if late.
     pub fn days_late(self) -> Option<i64> {
         match self {
             Self::Late(days) => Some(days),
@@ -369,17 +366,14 @@ impl Status {
 pub struct PeriodStatus {
     /// Provider slug.
     pub provider: String,
-    /// Kind.
     pub kind: RecordKind,
     /// Cadence of the obligation.
     pub cadence: Cadence,
     /// First day of the period.
     pub period_start: NaiveDate,
-    /// Last day of the period.
     pub period_last_day: NaiveDate,
     /// Last day on which filing is on time.
     pub deadline: NaiveDate,
-    /// Its status.
     pub status: Status,
     /// When the first filing for the period was accepted.
     pub first_filed: Option<DateTime<Utc>>,
@@ -640,7 +634,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The report from the sums per date is the report from every filing.
         #[test]
         fn the_report_from_sums_per_date_is_the_report_from_every_filing(
             filings in filings(),

@@ -132,7 +132,6 @@ pub struct BuyerMonth {
     pub key: String,
     /// Names filed (trimmed), each with how many deals used it; by name.
     pub aliases: Vec<(String, u64)>,
-    /// Deals.
     pub deals: u64,
     /// (exclusivity, first month no longer in force or none, accelerators, deals), summed;
     /// in force on the last day of every month from [`Self::month`] until that month.
@@ -256,12 +255,10 @@ pub struct Market {
 }
 
 impl Market {
-    /// The buyer with this slug.
     pub fn buyer(&self, slug: &str) -> Option<&Buyer> {
         self.buyers.iter().find(|b| b.key.slug == slug)
     }
 
-    /// The latest month.
     pub fn latest(&self) -> Option<&MarketMonth> {
         self.months.last()
     }

@@ -166,7 +166,6 @@ fn per_accelerator_hour(e: &Energy, kg: f64, newest: &[&Capacity]) -> PerAcceler
     }
 }
 
-/// Hours in `[start, end)`.
 fn hours_in(start: NaiveDate, end: NaiveDate) -> f64 {
     (end - start).num_days() as f64 * 24.0
 }

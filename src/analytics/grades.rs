@@ -39,7 +39,6 @@ pub const FULL_SET_ASIDE: f64 = CURRENT.full_set_aside;
 pub struct ComponentScore {
     /// Which.
     pub component: Component,
-    /// Its weight.
     pub weight: f64,
     /// Its value, 0..=1.
     pub value: f64,

@@ -66,7 +66,6 @@ impl Methodology {
         self.weights.iter().find(|(c, _)| *c == component).map(|(_, w)| *w)
     }
 
-    /// The letter for a score.
     pub fn letter(&self, score: f64) -> char {
         self.letters.iter().find(|(from, _)| score >= *from).map_or('F', |(_, letter)| *letter)
     }

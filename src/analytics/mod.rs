@@ -112,15 +112,12 @@ pub struct Filter {
 /// The latest version of every disclosure, by kind, each with its provider.
 #[derive(Debug, Clone, Default)]
 pub struct Disclosures {
-    /// Queue times.
     pub queue_times: Vec<(String, QueueTime)>,
     /// Acceptance counts.
     pub acceptance: Vec<(String, Acceptance)>,
-    /// Prices.
     pub prices: Vec<(String, Price)>,
     /// Lock-ups.
     pub lockups: Vec<(String, Lockup)>,
-    /// Capacity.
     pub capacity: Vec<(String, Capacity)>,
     /// Energy and grid carbon intensity.
     pub energy: Vec<(String, Energy)>,

@@ -55,7 +55,6 @@ pub fn price_series(disclosures: &Disclosures) -> Vec<PricePoint> {
 pub struct LatestPrice {
     /// Provider slug.
     pub provider: String,
-    /// The price record.
     pub price: crate::records::kinds::Price,
 }
 

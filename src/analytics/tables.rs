@@ -32,9 +32,7 @@ pub struct AcceptanceRate {
     pub category: String,
     /// Applications received.
     pub received: u64,
-    /// Accepted.
     pub accepted: u64,
-    /// Rejected.
     pub rejected: u64,
 }
 
@@ -146,7 +144,6 @@ pub fn locked_by<'a>(lockups: impl Iterator<Item = &'a crate::records::kinds::Lo
 pub struct TierSummary {
     /// Provider slug.
     pub provider: String,
-    /// Tier.
     pub tier: String,
     /// Records behind it.
     pub records: u64,

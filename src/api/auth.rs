@@ -60,7 +60,6 @@ impl TokenRateLimiter {
 /// The provider a valid, unrevoked token belongs to.
 #[derive(Debug, Clone)]
 pub struct ProviderToken {
-    /// Provider id.
     pub provider_id: i64,
     /// Provider slug: the only provider this request may write for (a reporter's own slug
     /// for a reporter token).

@@ -81,15 +81,12 @@ pub enum Error {
     Filter {
         /// The flag, without its dashes.
         flag: String,
-        /// Why.
         reason: String,
     },
     /// The output file could not be created.
     #[error("{}: {source}", path.display())]
     Create {
-        /// The file.
         path: PathBuf,
-        /// Why not.
         source: std::io::Error,
     },
     /// The dataset could not be rendered or written.
@@ -103,7 +100,6 @@ pub enum Error {
     Database(#[from] DatabaseError),
 }
 
-/// Runs an export command.
 pub async fn run(global: &GlobalArgs, command: &ExportCommand) -> Result<(), Error> {
     match command {
         ExportCommand::Snapshot { out, tree_size } => snapshot(global, out, *tree_size).await,

@@ -35,7 +35,6 @@ pub enum Error {
     Line {
         /// The line number, from 1.
         line: usize,
-        /// Why.
         reason: String,
     },
     /// Reading stdin failed.

@@ -110,7 +110,6 @@ pub enum Error {
     Failed(u64),
 }
 
-/// Runs a verify command.
 pub async fn run(global: &GlobalArgs, command: &VerifyCommand) -> Result<(), Error> {
     match command {
         VerifyCommand::Log(args) => log(global, args).await,

@@ -37,9 +37,7 @@ pub enum Error {
     /// The receipt did not verify or could not be read.
     #[error("receipt {path}: {reason}")]
     Receipt {
-        /// The file.
         path: String,
-        /// Why.
         reason: String,
     },
 }

@@ -62,7 +62,6 @@ pub enum Error {
     Bind {
         /// The address asked for.
         addr: String,
-        /// Why not.
         source: std::io::Error,
     },
     /// The HTTP server failed.

@@ -17,9 +17,7 @@ pub enum Cell {
     Number(f64),
     /// Exact decimal, with the text as filed (so "2.50" stays "2.50").
     Decimal(Decimal, String),
-    /// Text.
     Text(String),
-    /// Date.
     Date(NaiveDate),
     /// Instant.
     DateTime(DateTime<Utc>),
@@ -68,7 +66,6 @@ fn format_number(v: f64) -> String {
 pub struct CellError {
     /// The column.
     pub field: &'static str,
-    /// What is wrong.
     pub reason: String,
 }
 

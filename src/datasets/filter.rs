@@ -53,7 +53,6 @@ pub struct ExportFilter {
 pub struct FilterError {
     /// Which parameter.
     pub parameter: &'static str,
-    /// Why.
     pub reason: String,
 }
 

@@ -77,7 +77,6 @@ impl Dataset {
     }
 }
 
-/// The fields of one record kind.
 pub fn record_fields(kind: RecordKind) -> Vec<Field> {
     match kind {
         RecordKind::QueueTime => schema::queue_time_fields(),

@@ -94,7 +94,6 @@ impl FieldType {
 pub struct Field {
     /// Column name.
     pub name: &'static str,
-    /// Type.
     pub kind: FieldType,
     /// What it means.
     pub description: &'static str,

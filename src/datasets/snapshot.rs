@@ -42,17 +42,13 @@ pub enum SnapshotError {
     /// Producing a dataset failed.
     #[error("{dataset}: {source}")]
     Export {
-        /// The file.
         dataset: String,
-        /// Why.
         source: ExportError,
     },
     /// Reading or writing files failed.
     #[error("{path}: {source}")]
     Io {
-        /// The path.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// No checkpoint of that size was ever signed.
@@ -92,7 +88,6 @@ enum EntrySource {
 
 /// Everything a snapshot is computed from.
 pub struct Pinned {
-    /// The checkpoint.
     pub checkpoint: StoredCheckpoint,
     /// The obligations the compliance report weighs filings against.
     pub obligations: Vec<Obligation>,
@@ -402,14 +397,12 @@ fn sums_text(sums: &[FileSum]) -> String {
 pub enum Written {
     /// A new snapshot of this many files at this tree size.
     Created {
-        /// Tree size.
         tree_size: u64,
         /// Files written.
         files: usize,
     },
     /// The directory already held this very snapshot.
     AlreadyPresent {
-        /// Tree size.
         tree_size: u64,
     },
 }

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
-/// One stored cosignature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCosignature {
     /// The checkpoint row it signs.

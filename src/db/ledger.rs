@@ -28,7 +28,6 @@ pub struct StoredCheckpoint {
     pub id: i64,
     /// Tree size.
     pub size: u64,
-    /// Root hash.
     pub root: Hash,
     /// The signed note text.
     pub note: String,
@@ -36,10 +35,8 @@ pub struct StoredCheckpoint {
     pub signed_at: DateTime<Utc>,
 }
 
-/// An entry row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRow {
-    /// Index.
     pub index: u64,
     /// Stored leaf hash.
     pub leaf_hash: Hash,
@@ -49,7 +46,6 @@ pub struct EntryRow {
     pub provider: String,
     /// Record kind.
     pub kind: String,
-    /// Natural key.
     pub natural_key: String,
     /// Acceptance time.
     pub received_at: DateTime<Utc>,
@@ -265,7 +261,6 @@ fn entry_from_row(row: &sqlx::postgres::PgRow) -> Result<EntryRow, sqlx::Error> 
 
 const ENTRY_COLUMNS: &str = "idx, leaf_hash, entry, provider, kind, natural_key, received_at, supersedes";
 
-/// One entry by index.
 pub async fn entry(conn: &mut PgConnection, index: u64) -> Result<Option<EntryRow>, sqlx::Error> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idx = $1")))
         .bind(to_i64(index))
@@ -298,7 +293,6 @@ pub async fn entries_by_index(conn: &mut PgConnection, indexes: &[u64]) -> Resul
 /// stored level-0 subtree hash (the same value, kept in `ledger_nodes` for tiles).
 #[derive(Debug, Clone)]
 pub struct AuditRow {
-    /// Index.
     pub index: u64,
     /// Entry bytes.
     pub bytes: Vec<u8>,
@@ -350,7 +344,6 @@ where
 /// A line of the public list of entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntrySummary {
-    /// Index.
     pub index: u64,
     /// Provider slug.
     pub provider: String,
@@ -486,7 +479,6 @@ pub async fn head_root_and_registry(conn: &mut PgConnection) -> Result<Option<(H
 /// One stored version of a record, as an export reads it.
 #[derive(Debug, Clone)]
 pub struct VersionRow {
-    /// Index.
     pub index: u64,
     /// Provider slug.
     pub provider: String,
@@ -550,7 +542,6 @@ pub async fn amendments_between(
 /// One entry, as the entries export reads it.
 #[derive(Debug, Clone)]
 pub struct ExportedEntry {
-    /// Index.
     pub index: u64,
     /// Provider slug.
     pub provider: String,

@@ -46,7 +46,6 @@ pub enum ProjectionError {
     Stored {
         /// The entry (or, for a summary, the first entry of the batch being folded).
         index: u64,
-        /// Why.
         reason: String,
     },
     /// Computing the summaries failed (polars, or a panic in the computation).
@@ -99,11 +98,9 @@ pub struct ProviderCounts {
 pub struct LatestQuery {
     /// Provider slug.
     pub provider: Option<String>,
-    /// Record kind.
     pub kind: Option<RecordKind>,
     /// Resource (accelerator type).
     pub resource: Option<String>,
-    /// Region.
     pub region: Option<String>,
     /// Earliest record date (inclusive; see [`crate::projection::bucket::date_of`]).
     pub from: Option<NaiveDate>,

@@ -56,7 +56,6 @@ fn provider_from_row(row: &sqlx::postgres::PgRow) -> Result<Provider, sqlx::Erro
     })
 }
 
-/// One provider by slug.
 pub async fn get(conn: &mut PgConnection, slug: &Slug) -> Result<Option<Provider>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, slug, display_name, provider_kind, country, website, created_at FROM providers WHERE slug = $1 AND role = 'provider'",

@@ -181,7 +181,6 @@ pub struct ShownReport {
     pub index: u64,
     /// Reporter slug.
     pub reporter: String,
-    /// Reporter name.
     pub reporter_name: String,
     /// The provider it is about.
     pub about: String,

@@ -24,9 +24,7 @@ pub struct TokenInfo {
 /// What a valid token authenticates as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenOwner {
-    /// Provider id.
     pub provider_id: i64,
-    /// Provider slug.
     pub provider: Slug,
     /// Stored hash, for the constant-time comparison.
     pub secret_hash: Vec<u8>,

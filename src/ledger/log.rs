@@ -36,7 +36,6 @@ pub enum LedgerError {
     Projection(#[from] ProjectionError),
 }
 
-/// A signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedCheckpoint {
     /// The tree head.
@@ -45,12 +44,9 @@ pub struct SignedCheckpoint {
     pub note: String,
 }
 
-/// One appended entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendedEntry {
-    /// Its index.
     pub index: u64,
-    /// Its leaf hash.
     pub leaf_hash: Hash,
 }
 

@@ -497,7 +497,6 @@ pub enum RemoteError {
     Fetch {
         /// What was fetched.
         url: String,
-        /// Why it failed.
         reason: String,
     },
 }

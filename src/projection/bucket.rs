@@ -38,7 +38,6 @@ pub fn month_of(date: NaiveDate) -> NaiveDate {
 pub struct BucketKey {
     /// Provider slug.
     pub provider: String,
-    /// Record kind.
     pub kind: RecordKind,
     /// First day of the month.
     pub month: NaiveDate,

@@ -72,7 +72,6 @@ impl TypedEntry {
 /// The latest version of one record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Version {
-    /// The entry.
     pub entry: TypedEntry,
     /// Its natural key.
     pub key: String,

@@ -292,7 +292,6 @@ impl<'a> RecordView<'a> {
         Ok(None)
     }
 
-    /// The owned point.
     pub fn to_owned(&self) -> Result<RecordPoint, PointsError> {
         Ok(RecordPoint {
             series: self.series.to_owned(),

@@ -281,7 +281,6 @@ pub struct VerifiedReceipt {
     pub entry_index: u64,
     /// Who filed it.
     pub provider: String,
-    /// Its kind.
     pub kind: String,
     /// When the log received it.
     pub received_at: String,

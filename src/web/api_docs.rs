@@ -25,7 +25,6 @@ pub struct KindDoc {
     pub csv: String,
 }
 
-/// The page.
 #[derive(Template)]
 #[template(path = "docs/api.html")]
 pub struct ApiDocsPage {

@@ -16,7 +16,6 @@ use crate::api::extract::Query;
 use crate::error::PageError;
 use crate::providers::Provider;
 
-/// Query of `/compare`.
 #[derive(Debug, Default, Deserialize)]
 pub struct CompareQuery {
     /// First provider's slug.
@@ -27,9 +26,7 @@ pub struct CompareQuery {
 
 /// One side of the comparison.
 pub struct Side {
-    /// Who.
     pub provider: Provider,
-    /// Their grade.
     pub grade: Option<Grade>,
     /// Latest capacity and set-aside.
     pub capacity: Option<(chrono::NaiveDate, u64, u64)>,
@@ -57,7 +54,6 @@ impl Side {
     }
 }
 
-/// The compare page.
 #[derive(Template)]
 #[template(path = "compare.html")]
 pub struct ComparePage {
@@ -107,7 +103,6 @@ fn side(snapshot: &PageData, provider: &Provider) -> Side {
     }
 }
 
-/// `/compare`.
 pub async fn show(State(state): State<AppState>, Query(query): Query<CompareQuery>) -> Result<Response, PageError> {
     let snapshot = page_data::current(&state).await?;
     let find = |slug: &str| snapshot.provider(slug);

@@ -30,7 +30,6 @@ pub struct ComplianceReport {
 }
 
 impl ComplianceReport {
-    /// The periods of one provider.
     pub fn of<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a PeriodStatus> + 'a {
         self.periods.iter().filter(move |p| p.provider == provider)
     }
@@ -86,9 +85,7 @@ async fn compute(state: &AppState, snapshot: &PageData, provider: Option<&str>) 
 
 /// One line of the summary: a provider's obligation and how its periods went.
 pub struct SummaryRow {
-    /// The provider.
     pub provider: Provider,
-    /// The obligation.
     pub obligation: Obligation,
     /// On time, late, missing, not yet due, amended.
     pub tally: (u32, u32, u32, u32, u32),
@@ -96,14 +93,12 @@ pub struct SummaryRow {
     pub worst_delay: Option<i64>,
 }
 
-/// Query of `/compliance`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ComplianceQuery {
     /// Show every period of this provider.
     pub provider: Option<String>,
 }
 
-/// The page.
 #[derive(Template)]
 #[template(path = "compliance.html")]
 pub struct CompliancePage {

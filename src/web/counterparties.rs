@@ -105,7 +105,6 @@ pub struct MonthRow {
     pub on: NaiveDate,
     /// All disclosed capacity.
     pub capacity: u64,
-    /// Providers in it.
     pub providers: u64,
     /// Accelerators in force per exclusivity.
     pub by_exclusivity: Vec<u64>,
@@ -158,7 +157,6 @@ pub struct MarketPage {
     pub buyers: Vec<BuyerRow>,
     /// Months, newest first.
     pub months: Vec<MonthRow>,
-    /// The latest month, if any.
     pub latest: Option<MonthRow>,
     /// Exclusivity names, in column order.
     pub exclusivities: Vec<String>,
@@ -309,15 +307,12 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<
 pub struct DealRow {
     /// Provider slug.
     pub provider: String,
-    /// Provider name.
     pub provider_name: String,
     /// The name it was filed under.
     pub alias: String,
-    /// Accelerators.
     pub accelerators: u64,
     /// Exclusive, priority or right of first refusal.
     pub exclusivity: String,
-    /// Start.
     pub start: NaiveDate,
     /// End (exclusive), if any.
     pub end: Option<NaiveDate>,
@@ -331,7 +326,6 @@ pub struct DealRow {
 #[derive(Template)]
 #[template(path = "counterparties/show.html")]
 pub struct BuyerPage {
-    /// Slug.
     pub slug: String,
     /// Name shown.
     pub name: String,

@@ -134,7 +134,6 @@ fn not_started(error: ExportError) -> Response {
 
 /// A dataset as `/data` lists it.
 pub struct DatasetRow {
-    /// The dataset.
     pub dataset: Dataset,
     /// Rows at this checkpoint (latest versions for record datasets).
     pub rows: u64,
@@ -144,7 +143,6 @@ pub struct DatasetRow {
     pub unreadable: Vec<u64>,
 }
 
-/// The `/data` page.
 #[derive(Template)]
 #[template(path = "data/index.html")]
 pub struct DataPage {

@@ -26,7 +26,6 @@ use super::disclosure_words::{report_about, third_party_words, unreadable_figure
 /// Items per feed: the newest entries only, so a feed costs the same at any ledger size.
 const ITEMS: i64 = 50;
 
-/// A feed.
 #[derive(Template)]
 #[template(path = "feed.xml")]
 pub struct Feed {

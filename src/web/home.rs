@@ -31,7 +31,6 @@ use crate::providers::Provider;
 /// Providers shown in each ranking (lock-ups, overdue filings).
 const RANKED: usize = 5;
 
-/// The home page.
 #[derive(Template)]
 #[template(path = "home/index.html")]
 pub struct HomePage {
@@ -75,7 +74,6 @@ pub struct Ranked<T> {
     pub slug: String,
     /// Its display name.
     pub name: String,
-    /// Its figure.
     pub figure: T,
 }
 

@@ -49,7 +49,6 @@ pub struct Witnessing {
 
 /// One configured witness on `/ledger`.
 pub struct WitnessRow {
-    /// Its name.
     pub name: String,
     /// Its verifier key.
     pub vkey: String,
@@ -116,7 +115,6 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
 #[derive(Template)]
 #[template(path = "ledger/entry.html")]
 pub struct EntryPage {
-    /// The entry row.
     pub entry: store::EntryRow,
     /// Its JSON, pretty-printed for reading (the hashed bytes are `raw`).
     pub pretty: String,
@@ -134,7 +132,6 @@ pub struct EntryPage {
     pub unreadable: Option<String>,
     /// Checkpoint size the proof leads to.
     pub tree_size: u64,
-    /// Its root, hex.
     pub root_hex: String,
     /// Inclusion proof, hex.
     pub proof: Vec<String>,

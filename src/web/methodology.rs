@@ -8,7 +8,6 @@ use crate::analytics::grades::{FULL_SET_ASIDE, NEWCOMER_CATEGORIES};
 use crate::analytics::methodology::{CURRENT, Methodology, VERSIONS};
 use crate::datasets::versions::{FORMATS, SnapshotFormat};
 
-/// The page.
 #[derive(Template)]
 #[template(path = "methodology.html")]
 pub struct MethodologyPage {

@@ -77,7 +77,6 @@ impl Cell {
 pub struct MetricPage {
     /// Path segment of this metric.
     pub metric: &'static str,
-    /// Its title.
     pub title: &'static str,
     /// The table (shared with other requests for the same filter at this checkpoint).
     pub table: Arc<MetricTable>,
@@ -123,7 +122,6 @@ impl MetricPage {
         query_string(&self.filter)
     }
 
-    /// The rows on this page.
     pub fn page_rows(&self) -> &[Vec<Cell>] {
         let first = (self.page - 1) * PAGE_ROWS;
         self.table.rows.get(first..self.table.rows.len().min(first + PAGE_ROWS)).unwrap_or_default()
@@ -237,13 +235,11 @@ pub struct MetricTable {
     pub explanation: &'static str,
     /// Column headers.
     pub headers: Vec<&'static str>,
-    /// Rows.
     pub rows: Vec<Vec<Cell>>,
     /// The chart above the table, or the sentence shown instead.
     pub chart: Result<PageChart, String>,
 }
 
-/// The table and chart of `metric` for `filter`.
 fn table_and_chart(metric: &str, filter: &Filter, snapshot: &PageData, input: &Rows) -> Result<MetricTable, AppError> {
     let mut table = table(metric, snapshot, input)?;
     let names: std::collections::HashMap<&str, &str> =

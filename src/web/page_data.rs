@@ -27,7 +27,6 @@ use crate::records::RecordKind;
 /// One provider's scorecard figures at a checkpoint.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderData {
-    /// Its figures.
     pub figures: ProviderFigures,
 }
 

@@ -9,7 +9,6 @@ use serde_json::json;
 use super::current;
 use crate::testing::TestApp;
 
-/// Reused until the ledger or the registry changes.
 #[tokio::test]
 async fn the_snapshot_is_reused_until_the_ledger_or_the_registry_changes() {
     let app = TestApp::new().await;

@@ -18,7 +18,6 @@ use crate::providers::Provider;
 
 /// One row of the providers table.
 pub struct ProviderRow {
-    /// The provider.
     pub provider: Provider,
     /// Its grade, if any disclosure exists at all.
     pub grade: Option<Grade>,
@@ -31,9 +30,7 @@ pub enum SortKey {
     /// By score (the default: worst first is what journalists look for, so descending is a link away).
     #[default]
     Score,
-    /// By name.
     Name,
-    /// By kind.
     Kind,
 }
 
@@ -46,7 +43,6 @@ pub struct ListQuery {
     pub dir: Option<String>,
 }
 
-/// The providers page.
 #[derive(Template)]
 #[template(path = "providers/index.html")]
 pub struct ProvidersPage {

@@ -20,7 +20,6 @@ pub struct ReportView {
     pub index: u64,
     /// Reporter slug and name.
     pub reporter: String,
-    /// Reporter name.
     pub reporter_name: String,
     /// The provider it is about.
     pub about: String,
@@ -28,7 +27,6 @@ pub struct ReportView {
     pub reported_kind: &'static str,
     /// What it says, as `field: value` pairs.
     pub says: String,
-    /// Its sources.
     pub sources: Vec<String>,
     /// When the source was published.
     pub published: String,

@@ -23,7 +23,6 @@ use crate::error::{AppError, PageError};
 use crate::projection::summary::ProviderFigures;
 use crate::providers::Provider;
 
-/// The charts of a scorecard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScorecardChart {
     /// Median wait per tier over time.
@@ -99,13 +98,10 @@ pub struct InlineChart {
     pub svg: String,
 }
 
-/// The scorecard.
 #[derive(Template)]
 #[template(path = "providers/show.html")]
 pub struct ScorecardPage {
-    /// Who.
     pub provider: Provider,
-    /// Their grade.
     pub grade: Option<Grade>,
     /// Their figures and disclosures at this checkpoint.
     pub data: Arc<ProviderData>,

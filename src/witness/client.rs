@@ -53,7 +53,6 @@ pub enum WitnessError {
     Unreachable {
         /// The add-checkpoint URL.
         url: String,
-        /// Why.
         reason: String,
     },
     /// The witness refused the checkpoint.

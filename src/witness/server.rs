@@ -47,7 +47,6 @@ pub struct Refusal {
     pub origin: String,
     /// HTTP status returned.
     pub status: u16,
-    /// Why.
     pub reason: String,
     /// The signed checkpoint that was refused.
     pub checkpoint: String,
@@ -69,9 +68,7 @@ pub enum WitnessSetupError {
     /// The state file exists but cannot be read or parsed.
     #[error("witness state {path}: {reason}")]
     State {
-        /// The file.
         path: PathBuf,
-        /// Why.
         reason: String,
     },
 }

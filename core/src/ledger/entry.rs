@@ -66,7 +66,6 @@ pub struct PendingEntry {
     pub kind: String,
     /// Natural key within (provider, kind): what the record is about.
     pub natural_key: String,
-    /// The record.
     pub record: serde_json::Value,
     /// The entry it amends, if any.
     pub supersedes: Option<u64>,

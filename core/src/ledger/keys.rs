@@ -19,7 +19,6 @@ pub enum KeyFileError {
     /// Group or others can read it.
     #[error("signing key {path} is readable by others (mode {mode:04o}); run `chmod 600 {path}`")]
     Permissions {
-        /// The file.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
@@ -27,15 +26,12 @@ pub enum KeyFileError {
     /// Not a key.
     #[error("signing key {path} is not a valid key: {source}")]
     Format {
-        /// The file.
         path: PathBuf,
-        /// What is wrong.
         source: NoteError,
     },
     /// Refusing to overwrite.
     #[error("{path} already exists; refusing to overwrite a signing key")]
     Exists {
-        /// The file.
         path: PathBuf,
     },
     /// Any other I/O error.
@@ -43,9 +39,7 @@ pub enum KeyFileError {
     Io {
         /// What we tried.
         action: &'static str,
-        /// The file.
         path: PathBuf,
-        /// Why it failed.
         source: std::io::Error,
     },
 }

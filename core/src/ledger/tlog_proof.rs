@@ -328,7 +328,6 @@ pub struct Policy {
 /// A policy that cannot be met or names nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    /// No log key.
     #[error("a policy needs at least one log key")]
     NoLogKey,
     /// More witnesses required than trusted.
@@ -379,7 +378,6 @@ pub struct Verified {
     pub origin: String,
     /// The size of the checkpointed tree.
     pub tree_size: u64,
-    /// Its root hash.
     pub root: Hash,
     /// SHA-256(0x00 ‖ entry).
     pub leaf_hash: Hash,
@@ -412,7 +410,6 @@ pub enum VerifyError {
     Cosignature {
         /// The witness's vkey.
         witness: String,
-        /// Why.
         reason: String,
     },
     /// Too few trusted witnesses cosigned.

@@ -107,7 +107,6 @@ impl Fields {
         Slug::parse(&text).map_err(|error| self.error(field, error.to_string())).ok()
     }
 
-    /// An optional slug.
     pub fn optional_slug(&mut self, field: &str) -> Option<Slug> {
         let value = self.take(field)?;
         let text = self.as_text(field, value)?;
@@ -134,7 +133,6 @@ impl Fields {
         self.check_date(field, value)
     }
 
-    /// An optional date.
     pub fn optional_date(&mut self, field: &str) -> Option<NaiveDate> {
         let value = self.take(field)?;
         self.check_date(field, value)

@@ -63,7 +63,6 @@ choices!(
     Exclusivity { Exclusive = "exclusive", Priority = "priority", RightOfFirstRefusal = "right_of_first_refusal" }
 );
 choices!(
-    /// The record kinds.
     RecordKind {
         QueueTime = "queue_time", Acceptance = "acceptance", Price = "price", Lockup = "lockup", Capacity = "capacity",
         Energy = "energy",
@@ -252,18 +251,15 @@ pub enum Record {
     QueueTime(QueueTime),
     /// Acceptance counts.
     Acceptance(Acceptance),
-    /// A price.
     Price(Price),
     /// A lock-up deal.
     Lockup(Lockup),
-    /// Capacity.
     Capacity(Capacity),
     /// Energy and grid carbon intensity.
     Energy(Energy),
 }
 
 impl Record {
-    /// Its kind.
     pub fn kind(&self) -> RecordKind {
         match self {
             Self::QueueTime(_) => RecordKind::QueueTime,

@@ -43,7 +43,6 @@ pub enum SignatureError {
     WrongName {
         /// The key's name.
         key: String,
-        /// The provider.
         provider: String,
     },
     /// A well-formed signature that does not verify.

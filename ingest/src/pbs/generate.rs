@@ -41,7 +41,6 @@ pub struct Options {
 /// A job that should count once, as the model made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
-    /// Its queue.
     pub queue: &'static str,
     /// Its first run's start, epoch seconds.
     pub start: i64,

@@ -56,11 +56,9 @@ pub enum PbsError {
     /// Opening or reading failed (a truncated gzip lands here).
     #[error("{path}: reading line {line}: {source}")]
     Read {
-        /// The file.
         path: String,
         /// 1-based line (0 when opening).
         line: u64,
-        /// Why.
         source: std::io::Error,
     },
     /// No line of a non-empty file is a PBS record.
@@ -69,7 +67,6 @@ pub enum PbsError {
          (first line: {first:?}); pass the files under server_priv/accounting"
     )]
     NotPbs {
-        /// The file.
         path: String,
         /// Its first line, shortened.
         first: String,

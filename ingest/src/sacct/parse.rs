@@ -33,7 +33,6 @@ pub enum SacctError {
     Read {
         /// 1-based line.
         line: u64,
-        /// Why.
         source: std::io::Error,
     },
     /// The first line is not a parsable2 header.
