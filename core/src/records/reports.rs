@@ -2,7 +2,7 @@
 //! not a provider's own disclosure. A reporter (journalist, researcher, civic group) files a
 //! `report` about a provider, with its sources; the provider files an `answer` to it. Both
 //! are ledger entries like any other, attributed to whoever filed them (the entry's
-//! `provider` field names the filer: the reporter for a report). They are not [`Record`]s
+//! `provider` field names the filer: the reporter for a report). They are not [`Record`](super::Record)s
 //! (crate::records::Record): the projection leaves them out, so they never enter a
 //! provider's figures, and they are shown apart.
 
