@@ -30,10 +30,7 @@ pub enum BackupError {
     NotEmpty(u64),
     /// A file could not be read or written.
     #[error("{path}: {reason}")]
-    File {
-        path: PathBuf,
-        reason: String,
-    },
+    File { path: PathBuf, reason: String },
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::db;
-use crate::submission;
 use crate::ledger::{Ledger, LedgerError};
 use crate::providers::{NewProvider, ProviderKind};
 use crate::records::{Record, Slug};
+use crate::submission;
 
 pub const DEFAULT_SEED: u64 = 2026;
 /// First reported month.

@@ -61,9 +61,7 @@ pub enum Alert {
     },
     /// Two different roots were signed for one size.
     #[error("fork: two different roots signed for tree size {size}")]
-    SameSizeFork {
-        size: u64,
-    },
+    SameSizeFork { size: u64 },
     /// The newer tree is not proved to extend the older one.
     #[error("fork: the tree of size {to} does not extend the tree of size {from} seen before ({reason})")]
     NotAnExtension {
@@ -92,13 +90,9 @@ pub enum Alert {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Nothing was seen before: the checkpoint is trusted on first sight.
-    FirstSight {
-        size: u64,
-    },
+    FirstSight { size: u64 },
     /// The same tree as before.
-    Unchanged {
-        size: u64,
-    },
+    Unchanged { size: u64 },
     /// The tree grew and the proof shows the old tree is a prefix of the new one.
     Consistent {
         /// Older size.
@@ -262,10 +256,7 @@ pub enum MonitorError {
     },
     /// The state file could not be read or written (exit 2).
     #[error("could not check: state file {}: {reason}", path.display())]
-    State {
-        path: PathBuf,
-        reason: String,
-    },
+    State { path: PathBuf, reason: String },
     /// No usable verifier key (exit 2).
     #[error("could not check: {0}")]
     Key(String),

@@ -105,11 +105,8 @@ fn expand(text: &str, base: Vec<String>, found: &mut Vec<Vec<String>>) {
 fn imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut files = Vec::new();
     sources(src, &mut files);
-    let modules: BTreeMap<Vec<String>, PathBuf> = files
-        .iter()
-        .filter(|f| !is_test_file(f))
-        .map(|f| (module_of(src, f), f.clone()))
-        .collect();
+    let modules: BTreeMap<Vec<String>, PathBuf> =
+        files.iter().filter(|f| !is_test_file(f)).map(|f| (module_of(src, f), f.clone())).collect();
     let resolve = |path: &[String]| -> Option<Vec<String>> {
         (1..=path.len()).rev().map(|n| path[..n].to_vec()).find(|candidate| modules.contains_key(candidate))
     };

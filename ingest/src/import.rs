@@ -22,10 +22,7 @@ use crate::client::{Client, ClientError};
 pub enum ImportError {
     /// Reading or writing a file failed.
     #[error("{path}: {reason}")]
-    File {
-        path: PathBuf,
-        reason: String,
-    },
+    File { path: PathBuf, reason: String },
     /// The state file is another import's.
     #[error("{0} records another import (different file header or kind); remove it to start over")]
     ForeignState(PathBuf),

@@ -11,8 +11,8 @@ pub mod energy;
 pub mod grades;
 pub mod headline;
 pub mod methodology;
-pub mod tables;
 pub mod prices;
+pub mod tables;
 
 use crate::records::kinds::{Acceptance, Capacity, Energy, Lockup, Price, QueueTime};
 

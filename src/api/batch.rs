@@ -9,11 +9,11 @@ use super::auth::ProviderToken;
 use crate::AppState;
 use crate::db::ledger::StoredCheckpoint;
 use crate::error::{ApiError, AppError, ErrorDetail};
-use crate::submission::formats::{self, Located};
-use crate::submission::{Outcome, RecordResult};
 use crate::ledger::entry::EntrySignature;
 use crate::ledger::tlog_proof;
 use crate::records::signature::ProviderKey;
+use crate::submission::formats::{self, Located};
+use crate::submission::{Outcome, RecordResult};
 use crate::telemetry::BatchRejection;
 
 pub use gatelog_core::api::{BatchJson, MAX_BODY_BYTES, RecordJson, Summary};

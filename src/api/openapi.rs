@@ -9,11 +9,11 @@ use super::batch::{BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
 use super::ledger::{self, CheckpointJson, ConsistencyJson, EntryJson};
 use super::records;
 use crate::error::ErrorDetail;
-use crate::submission::Receipt;
 use crate::records::kinds::{
     Acceptance, ApplicantCategory, Capacity, Energy, Exclusivity, Lockup, Price, PricingModel, QueueTime, RecordKind,
     Tier, Track,
 };
+use crate::submission::Receipt;
 
 use crate::error::{Envelope as ErrorEnvelope, EnvelopeBody as ErrorBody};
 

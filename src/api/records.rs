@@ -24,10 +24,10 @@ use super::extract::{Path, Query};
 use crate::AppState;
 use crate::db::idempotency_keys::{self, Answer, Claim};
 use crate::error::{ApiError, AppError};
-use crate::submission::formats::{self, BodyError, Format, Located};
-use crate::submission;
 use crate::ledger::tlog_proof;
 use crate::records::{Record, RecordKind};
+use crate::submission;
+use crate::submission::formats::{self, BodyError, Format, Located};
 use crate::telemetry::BatchRejection;
 
 pub use super::batch::{BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
@@ -511,10 +511,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::submission::{Receipt, verify_receipt};
     use crate::ledger::entry::Entry;
     use crate::ledger::note::NoteSigner;
     use crate::records::signature::RecordSigner;
+    use crate::submission::{Receipt, verify_receipt};
     use crate::testing::TestApp;
 
     fn queue_time(p50: u64, tier: &str) -> Value {

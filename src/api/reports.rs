@@ -23,13 +23,13 @@ use crate::db;
 use crate::db::idempotency_keys::Answer as Remembered;
 use crate::db::reports::{NewAnswer, NewReport};
 use crate::error::{ApiError, AppError, ErrorDetail};
-use crate::submission::formats::{self, BodyError, Format, Located, MAX_DETAILS};
-use crate::submission::{Outcome, RecordResult};
 use crate::ledger::entry::PendingEntry;
 use crate::records::FieldError;
 use crate::records::reports::{
     ANSWER, Answer, DisclosureRef, REPORT, Report, ReportedKind, Response as AnswerResponse,
 };
+use crate::submission::formats::{self, BodyError, Format, Located, MAX_DETAILS};
+use crate::submission::{Outcome, RecordResult};
 use crate::telemetry::BatchRejection;
 
 /// A report or an answer as sent, validated on its own (not yet against the ledger).

@@ -11,8 +11,8 @@ use super::layout::{
 };
 use super::{Area, Frame, PALETTE, render};
 use crate::analytics::capacity::CapacityPoint;
-use crate::analytics::tables::QueuePoint;
 use crate::analytics::prices::PricePoint;
+use crate::analytics::tables::QueuePoint;
 
 /// One line: its legend label and its points (any order; drawn in date order).
 #[derive(Debug, Clone, PartialEq)]

@@ -85,10 +85,7 @@ pub enum Error {
     },
     /// The output file could not be created.
     #[error("{}: {source}", path.display())]
-    Create {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Create { path: PathBuf, source: std::io::Error },
     /// The dataset could not be rendered or written.
     #[error(transparent)]
     Export(#[from] ExportError),

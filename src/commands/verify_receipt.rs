@@ -36,10 +36,7 @@ pub enum Error {
     Vkey(#[from] InvalidFlag),
     /// The receipt did not verify or could not be read.
     #[error("receipt {path}: {reason}")]
-    Receipt {
-        path: String,
-        reason: String,
-    },
+    Receipt { path: String, reason: String },
 }
 
 /// Checks the receipt and prints what it proves.

@@ -41,16 +41,10 @@ pub enum SnapshotError {
     Database(#[from] sqlx::Error),
     /// Producing a dataset failed.
     #[error("{dataset}: {source}")]
-    Export {
-        dataset: String,
-        source: ExportError,
-    },
+    Export { dataset: String, source: ExportError },
     /// Reading or writing files failed.
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// No checkpoint of that size was ever signed.
     #[error("no checkpoint of {0} entries was signed; pick a size listed by the ledger's checkpoints")]
     NoCheckpoint(u64),
@@ -402,9 +396,7 @@ pub enum Written {
         files: usize,
     },
     /// The directory already held this very snapshot.
-    AlreadyPresent {
-        tree_size: u64,
-    },
+    AlreadyPresent { tree_size: u64 },
 }
 
 /// Writes a snapshot at `tree_size` (the latest checkpoint if `None`) into `out`. An

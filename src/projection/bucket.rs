@@ -10,8 +10,8 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::PolarsResult;
 use serde::{Deserialize, Serialize};
 
-use crate::analytics::tables::{self, AcceptanceRate, QueuePoint};
 use crate::analytics::prices::{self, PricePoint};
+use crate::analytics::tables::{self, AcceptanceRate, QueuePoint};
 use crate::analytics::{Disclosures, add};
 use crate::records::{Record, RecordKind};
 

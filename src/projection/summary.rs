@@ -13,8 +13,8 @@ use crate::analytics::completeness::{KindCompleteness, completeness_of};
 use crate::analytics::grades::{self, Grade, GradeInputs};
 use crate::analytics::headline::ProviderInputs;
 use crate::analytics::methodology::Methodology;
-use crate::analytics::tables::{self, AcceptanceRate, LockupShare, QueuePoint};
 use crate::analytics::prices::{LatestPrice, PricePoint};
+use crate::analytics::tables::{self, AcceptanceRate, LockupShare, QueuePoint};
 use crate::records::kinds::{Lockup, Price};
 use crate::records::{Record, RecordKind};
 

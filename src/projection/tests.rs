@@ -13,8 +13,8 @@ use super::summary::{ProviderSummary, reporting_window};
 use crate::analytics::capacity::capacity_over_time;
 use crate::analytics::completeness::completeness;
 use crate::analytics::headline::{ProviderInputs, headline};
-use crate::analytics::tables::{acceptance_by_category, lockup_shares, queue_series};
 use crate::analytics::prices::{latest_prices, price_series};
+use crate::analytics::tables::{acceptance_by_category, lockup_shares, queue_series};
 use crate::analytics::{Disclosures, grades};
 use crate::records::Record;
 

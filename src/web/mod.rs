@@ -22,10 +22,10 @@ pub mod methodology;
 mod metric_charts;
 mod metric_rows;
 pub mod metrics;
+pub mod page_data;
 pub mod providers;
 pub mod reports;
 pub mod scorecard;
-pub mod page_data;
 
 use std::io::Write as _;
 use std::sync::{Arc, OnceLock};

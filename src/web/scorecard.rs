@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::cite::Citation;
 use super::format;
-use super::page_data::{self, ProviderData, PageData};
+use super::page_data::{self, PageData, ProviderData};
 use crate::AppState;
 use crate::analytics::grades::Grade;
 use crate::api::extract::Path;

@@ -67,10 +67,7 @@ pub struct Witness {
 pub enum WitnessSetupError {
     /// The state file exists but cannot be read or parsed.
     #[error("witness state {path}: {reason}")]
-    State {
-        path: PathBuf,
-        reason: String,
-    },
+    State { path: PathBuf, reason: String },
 }
 
 impl Witness {

@@ -25,15 +25,10 @@ pub enum KeyFileError {
     },
     /// Not a key.
     #[error("signing key {path} is not a valid key: {source}")]
-    Format {
-        path: PathBuf,
-        source: NoteError,
-    },
+    Format { path: PathBuf, source: NoteError },
     /// Refusing to overwrite.
     #[error("{path} already exists; refusing to overwrite a signing key")]
-    Exists {
-        path: PathBuf,
-    },
+    Exists { path: PathBuf },
     /// Any other I/O error.
     #[error("{action} signing key {path}: {source}")]
     Io {
