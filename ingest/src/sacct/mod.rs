@@ -1,7 +1,7 @@
 //! The Slurm collector: `sacct --parsable2` output (plain or gzip, file or stdin)
 //! to `queue_time` records — one per mapped (resource, region, tier) and period,
 //! with the job count and the p50/p90/p99/mean/max wait. The parser streams; only
-//! (target, period, wait) triples are kept, and polars computes the percentiles.
+//! (target, period, wait) triples are kept, sorted once and cut into groups for the percentiles.
 
 pub mod parse;
 
@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use chrono::{Datelike, Months, NaiveDate};
-use polars::prelude::*;
 use serde::Deserialize;
 
 pub use parse::{SacctError, Skip, Skipped, WaitFrom};
@@ -227,8 +226,7 @@ fn finish(
 ) -> Result<(Vec<serde_json::Value>, Summary), SacctError> {
     summary.jobs = taken + summary.skipped.total();
     summary.unmapped = gathered.unmapped.into_iter().collect();
-    let records = aggregate(gathered.group, gathered.periods, gathered.waits, targets, period)
-        .map_err(|e| SacctError::Read { line: 0, source: std::io::Error::other(format!("aggregating: {e}")) })?;
+    let records = aggregate(gathered.group, gathered.periods, gathered.waits, targets, period);
     Ok((records, summary))
 }
 
@@ -340,56 +338,118 @@ fn collect_parallel(
     finish(gathered, summary, taken, &targets, period)
 }
 
+/// One record per (target, period) present, in target then period order: the job count and
+/// the p50/p90/p99 (linear interpolation between the nearest ranks, as DuckDB's
+/// `quantile_cont` and polars' `QuantileMethod::Linear` compute them), mean and max wait,
+/// rounded to whole seconds. Sorting the triples once groups them and orders each group's
+/// waits, which is all the percentiles need.
 fn aggregate(
     group: Vec<u32>,
     periods: Vec<i32>,
     waits: Vec<f64>,
     targets: &[&Target],
     period: Period,
-) -> PolarsResult<Vec<serde_json::Value>> {
-    if waits.is_empty() {
-        return Ok(Vec::new());
+) -> Vec<serde_json::Value> {
+    let mut rows: Vec<(u32, i32, f64)> =
+        group.into_iter().zip(periods).zip(waits).map(|((target, start), wait)| (target, start, wait)).collect();
+    rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+    let whole = |x: f64| x.round().max(0.0) as u64;
+    let mut records = Vec::new();
+    let mut sorted = Vec::new();
+    let mut rest = rows.as_slice();
+    while let Some(&(target, start, _)) = rest.first() {
+        let n = rest.partition_point(|r| (r.0, r.1) == (target, start));
+        let (same, tail) = rest.split_at(n);
+        rest = tail;
+        sorted.clear();
+        sorted.extend(same.iter().map(|r| r.2));
+        // Waits are whole seconds, so the sum is exact (below 2^53) and so is the mean's division.
+        let mean = sorted.iter().sum::<f64>() / n as f64;
+        let max = sorted[n - 1];
+        let stats = [quantile(&sorted, 0.5), quantile(&sorted, 0.9), quantile(&sorted, 0.99), mean, max].map(whole);
+        // Period starts are day numbers of real dates (Gatherer::take), so this always holds.
+        let Some(begin) = NaiveDate::from_num_days_from_ce_opt(start + EPOCH_DAYS_CE) else { continue };
+        records.push(targets[target as usize].record(begin, period, n as u64, stats));
     }
-    let frame = DataFrame::new_infer_height(vec![
-        Column::new("target".into(), group),
-        Column::new("period".into(), periods),
-        Column::new("wait".into(), waits),
-    ])?;
-    let quantile = |q: f64, name: &str| col("wait").quantile(lit(q), QuantileMethod::Linear).alias(name);
-    let out = frame
-        .lazy()
-        .group_by([col("target"), col("period")])
-        .agg([
-            col("wait").count().alias("jobs"),
-            quantile(0.5, "p50"),
-            quantile(0.9, "p90"),
-            quantile(0.99, "p99"),
-            col("wait").mean().alias("mean"),
-            col("wait").max().alias("max"),
-        ])
-        .sort(["target", "period"], SortMultipleOptions::default())
-        .collect()?;
-    let target = out.column("target")?.u32()?;
-    let start = out.column("period")?.i32()?;
-    let jobs = out.column("jobs")?.cast(&DataType::UInt64)?;
-    let jobs = jobs.u64()?;
-    let stat = |name: &str| -> PolarsResult<Vec<u64>> {
-        let values = out.column(name)?.f64()?;
-        Ok((0..out.height()).map(|i| values.get(i).unwrap_or(0.0).round().max(0.0) as u64).collect())
-    };
-    let (p50, p90, p99, mean, max) = (stat("p50")?, stat("p90")?, stat("p99")?, stat("mean")?, stat("max")?);
-    let mut records = Vec::with_capacity(out.height());
-    for i in 0..out.height() {
-        let t = targets[target.get(i).unwrap_or(0) as usize];
-        let begin = NaiveDate::from_num_days_from_ce_opt(start.get(i).unwrap_or(0) + EPOCH_DAYS_CE).unwrap_or_default();
-        records.push(t.record(begin, period, jobs.get(i).unwrap_or(0), [p50[i], p90[i], p99[i], mean[i], max[i]]));
-    }
-    Ok(records)
+    records
+}
+
+/// The linear-interpolated quantile `q` of ascending `sorted` (not empty).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let low = position.floor() as usize;
+    let high = (low + 1).min(sorted.len() - 1);
+    sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The aggregation polars computed before it was replaced (polars stays a dev-dependency
+    /// for this check): group by target and period, linear quantiles, mean, max.
+    fn with_polars(group: Vec<u32>, periods: Vec<i32>, waits: Vec<f64>) -> Vec<(u32, i32, u64, [u64; 5])> {
+        use polars::prelude::*;
+        let frame = DataFrame::new_infer_height(vec![
+            Column::new("target".into(), group),
+            Column::new("period".into(), periods),
+            Column::new("wait".into(), waits),
+        ])
+        .expect("frame");
+        let quantile = |q: f64, name: &str| col("wait").quantile(lit(q), QuantileMethod::Linear).alias(name);
+        let out = frame
+            .lazy()
+            .group_by([col("target"), col("period")])
+            .agg([
+                col("wait").count().alias("jobs"),
+                quantile(0.5, "p50"),
+                quantile(0.9, "p90"),
+                quantile(0.99, "p99"),
+                col("wait").mean().alias("mean"),
+                col("wait").max().alias("max"),
+            ])
+            .sort(["target", "period"], SortMultipleOptions::default())
+            .collect()
+            .expect("aggregated");
+        let target = out.column("target").expect("target").u32().expect("u32").clone();
+        let start = out.column("period").expect("period").i32().expect("i32").clone();
+        let jobs = out.column("jobs").expect("jobs").cast(&DataType::UInt64).expect("cast");
+        let stat = |name: &str, i: usize| {
+            out.column(name).expect("stat").f64().expect("f64").get(i).expect("value").round().max(0.0) as u64
+        };
+        (0..out.height())
+            .map(|i| {
+                let stats = ["p50", "p90", "p99", "mean", "max"].map(|name| stat(name, i));
+                let n = jobs.u64().expect("u64").get(i).expect("jobs");
+                (target.get(i).expect("t"), start.get(i).expect("p"), n, stats)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_aggregation_agrees_with_polars(
+            rows in proptest::collection::vec((0u32..3, 0i32..4, 0u32..2_000_000), 1..400)
+        ) {
+            let target = Target { resource: "nvidia-h100-80gb".into(), region: "eu-de".into(), tier: "allocation".into() };
+            let targets = [&target, &target, &target];
+            let group: Vec<u32> = rows.iter().map(|r| r.0).collect();
+            // Period starts as day numbers since 1970 of the first of a month.
+            let periods: Vec<i32> = rows.iter().map(|r| 20_454 + 31 * r.1).collect();
+            let waits: Vec<f64> = rows.iter().map(|r| f64::from(r.2)).collect();
+            let expected = with_polars(group.clone(), periods.clone(), waits.clone());
+            let records = aggregate(group, periods, waits, &targets, Period::Month);
+            proptest::prop_assert_eq!(records.len(), expected.len());
+            for (record, (_, _, jobs, [p50, p90, p99, mean, max])) in records.iter().zip(&expected) {
+                proptest::prop_assert_eq!(&record["jobs"], jobs);
+                let got: Vec<&serde_json::Value> = ["p50_seconds", "p90_seconds", "p99_seconds", "mean_seconds", "max_seconds"]
+                    .iter()
+                    .map(|f| &record[*f])
+                    .collect();
+                proptest::prop_assert_eq!(got, vec![p50, p90, p99, mean, max]);
+            }
+        }
+    }
 
     fn map() -> PartitionMap {
         toml::from_str(
