@@ -35,6 +35,32 @@ impl utoipa::ToSchema for RecordsBody {
     }
 }
 
+/// Refuses a batch of more than [`MAX_RECORDS`] items (413), whichever way it goes.
+pub fn check_size(state: &AppState, items: usize) -> Result<(), ApiError> {
+    if items <= MAX_RECORDS {
+        return Ok(());
+    }
+    state.metrics.rejected_batch(BatchRejection::TooLarge);
+    Err(AppError::TooLarge(format!("a batch holds at most {MAX_RECORDS} records, got {items}; split it")).into())
+}
+
+/// Refuses a batch in which a record names a provider other than the token's (403).
+pub fn check_own(state: &AppState, token: &ProviderToken, located: &[Located]) -> Result<(), ApiError> {
+    let Some(other) =
+        located.iter().find(|r| r.claimed_provider.as_deref().is_some_and(|p| p != token.provider.as_str()))
+    else {
+        return Ok(());
+    };
+    state.metrics.rejected_batch(BatchRejection::OtherProvider);
+    Err(AppError::Forbidden(format!(
+        "this token writes for {}; the record at position {} names provider {:?}",
+        token.provider,
+        other.position,
+        other.claimed_provider.as_deref().unwrap_or_default()
+    ))
+    .into())
+}
+
 /// The response to a classified batch: each record (given as position, kind, natural key)
 /// where it was, its outcome and entry, and (unless a dry run) its leaf hash and inclusion
 /// proof against `checkpoint`.

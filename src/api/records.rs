@@ -31,7 +31,7 @@ use crate::submission::formats::{self, BodyError, Format, Located};
 use crate::telemetry::BatchRejection;
 
 pub use super::batch::{BatchJson, MAX_BODY_BYTES, MAX_RECORDS, RecordJson, Summary};
-use super::batch::{batch_json_of, check_signatures};
+use super::batch::{batch_json_of, check_own, check_signatures, check_size};
 
 /// Longest `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -248,26 +248,8 @@ fn own_records(
             }
         }
     })?;
-    if located.len() > MAX_RECORDS {
-        state.metrics.rejected_batch(BatchRejection::TooLarge);
-        return Err(AppError::TooLarge(format!(
-            "a batch holds at most {MAX_RECORDS} records, got {}; split it",
-            located.len()
-        ))
-        .into());
-    }
-    if let Some(other) =
-        located.iter().find(|r| r.claimed_provider.as_deref().is_some_and(|p| p != token.provider.as_str()))
-    {
-        state.metrics.rejected_batch(BatchRejection::OtherProvider);
-        return Err(AppError::Forbidden(format!(
-            "this token writes for {}; the record at position {} names provider {:?}",
-            token.provider,
-            other.position,
-            other.claimed_provider.as_deref().unwrap_or_default()
-        ))
-        .into());
-    }
+    check_size(state, located.len())?;
+    check_own(state, token, &located)?;
     Ok(located)
 }
 

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::auth::ProviderToken;
-use super::batch::{BatchJson, MAX_RECORDS, batch_json_of, check_signatures};
+use super::batch::{BatchJson, batch_json_of, check_own, check_signatures, check_size};
 use crate::AppState;
 use crate::db;
 use crate::db::idempotency_keys::Answer as Remembered;
@@ -135,13 +135,7 @@ pub fn third_party(
         };
     }
     let values = items_of(format, text)?;
-    if values.len() > MAX_RECORDS {
-        return Err(AppError::TooLarge(format!(
-            "a batch holds at most {MAX_RECORDS} records, got {}; split it",
-            values.len()
-        ))
-        .into());
-    }
+    check_size(state, values.len())?;
     let kind_of = |value: &Value| value.get("kind").and_then(Value::as_str).map(str::to_owned);
     let mut own_values = Vec::new();
     let mut third = Vec::with_capacity(values.len());
@@ -235,19 +229,7 @@ pub fn third_party(
             }
         }
     };
-    if let Some(other) =
-        own.iter().find(|r| r.claimed_provider.as_deref().is_some_and(|p| p != token.provider.as_str()))
-    {
-        return Err(forbidden(
-            state,
-            format!(
-                "this token writes for {}; the record at position {} names provider {:?}",
-                token.provider,
-                other.position,
-                other.claimed_provider.as_deref().unwrap_or_default()
-            ),
-        ));
-    }
+    check_own(state, token, &own)?;
     if filed.is_empty() && details.is_empty() {
         details.push(ErrorDetail { index: None, field: None, reason: "the body holds no records".into() });
     }

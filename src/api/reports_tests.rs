@@ -477,3 +477,21 @@ async fn an_idempotency_key_replays_the_first_answer_to_reports_and_answers() {
     // Without the key, the same request is classified again: duplicates.
     assert_eq!(outcomes(&post(&app, &provider, &together).await.json()), ["duplicate", "duplicate"]);
 }
+
+#[tokio::test]
+async fn a_report_batch_over_the_record_limit_is_refused_and_counted_like_any_other() {
+    let app = app().await;
+    app.provider_token("nimbus-gpu").await;
+    let reporter = reporter_token(&app, "tech-desk").await;
+    let too_many = Value::Array(vec![json!({"kind": "report"}); crate::api::batch::MAX_RECORDS + 1]);
+    let response = post(&app, &reporter, &too_many).await;
+    response.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(response.json()["error"]["message"].as_str().is_some_and(|m| m.contains("at most 10000")));
+    let too_large = app
+        .state
+        .metrics
+        .rejected_batches
+        .get_or_create(&crate::telemetry::RejectionLabels { reason: crate::telemetry::BatchRejection::TooLarge });
+    assert_eq!(too_large.get(), 1, "the reports path counts its refusals as the records path does");
+    assert_eq!(app.tree_size().await, 0);
+}
